@@ -1,0 +1,213 @@
+"""The `newsbot` command: index and ask from a terminal, or run the Slack bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from dotenv import find_dotenv, load_dotenv
+
+EXIT_USAGE = 2
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _open_index():
+    from index import Index, Settings
+
+    return Index.open(settings=Settings.from_env(), log=_err)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the index; exit 1 only when nothing at all could be indexed."""
+    index = _open_index()
+    summary = index.update(args.paths or None, rebuild=args.rebuild, progress=not args.quiet)
+    print(summary.line())
+    return 0 if summary.indexed else 1
+
+
+def _ensure_index(index) -> bool:
+    if index.exists():
+        return True
+    _err(f"No index in {index.directory} yet: indexing {index.settings.articles_dir} first.")
+    summary = index.update(None, progress=sys.stderr.isatty())
+    _err(summary.line())
+    return summary.indexed > 0
+
+
+def _render(result, color: bool) -> str:
+    """A search result as readable terminal text."""
+    width = min(100, shutil.get_terminal_size((100, 20)).columns) - 4
+    bold, dim, reset = ("\033[1m", "\033[2m", "\033[0m") if color else ("", "", "")
+    lines = [f"{bold}Q: {result.question}{reset}", ""]
+    if result.abstained:
+        lines.append(f"I couldn't find that in the {result.articles} indexed articles.")
+        return "\n".join(lines)
+    for number, answer in enumerate(result.answers, 1):
+        quote = " ".join(answer.quote.split())
+        lines.append(textwrap.fill(f"“{quote}”", width, initial_indent=f"{number}. ", subsequent_indent="   "))
+        lines.append(textwrap.fill(answer.highlight, width, initial_indent=f"   {bold}» ", subsequent_indent="     ") + reset)
+        meta = " · ".join(x for x in (answer.article.title, answer.article.source, answer.article.published) if x)
+        lines.append(f"   {dim}— {meta}{reset}")
+        if answer.also_in:
+            names = ", ".join(a.source or a.title for a in answer.also_in)
+            lines.append(f"   {dim}also reported by {names}{reset}")
+        lines.append(f"   {answer.link}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question, or one per stdin line with `-`."""
+    from index import EmptyQuestion
+
+    if args.question == "-":
+        questions = [line.strip() for line in sys.stdin if line.strip()]
+    else:
+        if not args.question.strip():
+            _err("newsbot ask: the question is empty; ask something like: newsbot ask \"why did NATO expel the diplomats?\"")
+            return EXIT_USAGE
+        questions = [args.question]
+    index = _open_index()
+    if not _ensure_index(index):
+        _err("Nothing could be indexed, so there is nothing to answer from.")
+        return 1
+    color = sys.stdout.isatty() and not args.json
+    for question in questions:
+        try:
+            result = index.search(question, k=args.k)
+        except EmptyQuestion:
+            _err("newsbot ask: the question is empty")
+            return EXIT_USAGE
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(_render(result, color), end="\n\n" if len(questions) > 1 else "\n", flush=True)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print what the index holds."""
+    index = _open_index()
+    if not index.exists():
+        _err(f"No index in {index.directory} yet; run: newsbot index")
+        return 1
+    s = index.stats()
+    rows = [
+        ("articles", s.articles),
+        ("passages", s.passages),
+        ("sources", s.sources),
+        ("newest article", f"{s.newest_title} ({s.newest_published or 'undated'})" if s.newest_title else "-"),
+        ("model", s.model),
+        ("index size", f"{s.size_bytes / 1_000_000:.1f} MB in {index.directory}"),
+        ("last update", s.updated_at or "-"),
+    ]
+    if args.json:
+        print(json.dumps({k.replace(" ", "_"): v for k, v in rows}))
+    else:
+        for key, value in rows:
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Ask questions about your news articles; answers are verbatim, linked quotes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index from article files and folders")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $NEWSBOT_ARTICLES_DIR, else seeds/)")
+    p.add_argument("--rebuild", action="store_true", help="start over instead of updating incrementally")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with quotes from the articles")
+    p.add_argument("question", help='the question, or "-" to read one question per line from stdin')
+    p.add_argument("--k", type=_positive, default=3, help="number of answers (default 3)")
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("stats", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("serve", help="run the Slack bot over HTTP (events, commands, interactivity)")
+    p.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 3000)")
+    p.set_defaults(func=_lazy("bot.server", "cmd_serve"))
+
+    p = sub.add_parser("socket", help="run the Slack bot in Socket Mode (needs SLACK_APP_TOKEN)")
+    p.set_defaults(func=_lazy("bot.server", "cmd_socket"))
+
+    p = sub.add_parser("watch", help="keep the index current: watch the articles folder and poll feeds")
+    p.add_argument("folder", nargs="?", type=Path, help="articles folder (default: $NEWSBOT_ARTICLES_DIR, else seeds/)")
+    p.add_argument("--feed-interval", type=_positive, default=None, help="seconds between feed polls")
+    p.set_defaults(func=_lazy("bot.updating", "cmd_watch"))
+
+    p = sub.add_parser("add", help="fetch web pages, save them as articles and index them")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.set_defaults(func=_lazy("bot.updating", "cmd_add"))
+
+    p = sub.add_parser("feeds", help="manage RSS/Atom feeds whose new items are added")
+    feeds = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    for action, text in (("add", "follow a feed"), ("remove", "stop following a feed")):
+        f = feeds.add_parser(action, help=text)
+        f.add_argument("url", metavar="URL")
+    feeds.add_parser("list", help="the feeds followed")
+    feeds.add_parser("poll", help="fetch every feed now and add its new items")
+    p.set_defaults(func=_lazy("bot.updating", "cmd_feeds"))
+
+    p = sub.add_parser("eval", help="score answer quality on your own questions")
+    p.add_argument("questions", type=Path, help="JSON Lines file of questions (see docs/eval.md)")
+    p.add_argument("--k", type=_positive, default=10, help="answers scored per question (default 10)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_lazy("bot.evaluating", "cmd_eval"))
+    return parser
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command implemented elsewhere, imported only when run (keeps `newsbot ask` start-up lean)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `newsbot` console script."""
+    load_dotenv(find_dotenv(usecwd=True))
+    args = build_parser().parse_args(argv)
+    from index import IndexBusy, IndexCorrupt, ModelError, SettingsError
+
+    handled: tuple[type[BaseException], ...] = (SettingsError, ModelError, IndexBusy, IndexCorrupt)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except handled as exc:
+        _err(f"newsbot {args.command}: {exc}")
+        return EXIT_USAGE if isinstance(exc, SettingsError) else 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

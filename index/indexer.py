@@ -1,0 +1,349 @@
+"""Bring the index up to date with a set of article files, incrementally and atomically.
+
+Unchanged files are recognised by size and modification time and not even read; unchanged
+passages reuse cached vectors, so a re-run on an unchanged corpus never loads the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from .articles import Article, Skip, discover, read_file
+from .embeddings import Embedder
+from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
+from .settings import Settings
+from .store import Store, now_iso
+
+PIPELINE_VERSION = "1"
+CACHE_CHUNK = 256  # vectors computed between two commits of the embedding cache
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class UpdateSummary:
+    """What one update did, for the one-line report and for callers (bot, watcher)."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    added_titles: list[str] = field(default_factory=list)
+
+    @property
+    def indexed(self) -> int:
+        """Articles in the index that this run saw (new, changed or unchanged)."""
+        return self.added + self.updated + self.unchanged
+
+    @property
+    def changed(self) -> bool:
+        """True when the update produced a new index version."""
+        return bool(self.added or self.updated or self.removed)
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of `newsbot index`."""
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped; {self.passages} passages "
+            f"({self.embedded} embedded) in {self.seconds:.1f}s"
+        )
+
+
+def pipeline_signature(settings: Settings) -> str:
+    """Everything that changes how articles become passages and vectors; a change forces a full pass."""
+    parts = [PIPELINE_VERSION, MIN_WORDS, TARGET_WORDS, MAX_WORDS, settings.model, settings.max_article_bytes]
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def embed_text(title: str, passage_text: str) -> str:
+    """What the model sees for a passage: the article title gives it context."""
+    return f"{title}\n{passage_text}"
+
+
+def _text_hash(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+@dataclass
+class _Planned:
+    article: Article
+    passages: list[Passage]
+    hashes: list[bytes]
+    texts: list[str]
+
+
+def _is_under(path: str, roots: list[Path]) -> bool:
+    candidate = Path(path)
+    return any(candidate == root or root in candidate.parents for root in roots)
+
+
+class Indexer:
+    """Runs one update of a `Store` with an `Embedder`; holds the update lock for the whole run."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings, log: Log = print) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.log = log
+
+    def update(
+        self,
+        paths: Iterable[Path],
+        rebuild: bool = False,
+        progress: bool = True,
+        wait: float = 0,
+    ) -> UpdateSummary:
+        """Index `paths` (files or folders): add new articles, re-embed changed ones, drop deleted ones."""
+        started = time.monotonic()
+        roots = [Path(p).resolve() for p in paths]
+        with self.store.lock(wait=wait):
+            conn = self.store.connect()
+            try:
+                summary = self._update(conn, roots, rebuild, progress)
+            finally:
+                conn.close()
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _update(self, conn: sqlite3.Connection, roots: list[Path], rebuild: bool, progress: bool) -> UpdateSummary:
+        summary = UpdateSummary()
+        meta = Store.meta(conn)
+        generation = int(meta.get("generation", 0))
+        signature = pipeline_signature(self.settings)
+        full = rebuild or generation == 0 or meta.get("signature") != signature
+        if generation and not rebuild and meta.get("signature") != signature:
+            self.log("Settings or model changed since the last update: re-processing every article.")
+
+        known_files = {} if full else {
+            path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")
+        }
+        known = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute("SELECT id, content_hash, path FROM articles")
+        }
+        by_path: dict[str, list[str]] = {}
+        for article_id, (_, path) in known.items():
+            by_path.setdefault(path or "", []).append(article_id)
+
+        to_read = list(roots)
+        if full and not rebuild:  # re-process every known article, not only the paths given this time
+            to_read += [Path(path) for path in by_path if path and Path(path).exists()]
+        files, skips = discover(to_read)
+        seen: dict[str, str] = {}  # article id -> file it came from
+        fresh: list[Article] = []
+        fingerprints: dict[str, tuple[int, int]] = {}
+        for path in tqdm(files, desc="Reading", unit="file", disable=not progress or len(files) < 50, leave=False):
+            stat = path.stat()
+            fingerprint = (stat.st_size, stat.st_mtime_ns)
+            key = str(path)
+            if known_files.get(key) == fingerprint:
+                fingerprints[key] = fingerprint
+                for article_id in by_path.get(key, []):
+                    seen[article_id] = key
+                continue
+            articles, file_skips = read_file(path, self.settings.max_article_bytes)
+            skips.extend(file_skips)
+            if articles or not file_skips:
+                fingerprints[key] = fingerprint
+            for article in articles:
+                if article.id in seen:
+                    skips.append(Skip(key, f"duplicate article id {article.id!r} (already read from {seen[article.id]})"))
+                    continue
+                seen[article.id] = key
+                for note in article.notes:
+                    self.log(f"note: {key}: {note}")
+                fresh.append(article)
+
+        for skip in skips:
+            self.log(f"skipped: {skip.path}: {skip.reason}")
+        summary.skipped = len(skips)
+        summary.skips = skips
+
+        changed: list[Article] = []
+        fresh_ids = {article.id for article in fresh}
+        for article in fresh:
+            old = known.get(article.id)
+            if old is None:
+                summary.added += 1
+                summary.added_titles.append(article.title)
+                changed.append(article)
+            elif old[0] != article.content_hash() or full:
+                if old[0] != article.content_hash():
+                    summary.updated += 1
+                else:
+                    summary.unchanged += 1
+                changed.append(article)
+            else:
+                summary.unchanged += 1
+        summary.unchanged += sum(1 for article_id in seen if article_id not in fresh_ids)
+
+        removed = [
+            article_id
+            for article_id, (_, path) in known.items()
+            if article_id not in seen and (full or not path or not Path(path).exists() or _is_under(path, roots))
+        ]
+        summary.removed = len(removed)
+
+        if not changed and not removed and not full:
+            self._record_fingerprints(conn, fingerprints)
+            summary.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            summary.generation = generation
+            return summary
+
+        planned = [self._plan(article) for article in changed]
+        vectors, summary.embedded = self._vectors(conn, planned, progress)
+
+        # Passages of changed and removed articles are replaced; their FAISS ids are never reused.
+        stale_ids = [
+            row[0]
+            for article_id in [a.article.id for a in planned if a.article.id in known] + removed
+            for row in conn.execute("SELECT id FROM passages WHERE article_id=?", (article_id,))
+        ]
+        next_id = int(meta.get("next_passage_id", 1))
+        rows = []
+        for plan in planned:
+            for ordinal, (passage, digest) in enumerate(zip(plan.passages, plan.hashes)):
+                rows.append((next_id, plan, ordinal, passage, digest))
+                next_id += 1
+        matrix = np.vstack([vectors[r[4]] for r in rows]).astype(np.float32) if rows else None
+        if full:
+            dimension = matrix.shape[1] if matrix is not None else int(meta.get("dimension") or self.embedder.dimension)
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        else:
+            index = self.store.read_vectors(generation)
+            if stale_ids:
+                index.remove_ids(np.asarray(stale_ids, dtype=np.int64))
+        if matrix is not None:
+            index.add_with_ids(matrix, np.asarray([r[0] for r in rows], dtype=np.int64))
+
+        new_generation = generation + 1
+        self.store.write_vectors(index, new_generation)
+        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
+        self.store.remove_old_vectors(new_generation)
+        summary.generation = new_generation
+        summary.passages = int(index.ntotal)
+        return summary
+
+    def _plan(self, article: Article) -> _Planned:
+        passages = split_passages(article.text)
+        texts = [embed_text(article.title, article.text[p.start : p.end]) for p in passages]
+        return _Planned(article, passages, [_text_hash(t) for t in texts], texts)
+
+    def _vectors(
+        self, conn: sqlite3.Connection, planned: list[_Planned], progress: bool
+    ) -> tuple[dict[bytes, np.ndarray], int]:
+        """Vectors for every planned passage, and how many were computed rather than found in the cache."""
+        model = self.settings.model
+        wanted: dict[bytes, str] = {}
+        for plan in planned:
+            wanted.update(zip(plan.hashes, plan.texts))
+        vectors = Store.cached_vectors(conn, model, list(wanted))
+        missing = [(digest, text) for digest, text in wanted.items() if digest not in vectors]
+        if not missing:
+            return vectors, 0
+        missing.sort(key=lambda item: len(item[1]), reverse=True)  # similar lengths batch well
+        bar = tqdm(total=len(missing), desc="Embedding", unit="passage", disable=not progress)
+        try:
+            for i in range(0, len(missing), CACHE_CHUNK):
+                chunk = missing[i : i + CACHE_CHUNK]
+                computed = self.embedder.encode([text for _, text in chunk], on_batch=bar.update)
+                items = [(digest, vec) for (digest, _), vec in zip(chunk, computed)]
+                Store.cache_vectors(conn, model, items)
+                vectors.update(items)
+        finally:
+            bar.close()
+        return vectors, len(missing)
+
+    def _record_fingerprints(self, conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
+                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
+            )
+
+    def _commit(
+        self,
+        conn: sqlite3.Connection,
+        full: bool,
+        planned: list[_Planned],
+        removed: list[str],
+        rows: list,
+        fingerprints: dict[str, tuple[int, int]],
+        generation: int,
+        next_id: int,
+        signature: str,
+        index: faiss.Index,
+    ) -> None:
+        """One transaction: passages, articles, FTS and the pointer to the new FAISS generation."""
+        stamp = now_iso()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if full:
+                conn.execute("DELETE FROM passages_fts")
+                conn.execute("DELETE FROM passages")
+                conn.execute("DELETE FROM files")
+            replaced = [p.article.id for p in planned] + removed
+            for article_id in replaced:
+                conn.execute(
+                    "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id=?)",
+                    (article_id,),
+                )
+                conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+            conn.executemany("DELETE FROM articles WHERE id=?", [(a,) for a in removed])
+            for plan in planned:
+                a = plan.article
+                conn.execute(
+                    """INSERT INTO articles(id, title, url, source, published, path, text, content_hash, added_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET title=excluded.title, url=excluded.url,
+                         source=excluded.source, published=excluded.published, path=excluded.path,
+                         text=excluded.text, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
+                    (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
+                )
+            conn.executemany(
+                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest)
+                    for pid, plan, ordinal, p, digest in rows
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO passages_fts(rowid, title, body) VALUES (?, ?, ?)",
+                [(pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows],
+            )
+            conn.execute("DELETE FROM files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)")
+            conn.executemany(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
+                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
+            )
+            count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            if count != index.ntotal:
+                raise RuntimeError(f"internal error: {count} passages in SQLite but {index.ntotal} vectors in FAISS")
+            index_dimension = index.d
+            Store.set_meta(
+                conn,
+                generation=generation,
+                next_passage_id=next_id,
+                signature=signature,
+                model=self.settings.model,
+                updated_at=stamp,
+                passages=count,
+                dimension=index_dimension,
+            )

@@ -1,0 +1,52 @@
+"""Index settings read from the environment (the CLI loads `.env` first), with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MAX_ARTICLE_BYTES = 5_000_000
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int_env(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the index lives, where articles come from, and how they are processed."""
+
+    index_dir: Path
+    articles_dir: Path
+    model: str = DEFAULT_MODEL
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Build settings from `NEWSBOT_*` variables; relative paths are taken from the working directory."""
+        public_url = os.environ.get("NEWSBOT_PUBLIC_URL", "").strip() or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"NEWSBOT_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+        return cls(
+            index_dir=Path(os.environ.get("NEWSBOT_INDEX_DIR", "").strip() or ".newsbot"),
+            articles_dir=Path(os.environ.get("NEWSBOT_ARTICLES_DIR", "").strip() or "seeds"),
+            model=os.environ.get("NEWSBOT_EMBEDDING_MODEL", "").strip() or DEFAULT_MODEL,
+            max_article_bytes=_int_env("NEWSBOT_MAX_ARTICLE_BYTES", DEFAULT_MAX_ARTICLE_BYTES),
+            public_url=public_url.rstrip("/") if public_url else None,
+        )

@@ -1,0 +1,219 @@
+"""On-disk index: one SQLite database (articles, passages, FTS5, embedding cache) plus FAISS files.
+
+Atomicity: every update writes a new FAISS file named by its generation, then commits one SQLite
+transaction that changes the passages *and* points `meta.generation` at that file. A crash before
+the commit leaves the old generation (whose file is kept) in force; SQLite and FAISS never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import faiss
+import filelock
+import numpy as np
+
+DB_NAME = "newsbot.sqlite"
+LOCK_NAME = "update.lock"
+SCHEMA_VERSION = "1"
+KEEP_GENERATIONS = 3  # older FAISS files are deleted; readers holding one in memory are unaffected
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    url TEXT,
+    source TEXT,
+    published TEXT,
+    path TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sentences TEXT NOT NULL,
+    embed_hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    user TEXT,
+    question TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    vote TEXT NOT NULL
+);
+"""
+
+
+class IndexBusy(RuntimeError):
+    """Another process is updating this index."""
+
+
+class IndexCorrupt(RuntimeError):
+    """The index files disagree or cannot be read; `newsbot index --rebuild` repairs it."""
+
+
+def now_iso() -> str:
+    """The current UTC time, to the second, in ISO 8601."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Store:
+    """The index folder: opens SQLite connections, reads and writes FAISS generations, holds the lock."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.db_path = self.directory / DB_NAME
+
+    def exists(self) -> bool:
+        """True when an index has been written here at least once."""
+        if not self.db_path.exists():
+            return False
+        with self.connect() as conn:
+            return self.generation(conn) > 0
+
+    def connect(self) -> sqlite3.Connection:
+        """A connection in WAL mode (readers never block the writer), creating the schema if needed."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if conn.execute("SELECT count(*) FROM sqlite_master WHERE name='meta'").fetchone()[0] == 0:
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return conn
+
+    @contextmanager
+    def lock(self, wait: float = 0):
+        """Hold the update lock; `IndexBusy` if another updater holds it for longer than `wait` seconds."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.directory / LOCK_NAME))
+        try:
+            lock.acquire(timeout=wait)
+        except filelock.Timeout:
+            raise IndexBusy(
+                f"another newsbot process is updating the index in {self.directory}; "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # --- meta -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def meta(conn: sqlite3.Connection) -> dict[str, str]:
+        """All meta values (generation, model, signature, timestamps)."""
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+    @staticmethod
+    def generation(conn: sqlite3.Connection) -> int:
+        """The committed index version; 0 before the first update."""
+        row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, **values: object) -> None:
+        """Set meta values inside the caller's transaction."""
+        conn.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [(k, str(v)) for k, v in values.items()],
+        )
+
+    # --- FAISS generations ------------------------------------------------------------------------
+
+    def faiss_path(self, generation: int) -> Path:
+        """The FAISS file of one index generation."""
+        return self.directory / f"vectors-{generation:08d}.faiss"
+
+    def write_vectors(self, index: faiss.Index, generation: int) -> Path:
+        """Write a FAISS index durably under its generation's name (temp file, fsync, rename)."""
+        target = self.faiss_path(generation)
+        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=self.directory)
+        os.close(fd)
+        try:
+            faiss.write_index(index, tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return target
+
+    def read_vectors(self, generation: int) -> faiss.Index:
+        """Load one generation's FAISS index into memory."""
+        path = self.faiss_path(generation)
+        try:
+            return faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexCorrupt(f"cannot read {path}: {exc}") from exc
+
+    def remove_old_vectors(self, current: int) -> None:
+        """Delete FAISS files of old generations and temp files left by crashed updates."""
+        for path in self.directory.glob("vectors-*.faiss"):
+            try:
+                generation = int(path.stem.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if generation <= current - KEEP_GENERATIONS or generation > current:
+                path.unlink(missing_ok=True)
+        for path in self.directory.glob(".vectors-*.tmp"):
+            path.unlink(missing_ok=True)
+
+    # --- embedding cache --------------------------------------------------------------------------
+
+    @staticmethod
+    def cached_vectors(conn: sqlite3.Connection, model: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]:
+        """Vectors already computed for these text hashes with this model."""
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT hash, vector FROM embeddings WHERE model=? AND hash IN ({marks})", (model, *chunk)
+            )
+            for digest, blob in rows:
+                found[digest] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    @staticmethod
+    def cache_vectors(conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray]]) -> None:
+        """Store freshly computed vectors (committed at once, so a crash never loses finished work)."""
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?, ?, ?)",
+                [(model, digest, np.asarray(vec, dtype=np.float32).tobytes()) for digest, vec in items],
+            )
