@@ -18,6 +18,7 @@ from .store import IndexBusy, IndexCorrupt, Store
 
 __all__ = [
     "Answer",
+    "Embedder",
     "ArticleInfo",
     "EmptyQuestion",
     "Index",
@@ -60,19 +61,30 @@ class StoredArticle:
 class Index:
     """An index folder plus the model that embeds into it; share one instance per process."""
 
-    def __init__(self, directory: Path, settings: Settings, log: Log = print) -> None:
+    def __init__(
+        self, directory: Path, settings: Settings, log: Log = print, embedder: Embedder | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.settings = settings
         self.store = Store(self.directory)
-        self.embedder = Embedder(settings.model)
+        self.embedder = embedder or Embedder(settings.model)
         self.log = log
         self._searcher = Searcher(self.store, self.embedder, settings)
 
     @classmethod
-    def open(cls, directory: Path | str | None = None, settings: Settings | None = None, log: Log = print) -> "Index":
-        """Open (or prepare to create) the index in `directory`, default `settings.index_dir`."""
+    def open(
+        cls,
+        directory: Path | str | None = None,
+        settings: Settings | None = None,
+        log: Log = print,
+        embedder: Embedder | None = None,
+    ) -> "Index":
+        """Open (or prepare to create) the index in `directory`, default `settings.index_dir`.
+
+        Pass an `embedder` to share one loaded model between several indexes in a process.
+        """
         settings = settings or Settings.from_env()
-        return cls(Path(directory) if directory is not None else settings.index_dir, settings, log)
+        return cls(Path(directory) if directory is not None else settings.index_dir, settings, log, embedder)
 
     def exists(self) -> bool:
         """True once an update has been committed."""
@@ -103,7 +115,7 @@ class Index:
 
     def stats(self) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""
-        with self.store.connect() as conn:
+        with self.store.connection() as conn:
             meta = Store.meta(conn)
             articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
             passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
@@ -126,7 +138,7 @@ class Index:
 
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article with its passage spans, or None."""
-        with self.store.connect() as conn:
+        with self.store.connection() as conn:
             row = conn.execute(
                 "SELECT id, title, source, url, published, path, text FROM articles WHERE id=?", (article_id,)
             ).fetchone()

@@ -25,7 +25,7 @@ from .settings import Settings
 from .store import Store, now_iso
 
 PIPELINE_VERSION = "1"
-CACHE_CHUNK = 256  # vectors computed between two commits of the embedding cache
+CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
 
 Log = Callable[[str], None]
 

@@ -93,8 +93,17 @@ class Store:
         """True when an index has been written here at least once."""
         if not self.db_path.exists():
             return False
-        with self.connect() as conn:
+        with self.connection() as conn:
             return self.generation(conn) > 0
+
+    @contextmanager
+    def connection(self):
+        """A short-lived connection, closed on exit."""
+        conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def connect(self) -> sqlite3.Connection:
         """A connection in WAL mode (readers never block the writer), creating the schema if needed."""

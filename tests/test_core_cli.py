@@ -1,0 +1,81 @@
+"""The `newsbot` command line as a user runs it: index, ask (text, JSON, stdin), stats, errors, .env."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, cli_env, newsbot
+
+
+def test_ask_builds_the_index_first_and_answers_in_json(tmp_path):
+    env = cli_env(tmp_path)
+    done = newsbot("ask", NATO_QUESTION, "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "indexing" in done.stderr.lower()
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["question"] == NATO_QUESTION and result["abstained"] is False
+    assert len(result["answers"]) == 3
+    assert any("intelligence officers" in a["quote"] for a in result["answers"])
+    answer = result["answers"][0]
+    assert set(answer) == {"quote", "highlight", "score", "link", "start", "end", "article", "also_in"}
+    assert set(answer["article"]) == {"id", "title", "source", "url", "published", "path"}
+    text = open(answer["article"]["path"], encoding="utf-8").read()
+    assert text[answer["start"] : answer["end"]] == answer["quote"]
+
+
+def test_ask_reads_questions_from_stdin_and_prints_readably(tmp_path):
+    env = cli_env(tmp_path)
+    assert newsbot("index", "--quiet", env=env).returncode == 0
+    done = newsbot("ask", "-", "--json", "--k", "2", env=env, input=f"{NATO_QUESTION}\n\n{OFF_TOPIC_QUESTION}\n")
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["question"] for r in results] == [NATO_QUESTION, OFF_TOPIC_QUESTION]
+    assert len(results[0]["answers"]) == 2 and results[1]["abstained"] is True
+    human = newsbot("ask", OFF_TOPIC_QUESTION, env=env)
+    assert "couldn't find that in the 2 indexed articles" in human.stdout
+    human = newsbot("ask", NATO_QUESTION, env=env)
+    assert human.stdout.count("seeds/") == 3 and "» " in human.stdout
+
+
+def test_question_errors(tmp_path):
+    env = cli_env(tmp_path)
+    empty = newsbot("ask", "  ", env=env)
+    assert empty.returncode == 2 and "empty" in empty.stderr and len(empty.stderr.strip().splitlines()) == 1
+    huge = newsbot("ask", "NATO diplomats " * 700, "--json", env=env)
+    assert huge.returncode == 0, huge.stderr
+    assert json.loads(huge.stdout)["answers"]
+    bad_k = newsbot("ask", NATO_QUESTION, "--k", "0", env=env)
+    assert bad_k.returncode == 2
+
+
+def test_index_summary_stats_and_exit_codes(tmp_path):
+    env = cli_env(tmp_path)
+    done = newsbot("index", env=env)
+    assert done.returncode == 0
+    assert done.stdout.strip().startswith("2 added, 0 updated, 0 removed, 0 unchanged, 0 skipped;")
+    assert "Embedding" in done.stderr  # the progress bar
+    again = newsbot("index", env=env)
+    assert "0 added, 0 updated, 0 removed, 2 unchanged" in again.stdout and "(0 embedded)" in again.stdout
+    stats = newsbot("stats", "--json", env=env)
+    data = json.loads(stats.stdout)
+    assert data["articles"] == 2 and data["passages"] >= 4 and data["model"] == "all-MiniLM-L6-v2"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("")
+    nothing = newsbot("index", str(bad), env=cli_env(tmp_path / "other"))
+    assert nothing.returncode == 1
+    assert "empty.txt: empty file" in nothing.stderr and "1 skipped" in nothing.stdout
+
+
+def test_settings_come_from_dotenv(tmp_path):
+    (tmp_path / ".env").write_text(f"NEWSBOT_INDEX_DIR={tmp_path / 'from-dotenv'}\nNEWSBOT_ARTICLES_DIR=does-not-exist\n")
+    env = cli_env(tmp_path)
+    del env["NEWSBOT_INDEX_DIR"], env["NEWSBOT_ARTICLES_DIR"]
+    done = newsbot("index", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "does-not-exist: no such file or folder" in done.stderr
+    assert (tmp_path / "from-dotenv").is_dir()
+    broken = newsbot("stats", env={**env, "NEWSBOT_MAX_ARTICLE_BYTES": "lots"}, cwd=tmp_path)
+    assert broken.returncode == 2 and "NEWSBOT_MAX_ARTICLE_BYTES" in broken.stderr

@@ -1,0 +1,133 @@
+"""Answers on the seeds: the right quote, verbatim offsets, links, abstention, deduplication."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
+from index import EmptyQuestion
+
+
+@pytest.fixture(scope="module")
+def seeds_index(tmp_path_factory, embedder):
+    index = make_index(tmp_path_factory.mktemp("seeds"), embedder)
+    summary = index.update()
+    assert summary.added == 2 and summary.passages > 2
+    return index
+
+
+def _assert_verbatim(index, result):
+    for answer in result.answers:
+        text = index.article(answer.article.id).text
+        assert answer.quote == text[answer.start : answer.end]
+        assert answer.highlight and answer.highlight in answer.quote
+
+
+def test_nato_question_quotes_intelligence_officers(seeds_index):
+    result = seeds_index.search(NATO_QUESTION, k=3)
+    assert not result.abstained
+    assert len(result.answers) == 3
+    assert any("intelligence officers" in a.quote for a in result.answers)
+    _assert_verbatim(seeds_index, result)
+    scores = [a.score for a in result.answers]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_every_quote_is_a_slice_of_the_article(seeds_index):
+    for question in ("Who is Jens Stoltenberg?", "Skripal poisoning Novichok", "How big is the Russian mission now?"):
+        result = seeds_index.search(question, k=5)
+        assert result.answers
+        _assert_verbatim(seeds_index, result)
+
+
+def test_off_topic_question_abstains(seeds_index):
+    result = seeds_index.search(OFF_TOPIC_QUESTION)
+    assert result.abstained
+    assert result.answers == []
+    assert result.articles == 2
+
+
+def test_more_results_continue_the_ranking(seeds_index):
+    first = seeds_index.search(NATO_QUESTION, k=2)
+    more = seeds_index.search(NATO_QUESTION, k=2, offset=2)
+    both = seeds_index.search(NATO_QUESTION, k=4)
+    assert [a.passage_id for a in first.answers + more.answers] == [a.passage_id for a in both.answers]
+
+
+def test_links_fall_back_to_file_path_then_public_url(seeds_index, tmp_path, embedder):
+    answer = seeds_index.search(NATO_QUESTION).answers[0]
+    assert answer.link == answer.article.path and Path(answer.link).is_file()
+    public = make_index(tmp_path, embedder, public_url="https://news.example.com")
+    public.update()
+    answer = public.search(NATO_QUESTION).answers[0]
+    assert answer.link == f"https://news.example.com/articles/{answer.article.id}#p{answer.start}-{answer.end}"
+
+
+def test_url_links_carry_a_text_fragment(tmp_path, embedder):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    body = (Path(__file__).parent.parent / "seeds" / "003_856c997e904d8576.txt").read_text()
+    (folder / "rferl.md").write_text(
+        "---\ntitle: NATO Expels Eight Russian Diplomats\nurl: https://www.rferl.org/a/nato-russia/31497329.html\n"
+        "source: RFE/RL\npublished: 2021-10-06\n---\n" + body
+    )
+    index = make_index(tmp_path, embedder, articles=folder)
+    index.update()
+    answer = index.search(NATO_QUESTION).answers[0]
+    assert answer.article.title == "NATO Expels Eight Russian Diplomats"
+    assert answer.article.source == "RFE/RL" and answer.article.published == "2021-10-06"
+    assert answer.link.startswith("https://www.rferl.org/a/nato-russia/31497329.html#:~:text=")
+    first_words = answer.quote.split()[:2]
+    assert "%20".join(first_words).replace("'", "%27") in answer.link
+
+
+def test_near_identical_passages_are_one_answer_listing_every_source(tmp_path, embedder):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    body = (Path(__file__).parent.parent / "seeds" / "003_856c997e904d8576.txt").read_text()
+    for name, source in (("wire.md", "AP"), ("copy.md", "Daily Paper")):
+        (folder / name).write_text(f"---\ntitle: NATO expels Russians\nsource: {source}\n---\n{body}")
+    index = make_index(tmp_path, embedder, articles=folder)
+    index.update()
+    result = index.search(NATO_QUESTION, k=3)
+    quotes = [a.quote for a in result.answers]
+    assert len(quotes) == len(set(quotes)), "the same passage was returned twice"
+    top = result.answers[0]
+    sources = {top.article.source} | {a.source for a in top.also_in}
+    assert sources == {"AP", "Daily Paper"}
+
+
+def test_empty_and_huge_questions(seeds_index):
+    with pytest.raises(EmptyQuestion):
+        seeds_index.search("   \n ")
+    huge = ("why did NATO expel the diplomats " * 400)[:10_000]
+    result = seeds_index.search(huge)
+    assert result.answers and "NATO" in result.answers[0].quote
+
+
+def test_stats(seeds_index):
+    stats = seeds_index.stats()
+    assert stats.articles == 2
+    assert stats.passages == seeds_index.store.read_vectors(stats.generation).ntotal > 2
+    assert stats.model == "all-MiniLM-L6-v2"
+    assert stats.size_bytes > 0 and stats.updated_at
+
+
+def test_deleted_article_disappears_from_answers(seed_copy, tmp_path, embedder):
+    index = make_index(tmp_path, embedder, articles=seed_copy)
+    index.update()
+    before = index.search(NATO_QUESTION, k=5)
+    assert {a.article.path for a in before.answers} == {str(p.resolve()) for p in seed_copy.iterdir()}
+    gone = seed_copy / "003_856c997e904d8576.txt"
+    gone.unlink()
+    summary = index.update()
+    assert summary.removed == 1
+    after = index.search(NATO_QUESTION, k=5)
+    assert after.answers and all(a.article.path != str(gone.resolve()) for a in after.answers)
+    shutil.rmtree(seed_copy)
+    summary = index.update()
+    assert summary.removed == 1 and summary.indexed == 0
+    assert index.search(NATO_QUESTION).abstained
