@@ -16,27 +16,32 @@ import faiss
 import numpy as np
 
 from .embeddings import Embedder
+from .keywords import attach_vocabulary, fts_query, query_terms, sentence_match, term_weights
 from .links import passage_link
 from .settings import Settings
 from .store import IndexCorrupt, Store
 
 MAX_QUESTION_CHARS = 2000
-MAX_QUERY_TERMS = 32
-CANDIDATES = 100
-DENSE_WEIGHT = 0.5
 ABSTAIN_BELOW = 0.25  # best passage's cosine similarity under which nothing is taken as an answer
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
+_WORD = re.compile(r"\w+", re.UNICODE)
 
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most
-    my myself no nor not now of off on once only or other our ours ourselves out over own same she should
-    so some such than that the their theirs them themselves then there these they this those through to
-    too under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves tell know""".split()
-)
-_TERM = re.compile(r"\w+", re.UNICODE)
+
+@dataclass(frozen=True)
+class Ranking:
+    """How candidates are found and scored; the benchmark compares these side by side."""
+
+    dense: float = 0.5  # weight of the min-max normalized cosine similarity
+    keyword: float = 0.5  # weight of BM25 relative to the best BM25 among the candidates
+    sentence: float = 0.0  # weight of the best sentence's share of the question's IDF mass
+    title_weight: float = 2.0  # BM25 weight of the title column relative to the passage text
+    candidates: int = 100  # taken from each retriever
+    rescored: int = 30  # top fused candidates whose sentences are scored
+
+
+DEFAULT_RANKING = Ranking()
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0)
+DENSE_ONLY = Ranking(dense=1.0, keyword=0.0)
 
 
 class EmptyQuestion(ValueError):
@@ -108,22 +113,8 @@ def clean_question(question: str) -> str:
     return text[:MAX_QUESTION_CHARS]
 
 
-def query_terms(question: str) -> list[str]:
-    """Distinct content words of a question, for the keyword search."""
-    terms: list[str] = []
-    for term in _TERM.findall(question.lower()):
-        if term not in STOPWORDS and term not in terms:
-            terms.append(term)
-    return terms[:MAX_QUERY_TERMS]
-
-
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 MATCH expression: any of the terms, each quoted so no word is read as an operator."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
 def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = _TERM.findall(text.lower())
+    words = _WORD.findall(text.lower())
     return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
 
 
@@ -137,6 +128,8 @@ class _Candidate:
     dense: float = 0.0
     keyword: float = 0.0
     score: float = 0.0
+    row: dict | None = None
+    highlight: str = ""
 
 
 class Searcher:
@@ -154,6 +147,7 @@ class Searcher:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.store.connect()
+            attach_vocabulary(conn)
         return conn
 
     def vectors_for(self, generation: int) -> faiss.Index:
@@ -170,7 +164,7 @@ class Searcher:
         """The committed index version on disk."""
         return Store.generation(self._conn())
 
-    def search(self, question: str, k: int = 3, offset: int = 0) -> SearchResult:
+    def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
         """The top `k` answers after the first `offset` (for "more results"), or an abstention."""
         question = clean_question(question)
         query = self.embedder.encode_query(question)
@@ -187,100 +181,117 @@ class Searcher:
                     if attempt == 2:
                         raise
                     continue  # a newer version replaced that file meanwhile: read again
-                return self._search(conn, vectors, question, query, k, offset)
+                return self._search(conn, vectors, question, query, k, offset, ranking)
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
 
     def _search(
-        self, conn: sqlite3.Connection, vectors: faiss.Index, question: str, query: np.ndarray, k: int, offset: int
+        self,
+        conn: sqlite3.Connection,
+        vectors: faiss.Index,
+        question: str,
+        query: np.ndarray,
+        k: int,
+        offset: int,
+        ranking: Ranking,
     ) -> SearchResult:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-        candidates = self._candidates(conn, vectors, question, query)
-        ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
-        if not ranked or max(c.dense for c in ranked) < ABSTAIN_BELOW:
+        terms = query_terms(question)
+        candidates = self._candidates(conn, vectors, terms, query, ranking)
+        if not candidates or max(c.dense for c in candidates) < ABSTAIN_BELOW:
             return SearchResult(question, True, [], articles)
-        answers = self._answers(conn, ranked, query, k + offset)
+        ranked = self._rescore(conn, candidates, terms, max(ranking.rescored, k + offset + 10), ranking)
+        answers = self._answers(conn, ranked, k + offset)
         return SearchResult(question, not answers, answers[offset:], articles)
 
     def _candidates(
-        self, conn: sqlite3.Connection, vectors: faiss.Index, question: str, query: np.ndarray
-    ) -> dict[int, _Candidate]:
+        self, conn: sqlite3.Connection, vectors: faiss.Index, terms: list[str], query: np.ndarray, ranking: Ranking
+    ) -> list[_Candidate]:
         """Dense and keyword candidates, each scored by both signals, fused into one score."""
-        candidates: dict[int, _Candidate] = {}
-        if vectors.ntotal:
-            scores, ids = vectors.search(query.reshape(1, -1), min(CANDIDATES, vectors.ntotal))
+        found: dict[int, _Candidate] = {}
+        if vectors.ntotal and ranking.dense > 0:
+            scores, ids = vectors.search(query.reshape(1, -1), min(ranking.candidates, vectors.ntotal))
             for pid, score in zip(ids[0].tolist(), scores[0].tolist()):
                 if pid >= 0:
-                    candidates[pid] = _Candidate(pid, dense=score)
-        terms = query_terms(question)
-        if terms:
-            match = fts_query(terms)
+                    found[pid] = _Candidate(pid, dense=score)
+        match = fts_query(terms) if terms else None
+        bm25 = f"-bm25(passages_fts, {float(ranking.title_weight)}, 1.0)"
+        if match and ranking.keyword > 0:
+            dense_only = set(found)
             rows = conn.execute(
-                "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS s FROM passages_fts "
-                "WHERE passages_fts MATCH ? ORDER BY s DESC LIMIT ?",
-                (match, CANDIDATES),
+                f"SELECT rowid, {bm25} AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s DESC LIMIT ?",
+                (match, ranking.candidates),
             ).fetchall()
-            dense_only = [pid for pid in candidates]
             for pid, score in rows:
-                cand = candidates.get(pid)
+                cand = found.get(pid)
                 if cand is None:
-                    cand = candidates[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
+                    cand = found[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
                 cand.keyword = score
-            keyword_seen = {pid for pid, _ in rows}
-            missing = [pid for pid in dense_only if pid not in keyword_seen]
+            missing = sorted(dense_only - {pid for pid, _ in rows})
             if missing:
                 marks = ",".join("?" * len(missing))
-                for pid, score in conn.execute(
-                    f"SELECT rowid, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts "
-                    f"WHERE passages_fts MATCH ? AND rowid IN ({marks})",
-                    (match, *missing),
-                ):
-                    candidates[pid].keyword = score
+                sql = f"SELECT rowid, {bm25} FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks})"
+                for pid, score in conn.execute(sql, (match, *missing)):
+                    found[pid].keyword = score
+        elif vectors.ntotal and ranking.dense == 0 and not match:
+            return []
+        candidates = list(found.values())
         if not candidates:
             return candidates
-        top_keyword = max(c.keyword for c in candidates.values()) or 1.0
-        dense_values = [c.dense for c in candidates.values()]
-        low, high = min(dense_values), max(dense_values)
-        spread = (high - low) or 1.0
-        for cand in candidates.values():
-            cand.score = DENSE_WEIGHT * (cand.dense - low) / spread + (1 - DENSE_WEIGHT) * cand.keyword / top_keyword
+        top_keyword = max(c.keyword for c in candidates) or 1.0
+        low = min(c.dense for c in candidates)
+        spread = (max(c.dense for c in candidates) - low) or 1.0
+        for cand in candidates:
+            cand.score = ranking.dense * (cand.dense - low) / spread + ranking.keyword * cand.keyword / top_keyword
         return candidates
 
-    def _answers(self, conn: sqlite3.Connection, ranked: list[_Candidate], query: np.ndarray, n: int) -> list[Answer]:
+    def _rescore(
+        self, conn: sqlite3.Connection, candidates: list[_Candidate], terms: list[str], top: int, ranking: Ranking
+    ) -> list[_Candidate]:
+        """Score the best sentence of the top fused candidates; it picks the highlight and adjusts the rank."""
+        ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+        head = ranked[:top]
+        rows = self._passage_rows(conn, [c.pid for c in head])
+        documents = int(Store.meta(conn).get("passages", 0)) or len(candidates)
+        weights = term_weights(conn, terms, documents)
+        for cand in head:
+            cand.row = rows.get(cand.pid)
+            if cand.row is None:
+                continue
+            best, best_match = "", -1.0
+            for sentence in cand.row["sentence_texts"]:
+                match = sentence_match(sentence, weights)
+                if match > best_match:
+                    best, best_match = sentence, match
+            cand.highlight = best or cand.row["quote"]
+            cand.score += ranking.sentence * max(best_match, 0.0)
+        head.sort(key=lambda c: c.score, reverse=True)
+        return head + ranked[top:]
+
+    def _answers(self, conn: sqlite3.Connection, ranked: list[_Candidate], n: int) -> list[Answer]:
         """Walk the ranking, folding near-identical passages into one answer, until `n` answers."""
         answers: list[Answer] = []
         shingles: list[set] = []
-        for start in range(0, len(ranked), 20):
-            batch = ranked[start : start + 20]
-            rows = self._passage_rows(conn, [c.pid for c in batch])
-            for cand in batch:
-                row = rows.get(cand.pid)
-                if row is None:
-                    continue
-                answer = self._answer(row, cand.score)
-                grams = _shingles(answer.quote)
-                duplicate = next(
-                    (i for i, seen in enumerate(shingles) if _overlap(grams, seen) >= DUPLICATE_OVERLAP), None
-                )
-                if duplicate is not None:
-                    kept = answers[duplicate]
-                    if answer.article.id != kept.article.id and all(
-                        answer.article.id != other.id for other in kept.also_in
-                    ):
-                        kept.also_in.append(answer.article)
-                    continue
-                if len(answers) == n:
-                    continue  # keep scanning this batch only to fold duplicates into kept answers
+        for cand in ranked:
+            if cand.row is None:
+                continue  # beyond the rescored head (only reached when most of it were duplicates)
+            answer = self._answer(cand)
+            grams = _shingles(answer.quote)
+            duplicate = next((i for i, seen in enumerate(shingles) if _overlap(grams, seen) >= DUPLICATE_OVERLAP), None)
+            if duplicate is not None:
+                kept = answers[duplicate]
+                if answer.article.id != kept.article.id and all(answer.article.id != o.id for o in kept.also_in):
+                    kept.also_in.append(answer.article)
+                continue
+            if len(answers) < n:
                 answers.append(answer)
                 shingles.append(grams)
-                answer_sentences = row["sentences"]
-                answer.highlight = self._highlight(answer, answer_sentences, query)
-            if len(answers) == n:
-                break
         return answers
 
     def _passage_rows(self, conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict]:
+        if not pids:
+            return {}
         marks = ",".join("?" * len(pids))
         rows = conn.execute(
             f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
@@ -290,27 +301,20 @@ class Searcher:
         )
         out = {}
         for pid, start, end, sentences, quote, aid, title, source, url, published, path in rows:
+            spans = json.loads(sentences)
             out[pid] = {
                 "start": start,
                 "end": end,
-                "sentences": json.loads(sentences),
                 "quote": quote,
+                "sentence_texts": [quote[s - start : e - start] for s, e in spans],
                 "article": ArticleInfo(aid, title, source, url, published, path),
             }
         return out
 
-    def _answer(self, row: dict, score: float) -> Answer:
+    def _answer(self, cand: _Candidate) -> Answer:
+        row = cand.row
         article: ArticleInfo = row["article"]
         link = passage_link(
             row["quote"], row["start"], row["end"], article.id, article.url, article.path, self.settings.public_url
         )
-        return Answer(row["quote"], "", score, link, row["start"], row["end"], article)
-
-    def _highlight(self, answer: Answer, sentences: list[list[int]], query: np.ndarray) -> str:
-        """The passage's sentence closest in meaning to the question (verbatim)."""
-        texts = [answer.quote[s - answer.start : e - answer.start] for s, e in sentences]
-        texts = [t for t in texts if t.strip()]
-        if len(texts) <= 1:
-            return texts[0] if texts else answer.quote
-        vectors = self.embedder.encode(texts)
-        return texts[int(np.argmax(vectors @ query))]
+        return Answer(row["quote"], cand.highlight, cand.score, link, row["start"], row["end"], article, [], cand.pid)
