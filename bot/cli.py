@@ -173,8 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("bot.updating", "cmd_feeds"))
 
     p = sub.add_parser("eval", help="score answer quality on your own questions")
-    p.add_argument("questions", type=Path, help="JSON Lines file of questions (see docs/eval.md)")
-    p.add_argument("--k", type=_positive, default=10, help="answers scored per question (default 10)")
+    p.add_argument("questions", type=Path, help="JSON Lines file of questions (see docs/benchmarks.md)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_lazy("bot.evaluating", "cmd_eval"))
     return parser

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, UpdateSummary
-from .search import Answer, ArticleInfo, EmptyQuestion, Searcher, SearchResult
+from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
 from .store import IndexBusy, IndexCorrupt, Store
 
@@ -25,6 +25,7 @@ __all__ = [
     "IndexBusy",
     "IndexCorrupt",
     "ModelError",
+    "Ranking",
     "SearchResult",
     "Settings",
     "SettingsError",
@@ -98,9 +99,9 @@ class Index:
         indexer = Indexer(self.store, self.embedder, self.settings, self.log)
         return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
 
-    def search(self, question: str, k: int = 3, offset: int = 0) -> SearchResult:
+    def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
         """Answer a question from the newest committed version of the index."""
-        return self._searcher.search(question, k=k, offset=offset)
+        return self._searcher.search(question, k=k, offset=offset, ranking=ranking)
 
     def generation(self) -> int:
         """The committed index version (changes after every update that changed something)."""

@@ -24,6 +24,7 @@ from .store import IndexCorrupt, Store
 MAX_QUESTION_CHARS = 2000
 ABSTAIN_BELOW = 0.25  # best passage's cosine similarity under which nothing is taken as an answer
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
+RRF_K = 60
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -37,6 +38,7 @@ class Ranking:
     title_weight: float = 2.0  # BM25 weight of the title column relative to the passage text
     candidates: int = 100  # taken from each retriever
     rescored: int = 30  # top fused candidates whose sentences are scored
+    fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
 
 
 DEFAULT_RANKING = Ranking()
@@ -238,6 +240,12 @@ class Searcher:
             return []
         candidates = list(found.values())
         if not candidates:
+            return candidates
+        if ranking.fusion == "rrf":
+            for weight, signal in ((ranking.dense, "dense"), (ranking.keyword, "keyword")):
+                order = sorted(candidates, key=lambda c: getattr(c, signal), reverse=True)
+                for rank, cand in enumerate(order, 1):
+                    cand.score += weight / (RRF_K + rank)
             return candidates
         top_keyword = max(c.keyword for c in candidates) or 1.0
         low = min(c.dense for c in candidates)

@@ -79,3 +79,25 @@ def test_settings_come_from_dotenv(tmp_path):
     assert (tmp_path / "from-dotenv").is_dir()
     broken = newsbot("stats", env={**env, "NEWSBOT_MAX_ARTICLE_BYTES": "lots"}, cwd=tmp_path)
     assert broken.returncode == 2 and "NEWSBOT_MAX_ARTICLE_BYTES" in broken.stderr
+
+
+def test_eval_scores_the_users_own_questions(tmp_path):
+    env = cli_env(tmp_path)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"question": NATO_QUESTION, "answer": "intelligence officers"}) + "\n"
+        + json.dumps({"question": "Which nerve agent poisoned Sergei Skripal?", "answer": "Novichok"}) + "\n"
+        + json.dumps({"question": "What did NATO cut the Russian mission to?", "answer": "no such phrase anywhere"}) + "\n"
+    )
+    assert newsbot("index", "--quiet", env=env).returncode == 0
+    done = newsbot("eval", str(questions), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert metrics["questions"] == 3
+    assert metrics["hits@10"] == round(2 / 3, 3)
+    assert 0 < metrics["mrr@10"] <= metrics["hits@10"]
+    table = newsbot("eval", str(questions), env=env)
+    assert "| newsbot |" in table.stdout and "MRR@10" in table.stdout
+    questions.write_text('{"question": "no answer given"}\n')
+    bad = newsbot("eval", str(questions), env=env)
+    assert bad.returncode == 2 and "questions.jsonl:1" in bad.stderr

@@ -1,0 +1,139 @@
+"""Answer quality and speed on RealTimeQA 2022 (shared/bench/rtqa-2022), every configuration in one run.
+
+    .venv/bin/python benchmarks/rtqa.py            # full report (first run embeds the corpus: ~1 h on 2 cores)
+    .venv/bin/python benchmarks/rtqa.py --quality  # quality table only
+
+The corpus is indexed with the project's own ingest into `.bench/rtqa-2022` (kept between runs, so a
+rerun reuses the index and its embedding cache) and the questions go through the project's own search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index import Embedder, Index, Ranking, Settings  # noqa: E402
+from index.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
+from index.indexer import embed_text  # noqa: E402
+from index.search import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
+CONFIGURATIONS: dict[str, Ranking] = {
+    "BM25 alone (title + passage)": BM25_ONLY,
+    "dense alone (title + passage)": DENSE_ONLY,
+    "plain reciprocal rank fusion": Ranking(fusion="rrf", sentence=0.0),
+    "default without sentence rescoring": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0}),
+    "default": DEFAULT_RANKING,
+}
+
+
+def quiet(message: str) -> None:
+    """Index log lines go to stderr so the report on stdout stays clean."""
+    print(message, file=sys.stderr)
+
+
+def quality(index: Index, questions, configurations: dict[str, Ranking]) -> list[Metrics]:
+    """Hits@1/5/10 and MRR@10 of every configuration over the same index and questions."""
+    rows = []
+    for name, ranking in configurations.items():
+        rows.append(evaluate(name, questions, partial(index.search, k=10, ranking=ranking)))
+        print(f"  scored: {name}", file=sys.stderr)
+    return rows
+
+
+def directory_size(path: Path) -> int:
+    """Bytes of every file in a folder."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def throughput(embedder: Embedder, articles: Path, sample: int) -> tuple[int, float, float]:
+    """Passages per second of a cache-less `update` versus raw `encode` on the same passages."""
+    with gzip.open(articles, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for _, line in zip(range(sample), handle)]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "sample.jsonl"
+        corpus.write_text("\n".join(json.dumps(r) for r in records))
+        index = Index.open(settings=Settings(index_dir=Path(tmp) / "index", articles_dir=corpus), embedder=embedder, log=quiet)
+        started = time.perf_counter()
+        summary = index.update([corpus], progress=False)
+        pipeline = summary.passages / (time.perf_counter() - started)
+        with index.store.connection() as conn:
+            texts = [
+                embed_text(title, text[start:end])
+                for title, text, start, end in conn.execute(
+                    "SELECT a.title, a.text, p.start, p.end FROM passages p JOIN articles a ON a.id = p.article_id"
+                )
+            ]
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    raw = len(texts) / (time.perf_counter() - started)
+    return len(texts), pipeline, raw
+
+
+def timed_cli(args: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one `newsbot` command in a fresh process."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index-dir", type=Path, default=ROOT / ".bench" / "rtqa-2022")
+    parser.add_argument("--quality", action="store_true", help="only the quality table")
+    parser.add_argument("--throughput-articles", type=int, default=150)
+    args = parser.parse_args()
+
+    articles, questions_file = BENCH / "articles.jsonl.gz", BENCH / "questions.jsonl"
+    embedder = Embedder()
+    index = Index.open(settings=Settings(index_dir=args.index_dir, articles_dir=articles), embedder=embedder, log=quiet)
+    summary = index.update([articles])
+    print(f"index: {summary.line()}", file=sys.stderr)
+    questions = load_questions(questions_file)
+    index.warm_up()
+    rows = quality(index, questions, CONFIGURATIONS)
+    print(f"## Quality: {len(questions)} questions, {summary.indexed} articles, {summary.passages} passages\n")
+    print(format_table(rows))
+    if args.quality:
+        return 0
+
+    answered = evaluate("default, k=3 (as the bot asks)", questions, partial(index.search, k=3))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env["NEWSBOT_INDEX_DIR"] = str(args.index_dir)
+    reindex = timed_cli(["index", "--quiet", str(articles)], env)
+    cold = timed_cli(["ask", "--json", questions[0].question], env)
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    passages, pipeline, raw = throughput(embedder, articles, args.throughput_articles)
+    print("\n## Speed and size\n")
+    print("| measure | value |\n|---|---|")
+    for name, value in [
+        ("query latency, k=10: p50 / p95", f"{rows[-1].latency(0.5):.1f} / {rows[-1].latency(0.95):.1f} ms"),
+        ("query latency, k=3: p50 / p95", f"{answered.latency(0.5):.1f} / {answered.latency(0.95):.1f} ms"),
+        (f"indexing throughput ({passages} passages, no cache)", f"{pipeline:.1f} passages/s"),
+        ("raw model encode, same passages", f"{raw:.1f} passages/s"),
+        ("pipeline / raw encode", f"{pipeline / raw:.2f}"),
+        ("index size on disk", f"{directory_size(args.index_dir) / 1e6:.0f} MB"),
+        ("re-index unchanged corpus (`newsbot index`, whole process)", f"{reindex:.1f} s"),
+        ("cold start `newsbot ask` (whole process)", f"{cold:.1f} s"),
+        ("peak RSS, `newsbot ask` process", f"{child_rss:.0f} MB"),
+        ("peak RSS, this benchmark process (index + model)", f"{own_rss:.0f} MB"),
+    ]:
+        print(f"| {name} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

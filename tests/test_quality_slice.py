@@ -1,0 +1,51 @@
+"""Quality regression check on a slice of the RealTimeQA 2022 benchmark (read from ../shared/bench).
+
+40 questions spread over the year and their 117 relevant articles, indexed with the real pipeline.
+The floors sit a little under the numbers measured when they were set (see docs/benchmarks.md), so a
+change that makes retrieval clearly worse fails here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_index
+from index.evaluate import evaluate, load_questions
+from index.search import BM25_ONLY, DENSE_ONLY
+
+BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
+FLOORS = {"hits@5": 0.85, "mrr@10": 0.65}
+
+
+@pytest.fixture(scope="module")
+def slice_index(tmp_path_factory, embedder):
+    if not BENCH.is_dir():
+        pytest.fail(f"benchmark data not found at {BENCH} (it lives in shared/, beside the project)")
+    questions = load_questions(BENCH / "questions.jsonl")[::11][:40]
+    wanted = set().union(*(q.article_ids for q in questions))
+    tmp = tmp_path_factory.mktemp("slice")
+    corpus = tmp / "slice.jsonl"
+    with gzip.open(BENCH / "articles.jsonl.gz", "rt", encoding="utf-8") as source:
+        records = [line for line in source if json.loads(line)["id"] in wanted]
+    corpus.write_text("".join(records))
+    index = make_index(tmp, embedder, articles=corpus)
+    summary = index.update(progress=False)
+    assert summary.added == len(wanted) == 117
+    return index, questions
+
+
+def test_default_pipeline_stays_above_its_floor_and_beats_each_retriever_alone(slice_index):
+    index, questions = slice_index
+    default = evaluate("default", questions, partial(index.search, k=10)).as_dict()
+    bm25 = evaluate("bm25", questions, partial(index.search, k=10, ranking=BM25_ONLY)).as_dict()
+    dense = evaluate("dense", questions, partial(index.search, k=10, ranking=DENSE_ONLY)).as_dict()
+    report = {"default": default, "bm25": bm25, "dense": dense}
+    for metric, floor in FLOORS.items():
+        assert default[metric] >= floor, report
+        assert default[metric] >= max(bm25[metric], dense[metric]), report
+    assert default["abstained"] == 0, report
