@@ -1,0 +1,60 @@
+"""Passages are verbatim, ordered slices that never cut a sentence and stay within the size bounds."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from conftest import SEEDS
+from index.passages import MAX_WORDS, split_passages
+
+TRICKY = (
+    "Breaking\r\n\r\nThe U.S. and the U.K. met on Jan. 5 at 3.30 p.m. in Washington D.C. with Mr. Smith. "
+    "“We agree,” he said. Prices rose 2.5% — 😀 emoji included!\r\n"
+    "A line without a final stop\r\n\r\n" + ("word " * 450) + "\n\n" + "Short tail."
+)
+
+
+def _check(text: str) -> None:
+    passages = split_passages(text)
+    assert passages
+    previous_end = 0
+    for p in passages:
+        chunk = text[p.start : p.end]
+        assert chunk == chunk.strip() and chunk
+        assert p.start >= previous_end
+        assert text[previous_end : p.start].strip() == "", "text skipped between passages"
+        assert len(chunk.split()) <= MAX_WORDS
+        assert p.sentences[0][0] == p.start and p.sentences[-1][1] == p.end
+        for s, e in p.sentences:
+            assert p.start <= s < e <= p.end and text[s:e].strip() == text[s:e]
+        previous_end = p.end
+    assert text[previous_end:].strip() == ""
+
+
+def test_seeds_split_into_sentence_aligned_passages_of_the_target_size():
+    for seed in SEEDS.iterdir():
+        text = seed.read_text()
+        _check(text)
+        passages = split_passages(text)
+        sizes = [len(text[p.start : p.end].split()) for p in passages]
+        assert all(60 <= n <= 200 for n in sizes), sizes
+        for p in passages:
+            assert re.search(r"[.!?\"”]$", text[p.start : p.end]), "a passage ends mid-sentence"
+
+
+def test_tricky_text_keeps_exact_offsets():
+    _check(TRICKY)
+    first = split_passages(TRICKY)[0]
+    assert TRICKY[first.start : first.sentences[1][1]].endswith("Mr. Smith.")
+
+
+def test_random_texts_keep_every_invariant():
+    rng = random.Random(3)
+    words = "the NATO said Mr. U.S. officials 5.5 — “quote” it's ok! why? yes. no; 😀 Zürich".split()
+    for _ in range(60):
+        paragraphs = [
+            " ".join(rng.choice(words) for _ in range(rng.randint(1, 90))) + rng.choice([".", "", "?"])
+            for _ in range(rng.randint(1, 12))
+        ]
+        _check(rng.choice(["\n", "\n\n", "\r\n", "\n \n"]).join(paragraphs))
