@@ -1,0 +1,272 @@
+"""Block Kit messages and the App Home view; everything from articles or users is escaped for Slack mrkdwn.
+
+Article text is untrusted: unescaped, `<!channel>` would ping a whole channel and `<https://x|y>`
+would become a disguised link. Slack only needs `&`, `<` and `>` escaped for that not to happen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote as percent_encode
+
+from index import Answer, SearchResult, Stats, UpdateSummary
+
+SECTION_LIMIT = 3000  # characters of text in one section block
+CONTEXT_LIMIT = 2000  # characters we allow in one context element
+MAX_BLOCKS = 50
+BUTTON_VALUE_LIMIT = 2000
+PAGE_SIZE = 3  # answers per message
+FALLBACK_CHARS = 300  # the notification text needs only a taste of the answer
+TITLE_CHARS = 150
+QUESTION_CHARS = 500
+ELLIPSIS = "…"
+
+ACTION_UP = "feedback_up"
+ACTION_DOWN = "feedback_down"
+ACTION_MORE = "more_results"
+ACTION_SHARE = "share"
+
+_URL_UNSAFE = re.compile(r"[\s|<>\"]")
+
+HOW_TO_ASK = (
+    "• Mention me in a channel: `@Newsbot what did the minister say about the strike?` — I answer in a thread.\n"
+    "• Send me a direct message with your question.\n"
+    "• `/news <question>` answers just for you, with a button to share the answer.\n"
+    "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
+)
+APOLOGY = ":warning: Sorry, something went wrong while answering that. Please try again in a minute."
+
+
+def escape(text: str) -> str:
+    """Escape `&`, `<` and `>` so untrusted text cannot ping anyone, link anywhere or break the markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, ending with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    if " " in cut.strip():
+        cut = cut.rstrip().rsplit(" ", 1)[0]
+    return cut.rstrip() + ELLIPSIS
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link to an http(s) `url` labelled with escaped `label`; just the label for anything else."""
+    if not url or not url.startswith(("http://", "https://")):
+        return escape(label)
+    safe_url = escape(_URL_UNSAFE.sub(lambda m: percent_encode(m.group(), safe=""), url))
+    return f"<{safe_url}|{escape(label)}>"
+
+
+def _mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str) -> dict:
+    """A section block of mrkdwn text, shortened to Slack's limit if needed."""
+    return {"type": "section", "text": _mrkdwn(text if len(text) <= SECTION_LIMIT else shorten(text, SECTION_LIMIT))}
+
+
+def context(text: str) -> dict:
+    """A small grey line of mrkdwn text."""
+    return {"type": "context", "elements": [_mrkdwn(shorten(text, CONTEXT_LIMIT))]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    """A button whose `value` carries what the click handler needs (Slack gives no other state)."""
+    element = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+# --- quotes -----------------------------------------------------------------------------------------
+
+
+def _bold_span(quote: str, highlight: str) -> tuple[int, int] | None:
+    """Where the highlighted sentence sits in the quote, if it does."""
+    sentence = highlight.strip()
+    at = quote.find(sentence) if sentence else -1
+    return (at, at + len(sentence)) if at >= 0 else None
+
+
+def _render_quote(text: str, span: tuple[int, int] | None) -> str:
+    """The text as a mrkdwn block quote, escaped, with `span` in bold (per line: bold cannot cross lines)."""
+    lines = []
+    position = 0
+    for line in text.split("\n"):
+        start, end = position, position + len(line)
+        position = end + 1
+        if span and span[0] < end and span[1] > start:
+            a, b = max(span[0], start) - start, min(span[1], end) - start
+            middle = line[a:b]
+            lead, trail = len(middle) - len(middle.lstrip()), len(middle) - len(middle.rstrip())
+            core = middle.strip()
+            rendered = escape(line[: a + lead])
+            rendered += f"*{escape(core)}*" if core else ""
+            rendered += escape(line[b - trail :])
+        else:
+            rendered = escape(line)
+        lines.append(f"> {rendered}" if rendered.strip() else ">")
+    return "\n".join(lines)
+
+
+def _window(quote: str, span: tuple[int, int] | None, budget: int) -> tuple[str, tuple[int, int] | None]:
+    """At most about `budget` characters of the quote around the highlight, with ellipses where cut."""
+    start, end = span or (0, 0)
+    end = min(end, start + budget)
+    room = budget - (end - start)
+    left = max(0, start - room // 2)
+    right = min(len(quote), left + budget)
+    left = max(0, right - budget)
+    if left > 0:
+        space = quote.find(" ", left, start) if left < start else -1
+        left = space + 1 if space >= 0 else left
+    if right < len(quote):
+        space = quote.rfind(" ", end, right)
+        right = space if space > end else right
+    prefix = ELLIPSIS if left > 0 else ""
+    suffix = ELLIPSIS if right < len(quote) else ""
+    text = prefix + quote[left:right] + suffix
+    if span is None:
+        return text, None
+    shift = len(prefix) - left
+    return text, (max(start, left) + shift, min(end, right) + shift)
+
+
+def quote_text(answer: Answer, limit: int = SECTION_LIMIT) -> str:
+    """The verbatim passage as a block quote with its best sentence in bold, shortened to fit `limit`."""
+    span = _bold_span(answer.quote, answer.highlight)
+    text = _render_quote(answer.quote, span)
+    budget = len(answer.quote)
+    while len(text) > limit:
+        budget = max(1, min(budget - 1, budget * limit // len(text) - len(ELLIPSIS) * 2))
+        text = _render_quote(*_window(answer.quote, span, budget))
+    return text
+
+
+def source_line(answer: Answer) -> str:
+    """`<link|Title> · Source · date`, plus who else reported the same passage."""
+    article = answer.article
+    parts = [link(answer.link, shorten(article.title, TITLE_CHARS))]
+    parts += [escape(value) for value in (article.source, article.published) if value]
+    line = " · ".join(parts)
+    if answer.also_in:
+        names = ", ".join(escape(shorten(a.source or a.title, TITLE_CHARS)) for a in answer.also_in[:5])
+        line += f" · also reported by {names}"
+    return line
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+def button_value(question: str, **data: object) -> str:
+    """A compact JSON button value, cutting the question so the value stays within Slack's limit."""
+    text = question
+    while True:
+        value = json.dumps({"q": text, **data}, ensure_ascii=False, separators=(",", ":"))
+        if len(value) <= BUTTON_VALUE_LIMIT or not text:
+            return value
+        text = text[: max(0, len(text) - (len(value) - BUTTON_VALUE_LIMIT))]
+
+
+def _answer_actions(result: SearchResult, offset: int, shareable: bool) -> dict:
+    passages = [[a.article.id[:300], a.start, a.end] for a in result.answers]
+    feedback = button_value(result.question, p=passages)
+    elements = [button("👍", ACTION_UP, feedback), button("👎", ACTION_DOWN, feedback)]
+    if len(result.answers) == PAGE_SIZE:
+        elements.append(button("More results", ACTION_MORE, button_value(result.question, o=offset + PAGE_SIZE)))
+    if shareable:
+        elements.append(button("Share in channel", ACTION_SHARE, button_value(result.question, o=offset), "primary"))
+    return {"type": "actions", "block_id": "answer_actions", "elements": elements}
+
+
+def nothing_found(result: SearchResult, offset: int) -> str:
+    """The honest answer when no passage answers the question."""
+    if offset:
+        return "That's all I found for this question — there are no more results."
+    return (
+        f"I couldn't find that in the {result.articles} indexed articles. "
+        "Try other words, or a name, place or event from the story."
+    )
+
+
+def answer_message(
+    result: SearchResult, offset: int = 0, shareable: bool = False, shared_by: str | None = None, show_question: bool = False
+) -> dict:
+    """Up to `PAGE_SIZE` quotes with sources and buttons, or a plain "not found", with a `text` fallback."""
+    blocks: list[dict] = []
+    if shared_by:
+        blocks.append(context(f"Shared by <@{escape(shared_by)}>"))
+    if show_question or shared_by:
+        blocks.append(section(f"*Q:* {escape(shorten(result.question, QUESTION_CHARS))}"))
+    if result.abstained or not result.answers:
+        message = nothing_found(result, offset)
+        return {"text": message, "blocks": blocks + [section(message)]}
+    room = (MAX_BLOCKS - len(blocks) - 1) // 2
+    for answer in result.answers[:room]:
+        blocks += [section(quote_text(answer)), context(source_line(answer))]
+    blocks.append(_answer_actions(result, offset, shareable))
+    first = result.answers[0]
+    fallback = f"“{shorten(' '.join(first.highlight.split()), FALLBACK_CHARS)}” — {shorten(first.article.title, TITLE_CHARS)}"
+    if shared_by:
+        fallback = f"Shared by <@{escape(shared_by)}>: " + escape(fallback)
+    else:
+        fallback = escape(fallback)
+    return {"text": fallback, "blocks": blocks}
+
+
+def text_message(text: str) -> dict:
+    """A one-section message whose fallback is the same (already escaped) text."""
+    return {"text": text, "blocks": [section(text)]}
+
+
+def help_message(articles: int | None = None) -> dict:
+    """How to ask, for `/news help` and for a mention without a question."""
+    knows = f" from the {articles} indexed articles" if articles is not None else ""
+    intro = f"*Ask me about the news.* I answer with verbatim quotes{knows}, each linked to its source."
+    return {"text": intro, "blocks": [section(intro), section(HOW_TO_ASK)]}
+
+
+def _stats_lines(stats: Stats) -> str:
+    lines = [f"*{stats.articles} articles* ({stats.passages} passages from {stats.sources} sources)"]
+    if stats.newest_title:
+        newest = escape(shorten(stats.newest_title, TITLE_CHARS))
+        lines.append(f"Newest article: {newest} ({escape(stats.newest_published or 'undated')})")
+    lines.append(f"Last update: {escape(stats.updated_at or 'never')}")
+    lines.append(f"Model: {escape(stats.model)}")
+    return "\n".join(lines)
+
+
+def stats_message(stats: Stats | None) -> dict:
+    """What the index holds, for `/news stats`."""
+    if stats is None:
+        return text_message("The index is empty: no articles have been indexed yet.")
+    return {"text": f"{stats.articles} articles indexed", "blocks": [section(_stats_lines(stats))]}
+
+
+def reindex_message(summary: UpdateSummary) -> dict:
+    """The summary of a reindex started with `/news reindex`."""
+    return text_message(f":white_check_mark: Reindex finished: {escape(summary.line())}")
+
+
+def home_view(stats: Stats | None, recent_titles: list[str]) -> dict:
+    """The App Home tab: what the bot knows, example questions and how to ask."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Newsbot"}},
+        section("I answer questions about the news with *verbatim quotes*, each linked to its source."),
+        section(_stats_lines(stats) if stats else "No articles are indexed yet."),
+    ]
+    if recent_titles:
+        examples = "\n".join(f"• _What do the articles say about “{escape(shorten(t, TITLE_CHARS))}”?_" for t in recent_titles)
+        blocks += [{"type": "divider"}, section(f"*Example questions*\n{examples}")]
+    blocks += [{"type": "divider"}, section(f"*How to ask*\n{HOW_TO_ASK}")]
+    return {"type": "home", "blocks": blocks}

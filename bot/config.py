@@ -1,0 +1,80 @@
+"""Slack settings read from the environment (the CLI loads `.env` first); errors name the variable, never a token."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from index import SettingsError
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_PORT = 3000
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _required(name: str, prefix: str, what: str) -> str:
+    """A token that must be set and start with `prefix`; the message never repeats the value."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set: add the {what} to the environment or .env (see .env.example)")
+    if not value.startswith(prefix):
+        raise SettingsError(f"{name} must be the {what}, which starts with {prefix!r}")
+    return value
+
+
+def _port(override: int | None) -> int:
+    raw = str(override) if override is not None else os.environ.get("PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"PORT must be a port number from 1 to 65535, got {raw!r}")
+    return int(raw)
+
+
+def _api_url() -> str:
+    url = os.environ.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"SLACK_API_URL must start with https:// (or http://), got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def _admins() -> frozenset[str]:
+    ids = [part for part in re.split(r"[,\s]+", os.environ.get("NEWSBOT_ADMINS", "")) if part]
+    for user_id in ids:
+        if not _USER_ID.match(user_id):
+            raise SettingsError(
+                f"NEWSBOT_ADMINS must list Slack user ids like U012AB3CD, separated by commas; got {user_id!r}"
+            )
+    return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
+
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+    app_token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    port: int | None = DEFAULT_PORT  # None: no HTTP server (Socket Mode without PORT)
+    admins: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_http(cls, port: int | None = None) -> "SlackConfig":
+        """Settings for `newsbot serve`: bot token and signing secret are required."""
+        bot_token = _required("SLACK_BOT_TOKEN", "xoxb-", "bot token (OAuth & Permissions page)")
+        secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+        if not secret:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is not set: copy the signing secret from the app's Basic Information page"
+            )
+        return cls(bot_token, secret, "", _api_url(), _port(port), _admins())
+
+    @classmethod
+    def for_socket(cls) -> "SlackConfig":
+        """Settings for `newsbot socket`: bot token and app-level token; a port only if `PORT` is set."""
+        bot_token = _required("SLACK_BOT_TOKEN", "xoxb-", "bot token (OAuth & Permissions page)")
+        app_token = _required("SLACK_APP_TOKEN", "xapp-", "app-level token with connections:write")
+        port = _port(None) if os.environ.get("PORT", "").strip() else None
+        return cls(bot_token, "", app_token, _api_url(), port, _admins())

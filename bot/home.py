@@ -1,0 +1,29 @@
+"""The App Home tab: gather what the index knows and publish the view for one user."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+from slack_sdk import WebClient
+
+from index import Index
+
+from .blocks import home_view
+
+EXAMPLES = 3
+
+
+def recent_titles(index: Index, limit: int = EXAMPLES) -> list[str]:
+    """Titles of the newest articles, to suggest questions about them."""
+    with closing(index.store.connect()) as conn:
+        rows = conn.execute(
+            "SELECT title FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def publish_home(client: WebClient, index: Index, user_id: str) -> None:
+    """Show `user_id` the current Home tab (counts, newest article, last update, examples, how to ask)."""
+    exists = index.exists()
+    view = home_view(index.stats() if exists else None, recent_titles(index) if exists else [])
+    client.views_publish(user_id=user_id, view=view)

@@ -1,0 +1,232 @@
+"""Slack listeners: every request is acknowledged at once in its HTTP thread; answers come from lazy listeners.
+
+A lazy listener runs on the worker pool after the ack, so Slack gets its response within 3 seconds
+even while the model is still loading, and 20 simultaneous questions simply queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from index import Index, SearchResult
+
+from . import blocks
+from .dedupe import EventDeduper
+from .feedback import record_feedback
+from .home import publish_home
+from .questions import question_from
+from .reindex import Reindexer
+from .replies import post, react, respond
+
+log = logging.getLogger("newsbot.listeners")
+
+WORKING_REACTION = "eyes"
+
+
+def _ack(ack: Ack) -> None:
+    """Acknowledge an event or button click; the work happens in a lazy listener."""
+    ack()
+
+
+def _is_user_dm(event: dict) -> bool:
+    """A new message a person sent the bot in a DM (not an edit, a bot, or another subtype)."""
+    return event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+
+
+def _is_dm_channel(channel: str) -> bool:
+    return channel.startswith("D")
+
+
+def _reply_thread(body: dict) -> str | None:
+    """Where a reply to a clicked public message goes: its thread in a channel, the conversation in a DM."""
+    container, message = body.get("container", {}), body.get("message", {})
+    if container.get("is_ephemeral"):
+        return None
+    if message.get("thread_ts"):
+        return message["thread_ts"]
+    return None if _is_dm_channel(container.get("channel_id", "")) else message.get("ts")
+
+
+class Listeners:
+    """The bot's behaviour on Slack, sharing one index, one event de-duplicator and one reindexer."""
+
+    def __init__(self, index: Index, admins: frozenset[str], deduper: EventDeduper, reindexer: Reindexer) -> None:
+        self.index = index
+        self.admins = admins
+        self.deduper = deduper
+        self.reindexer = reindexer
+
+    def register(self, app: App) -> None:
+        """Attach a listener to every event, command and action the manifest subscribes to."""
+        app.event("app_mention")(ack=_ack, lazy=[self.answer_mention])
+        app.event("message", matchers=[_is_user_dm])(ack=_ack, lazy=[self.answer_dm])
+        app.event("message")(_ack)  # channel messages, edits, bots: nothing to do, but Slack needs a 200
+        app.event("app_home_opened")(ack=_ack, lazy=[self.show_home])
+        app.command("/news")(ack=self.ack_news, lazy=[self.answer_news])
+        app.action(blocks.ACTION_UP)(ack=_ack, lazy=[self.vote])
+        app.action(blocks.ACTION_DOWN)(ack=_ack, lazy=[self.vote])
+        app.action(blocks.ACTION_MORE)(ack=_ack, lazy=[self.more_results])
+        app.action(blocks.ACTION_SHARE)(ack=_ack, lazy=[self.share])
+
+    # --- questions in conversations ---------------------------------------------------------------------
+
+    def answer_mention(self, body: dict, event: dict, client: WebClient, context: dict) -> None:
+        """@Newsbot in a channel: answer in the mention's thread."""
+        if _is_dm_channel(event.get("channel", "")):
+            return  # a mention inside a DM also arrives as a message event, answered there
+        thread_ts = event.get("thread_ts") or event["ts"]
+        self._answer_in_conversation(body, event, client, context.get("bot_user_id"), thread_ts)
+
+    def answer_dm(self, body: dict, event: dict, client: WebClient, context: dict) -> None:
+        """A direct message: answer in the conversation (in the thread if the question was in one)."""
+        self._answer_in_conversation(body, event, client, context.get("bot_user_id"), event.get("thread_ts"))
+
+    def _answer_in_conversation(
+        self, body: dict, event: dict, client: WebClient, bot_user_id: str | None, thread_ts: str | None
+    ) -> None:
+        """Answer once per event id, with a working reaction, and an apology in the same place on failure."""
+        event_id = body.get("event_id")
+        if not self.deduper.claim(event_id):
+            log.info("event %s was delivered again; it is already answered or being answered", event_id)
+            return
+        channel, ts = event["channel"], event["ts"]
+        answered = False
+        react(client, channel, ts, WORKING_REACTION, add=True)
+        try:
+            question = question_from(event.get("text", ""), bot_user_id)
+            message = self._answer(question) if question else blocks.help_message(self._article_count())
+            post(client, channel, message, thread_ts)
+            answered = True
+        except Exception:
+            log.exception("could not answer event %s in %s", event_id, channel)
+            self._apologize(lambda: post(client, channel, blocks.text_message(blocks.APOLOGY), thread_ts))
+        finally:
+            self.deduper.finish(event_id, answered)
+            react(client, channel, ts, WORKING_REACTION, add=False)
+
+    def _answer(self, question: str, offset: int = 0, **layout: object) -> dict:
+        """Search and lay out the answer message."""
+        started = time.monotonic()
+        result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset)
+        log.info("answered with %d quotes in %.2fs", len(result.answers), time.monotonic() - started)
+        return blocks.answer_message(result, offset=offset, **layout)
+
+    def _article_count(self) -> int | None:
+        return self.index.stats().articles if self.index.exists() else None
+
+    @staticmethod
+    def _apologize(send) -> None:
+        try:
+            send()
+        except Exception:
+            log.exception("could not send the apology either")
+
+    # --- /news --------------------------------------------------------------------------------------------
+
+    def ack_news(self, ack: Ack, command: dict) -> None:
+        """Acknowledge `/news` within Slack's 3 seconds: help and refusals right away, everything else later."""
+        text = command.get("text", "").strip()
+        word = text.lower()
+        if word in ("", "help"):
+            ack(**blocks.help_message())
+        elif word == "reindex":
+            ack(**self._start_reindex(command))
+        elif word == "stats":
+            ack()
+        else:
+            ack(text=f":mag: Looking for “{blocks.escape(blocks.shorten(text, 200))}” in the news…")
+
+    def answer_news(self, command: dict) -> None:
+        """The private answer to `/news <question>` (or `/news stats`), sent to the command's `response_url`."""
+        text = command.get("text", "").strip()
+        if text.lower() in ("", "help", "reindex"):
+            return  # already answered in the ack
+        response_url = command["response_url"]
+        try:
+            question = question_from(text)
+            if text.lower() == "stats":
+                message = blocks.stats_message(self.index.stats() if self.index.exists() else None)
+            elif question:
+                message = self._answer(question, shareable=True, show_question=True)
+            else:
+                message = blocks.help_message(self._article_count())
+            respond(response_url, message)
+        except Exception:
+            log.exception("could not answer /news")
+            self._apologize(lambda: respond(response_url, blocks.text_message(blocks.APOLOGY)))
+
+    def _start_reindex(self, command: dict) -> dict:
+        """Start a reindex for an admin; the message to show now."""
+        if command.get("user_id") not in self.admins:
+            if not self.admins:
+                return blocks.text_message("Sorry, reindexing is for admins, and none are set up (`NEWSBOT_ADMINS`).")
+            names = ", ".join(f"<@{user}>" for user in sorted(self.admins))
+            return blocks.text_message(f"Sorry, only Newsbot admins can reindex. Ask {names} if the news looks stale.")
+        response_url = command["response_url"]
+
+        def report(summary, error) -> None:
+            if summary is not None:
+                respond(response_url, blocks.reindex_message(summary))
+            else:
+                respond(response_url, blocks.text_message(f":warning: Reindex did not run: {blocks.escape(error)}"))
+
+        if not self.reindexer.start(report):
+            return blocks.text_message("A reindex is already running; I'll post its summary when it's done.")
+        return blocks.text_message(":arrows_counterclockwise: Reindexing… I'll post the summary here when it's done.")
+
+    # --- buttons ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _button(body: dict) -> tuple[dict, dict]:
+        action = body["actions"][0]
+        return action, json.loads(action["value"])
+
+    def vote(self, body: dict) -> None:
+        """👍 or 👎: store the vote with the question and the passages shown, then thank the user privately."""
+        action, value = self._button(body)
+        vote = "up" if action["action_id"] == blocks.ACTION_UP else "down"
+        user = body.get("user", {}).get("id")
+        try:
+            record_feedback(self.index, user, value["q"], value.get("p", []), vote)
+            respond(body["response_url"], blocks.text_message("Thanks for the feedback!"))
+        except Exception:
+            log.exception("could not record feedback")
+            self._apologize(lambda: respond(body["response_url"], blocks.text_message(blocks.APOLOGY)))
+
+    def more_results(self, body: dict) -> None:
+        """The next answers, where the clicked message is: privately, in its thread, or in the DM."""
+        _, value = self._button(body)
+        private = bool(body.get("container", {}).get("is_ephemeral"))
+        try:
+            answer = self._answer(value["q"], offset=int(value.get("o", 0)), shareable=private, show_question=private)
+            respond(body["response_url"], answer, public=not private, thread_ts=_reply_thread(body))
+        except Exception:
+            log.exception("could not show more results")
+            self._apologize(lambda: respond(body["response_url"], blocks.text_message(blocks.APOLOGY)))
+
+    def share(self, body: dict) -> None:
+        """Post a private answer publicly in the channel, saying who shared it."""
+        _, value = self._button(body)
+        user = body.get("user", {}).get("id")
+        try:
+            answer = self._answer(value["q"], offset=int(value.get("o", 0)), shared_by=user)
+            respond(body["response_url"], answer, public=True)
+        except Exception:
+            log.exception("could not share an answer")
+            self._apologize(lambda: respond(body["response_url"], blocks.text_message(blocks.APOLOGY)))
+
+    # --- App Home -------------------------------------------------------------------------------------------
+
+    def show_home(self, event: dict, client: WebClient) -> None:
+        """Publish the Home tab when a user opens it."""
+        if event.get("tab") != "home":
+            return
+        try:
+            publish_home(client, self.index, event["user"])
+        except Exception:
+            log.exception("could not publish the Home tab")
