@@ -1,0 +1,290 @@
+"""Shared pieces of the bot's end-to-end tests: a test corpus and index, a `newsbot serve` process, Slack's requests.
+
+Requests are signed exactly as Slack signs them: `v0=hex(hmac_sha256(secret, "v0:{timestamp}:{body}"))`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from fakeslack import BOT_USER_ID, TEAM_ID, FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+NEWSBOT = [str(Path(sys.executable).with_name("newsbot"))]  # the console script, as the Procfile runs it
+SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
+BOT_TOKEN = "xoxb-1111-2222-NotARealTokenButSecret"
+ADMIN = "U0ADMIN"
+ALICE = "U0ALICE"
+NATO_QUESTION = "why did NATO expel the diplomats?"
+NATO_QUOTE = "intelligence officers"
+ZEBRA_QUESTION = "how do residents register for the zebra crossing festival?"
+
+# Untrusted article text: every one of these would ping or link if posted unescaped.
+EVIL_ARTICLE = """---
+title: "Zebra crossing festival <!here> opens"
+source: "Town <b>Crier</b> & Co"
+---
+The mayor's office said <!channel> residents can register for the zebra crossing festival at the town hall. \
+Organisers of the zebra crossing festival told <@U123> and <!here> to click <https://evil.example|click here> \
+to register, and promised <script>alert(1)</script> free stripes for every zebra crossing registration.
+"""
+
+_ts = itertools.count(1)
+_ids = itertools.count(1)  # event ids and trigger ids, unique across the whole session
+
+
+def next_ts() -> str:
+    """A fresh Slack message timestamp."""
+    return f"{1800000000 + next(_ts)}.000200"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """The two headers Slack adds to every request it sends an app."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass
+class Reply:
+    """An HTTP response from the bot and how long it took."""
+
+    status: int
+    body: str
+    seconds: float
+    headers: dict[str, str]
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def request(method: str, url: str, body: str | None = None, headers: dict[str, str] | None = None, timeout: float = 30) -> Reply:
+    """One request with the stdlib client (no proxy settings apply to it)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    started = time.monotonic()
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
+        response = conn.getresponse()
+        text = response.read().decode("utf-8")
+        return Reply(response.status, text, time.monotonic() - started, dict(response.getheaders()))
+    finally:
+        conn.close()
+
+
+# --- corpus, index, server ------------------------------------------------------------------------------
+
+
+def build_corpus(folder: Path) -> Path:
+    """The seeds plus an article full of Slack control sequences."""
+    shutil.copytree(SEEDS, folder)
+    (folder / "zebra.md").write_text(EVIL_ARTICLE, encoding="utf-8")
+    return folder
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without Newsbot/Slack settings or proxies (slack_sdk would ignore NO_PROXY), plus `extra`."""
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "SLACK_")) and k.lower() not in proxies
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Corpus:
+    """An article folder and the index built from it."""
+
+    articles: Path
+    index_dir: Path
+
+
+@pytest.fixture(scope="session")
+def bot_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The test corpus, indexed once per session with the real `newsbot index`."""
+    base = tmp_path_factory.mktemp("botcorpus")
+    corpus = Corpus(build_corpus(base / "articles"), base / "newsbot-index")
+    done = subprocess.run(
+        [*NEWSBOT, "index", "--quiet"],
+        env=clean_env(NEWSBOT_INDEX_DIR=str(corpus.index_dir), NEWSBOT_ARTICLES_DIR=str(corpus.articles)),
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return corpus
+
+
+class BotProcess:
+    """A `newsbot serve` subprocess with its log in a file."""
+
+    def __init__(self, corpus: Corpus, fake: FakeSlack, workdir: Path, **extra_env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"newsbot-{self.port}.log"
+        env = clean_env(
+            NEWSBOT_INDEX_DIR=str(corpus.index_dir),
+            NEWSBOT_ARTICLES_DIR=str(corpus.articles),
+            NEWSBOT_PUBLIC_URL=self.url,
+            NEWSBOT_ADMINS=ADMIN,
+            SLACK_API_URL=fake.api_url,
+            SLACK_BOT_TOKEN=fake.token,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            PORT=str(self.port),
+        )
+        env.update(extra_env)
+        self.started = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [*NEWSBOT, "serve"], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_listening(self, timeout: float = 60) -> float:
+        """Block until the port accepts connections; the seconds since the process started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"newsbot serve exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return time.monotonic() - self.started
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError(f"newsbot serve did not listen within {timeout}s:\n{self.log()}")
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Block until `/healthz` answers 200."""
+        self.wait_listening(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"newsbot serve exited with {self.process.returncode}:\n{self.log()}")
+            if request("GET", f"{self.url}/healthz").status == 200:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"/healthz not 200 within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM, then wait; the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+# --- what Slack sends -------------------------------------------------------------------------------------
+
+
+def mention_event(text: str, channel: str = "C0NEWS", user: str = ALICE, **fields) -> dict:
+    """An `app_mention` event: `@Newsbot <text>` in a channel."""
+    ts = next_ts()
+    event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel}
+    return {**event, "event_ts": ts, **fields}
+
+
+def dm_event(text: str, channel: str = "D0ALICE", user: str = ALICE, **fields) -> dict:
+    """A `message` event in the bot's DM with `user`."""
+    ts = next_ts()
+    event = {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": ts, "channel": channel}
+    return {**event, "event_ts": ts, **fields}
+
+
+class SlackSender:
+    """Sends the bot what Slack would: signed events, slash commands and button clicks."""
+
+    def __init__(self, bot_url: str, fake: FakeSlack) -> None:
+        self.events_url = f"{bot_url}/slack/events"
+        self.fake = fake
+
+    def post(self, body: str, content_type: str, headers: dict[str, str] | None = None, **signing) -> Reply:
+        return request(
+            "POST", self.events_url, body, {"Content-Type": content_type, **sign(body, **signing), **(headers or {})}
+        )
+
+    def event(self, event: dict, event_id: str | None = None, retry_num: int | None = None, **signing) -> Reply:
+        """An Events API delivery; `retry_num` marks a re-delivery as Slack does."""
+        payload = {
+            "token": "unused-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0NEWSBOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.post(json.dumps(payload), "application/json", headers, **signing)
+
+    def mention(self, text: str, **fields) -> tuple[Reply, dict]:
+        """`@Newsbot <text>` in a channel; the reply and the event sent."""
+        event = mention_event(text, **fields)
+        return self.event(event), event
+
+    def dm(self, text: str, **fields) -> tuple[Reply, dict]:
+        """A direct message to the bot; the reply and the event sent."""
+        event = dm_event(text, **fields)
+        return self.event(event), event
+
+    def command(self, text: str, response_name: str, user: str = ALICE, channel: str = "C0NEWS") -> Reply:
+        """`/news <text>`; the bot's later responses are recorded under `response_name`."""
+        body = urlencode({
+            "token": "unused", "team_id": TEAM_ID, "team_domain": "newsbot-test", "channel_id": channel,
+            "channel_name": "news", "user_id": user, "user_name": user.lower(), "command": "/news", "text": text,
+            "api_app_id": "A0NEWSBOT", "response_url": self.fake.response_url(response_name),
+            "trigger_id": f"{next(_ids)}.trigger",
+        })
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def click(self, button: dict, response_name: str, user: str = ALICE, channel: str = "C0NEWS",
+              message: dict | None = None) -> Reply:
+        """A click on `button` of an ephemeral message, or of the public `message` when given."""
+        container = {"type": "message", "channel_id": channel, "is_ephemeral": message is None,
+                     "message_ts": (message or {}).get("ts", next_ts())}
+        payload = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0NEWSBOT", "token": "unused", "container": container,
+            "trigger_id": f"{next(_ids)}.trigger", "team": {"id": TEAM_ID, "domain": "newsbot-test"},
+            "channel": {"id": channel, "name": "news"}, "response_url": self.fake.response_url(response_name),
+            "actions": [{**button, "block_id": "answer_actions", "action_ts": next_ts()}],
+        }
+        if message is not None:
+            payload["message"] = message
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def buttons(call) -> dict[str, dict]:
+    """The buttons of a recorded message, by action id."""
+    return {e["action_id"]: e for b in call.blocks if b["type"] == "actions" for e in b["elements"]}

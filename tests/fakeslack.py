@@ -1,0 +1,229 @@
+"""A fake Slack Web API on 127.0.0.1 for end-to-end tests: answers like Slack, records every call, fails on demand.
+
+Point the bot at it with `SLACK_API_URL=fake.api_url`; give interactions `fake.response_url(...)`
+as their `response_url`, and posts there are recorded too (as method "response_url").
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0NEWS"
+RESPONSE_URL = "response_url"
+_JSON_FIELDS = ("blocks", "view", "attachments")
+
+
+@dataclass
+class Call:
+    """One request the bot made, and how the fake answered it."""
+
+    method: str
+    params: dict
+    status: int
+    ok: bool
+    at: float
+    authorization: str | None = None
+    name: str | None = None  # the response_url's name, for posts there
+
+    def dump(self) -> str:
+        """Everything sent, as one JSON string, for "does the message contain ..." checks."""
+        return json.dumps(self.params, ensure_ascii=False)
+
+    @property
+    def blocks(self) -> list[dict]:
+        return self.params.get("blocks") or []
+
+    def mrkdwn(self) -> str:
+        """All the text a user would read: the fallback and every text object of the blocks."""
+        texts = [self.params.get("text") or ""]
+
+        def walk(node: object) -> None:
+            if isinstance(node, dict):
+                if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                    texts.append(node["text"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk(self.params.get("blocks"))
+        walk(self.params.get("view"))
+        return "\n".join(texts)
+
+
+@dataclass
+class _Failure:
+    status: int
+    error: str | None
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class FakeSlack:
+    """The fake server; start it with `FakeSlack.start(token)` and `close()` it when done."""
+
+    token: str
+    app_token: str | None = None
+    calls_made: list[Call] = field(default_factory=list)
+    _failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _server: ThreadingHTTPServer | None = None
+
+    @classmethod
+    def start(cls, token: str, app_token: str | None = None) -> "FakeSlack":
+        fake = cls(token, app_token)
+        fake._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+        fake._server.daemon_threads = True
+        threading.Thread(target=fake._server.serve_forever, daemon=True).start()
+        return fake
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, name: str) -> str:
+        """A response_url whose posts are recorded under `name`."""
+        return f"{self.base_url}/respond/{name}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- test controls --------------------------------------------------------------------------------
+
+    def fail(self, method: str, status: int = 200, error: str | None = None, retry_after: int | None = None, times: int = 1) -> None:
+        """Make the next `times` calls of `method` fail: an HTTP `status` (429 with `retry_after`, 500...) or ok:false `error`."""
+        with self._changed:
+            self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, times))
+
+    def reset(self) -> None:
+        """Forget recorded calls and pending failures."""
+        with self._changed:
+            self.calls_made.clear()
+            self._failures.clear()
+
+    def calls(self, method: str | None = None, ok: bool | None = True, name: str | None = None) -> list[Call]:
+        """Recorded calls, optionally of one method, only successful ones by default."""
+        with self._changed:
+            return [
+                c
+                for c in self.calls_made
+                if (method is None or c.method == method)
+                and (ok is None or c.ok == ok)
+                and (name is None or c.name == name)
+            ]
+
+    def wait_for(self, predicate: Callable[[Call], bool], count: int = 1, timeout: float = 60) -> list[Call]:
+        """Block until at least `count` recorded calls satisfy `predicate`; fail the test after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [c for c in self.calls_made if predicate(c)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = "\n".join(f"  {c.method} {c.status} {c.dump()[:300]}" for c in self.calls_made)
+                    raise AssertionError(f"waited {timeout}s for {count} matching call(s), got {len(found)}; calls:\n{seen}")
+                self._changed.wait(left)
+
+    # --- serving ----------------------------------------------------------------------------------------
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method) or []
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.remaining -= 1
+        if failure.remaining <= 0:
+            queue.pop(0)
+        return failure
+
+    def _answer(self, method: str, params: dict, authorization: str | None) -> dict:
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if authorization != f"Bearer {expected}":
+            return {"ok": False, "error": "invalid_auth"}
+        ts = f"{1700000000 + next(self._ts)}.000100"
+        if method == "auth.test":
+            return {"ok": True, "url": "https://newsbot-test.slack.com/", "team": "Newsbot Test", "user": "newsbot",
+                    "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+        if method == "chat.postMessage":
+            message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": params.get("text"), "ts": ts}
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V0HOME", **(params.get("view") or {})}}
+        return {"ok": True}
+
+    def _handle(self, path: str, headers, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        if "json" in (headers.get("Content-Type") or ""):
+            params = json.loads(raw or b"{}")
+        else:
+            params = dict(parse_qsl(raw.decode("utf-8")))
+        for key in _JSON_FIELDS:
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        name = None
+        if path.startswith("/respond/"):
+            method, name = RESPONSE_URL, path[len("/respond/") :]
+        elif path.startswith("/api/"):
+            method = path[len("/api/") :]
+        else:
+            return 404, {}, b"not found"
+        with self._changed:
+            failure = self._take_failure(method)
+        if failure and failure.status != 200:
+            status, extra = failure.status, ({"Retry-After": str(failure.retry_after)} if failure.retry_after else {})
+            answer: dict | str = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
+        elif failure:
+            status, extra, answer = 200, {}, {"ok": False, "error": failure.error}
+        elif method == RESPONSE_URL:
+            status, extra, answer = 200, {}, "ok"
+        else:
+            status, extra, answer = 200, {}, self._answer(method, params, headers.get("Authorization"))
+        ok = status == 200 and (answer == "ok" or answer.get("ok") is True)
+        call = Call(method, params, status, ok, time.monotonic(), headers.get("Authorization"), name)
+        with self._changed:
+            self.calls_made.append(call)
+            self._changed.notify_all()
+        if isinstance(answer, str):
+            return status, {"Content-Type": "text/plain", **extra}, answer.encode()
+        return status, {"Content-Type": "application/json", **extra}, json.dumps(answer).encode()
+
+
+def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, body = fake._handle(self.path.split("?", 1)[0], self.headers, raw)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
