@@ -1,0 +1,260 @@
+"""Fetch web pages and feeds that users name, safely: timeouts, a size cap and a guard against
+server-side request forgery.
+
+The guard sits where connections are opened: every hop (the URL and each redirect) is resolved
+with `getaddrinfo`, refused if any address is loopback, private, link-local, multicast, reserved
+or unspecified, and the socket is connected to the very address that was checked, so a DNS answer
+that changes between check and connect cannot slip past it.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
+
+from .settings import SettingsError
+
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_MAX_PAGE_BYTES = 10_000_000
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 65_536
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+USER_AGENT = "newsbot/0.1 (adds news articles that its users name)"
+ALLOW_PRIVATE_HINT = "set NEWSBOT_ALLOW_PRIVATE_URLS=1 to allow it"
+
+
+class FetchError(Exception):
+    """A page or feed could not be fetched; the message is one line meant for the user."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient  # worth trying again later (timeout, 5xx, connection trouble)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Limits for every fetch: total time, body size, and whether private addresses may be reached."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_PAGE_BYTES
+    allow_private: bool = False
+
+    @classmethod
+    def from_env(cls) -> "FetchSettings":
+        """Read NEWSBOT_FETCH_TIMEOUT (seconds), NEWSBOT_MAX_PAGE_BYTES and NEWSBOT_ALLOW_PRIVATE_URLS."""
+        return cls(
+            timeout=_number_env("NEWSBOT_FETCH_TIMEOUT", DEFAULT_TIMEOUT, float),
+            max_bytes=int(_number_env("NEWSBOT_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES, int)),
+            allow_private=os.environ.get("NEWSBOT_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes"),
+        )
+
+
+def _number_env(name: str, default: float, kind: type) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
+@dataclass
+class Fetched:
+    """A response that passed every check; `url` is the final one after redirects."""
+
+    url: str
+    status: int
+    content_type: str
+    charset: str | None
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def blocked_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why fetching from `address` is refused (e.g. "a loopback address"), or None for a public one."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+        if getattr(address, f"is_{kind}"):
+            return f"a {kind.replace('_', '-')} address"
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """Resolve `host`; every address must be public, else `FetchError` names the one refused."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise FetchError(f"cannot resolve the host name {host!r}", transient=True) from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    for text in addresses:
+        reason = blocked_reason(ipaddress.ip_address(text.split("%")[0]))
+        if reason:
+            shown = host if host == text else f"{host} ({text})"
+            raise FetchError(f"refused: {shown} is {reason}; newsbot only fetches public web addresses ({ALLOW_PRIVATE_HINT})")
+    return addresses
+
+
+def _guarded_new_conn(self: HTTPConnection) -> socket.socket:
+    """urllib3's `_new_conn`, but connecting only to checked public addresses of the host."""
+    last: OSError | None = None
+    for address in public_addresses(self.host, self.port):
+        try:
+            return create_connection(
+                (address, self.port), self.timeout, source_address=self.source_address, socket_options=self.socket_options
+            )
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+        except OSError as exc:
+            last = exc
+    raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    _new_conn = _guarded_new_conn
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    _new_conn = _guarded_new_conn
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections are opened only to public addresses."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """Swap the pool classes so every connection, redirects included, goes through the guard."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
+def check_url(url: str) -> str:
+    """The URL, trimmed, if it is an absolute http(s) URL with a host; `FetchError` otherwise."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"not an http or https URL: {url!r}")
+    if not parts.hostname:
+        raise FetchError(f"the URL has no host name: {url!r}")
+    return url
+
+
+def _session(settings: FetchSettings) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # a proxy from the environment would do its own, unchecked, resolving
+    session.max_redirects = MAX_REDIRECTS
+    session.headers["User-Agent"] = USER_AGENT
+    if not settings.allow_private:
+        adapter = GuardedAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
+def _connection_problem(exc: requests.ConnectionError, url: str) -> FetchError:
+    host = urlsplit(url).hostname or url
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, NameResolutionError):
+        return FetchError(f"cannot resolve the host name {host!r}", transient=True)
+    cause = reason.__cause__ if reason is not None else None
+    if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+        return FetchError(f"connection refused by {host}", transient=True)
+    return FetchError(f"cannot connect to {host}", transient=True)
+
+
+def fetch(
+    url: str,
+    settings: FetchSettings,
+    accept: tuple[str, ...] | None = HTML_TYPES,
+    headers: Mapping[str, str] | None = None,
+) -> Fetched:
+    """GET `url` within the time and size limits; `accept` lists allowed content types (None: any).
+
+    A 304 answer to a conditional request is returned with an empty body; any other non-2xx
+    status, a disallowed content type, an over-size body or a refused address raises `FetchError`.
+    """
+    url = check_url(url)
+    deadline = time.monotonic() + settings.timeout
+    with _session(settings) as session:
+        try:
+            response = session.get(url, headers=dict(headers or {}), stream=True, timeout=(settings.timeout, settings.timeout))
+        except requests.Timeout:
+            raise FetchError(f"timed out after {settings.timeout:g}s", transient=True) from None
+        except requests.TooManyRedirects:
+            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
+        except requests.exceptions.InvalidSchema:
+            raise FetchError("redirected to a URL that is not http or https") from None
+        except requests.ConnectionError as exc:
+            raise _connection_problem(exc, url) from None
+        except requests.RequestException as exc:
+            raise FetchError(f"request failed: {type(exc).__name__}", transient=True) from None
+        with response:
+            return _read(response, settings, accept, deadline)
+
+
+def _read(response: requests.Response, settings: FetchSettings, accept: tuple[str, ...] | None, deadline: float) -> Fetched:
+    """Check status, type and declared size, then read the body, stopping as soon as a limit is passed."""
+    status = response.status_code
+    if status == 304:
+        return Fetched(response.url, status, "", None, b"", response.headers)
+    if status >= 400 or status < 200:
+        transient = status >= 500 or status in (408, 429)
+        raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip(), transient=transient)
+    content_type, charset = _content_type(response.headers.get("Content-Type", ""))
+    if accept is not None and content_type not in accept:
+        shown = content_type or "no content type"
+        raise FetchError(f"not a web page: the server sent {shown}, only {' or '.join(accept)} is read")
+    limit = f"larger than the {settings.max_bytes:,}-byte limit (NEWSBOT_MAX_PAGE_BYTES)"
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > settings.max_bytes:
+        raise FetchError(limit)
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            body += chunk
+            if len(body) > settings.max_bytes:
+                raise FetchError(limit)
+            if time.monotonic() > deadline:
+                raise FetchError(f"timed out after {settings.timeout:g}s", transient=True)
+    except requests.RequestException as exc:
+        timed_out = isinstance(exc, requests.ConnectionError) and "timed out" in str(exc).lower()
+        message = f"timed out after {settings.timeout:g}s" if timed_out else "the connection broke while reading"
+        raise FetchError(message, transient=True) from None
+    return Fetched(response.url, status, content_type, charset, bytes(body), response.headers)
+
+
+def _content_type(header: str) -> tuple[str, str | None]:
+    """The media type (lower-cased) and charset of a Content-Type header."""
+    kind, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    return kind.strip().lower(), charset
