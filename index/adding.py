@@ -1,0 +1,162 @@
+"""Add web pages to the corpus: fetch, extract, skip pages already indexed, save article files, index them.
+
+All-or-nothing per page: a page's file stays in the articles folder only once the index holds
+its article, so a failed add leaves neither a stray file nor a half-indexed article.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import Index
+from .fetch import FetchError, FetchSettings, check_url, fetch
+from .webpage import WebArticle, clean_url, extract
+
+DEFAULT_WAIT = 120.0  # seconds to wait for another update (the watcher) to finish
+
+
+@dataclass
+class AddResult:
+    """What happened to one URL: added (with title and passage count), already indexed, or why not."""
+
+    url: str
+    ok: bool
+    title: str | None = None
+    passages: int = 0
+    reason: str | None = None
+    duplicate: bool = False
+    article_id: str | None = None
+    path: Path | None = None
+    transient: bool = False  # the failure may go away when tried again later
+
+    def line(self) -> str:
+        """One line for the terminal or a chat reply."""
+        if self.ok:
+            return f"added: “{self.title}” ({self.passages} passage{'' if self.passages == 1 else 's'}) from {self.url}"
+        if self.duplicate:
+            return f"already indexed: “{self.title}” ({self.url})"
+        return f"not added: {self.url}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What a feed item says about its page, used when the page itself does not say it."""
+
+    title: str | None = None
+    published: str | None = None
+
+
+def _with_scheme(url: str) -> str:
+    url = url.strip().strip("<>")
+    return url if "://" in url else "https://" + url
+
+
+def find_indexed(index: Index, urls: Iterable[str] = (), text: str | None = None) -> tuple[str, str] | None:
+    """(id, title) of an indexed article with one of these urls or exactly this text, else None."""
+    candidates = sorted({clean_url(u) for u in urls} | {u.strip() for u in urls})
+    with index.store.connect() as conn:
+        if candidates:
+            marks = ",".join("?" * len(candidates))
+            row = conn.execute(f"SELECT id, title FROM articles WHERE url IN ({marks}) LIMIT 1", candidates).fetchone()
+            if row:
+                return row[0], row[1]
+        if text is not None:
+            row = conn.execute("SELECT id, title FROM articles WHERE text = ? LIMIT 1", (text,)).fetchone()
+            if row:
+                return row[0], row[1]
+    return None
+
+
+def save_article(article: WebArticle, folder: Path) -> Path:
+    """Write the article file atomically (a hidden temp file renamed), so a watcher never reads half of it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / article.file_name()
+    fd, tmp = tempfile.mkstemp(prefix=".adding-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(article.to_markdown())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _prepare(
+    index: Index, url: str, settings: FetchSettings, hint: Hint, batch: dict[str, WebArticle]
+) -> AddResult | WebArticle:
+    """Fetch and extract one page, or the result that ends its journey (failure or duplicate)."""
+    try:
+        target = check_url(_with_scheme(url))
+        known = find_indexed(index, [target])
+        if known is None:
+            page = fetch(target, settings)
+            article = extract(page, hint.title, hint.published)
+            known = find_indexed(index, [article.url, article.fetched_url], article.text)
+    except FetchError as exc:
+        return AddResult(url, ok=False, reason=str(exc), transient=exc.transient)
+    if known is not None:
+        return AddResult(url, ok=False, duplicate=True, article_id=known[0], title=known[1])
+    same = next((a for a in batch.values() if a.url == article.url or a.text == article.text), None)
+    if same is not None:
+        return AddResult(url, ok=False, duplicate=True, article_id=same.article_id, title=same.title)
+    return article
+
+
+def add_urls(
+    index: Index,
+    urls: Iterable[str],
+    settings: FetchSettings | None = None,
+    hints: Mapping[str, Hint] | None = None,
+    wait: float = DEFAULT_WAIT,
+) -> list[AddResult]:
+    """Fetch each URL, save its article in the articles folder and index them all in one update.
+
+    Returns one `AddResult` per distinct URL, in order. Never raises for a bad page; if the
+    index update itself fails, every page of the batch is reported as not added and its file removed.
+    """
+    settings = settings or FetchSettings.from_env()
+    hints = hints or {}
+    results: dict[str, AddResult] = {}
+    batch: dict[str, WebArticle] = {}
+    for url in dict.fromkeys(u.strip() for u in urls if u.strip()):
+        prepared = _prepare(index, url, settings, hints.get(url, Hint()), batch)
+        if isinstance(prepared, AddResult):
+            results[url] = prepared
+        else:
+            batch[url] = prepared
+            results[url] = AddResult(url, ok=False, title=prepared.title, article_id=prepared.article_id)
+    if batch:
+        _index_batch(index, batch, results, wait)
+    return list(results.values())
+
+
+def _index_batch(index: Index, batch: dict[str, WebArticle], results: dict[str, AddResult], wait: float) -> None:
+    """Save the batch's files and index them; remove the file of every page that did not make it in."""
+    folder = index.settings.articles_dir
+    for url, article in batch.items():
+        results[url].path = save_article(article, folder)
+    try:
+        summary = index.update([r.path for r in results.values() if r.path], progress=False, wait=wait)
+        reasons = {Path(skip.path).resolve(): skip.reason for skip in summary.skips}
+        for url, article in batch.items():
+            result = results[url]
+            stored = index.article(article.article_id)
+            if stored is not None:
+                result.ok, result.passages = True, len(stored.passages)
+            else:
+                result.reason = reasons.get(result.path.resolve(), "the article could not be indexed")
+    except Exception as exc:
+        for url in batch:
+            results[url].reason = f"indexing failed: {exc}"
+            results[url].transient = True
+    finally:
+        for url in batch:
+            result = results[url]
+            if not result.ok and result.path is not None:
+                result.path.unlink(missing_ok=True)
+                result.path = None
