@@ -1,0 +1,227 @@
+"""RSS/Atom feeds whose new items are added like `newsbot add`: the feed list, its conditional-GET
+validators and the items already handled live in the index database, next to the articles."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+
+import feedparser
+
+from . import Index
+from .adding import AddResult, Hint, add_urls
+from .fetch import FetchError, Fetched, FetchSettings, fetch
+from .store import now_iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    title TEXT,
+    etag TEXT,
+    modified TEXT,
+    added_at TEXT NOT NULL,
+    polled_at TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS feed_items (
+    feed_url TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (feed_url, key)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class Feed:
+    """A followed feed and what its last poll left behind."""
+
+    url: str
+    title: str | None
+    added_at: str
+    polled_at: str | None
+    error: str | None
+    items: int
+
+
+@dataclass
+class Item:
+    """One feed entry: its de-duplication key (guid, else link), its page, and hints for that page."""
+
+    key: str
+    link: str | None
+    hint: Hint
+
+
+@dataclass
+class PollResult:
+    """What one feed's poll did: not modified, new items added (per item), or the feed's error."""
+
+    url: str
+    title: str | None = None
+    not_modified: bool = False
+    error: str | None = None
+    added: list[AddResult] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for the terminal or the watcher's log."""
+        name = f"“{self.title}” ({self.url})" if self.title else self.url
+        if self.error:
+            return f"feed {name}: {self.error}"
+        if self.not_modified:
+            return f"feed {name}: not modified"
+        added = sum(r.ok for r in self.added)
+        dupes = sum(r.duplicate for r in self.added)
+        failed = len(self.added) - added - dupes
+        return f"feed {name}: {len(self.added)} new items: {added} added, {dupes} already indexed, {failed} not added"
+
+
+class FeedError(Exception):
+    """A feed cannot be followed or read; the message is one line for the user."""
+
+
+@contextmanager
+def _transaction(index: Index) -> Iterator[sqlite3.Connection]:
+    """A connection to the index database with the feed tables, inside one committed transaction."""
+    with closing(index.store.connect()) as conn:
+        conn.executescript(SCHEMA)
+        with conn:
+            conn.execute("BEGIN")
+            yield conn
+
+
+def _date(entry: dict) -> str | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return time.strftime("%Y-%m-%d", parsed) if parsed else None
+
+
+def read_feed(
+    url: str, settings: FetchSettings, etag: str | None = None, modified: str | None = None
+) -> tuple[feedparser.FeedParserDict | None, Fetched]:
+    """Fetch and parse a feed; None when the server says it is not modified since `etag`/`modified`."""
+    headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+    if etag:
+        headers["If-None-Match"] = etag
+    if modified:
+        headers["If-Modified-Since"] = modified
+    page = fetch(url, settings, accept=None, headers=headers)
+    if page.status == 304:
+        return None, page
+    parsed = feedparser.parse(page.body, response_headers={"content-type": page.headers.get("Content-Type", "")})
+    if not parsed.version:
+        problem = parsed.get("bozo_exception")
+        detail = f" ({str(problem).splitlines()[0]})" if problem else ""
+        raise FetchError(f"not an RSS or Atom feed{detail}")
+    return parsed, page
+
+
+def items_of(parsed: feedparser.FeedParserDict) -> list[Item]:
+    """The feed's entries as items, oldest first, keyed by guid or else link."""
+    items = []
+    for entry in reversed(parsed.entries):
+        link = entry.get("link")
+        key = entry.get("id") or link
+        if key:
+            items.append(Item(key, link, Hint(entry.get("title"), _date(entry))))
+    return items
+
+
+def add_feed(index: Index, url: str, settings: FetchSettings | None = None) -> Feed:
+    """Follow a feed after checking that it is one; its current items are added at the next poll."""
+    settings = settings or FetchSettings.from_env()
+    try:
+        parsed, page = read_feed(url, settings)
+    except FetchError as exc:
+        raise FeedError(f"cannot follow {url}: {exc}") from None
+    title = (parsed.feed.get("title") or "").strip() or None
+    with _transaction(index) as conn:
+        conn.execute(
+            "INSERT INTO feeds(url, title, added_at) VALUES (?, ?, ?) ON CONFLICT(url) DO UPDATE SET title=excluded.title",
+            (url, title, now_iso()),
+        )
+    return next(f for f in list_feeds(index) if f.url == url)
+
+
+def remove_feed(index: Index, url: str) -> bool:
+    """Stop following a feed (its articles stay); False if it was not followed."""
+    with _transaction(index) as conn:
+        conn.execute("DELETE FROM feed_items WHERE feed_url=?", (url,))
+        removed = conn.execute("DELETE FROM feeds WHERE url=?", (url,)).rowcount
+    return bool(removed)
+
+
+def list_feeds(index: Index) -> list[Feed]:
+    """The followed feeds, in the order they were added."""
+    with _transaction(index) as conn:
+        rows = conn.execute(
+            """SELECT f.url, f.title, f.added_at, f.polled_at, f.error,
+                      (SELECT count(*) FROM feed_items i WHERE i.feed_url = f.url)
+               FROM feeds f ORDER BY f.added_at, f.url"""
+        ).fetchall()
+    return [Feed(*row) for row in rows]
+
+
+def poll_feeds(index: Index, settings: FetchSettings | None = None) -> list[PollResult]:
+    """Poll every followed feed once; one feed's failure never stops the others."""
+    settings = settings or FetchSettings.from_env()
+    return [poll_feed(index, feed.url, settings) for feed in list_feeds(index)]
+
+
+def poll_feed(index: Index, url: str, settings: FetchSettings) -> PollResult:
+    """Fetch one feed conditionally and add its items not seen before.
+
+    An item is remembered once it was added, found already indexed, or failed for good; an item
+    that failed for a passing reason (timeout, server error) is tried again, so the validators
+    are then not stored and the next poll re-reads the feed.
+    """
+    with _transaction(index) as conn:
+        row = conn.execute("SELECT title, etag, modified FROM feeds WHERE url=?", (url,)).fetchone()
+    if row is None:
+        return PollResult(url, error="not followed")
+    result = PollResult(url, title=row[0])
+    try:
+        parsed, page = read_feed(url, settings, etag=row[1], modified=row[2])
+    except FetchError as exc:
+        result.error = str(exc)
+        _record(index, url, error=result.error)
+        return result
+    if parsed is None:
+        result.not_modified = True
+        _record(index, url)
+        return result
+    with _transaction(index) as conn:
+        seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=?", (url,))}
+    new = [item for item in items_of(parsed) if item.key not in seen]
+    linked = [item for item in new if item.link]
+    hints = {item.link: item.hint for item in linked}
+    result.added = add_urls(index, [item.link for item in linked], settings, hints) if linked else []
+    retry = {r.url for r in result.added if r.transient}
+    done = [item.key for item in new if item.link not in retry]
+    validators = (None, None) if retry else (page.headers.get("ETag"), page.headers.get("Last-Modified"))
+    result.title = (parsed.feed.get("title") or "").strip() or row[0]
+    _record(index, url, done, validators, result.title)
+    return result
+
+
+def _record(
+    index: Index,
+    url: str,
+    done: list[str] = (),
+    validators: tuple[str | None, str | None] | None = None,
+    title: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Store a poll's outcome: items handled, the validators for the next conditional GET, the error."""
+    stamp = now_iso()
+    with _transaction(index) as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO feed_items(feed_url, key, seen_at) VALUES (?, ?, ?)", [(url, key, stamp) for key in done]
+        )
+        conn.execute("UPDATE feeds SET polled_at=?, error=? WHERE url=?", (stamp, error, url))
+        if validators is not None:
+            conn.execute("UPDATE feeds SET etag=?, modified=? WHERE url=?", (*validators, url))
+        if title:
+            conn.execute("UPDATE feeds SET title=? WHERE url=?", (title, url))
