@@ -1,0 +1,568 @@
+"""Issue 4: new articles reach answers without a restart.
+
+Pages and feeds are served by a real HTTP server on 127.0.0.1; the real fetcher, extractor,
+feed poller and `newsbot watch` process are driven against it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import SEEDS, cli_env, make_index
+from index import Index
+from index import fetch as fetch_module
+from index.adding import add_urls
+from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
+from index.fetch import FetchError, FetchSettings, blocked_reason, fetch
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+LOCAL = FetchSettings(timeout=2, max_bytes=300_000, allow_private=True)
+
+
+# --- a small web site on 127.0.0.1 -----------------------------------------------------------------
+
+
+def html_page(title: str, paragraphs: list[str], canonical: str | None = None, site: str | None = None) -> str:
+    """A news page with navigation and footer around the article, as real sites have."""
+    head = f"<title>{title}</title>"
+    if canonical:
+        head += f'<link rel="canonical" href="{canonical}">'
+    if site:
+        head += f'<meta property="og:site_name" content="{site}"><meta name="date" content="2024-05-02">'
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<html><head>{head}</head><body><nav><a href='/'>Home</a> | <a href='/world'>World</a></nav>"
+        f"<article><h1>{title}</h1>{body}</article><footer>© 2024 Newsroom</footer></body></html>"
+    )
+
+
+SOLAR = (
+    "Floating solar farm opens on Lake Merrow",
+    [
+        "The city of Ostravia opened a floating solar farm on Lake Merrow on Thursday, covering 40 hectares of water with 72,000 panels.",
+        "Officials said the farm would supply electricity to about 18,000 homes and reduce evaporation from the reservoir during hot summers.",
+        "Critics worried about the effect on fish, but a two-year study by the university found no measurable harm to the lake ecosystem.",
+    ],
+)
+GLACIER = (
+    "Brenholt opens a museum inside a glacier",
+    [
+        "The mountain village of Brenholt opened a museum carved 30 metres deep inside the Sarnen glacier, reached through a blue ice tunnel.",
+        "The curators said the galleries show ice cores that record two thousand years of climate, kept at minus four degrees all year.",
+        "Local guides expect 60,000 visitors in the first season and warn that the tunnel must be re-cut every spring as the ice moves.",
+    ],
+)
+TUNNEL = (
+    "Tessaly rail tunnel breakthrough",
+    [
+        "Workers on the Tessaly rail tunnel broke through the last rock wall on Monday, joining the two halves of the 19-kilometre bore.",
+        "The boring machine named Greta had advanced about twelve metres a day since the project began four years ago under the Pell range.",
+        "Trains are due to run from 2027 and will cut the journey between the two valleys from three hours to forty minutes.",
+    ],
+)
+FERRY = (
+    "Quorra island ferry crews go on strike",
+    [
+        "Ferry crews serving Quorra island walked out on Friday in a dispute over night shifts, leaving about 4,000 islanders without a crossing.",
+        "The operator said a reduced timetable with two sailings a day would run from the harbour at Lisk while talks continued.",
+        "Shopkeepers on the island said fresh food deliveries had stopped and that the strike came at the height of the tourist season.",
+    ],
+)
+OBSERVATORY = (
+    "Marlow observatory gets a new telescope",
+    [
+        "The Marlow hill observatory unveiled a four-metre telescope on Saturday, the largest ever built for a public observatory in the region.",
+        "Astronomers said the instrument would let school groups see the rings of Saturn and study comets on clear winter nights.",
+        "The telescope was paid for by a lottery grant and eleven years of bake sales run by the local astronomy club volunteers.",
+    ],
+)
+
+
+class Site:
+    """Routes (path -> handler) served by a threaded HTTP server; every request is recorded."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Callable[[http.server.BaseHTTPRequestHandler], None]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.stream_sent = 0
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                site.requests.append((self.path, dict(self.headers)))
+                route = site.routes.get(self.path.split("?")[0])
+                if route is None:
+                    self.send_error(404, "Not Found")
+                else:
+                    route(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8", **headers: str) -> str:
+        """Serve a fixed body at `path`; returns its url."""
+        data = body.encode() if isinstance(body, str) else body
+
+        def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+            handler.send_response(200)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                handler.send_header(name.replace("_", "-"), value)
+            handler.end_headers()
+            handler.wfile.write(data)
+
+        self.routes[path] = respond
+        return self.url(path)
+
+    def article(self, path: str, story: tuple[str, list[str]], canonical: bool = True) -> str:
+        """Serve a news page; with `canonical` it names its own url as canonical."""
+        return self.serve(path, html_page(story[0], story[1], self.url(path) if canonical else None, "Test Times"))
+
+    def hits(self, path: str) -> int:
+        return sum(1 for p, _ in self.requests if p.split("?")[0] == path)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 must never go through a proxy from the environment."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    web = Site()
+    yield web
+    web.server.shutdown()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, embedder) -> Index:
+    """An index over a private copy of the seeds, sharing the session's loaded model."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    index = make_index(tmp_path, embedder, articles)
+    index.update(progress=False)
+    return index
+
+
+def files(index: Index) -> set[str]:
+    return {p.name for p in index.settings.articles_dir.iterdir()}
+
+
+def article_count(index: Index) -> int:
+    return index.stats().articles
+
+
+def answers_with(index: Index, question: str, phrase: str) -> bool:
+    """True when one of the top answers quotes `phrase`."""
+    return any(phrase in answer.quote for answer in index.search(question, k=3).answers)
+
+
+# --- the guard against server-side request forgery ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "224.0.0.1", "0.0.0.0", "240.0.0.1",
+     "100.64.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::"],
+)
+def test_non_public_addresses_are_blocked(address):
+    assert blocked_reason(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+def test_public_addresses_pass(address):
+    assert blocked_reason(ipaddress.ip_address(address)) is None
+
+
+def test_loopback_and_non_http_urls_are_refused_without_opt_in(site, corpus, monkeypatch):
+    monkeypatch.delenv("NEWSBOT_ALLOW_PRIVATE_URLS", raising=False)
+    url = site.article("/guarded", SOLAR)
+    before = len(site.requests)
+    port = site.server.server_port
+    for target in (url, f"http://localhost:{port}/guarded", f"http://[::1]:{port}/guarded"):
+        with pytest.raises(FetchError, match="refused: .*loopback.*NEWSBOT_ALLOW_PRIVATE_URLS=1"):
+            fetch(target, FetchSettings.from_env())
+    for target in ("file:///etc/passwd", "ftp://example.com/x", "gopher://127.0.0.1/"):
+        with pytest.raises(FetchError, match="not an http or https URL"):
+            fetch(target, FetchSettings.from_env())
+    [result] = add_urls(corpus, [url])
+    assert not result.ok and "refused" in result.reason
+    assert len(site.requests) == before, "a refused URL must not be requested at all"
+    assert files(corpus) == {p.name for p in SEEDS.iterdir()}
+
+
+def test_a_redirect_to_a_private_address_is_refused(site, monkeypatch):
+    """Every hop is checked: the first host is allowed here, the redirect's target is not."""
+    real = fetch_module.blocked_reason
+    monkeypatch.setattr(
+        fetch_module, "blocked_reason", lambda a: None if str(a) == "127.0.0.1" else real(a)
+    )
+    target = f"http://127.0.0.2:{site.server.server_port}/secret"
+
+    def redirect(handler):
+        handler.send_response(302)
+        handler.send_header("Location", target)
+        handler.end_headers()
+
+    site.routes["/hop"] = redirect
+    site.serve("/public", html_page(*SOLAR))
+    assert fetch(site.url("/public"), FetchSettings()).status == 200  # the first host itself is allowed
+    with pytest.raises(FetchError, match=r"refused: 127\.0\.0\.2 is a loopback address"):
+        fetch(site.url("/hop"), FetchSettings())
+    assert site.hits("/hop") == 1 and site.hits("/secret") == 0
+
+
+# --- bad input: a clear reason, nothing saved ---------------------------------------------------------
+
+
+def _slow(handler):
+    time.sleep(3)
+    handler.send_response(200)
+    handler.end_headers()
+
+
+def _declares_50_mb(handler):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(50_000_000))
+    handler.end_headers()
+
+
+def _streams_50_mb(site: Site) -> Callable:
+    """A 50 MB page sent without Content-Length; counts what it managed to send before the reader hung up."""
+
+    def respond(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.end_headers()
+        chunk = b"<p>" + b"filler words " * 5000 + b"</p>\n"
+        site.stream_sent = 0
+        try:
+            while site.stream_sent < 50_000_000:
+                handler.wfile.write(chunk)
+                site.stream_sent += len(chunk)
+        except OSError:
+            pass
+        site.stream_done.set()
+
+    site.stream_done = threading.Event()
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/missing", "HTTP 404 Not Found"),
+        ("/slow", "timed out after 1s"),
+        ("/report.pdf", "not a web page: the server sent application/pdf"),
+        ("/huge-declared", "larger than the 300,000-byte limit"),
+        ("/huge-streamed", "larger than the 300,000-byte limit"),
+        ("/empty", "no article text found on the page"),
+    ],
+)
+def test_bad_pages_get_a_clear_reason_and_nothing_is_saved(site, corpus, path, expected):
+    site.routes["/slow"] = _slow
+    site.routes["/huge-declared"] = _declares_50_mb
+    site.routes["/huge-streamed"] = _streams_50_mb(site)
+    site.serve("/report.pdf", b"%PDF-1.7\n" + b"0" * 1000, "application/pdf")
+    site.serve("/empty", "<html><head><title>Home</title></head><body><nav>Home | Sport</nav><p>Subscribe!</p></body></html>")
+    before_files, before_articles = files(corpus), article_count(corpus)
+    started = time.monotonic()
+    [result] = add_urls(corpus, [site.url(path)], FetchSettings(timeout=1, max_bytes=300_000, allow_private=True))
+    assert not result.ok and not result.duplicate
+    assert expected in result.reason and "\n" not in result.reason
+    assert time.monotonic() - started < 2.5
+    assert files(corpus) == before_files and article_count(corpus) == before_articles
+
+
+def test_a_50_mb_stream_is_cut_off_early(site):
+    site.routes["/stream"] = _streams_50_mb(site)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="larger than the 1,000,000-byte limit"):
+        fetch(site.url("/stream"), FetchSettings(timeout=10, max_bytes=1_000_000, allow_private=True))
+    assert time.monotonic() - started < 3
+    assert site.stream_done.wait(10)
+    assert site.stream_sent < 25_000_000, f"the server managed to send {site.stream_sent:,} bytes"
+
+
+# --- newsbot add ----------------------------------------------------------------------------------------
+
+
+def test_an_added_page_is_saved_indexed_and_answerable(site, corpus):
+    url = site.article("/solar", SOLAR)
+    [result] = add_urls(corpus, [url + "?utm_source=chat"], LOCAL)
+    assert result.ok, result.reason
+    assert result.title == SOLAR[0] and result.passages >= 1
+    saved = result.path.read_text()
+    assert saved.startswith("---\n") and f"url: {url}\n" in saved and "source: Test Times" in saved
+    assert "published: '2024-05-02'" in saved and SOLAR[1][1] in saved
+    answers = corpus.search("How many homes will the floating solar farm supply with electricity?", k=3).answers
+    assert answers and "18,000 homes" in answers[0].quote
+    assert answers[0].article.url == url and answers[0].article.title == SOLAR[0]
+
+
+def test_a_page_already_indexed_is_not_added_twice(site, corpus):
+    url = site.article("/glacier", GLACIER)
+    copy = site.article("/glacier-copy", GLACIER, canonical=False)  # same text, another url, no canonical
+    first = add_urls(corpus, [url], LOCAL)
+    assert first[0].ok
+    after_files, after_articles = files(corpus), article_count(corpus)
+    hits = site.hits("/glacier")
+    again = add_urls(corpus, [url, url + "#comments", site.url("/glacier?ref=home"), copy], LOCAL)
+    assert [r.duplicate for r in again] == [True, True, True, True]
+    assert all(r.title == GLACIER[0] and not r.ok for r in again)
+    assert "already indexed" in again[0].line()
+    assert site.hits("/glacier") == hits + 1, "a url already indexed is not even fetched again"
+    assert files(corpus) == after_files and article_count(corpus) == after_articles
+
+
+def test_a_page_that_cannot_be_indexed_leaves_no_file_behind(site, corpus):
+    """Another updater holds the index for longer than the add waits: the saved file is taken back."""
+    url = site.article("/ferry", FERRY)
+    before_files, before_articles = files(corpus), article_count(corpus)
+    with corpus.store.lock():
+        [result] = add_urls(corpus, [url], LOCAL, wait=0.5)
+    assert not result.ok and result.transient
+    assert result.reason.startswith("indexing failed: another newsbot process is updating the index")
+    assert files(corpus) == before_files and article_count(corpus) == before_articles
+    assert add_urls(corpus, [url], LOCAL)[0].ok  # and it works once the index is free
+
+
+def test_newsbot_add_reports_each_url(site, tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    for name, value in cli_env(tmp_path, NEWSBOT_ARTICLES_DIR=str(articles), NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.setenv(name, value)
+    url = site.article("/tunnel", TUNNEL)
+    assert main(["add", url, site.url("/nowhere")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf"added: “{TUNNEL[0]}” \(\d+ passages?\) from {re.escape(url)}", out[0]), out[0]
+    assert out[1] == f"not added: {site.url('/nowhere')}: HTTP 404 Not Found"
+    assert main(["add", url]) == 0
+    assert capsys.readouterr().out.startswith(f"already indexed: “{TUNNEL[0]}”")
+
+
+# --- feeds -----------------------------------------------------------------------------------------------
+
+
+def rss(items: list[tuple[str, str, str]]) -> str:
+    """An RSS 2.0 feed of (guid, link, title) items."""
+    entries = "".join(
+        f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>"
+        f"<pubDate>Thu, 02 May 2024 10:00:00 GMT</pubDate></item>"
+        for guid, link, title in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Valley News</title>{entries}</channel></rss>'
+
+
+def conditional_feed(site: Site, path: str, state: dict) -> str:
+    """A feed that honours If-None-Match / If-Modified-Since with 304, as a well-behaved server does."""
+
+    def respond(handler):
+        etag, modified = f'"v{state["version"]}"', f"Thu, 0{state['version']} May 2024 10:00:00 GMT"
+        if handler.headers.get("If-None-Match") == etag:
+            handler.send_response(304)
+            handler.end_headers()
+            return
+        data = rss(state["items"]).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("ETag", etag)
+        handler.send_header("Last-Modified", modified)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    site.routes[path] = respond
+    return site.url(path)
+
+
+def test_feed_poll_adds_new_items_once_with_conditional_get(site, corpus):
+    glacier, tunnel = site.article("/f/glacier", GLACIER), site.article("/f/tunnel", TUNNEL)
+    state = {"version": 1, "items": [("g-1", glacier, "Glacier"), ("g-2", tunnel, "Tunnel"), ("g-3", site.url("/f/gone"), "Gone")]}
+    feed_url = conditional_feed(site, "/feed.xml", state)
+
+    assert add_feed(corpus, feed_url, LOCAL).title == "Valley News"
+    [first] = poll_feeds(corpus, LOCAL)
+    assert first.error is None and not first.not_modified
+    assert sorted((r.ok, r.url) for r in first.added) == [(False, site.url("/f/gone")), (True, glacier), (True, tunnel)]
+    assert "3 new items: 2 added, 0 already indexed, 1 not added" in first.line()
+    assert answers_with(corpus, "How deep inside the glacier is the Brenholt museum?", "30 metres deep")
+    assert answers_with(corpus, "When will trains run through the Tessaly tunnel?", "from 2027")
+
+    [second] = poll_feeds(corpus, LOCAL)
+    sent = site.requests[-1][1]
+    assert sent.get("If-None-Match") == '"v1"' and sent.get("If-Modified-Since") == "Thu, 01 May 2024 10:00:00 GMT"
+    assert second.not_modified and second.added == []
+
+    ferry = site.article("/f/ferry", FERRY)
+    state["version"], state["items"] = 2, [("g-4", ferry, "Ferry"), *state["items"]]
+    hits = {p: site.hits(p) for p in ("/f/glacier", "/f/tunnel", "/f/gone")}
+    [third] = poll_feeds(corpus, LOCAL)
+    assert [(r.url, r.ok) for r in third.added] == [(ferry, True)], "only the new item is handled"
+    assert {p: site.hits(p) for p in hits} == hits, "items seen before are not fetched again"
+    assert answers_with(corpus, "Why did the Quorra ferry crews strike?", "night shifts")
+    assert list_feeds(corpus)[0].items == 4
+
+
+def test_a_feed_that_is_not_xml_is_refused_and_a_broken_feed_reports_an_error(site, corpus):
+    page = site.article("/not-a-feed", SOLAR)
+    with pytest.raises(FeedError, match="not an RSS or Atom feed"):
+        add_feed(corpus, page, LOCAL)
+    assert list_feeds(corpus) == []
+
+    state = {"version": 1, "items": []}
+    feed_url = conditional_feed(site, "/soon-broken.xml", state)
+    add_feed(corpus, feed_url, LOCAL)
+    site.serve("/soon-broken.xml", "this is { not xml", "text/plain")
+    [result] = poll_feeds(corpus, LOCAL)
+    assert result.error.startswith("not an RSS or Atom feed") and "\n" not in result.line()
+    assert list_feeds(corpus)[0].error == result.error
+    assert remove_feed(corpus, feed_url) and not remove_feed(corpus, feed_url)
+    assert list_feeds(corpus) == []
+
+
+# --- newsbot watch, and questions answered while the index changes under them ------------------------------
+
+
+class Output:
+    """Collects a subprocess's stderr lines in a thread so it never blocks on a full pipe."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no {text!r} in:\n" + "\n".join(self.lines)
+            time.sleep(0.1)
+
+
+class Asker:
+    """Asks questions in a loop on its own Index, like a running `newsbot serve`, recording every outcome."""
+
+    def __init__(self, index: Index, questions: list[str]) -> None:
+        self.index = index
+        self.questions = questions
+        self.asked = 0
+        self.errors: list[BaseException] = []
+        self.generations: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = self.index.search(self.questions[self.asked % len(self.questions)], k=3)
+                assert result.abstained or result.answers
+                self.generations.add(self.index.generation())
+            except BaseException as exc:  # recorded: the test fails on any
+                self.errors.append(exc)
+            self.asked += 1
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds until `condition` held; fails after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"not within {timeout}s: {what}"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def front_matter_article(title: str, paragraphs: list[str]) -> str:
+    return f"---\ntitle: {title}\nsource: Team notes\npublished: 2024-05-03\n---\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_path, embedder):
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    observed = make_index(tmp_path, embedder, articles)
+    observed.update(progress=False)
+    feed_url = conditional_feed(site, "/watch-feed.xml", {"version": 1, "items": [("o-1", site.article("/w/observatory", OBSERVATORY), "Telescope")]})
+    add_feed(observed, feed_url, LOCAL)
+
+    env = cli_env(tmp_path, NEWSBOT_ARTICLES_DIR=str(articles), NEWSBOT_ALLOW_PRIVATE_URLS="1")
+    for name in PROXY_VARS:
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "watch", str(articles), "--feed-interval", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    output = Output(process.stderr)
+    beekeeping = ("How much honey did the Veldmark beekeepers harvest?", "14 tonnes of honey")
+    telescope = ("How big is the new telescope at the Marlow observatory?", "four-metre telescope")
+    asker = Asker(observed, [beekeeping[0], "why did NATO expel the diplomats?", telescope[0]])
+    try:
+        output.wait_for("watching", timeout=60)
+
+        # a feed polled by the watcher, then a file dropped into the folder: each becomes answerable
+        wait_until(lambda: answers_with(observed, *telescope), 20, "the feed's item answerable")
+        new = articles / "veldmark-honey.md"
+        new.write_text(front_matter_article("Veldmark beekeepers report record harvest", [
+            "Beekeepers in the Veldmark valley reported a record harvest of 14 tonnes of honey this summer, double last year's yield.",
+            "The cooperative credited a wet spring that let clover and lime trees flower for weeks longer than usual across the valley.",
+            "Prices at the autumn market are expected to fall slightly, and the cooperative plans to open a second bottling room.",
+        ]))
+        assert wait_until(lambda: answers_with(observed, *beekeeping), 15, "a new file answerable") < 15
+
+        # bad files are skipped; the watcher keeps running and still picks up the next good file
+        (articles / "broken.json").write_text("{ this is not json")
+        (articles / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+        output.wait_for("binary.txt: binary file", timeout=15)
+        (articles / "ferry.md").write_text(front_matter_article(FERRY[0], FERRY[1]))
+        wait_until(lambda: answers_with(observed, "Why did the Quorra ferry crews strike?", "night shifts"), 15, "a good file after bad ones")
+        assert process.poll() is None
+
+        # a deleted file disappears from the answers
+        new.unlink()
+        wait_until(lambda: not answers_with(observed, *beekeeping), 15, "a deleted file gone from the answers")
+    finally:
+        asker.stop()
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=20)
+        finally:
+            process.kill()
+    assert code == 0, "\n".join(output.lines)
+    output.wait_for("watch: stopped", timeout=5)
+    assert sum("binary.txt" in line for line in output.lines) == 1, "a bad file is reported once, not on every update"
+    assert asker.errors == [], asker.errors[:3]
+    assert asker.asked > 20 and len(asker.generations) >= 4, (asker.asked, asker.generations)
