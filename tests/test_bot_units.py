@@ -1,0 +1,89 @@
+"""Fast checks of the bot's pure parts: Block Kit limits and escaping, question parsing, event de-duplication.
+
+They complement the end-to-end tests with cases too rare to build a corpus for (a passage longer than
+Slack allows, a 5,000-character question).
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot import blocks
+from bot.dedupe import EventDeduper
+from bot.questions import question_from
+from index import Answer, ArticleInfo, SearchResult
+
+ARTICLE = ArticleInfo("a1", "Title <!channel>", "Source & Co", "https://news.example/a?x=1&y=2", "2024-05-01", None)
+
+
+def answer(quote: str, highlight: str, link: str = "https://news.example/a#:~:text=x") -> Answer:
+    return Answer(quote=quote, highlight=highlight, score=1.0, link=link, start=0, end=len(quote), article=ARTICLE)
+
+
+def test_long_passage_is_shortened_around_its_highlight():
+    before = "R&D <budget> " * 300  # every character pair escapes to several: the escaped text is far longer
+    highlight = "The council approved the plan."
+    quote = before + highlight + " " + "after & more " * 300
+    text = blocks.quote_text(answer(quote, highlight))
+    assert len(text) <= blocks.SECTION_LIMIT
+    assert text.startswith("> …") and text.endswith("…")
+    assert f"*{highlight}*" in text
+    assert "<budget>" not in text and "&lt;budget&gt;" in text
+
+
+def test_short_passage_is_verbatim_with_bold_highlight_per_line():
+    quote = "First line here.\n\nSecond <@U1> line. Third line."
+    text = blocks.quote_text(answer(quote, "Second <@U1> line."))
+    assert text == "> First line here.\n>\n> *Second &lt;@U1&gt; line.* Third line."
+
+
+def test_links_cannot_be_broken_out_of():
+    assert blocks.link("https://evil.example/|click>now", "a|b") == "<https://evil.example/%7Cclick%3Enow|a|b>"
+    assert blocks.link("javascript:alert(1)", "x <y>") == "x &lt;y&gt;"
+    assert blocks.link("https://x.example/?a=1&b=2", "t") == "<https://x.example/?a=1&amp;b=2|t>"
+
+
+def test_answer_message_respects_slack_limits():
+    long_quote = "word " * 2000
+    result = SearchResult("q" * 5000, False, [answer(long_quote, "word") for _ in range(40)], 7)
+    message = blocks.answer_message(result, shareable=True, show_question=True)
+    assert message["text"] and len(message["blocks"]) <= blocks.MAX_BLOCKS
+    assert message["blocks"][-1]["type"] == "actions"
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= blocks.SECTION_LIMIT
+        for element in block.get("elements", []):
+            if "value" in element:
+                assert len(element["value"]) <= blocks.BUTTON_VALUE_LIMIT
+                assert json.loads(element["value"])["q"].startswith("qqq")
+
+
+def test_source_line_is_escaped():
+    line = blocks.source_line(answer("quote", "quote"))
+    assert line == "<https://news.example/a#:~:text=x|Title &lt;!channel&gt;> · Source &amp; Co · 2024-05-01"
+
+
+def test_nothing_found_says_how_many_articles_were_searched():
+    message = blocks.answer_message(SearchResult("banana bread?", True, [], 12))
+    assert "couldn't find that in the 12 indexed articles" in message["text"]
+    assert not [b for b in message["blocks"] if b["type"] == "actions"]
+
+
+def test_question_from_slack_markup():
+    text = "<@UBOT> what about <https://x.example|x.example> &amp; <#C1|general> with <@U2> &lt;3 <!here>?"
+    assert question_from(text, "UBOT") == "what about x.example & #general with @U2 <3 @here?"
+    assert question_from("<@UBOT>", "UBOT") == ""
+
+
+def test_deduper_answers_each_event_once_unless_the_first_try_failed():
+    now = [0.0]
+    dedupe = EventDeduper(keep_seconds=60, clock=lambda: now[0])
+    assert dedupe.claim("E1") and not dedupe.claim("E1"), "a delivery in progress blocks a re-delivery"
+    dedupe.finish("E1", answered=True)
+    assert not dedupe.claim("E1")
+    assert dedupe.claim("E2")
+    dedupe.finish("E2", answered=False)
+    assert dedupe.claim("E2"), "a failed first delivery lets the re-delivery answer"
+    now[0] = 61.0
+    assert dedupe.claim("E1"), "old ids are forgotten"
+    assert dedupe.claim(None) and dedupe.claim(None), "without an id nothing can be de-duplicated"
