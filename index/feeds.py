@@ -73,6 +73,8 @@ class PollResult:
             return f"feed {name}: {self.error}"
         if self.not_modified:
             return f"feed {name}: not modified"
+        if not self.added:
+            return f"feed {name}: no new items"
         added = sum(r.ok for r in self.added)
         dupes = sum(r.duplicate for r in self.added)
         failed = len(self.added) - added - dupes
@@ -112,9 +114,7 @@ def read_feed(
         return None, page
     parsed = feedparser.parse(page.body, response_headers={"content-type": page.headers.get("Content-Type", "")})
     if not parsed.version:
-        problem = parsed.get("bozo_exception")
-        detail = f" ({str(problem).splitlines()[0]})" if problem else ""
-        raise FetchError(f"not an RSS or Atom feed{detail}")
+        raise FetchError(f"not an RSS or Atom feed (the server sent {page.content_type or 'no content type'})")
     return parsed, page
 
 

@@ -433,7 +433,7 @@ def test_feed_poll_adds_new_items_once_with_conditional_get(site, corpus):
 
 def test_a_feed_that_is_not_xml_is_refused_and_a_broken_feed_reports_an_error(site, corpus):
     page = site.article("/not-a-feed", SOLAR)
-    with pytest.raises(FeedError, match="not an RSS or Atom feed"):
+    with pytest.raises(FeedError, match=r"not an RSS or Atom feed \(the server sent text/html\)"):
         add_feed(corpus, page, LOCAL)
     assert list_feeds(corpus) == []
 
@@ -442,7 +442,7 @@ def test_a_feed_that_is_not_xml_is_refused_and_a_broken_feed_reports_an_error(si
     add_feed(corpus, feed_url, LOCAL)
     site.serve("/soon-broken.xml", "this is { not xml", "text/plain")
     [result] = poll_feeds(corpus, LOCAL)
-    assert result.error.startswith("not an RSS or Atom feed") and "\n" not in result.line()
+    assert result.error == "not an RSS or Atom feed (the server sent text/plain)" and "\n" not in result.line()
     assert list_feeds(corpus)[0].error == result.error
     assert remove_feed(corpus, feed_url) and not remove_feed(corpus, feed_url)
     assert list_feeds(corpus) == []
