@@ -9,6 +9,10 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
 from index import Index, Settings, SettingsError
 
 from .app import WORKERS, build_app
@@ -47,6 +51,17 @@ def _listen(config: SlackConfig, app, index: Index, readiness: Readiness) -> Web
         raise SettingsError(f"cannot listen on PORT={config.port}: {exc.strerror or exc}") from None
 
 
+def _connect_socket_mode(app: App, config: SlackConfig) -> SocketModeHandler:
+    """Open the Socket Mode connection; a rejected app token stops startup with one line."""
+    handler = SocketModeHandler(app, config.app_token)
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        raise SettingsError(f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')})") from None
+    log.info("connected to Slack in Socket Mode")
+    return handler
+
+
 def _run(config: SlackConfig, socket_mode: bool) -> int:
     """Start everything, wait for SIGTERM/SIGINT or a fatal warm-up error, then stop cleanly."""
     _setup_logging()
@@ -62,20 +77,15 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
         failure.append(message)
         stop.set()
 
+    socket_handler = _connect_socket_mode(app, config) if socket_mode else None
     readiness = Readiness(index, on_fatal=fatal)
     web = _listen(config, None if socket_mode else app, index, readiness)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if web is not None:
         threading.Thread(target=web.serve_forever, name="http", daemon=True).start()
-        log.info("listening on port %d (Slack requests at POST %s)", config.port, EVENTS_PATH)
-    socket_handler = None
-    if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        socket_handler = SocketModeHandler(app, config.app_token)
-        socket_handler.connect()
-        log.info("connected to Slack in Socket Mode")
+        routes = "/healthz and article pages" if socket_mode else f"Slack requests at POST {EVENTS_PATH}"
+        log.info("listening on port %d (%s)", config.port, routes)
     readiness.start()
     stop.wait()
 

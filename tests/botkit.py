@@ -141,9 +141,9 @@ def bot_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 class BotProcess:
-    """A `newsbot serve` subprocess with its log in a file."""
+    """A `newsbot serve` (or `socket`) subprocess with its log in a file."""
 
-    def __init__(self, corpus: Corpus, fake: FakeSlack, workdir: Path, **extra_env: str) -> None:
+    def __init__(self, corpus: Corpus, fake: FakeSlack, workdir: Path, command: str = "serve", **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"newsbot-{self.port}.log"
@@ -161,7 +161,7 @@ class BotProcess:
         self.started = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [*NEWSBOT, "serve"], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+                [*NEWSBOT, command], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
             )
 
     def log(self) -> str:
@@ -221,8 +221,48 @@ def dm_event(text: str, channel: str = "D0ALICE", user: str = ALICE, **fields) -
     return {**event, "event_ts": ts, **fields}
 
 
+def event_payload(event: dict, event_id: str | None = None) -> dict:
+    """The Events API envelope Slack wraps an event in."""
+    return {
+        "token": "unused-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0NEWSBOT",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def command_payload(text: str, response_url: str, user: str = ALICE, channel: str = "C0NEWS") -> dict[str, str]:
+    """The fields of a `/news <text>` invocation."""
+    return {
+        "token": "unused", "team_id": TEAM_ID, "team_domain": "newsbot-test", "channel_id": channel,
+        "channel_name": "news", "user_id": user, "user_name": user.lower(), "command": "/news", "text": text,
+        "api_app_id": "A0NEWSBOT", "response_url": response_url, "trigger_id": f"{next(_ids)}.trigger",
+    }
+
+
+def click_payload(button: dict, response_url: str, user: str = ALICE, channel: str = "C0NEWS",
+                  message: dict | None = None) -> dict:
+    """A `block_actions` payload: a click on `button` of an ephemeral message, or of the public `message`."""
+    container = {"type": "message", "channel_id": channel, "is_ephemeral": message is None,
+                 "message_ts": (message or {}).get("ts", next_ts())}
+    payload = {
+        "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0NEWSBOT", "token": "unused", "container": container,
+        "trigger_id": f"{next(_ids)}.trigger", "team": {"id": TEAM_ID, "domain": "newsbot-test"},
+        "channel": {"id": channel, "name": "news"}, "response_url": response_url,
+        "actions": [{**button, "block_id": "answer_actions", "action_ts": next_ts()}],
+    }
+    if message is not None:
+        payload["message"] = message
+    return payload
+
+
 class SlackSender:
-    """Sends the bot what Slack would: signed events, slash commands and button clicks."""
+    """Sends the bot what Slack would over HTTP: signed events, slash commands and button clicks."""
 
     def __init__(self, bot_url: str, fake: FakeSlack) -> None:
         self.events_url = f"{bot_url}/slack/events"
@@ -235,18 +275,8 @@ class SlackSender:
 
     def event(self, event: dict, event_id: str | None = None, retry_num: int | None = None, **signing) -> Reply:
         """An Events API delivery; `retry_num` marks a re-delivery as Slack does."""
-        payload = {
-            "token": "unused-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": "A0NEWSBOT",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        }
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
-        return self.post(json.dumps(payload), "application/json", headers, **signing)
+        return self.post(json.dumps(event_payload(event, event_id)), "application/json", headers, **signing)
 
     def mention(self, text: str, **fields) -> tuple[Reply, dict]:
         """`@Newsbot <text>` in a channel; the reply and the event sent."""
@@ -258,30 +288,14 @@ class SlackSender:
         event = dm_event(text, **fields)
         return self.event(event), event
 
-    def command(self, text: str, response_name: str, user: str = ALICE, channel: str = "C0NEWS") -> Reply:
+    def command(self, text: str, response_name: str, **fields: str) -> Reply:
         """`/news <text>`; the bot's later responses are recorded under `response_name`."""
-        body = urlencode({
-            "token": "unused", "team_id": TEAM_ID, "team_domain": "newsbot-test", "channel_id": channel,
-            "channel_name": "news", "user_id": user, "user_name": user.lower(), "command": "/news", "text": text,
-            "api_app_id": "A0NEWSBOT", "response_url": self.fake.response_url(response_name),
-            "trigger_id": f"{next(_ids)}.trigger",
-        })
+        body = urlencode(command_payload(text, self.fake.response_url(response_name), **fields))
         return self.post(body, "application/x-www-form-urlencoded")
 
-    def click(self, button: dict, response_name: str, user: str = ALICE, channel: str = "C0NEWS",
-              message: dict | None = None) -> Reply:
-        """A click on `button` of an ephemeral message, or of the public `message` when given."""
-        container = {"type": "message", "channel_id": channel, "is_ephemeral": message is None,
-                     "message_ts": (message or {}).get("ts", next_ts())}
-        payload = {
-            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-            "api_app_id": "A0NEWSBOT", "token": "unused", "container": container,
-            "trigger_id": f"{next(_ids)}.trigger", "team": {"id": TEAM_ID, "domain": "newsbot-test"},
-            "channel": {"id": channel, "name": "news"}, "response_url": self.fake.response_url(response_name),
-            "actions": [{**button, "block_id": "answer_actions", "action_ts": next_ts()}],
-        }
-        if message is not None:
-            payload["message"] = message
+    def click(self, button: dict, response_name: str, **fields) -> Reply:
+        """A click on a button; the bot's responses are recorded under `response_name`."""
+        payload = click_payload(button, self.fake.response_url(response_name), **fields)
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
 

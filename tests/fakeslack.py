@@ -2,14 +2,22 @@
 
 Point the bot at it with `SLACK_API_URL=fake.api_url`; give interactions `fake.response_url(...)`
 as their `response_url`, and posts there are recorded too (as method "response_url").
+With an app token it also plays Slack's Socket Mode WebSocket server: `apps.connections.open`
+hands out its ws:// URL, `send_envelope` pushes a request, and the bot's acks are recorded
+(as method "socket_ack").
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +27,9 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0NEWS"
 RESPONSE_URL = "response_url"
+SOCKET_ACK = "socket_ack"
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_TEXT, _CLOSE, _PING, _PONG = 0x1, 0x8, 0x9, 0xA
 _JSON_FIELDS = ("blocks", "view", "attachments")
 
 
@@ -80,13 +91,17 @@ class FakeSlack:
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
+    _socket_mode: "_SocketModeServer | None" = None
 
     @classmethod
     def start(cls, token: str, app_token: str | None = None) -> "FakeSlack":
+        """Serve the Web API, and Socket Mode too when an `app_token` is given."""
         fake = cls(token, app_token)
         fake._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
         fake._server.daemon_threads = True
         threading.Thread(target=fake._server.serve_forever, daemon=True).start()
+        if app_token:
+            fake._socket_mode = _SocketModeServer(fake)
         return fake
 
     @property
@@ -105,6 +120,27 @@ class FakeSlack:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self._socket_mode:
+            self._socket_mode.close()
+
+    def send_envelope(self, kind: str, payload: dict, retry_attempt: int = 0) -> str:
+        """Push a Socket Mode request ("events_api", "slash_commands", "interactive") to the bot; its envelope id."""
+        envelope_id = str(uuid.uuid4())
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
+        self._socket_mode.send(json.dumps(envelope))
+        return envelope_id
+
+    def record(self, call: Call) -> None:
+        with self._changed:
+            self.calls_made.append(call)
+            self._changed.notify_all()
 
     # --- test controls --------------------------------------------------------------------------------
 
@@ -171,6 +207,8 @@ class FakeSlack:
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": message}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self._socket_mode.url}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0HOME", **(params.get("view") or {})}}
         return {"ok": True}
@@ -202,10 +240,7 @@ class FakeSlack:
         else:
             status, extra, answer = 200, {}, self._answer(method, params, headers.get("Authorization"))
         ok = status == 200 and (answer == "ok" or answer.get("ok") is True)
-        call = Call(method, params, status, ok, time.monotonic(), headers.get("Authorization"), name)
-        with self._changed:
-            self.calls_made.append(call)
-            self._changed.notify_all()
+        self.record(Call(method, params, status, ok, time.monotonic(), headers.get("Authorization"), name))
         if isinstance(answer, str):
             return status, {"Content-Type": "text/plain", **extra}, answer.encode()
         return status, {"Content-Type": "application/json", **extra}, json.dumps(answer).encode()
@@ -227,3 +262,95 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+class _SocketModeServer:
+    """Just enough of RFC 6455 to be Slack's Socket Mode endpoint for one client at a time."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.fake = fake
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/link/?ticket=fake"
+        self.client: socket.socket | None = None
+        self.connected = threading.Event()
+        self._send_lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+        if self.client:
+            self.client.close()
+
+    def send(self, text: str, opcode: int = _TEXT) -> None:
+        """One unmasked frame to the connected bot (servers never mask)."""
+        if not self.connected.wait(60):
+            raise AssertionError("the bot never opened a Socket Mode connection")
+        data = text.encode("utf-8")
+        if len(data) < 126:
+            header = struct.pack("!BB", 0x80 | opcode, len(data))
+        elif len(data) < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 126, len(data))
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 127, len(data))
+        with self._send_lock:
+            self.client.sendall(header + data)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        try:
+            key = self._handshake(conn, reader)
+            if key is None:
+                return
+            self.client = conn
+            self.connected.set()
+            self.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0NEWSBOT"}}))
+            while True:
+                opcode, payload = self._read_frame(reader)
+                if opcode == _PING:
+                    self.send(payload.decode("utf-8", "replace"), _PONG)
+                elif opcode == _TEXT:
+                    message = json.loads(payload)
+                    self.fake.record(Call(SOCKET_ACK, message, 200, True, time.monotonic()))
+                elif opcode == _CLOSE:
+                    return
+        except (OSError, ValueError, struct.error):
+            return
+        finally:
+            self.connected.clear()
+            conn.close()
+
+    def _handshake(self, conn: socket.socket, reader) -> str | None:
+        headers = {}
+        request_line = reader.readline()
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        key = headers.get("sec-websocket-key")
+        if not request_line.startswith(b"GET ") or not key:
+            return None
+        accept = base64.b64encode(hashlib.sha1((key + _WEBSOCKET_GUID).encode()).digest()).decode()
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+        )
+        return key
+
+    @staticmethod
+    def _read_frame(reader) -> tuple[int, bytes]:
+        first, second = reader.read(2)
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", reader.read(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", reader.read(8))
+        mask = reader.read(4) if second & 0x80 else b"\0\0\0\0"
+        data = reader.read(length)
+        return first & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))

@@ -81,3 +81,14 @@ def test_port_in_use(tmp_path):
         finally:
             fake.close()
     assert_one_line_naming(done, "PORT")
+
+
+def test_app_token_rejected_by_slack(tmp_path):
+    fake = FakeSlack.start(BOT_TOKEN, app_token="xapp-the-token-slack-knows")
+    try:
+        done = run(tmp_path, "socket", SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=f"xapp-{SECRET_PART}",
+                   SLACK_API_URL=fake.api_url)
+    finally:
+        fake.close()
+    assert_one_line_naming(done, "SLACK_APP_TOKEN")
+    assert "invalid_auth" in done.stderr
