@@ -216,11 +216,10 @@ def answer_message(
         blocks += [section(quote_text(answer)), context(source_line(answer))]
     blocks.append(_answer_actions(result, offset, shareable))
     first = result.answers[0]
-    fallback = f"“{shorten(' '.join(first.highlight.split()), FALLBACK_CHARS)}” — {shorten(first.article.title, TITLE_CHARS)}"
+    sentence = shorten(" ".join(first.highlight.split()), FALLBACK_CHARS)
+    fallback = escape(f"“{sentence}” — {shorten(first.article.title, TITLE_CHARS)}")
     if shared_by:
-        fallback = f"Shared by <@{escape(shared_by)}>: " + escape(fallback)
-    else:
-        fallback = escape(fallback)
+        fallback = f"Shared by <@{escape(shared_by)}>: {fallback}"
     return {"text": fallback, "blocks": blocks}
 
 

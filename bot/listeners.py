@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -120,7 +121,8 @@ class Listeners:
         return self.index.stats().articles if self.index.exists() else None
 
     @staticmethod
-    def _apologize(send) -> None:
+    def _apologize(send: Callable[[], object]) -> None:
+        """Send the apology; if even that fails, log it and give up (the server must keep serving)."""
         try:
             send()
         except Exception:

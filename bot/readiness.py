@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from index import Index, IndexBusy
+from index import Index, IndexBusy, IndexCorrupt, ModelError
 
 log = logging.getLogger("newsbot.readiness")
 
@@ -29,7 +29,8 @@ class Readiness:
                 self._build()
             self.index.warm_up()
         except Exception as exc:  # a model or index that cannot load: the bot could never answer
-            log.debug("warm-up failed", exc_info=True)
+            if not isinstance(exc, (ModelError, IndexCorrupt)):  # those explain themselves in one line
+                log.exception("warm-up failed")
             self.on_fatal(f"cannot load the model and index: {exc}")
             return
         self._loaded.set()

@@ -163,6 +163,13 @@ def test_article_page_is_escaped_and_highlights_the_passage(slack, fake, bot):
     assert request("GET", f"{bot.url}/articles/no-such-article").status == 404
 
 
+def test_unanswerable_question_says_so_plainly(slack, fake):
+    _, event = slack.mention("What is the recipe for banana bread?")
+    answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
+    assert re.search(r"I couldn't find that in the \d+ indexed articles", answer.params["text"])
+    assert not quotes(answer) and not buttons(answer), "no unrelated quotes"
+
+
 def test_redelivered_event_is_answered_once(slack, fake):
     late, early = mention_event(NATO_QUESTION), mention_event(NATO_QUESTION)
     # re-delivered after the answer
@@ -207,6 +214,14 @@ def test_server_error_is_retried(slack, fake):
     answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
     assert [c.status for c in fake.calls(POST, ok=False)] == [500]
     assert NATO_QUOTE in answer.mrkdwn()
+
+
+def test_rate_limited_response_url_is_retried(slack, fake):
+    fake.fail("response_url", status=429, retry_after=1)
+    slack.command(NATO_QUESTION, "limited")
+    answer = wait_response(fake, "limited", NATO_QUOTE)
+    assert [c.status for c in fake.calls("response_url", ok=False)] == [429]
+    assert answer.params["response_type"] == "ephemeral"
 
 
 def test_failure_gets_an_apology_and_the_server_keeps_serving(slack, fake, bot):
