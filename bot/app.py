@@ -37,6 +37,7 @@ class _DropTokenSkippedWarning(logging.Filter):
     """bolt warns that `SLACK_BOT_TOKEN` is unused whenever a client is given; here the client carries that token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record except that one warning."""
         return "`token` will be unused" not in record.getMessage()
 
 

@@ -62,6 +62,7 @@ def link(url: str | None, label: str) -> str:
 
 
 def _mrkdwn(text: str) -> dict:
+    """A mrkdwn text object."""
     return {"type": "mrkdwn", "text": text}
 
 
@@ -179,6 +180,7 @@ def button_value(question: str, **data: object) -> str:
 
 
 def _answer_actions(result: SearchResult, offset: int, shareable: bool) -> dict:
+    """👍 / 👎, More results when there may be more, and Share for a private answer."""
     passages = [[a.article.id[:300], a.start, a.end] for a in result.answers]
     feedback = button_value(result.question, p=passages)
     elements = [button("👍", ACTION_UP, feedback), button("👎", ACTION_DOWN, feedback)]
@@ -200,7 +202,11 @@ def nothing_found(result: SearchResult, offset: int) -> str:
 
 
 def answer_message(
-    result: SearchResult, offset: int = 0, shareable: bool = False, shared_by: str | None = None, show_question: bool = False
+    result: SearchResult,
+    offset: int = 0,
+    shareable: bool = False,
+    shared_by: str | None = None,
+    show_question: bool = False,
 ) -> dict:
     """Up to `PAGE_SIZE` quotes with sources and buttons, or a plain "not found", with a `text` fallback."""
     blocks: list[dict] = []
@@ -236,6 +242,7 @@ def help_message(articles: int | None = None) -> dict:
 
 
 def _stats_lines(stats: Stats) -> str:
+    """Counts, newest article, last update and model, one per line."""
     lines = [f"*{stats.articles} articles* ({stats.passages} passages from {stats.sources} sources)"]
     if stats.newest_title:
         newest = escape(shorten(stats.newest_title, TITLE_CHARS))
@@ -265,7 +272,8 @@ def home_view(stats: Stats | None, recent_titles: list[str]) -> dict:
         section(_stats_lines(stats) if stats else "No articles are indexed yet."),
     ]
     if recent_titles:
-        examples = "\n".join(f"• _What do the articles say about “{escape(shorten(t, TITLE_CHARS))}”?_" for t in recent_titles)
+        titles = [escape(shorten(title, TITLE_CHARS)) for title in recent_titles]
+        examples = "\n".join(f"• _What do the articles say about “{title}”?_" for title in titles)
         blocks += [{"type": "divider"}, section(f"*Example questions*\n{examples}")]
     blocks += [{"type": "divider"}, section(f"*How to ask*\n{HOW_TO_ASK}")]
     return {"type": "home", "blocks": blocks}

@@ -24,6 +24,7 @@ def _required(name: str, prefix: str, what: str) -> str:
 
 
 def _port(override: int | None) -> int:
+    """`--port`, else `PORT`, else 3000."""
     raw = str(override) if override is not None else os.environ.get("PORT", "").strip()
     if not raw:
         return DEFAULT_PORT
@@ -33,6 +34,7 @@ def _port(override: int | None) -> int:
 
 
 def _api_url() -> str:
+    """`SLACK_API_URL` with a trailing slash, as slack_sdk joins method names onto it."""
     url = os.environ.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
     if not url.startswith(("http://", "https://")):
         raise SettingsError(f"SLACK_API_URL must start with https:// (or http://), got {url!r}")
@@ -40,6 +42,7 @@ def _api_url() -> str:
 
 
 def _admins() -> frozenset[str]:
+    """The Slack user ids in `NEWSBOT_ADMINS`."""
     ids = [part for part in re.split(r"[,\s]+", os.environ.get("NEWSBOT_ADMINS", "")) if part]
     for user_id in ids:
         if not _USER_ID.match(user_id):

@@ -41,6 +41,7 @@ class EventDeduper:
                 self._claimed.pop(event_id, None)
 
     def _forget_older_than(self, limit: float) -> None:
+        """Drop claims older than `limit` so memory stays bounded."""
         while self._claimed:  # dicts keep insertion order, which is claim-time order here
             oldest = next(iter(self._claimed))
             if self._claimed[oldest] >= limit:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from index import Index, SearchResult
+from index import Index, SearchResult, UpdateSummary
 
 from . import blocks
 from .dedupe import EventDeduper
@@ -40,6 +40,7 @@ def _is_user_dm(event: dict) -> bool:
 
 
 def _is_dm_channel(channel: str) -> bool:
+    """DM channel ids start with D; answers there go in the conversation, not in a thread."""
     return channel.startswith("D")
 
 
@@ -118,6 +119,7 @@ class Listeners:
         return blocks.answer_message(result, offset=offset, **layout)
 
     def _article_count(self) -> int | None:
+        """How many articles the help text can promise (None before the first index)."""
         return self.index.stats().articles if self.index.exists() else None
 
     @staticmethod
@@ -171,7 +173,7 @@ class Listeners:
             return blocks.text_message(f"Sorry, only Newsbot admins can reindex. Ask {names} if the news looks stale.")
         response_url = command["response_url"]
 
-        def report(summary, error) -> None:
+        def report(summary: UpdateSummary | None, error: str | None) -> None:
             if summary is not None:
                 respond(response_url, blocks.reindex_message(summary))
             else:
@@ -185,6 +187,7 @@ class Listeners:
 
     @staticmethod
     def _button(body: dict) -> tuple[dict, dict]:
+        """The clicked button and the state it carries (its JSON `value`)."""
         action = body["actions"][0]
         return action, json.loads(action["value"])
 

@@ -24,6 +24,7 @@ class Readiness:
         threading.Thread(target=self._load, name="warm-up", daemon=True).start()
 
     def _load(self) -> None:
+        """Build the index if there is none, then load the model and vectors."""
         try:
             if not self.index.exists():
                 self._build()

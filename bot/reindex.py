@@ -29,6 +29,7 @@ class Reindexer:
         return True
 
     def _run(self, on_done: Callable[[UpdateSummary | None, str | None], None]) -> None:
+        """Update the index, then report the summary or why it did not run."""
         summary, error = None, None
         try:
             summary = self.index.update(progress=False, wait=self.wait)

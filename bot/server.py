@@ -37,12 +37,14 @@ def cmd_socket(args: argparse.Namespace) -> int:
 
 
 def _setup_logging() -> None:
+    """Log to stderr with timestamps; the platform collects it."""
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
 
 
-def _listen(config: SlackConfig, app, index: Index, readiness: Readiness) -> WebServer | None:
+def _listen(config: SlackConfig, app: App | None, index: Index, readiness: Readiness) -> WebServer | None:
+    """Bind the HTTP port (if any); a port in use stops startup with one line."""
     if config.port is None:
         return None
     try:

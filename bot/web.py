@@ -41,6 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "newsbot"
 
     def do_POST(self) -> None:
+        """Hand Slack requests to bolt, which verifies the signature before anything else."""
         path, _, query = self.path.partition("?")
         if path != EVENTS_PATH or self.server.app is None:
             self._send(404, "not found\n")
@@ -55,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response.status, response.body, response.headers)
 
     def do_GET(self) -> None:
+        """Health check and article pages."""
         path = urlsplit(self.path).path
         if path == "/healthz":
             ready, reason = self.server.readiness.status()
@@ -65,6 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "not found\n")
 
     def _article(self, article_id: str) -> None:
+        """The article page, or 404."""
         stored = self.server.index.article(article_id) if self.server.index.exists() else None
         if stored is None:
             self._send(404, "no such article\n")
@@ -73,6 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, render_article(stored), headers)
 
     def _send(self, status: int, body: str, headers: dict | None = None) -> None:
+        """Write a complete response with its Content-Length."""
         data = body.encode("utf-8")
         self.send_response(status)
         headers = headers or {"Content-Type": ["text/plain; charset=utf-8"]}
@@ -86,4 +90,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
+        """Access lines go to the debug log, not stderr."""
         log.debug("%s %s", self.address_string(), format % args)

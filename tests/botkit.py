@@ -80,7 +80,9 @@ class Reply:
         return json.loads(self.body)
 
 
-def request(method: str, url: str, body: str | None = None, headers: dict[str, str] | None = None, timeout: float = 30) -> Reply:
+def request(
+    method: str, url: str, body: str | None = None, headers: dict[str, str] | None = None, timeout: float = 30
+) -> Reply:
     """One request with the stdlib client (no proxy settings apply to it)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -143,7 +145,9 @@ def bot_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 class BotProcess:
     """A `newsbot serve` (or `socket`) subprocess with its log in a file."""
 
-    def __init__(self, corpus: Corpus, fake: FakeSlack, workdir: Path, command: str = "serve", **extra_env: str) -> None:
+    def __init__(
+        self, corpus: Corpus, fake: FakeSlack, workdir: Path, command: str = "serve", **extra_env: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"newsbot-{self.port}.log"

@@ -144,8 +144,10 @@ class FakeSlack:
 
     # --- test controls --------------------------------------------------------------------------------
 
-    def fail(self, method: str, status: int = 200, error: str | None = None, retry_after: int | None = None, times: int = 1) -> None:
-        """Make the next `times` calls of `method` fail: an HTTP `status` (429 with `retry_after`, 500...) or ok:false `error`."""
+    def fail(
+        self, method: str, status: int = 200, error: str | None = None, retry_after: int | None = None, times: int = 1
+    ) -> None:
+        """Make the next `times` calls of `method` fail: HTTP `status` (429, 500...) or an ok:false `error`."""
         with self._changed:
             self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, times))
 
@@ -177,7 +179,9 @@ class FakeSlack:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = "\n".join(f"  {c.method} {c.status} {c.dump()[:300]}" for c in self.calls_made)
-                    raise AssertionError(f"waited {timeout}s for {count} matching call(s), got {len(found)}; calls:\n{seen}")
+                    raise AssertionError(
+                        f"waited {timeout}s for {count} matching call(s), got {len(found)}; calls:\n{seen}"
+                    )
                 self._changed.wait(left)
 
     # --- serving ----------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def posts_in(fake: FakeSlack, channel: str, thread_ts: str | None = None) -> lis
 def wait_post(fake: FakeSlack, channel: str, thread_ts: str | None = None, contains: str = "", timeout: float = 60):
     """The first message posted in that channel/thread containing `contains`."""
     def match(c):
-        return c.ok and c.method == POST and c.params["channel"] == channel and c.params.get("thread_ts") == thread_ts and contains in c.mrkdwn()
+        where = c.params.get("channel") == channel and c.params.get("thread_ts") == thread_ts
+        return c.ok and c.method == POST and where and contains in c.mrkdwn()
 
     return fake.wait_for(match, timeout=timeout)[0]
 
@@ -294,7 +295,9 @@ def test_feedback_is_stored(slack, fake, bot_corpus):  # noqa: F811
     slack.click(buttons(answer)["feedback_down"], "vote", user="U0VOTER", message=message)
     assert "Thanks" in wait_response(fake, "vote").mrkdwn()
     with closing(sqlite3.connect(bot_corpus.index_dir / "newsbot.sqlite")) as db:
-        rows = db.execute("SELECT user, question, passages, vote, created_at FROM feedback WHERE user='U0VOTER'").fetchall()
+        rows = db.execute(
+            "SELECT user, question, passages, vote, created_at FROM feedback WHERE user = 'U0VOTER'"
+        ).fetchall()
     assert len(rows) == 1
     user, question, passages, vote, created_at = rows[0]
     assert (user, question, vote) == ("U0VOTER", NATO_QUESTION, "down") and created_at
@@ -327,7 +330,7 @@ def test_reindex_is_for_admins_only(slack, fake, bot_corpus):  # noqa: F811
 
 
 def test_bad_or_stale_signature_is_rejected(slack, fake):
-    event = {"type": "app_mention", "user": ALICE, "text": f"<@{BOT_USER_ID}> {NATO_QUESTION}", "ts": next_ts(), "channel": "C0NEWS"}
+    event = mention_event(NATO_QUESTION)
     assert slack.event(event, secret="not-the-secret").status == 401
     assert slack.event(event, timestamp=int(time.time()) - 600).status == 401
     assert slack.command(NATO_QUESTION, "unsigned").status == 200  # control: a good signature passes
