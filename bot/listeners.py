@@ -101,7 +101,8 @@ class Listeners:
         react(client, channel, ts, WORKING_REACTION, add=True)
         try:
             question = question_from(event.get("text", ""), bot_user_id)
-            message = self._answer(question) if question else blocks.help_message(self._article_count())
+            wants_help = question.lower() in ("", "help", "help?")
+            message = blocks.help_message(self._article_count()) if wants_help else self._answer(question)
             post(client, channel, message, thread_ts)
             answered = True
         except Exception:

@@ -131,8 +131,9 @@ def test_mention_inside_a_thread_is_answered_in_that_thread(slack, fake):
     assert not posts_in(fake, "C0NEWS", event["ts"])
 
 
-def test_mention_without_question_gets_help(slack, fake):
-    _, event = slack.mention("")
+@pytest.mark.parametrize("text", ["", "help"])
+def test_mention_without_question_gets_help(slack, fake, text):
+    _, event = slack.mention(text)
     answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
     assert "/news" in answer.mrkdwn() and "Ask me" in answer.mrkdwn()
 

@@ -63,6 +63,15 @@ def test_source_line_is_escaped():
     assert line == "<https://news.example/a#:~:text=x|Title &lt;!channel&gt;> · Source &amp; Co · 2024-05-01"
 
 
+def test_other_sources_of_the_same_passage_are_named():
+    quoted = answer("quote", "quote")
+    quoted.also_in = [
+        ArticleInfo("a2", "Other", "RFE/RL", None, None, None),
+        ArticleInfo("a3", "<!here> t", None, None, None, None),
+    ]
+    assert blocks.source_line(quoted).endswith(" · also reported by RFE/RL, &lt;!here&gt; t")
+
+
 def test_nothing_found_says_how_many_articles_were_searched():
     message = blocks.answer_message(SearchResult("banana bread?", True, [], 12))
     assert "couldn't find that in the 12 indexed articles" in message["text"]
