@@ -11,6 +11,7 @@ import re
 from urllib.parse import quote as percent_encode
 
 from index import Answer, SearchResult, Stats, UpdateSummary
+from index.adding import AddResult
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 CONTEXT_LIMIT = 2000  # characters we allow in one context element
@@ -33,6 +34,7 @@ HOW_TO_ASK = (
     "• Mention me in a channel: `@Newsbot what did the minister say about the strike?` — I answer in a thread.\n"
     "• Send me a direct message with your question.\n"
     "• `/news <question>` answers just for you, with a button to share the answer.\n"
+    "• `/news add <url>` adds a news article from the web.\n"
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
 )
 APOLOGY = ":warning: Sorry, something went wrong while answering that. Please try again in a minute."
@@ -257,6 +259,22 @@ def stats_message(stats: Stats | None) -> dict:
     if stats is None:
         return text_message("The index is empty: no articles have been indexed yet.")
     return {"text": f"{stats.articles} articles indexed", "blocks": [section(_stats_lines(stats))]}
+
+
+def added_message(results: list[AddResult]) -> dict:
+    """What `/news add` did with each URL: the title and passage count, or why it was not added."""
+    lines = []
+    for result in results:
+        if result.ok:
+            lines.append(
+                f":white_check_mark: Added {link(result.url, shorten(result.title or result.url, TITLE_CHARS))} "
+                f"({result.passages} passage{'' if result.passages == 1 else 's'}); you can ask about it now."
+            )
+        elif result.duplicate:
+            lines.append(f":information_source: Already indexed: {escape(shorten(result.title or result.url, TITLE_CHARS))}")
+        else:
+            lines.append(f":x: Could not add {escape(result.url)}: {escape(result.reason or 'unknown error')}")
+    return text_message("\n".join(lines) or "No URL given.")
 
 
 def reindex_message(summary: UpdateSummary) -> dict:

@@ -52,6 +52,16 @@ def _admins() -> frozenset[str]:
     return frozenset(ids)
 
 
+def _add_admins_only() -> bool:
+    """`NEWSBOT_ADD_ADMINS_ONLY`: 1/true/yes keeps `/news add` for admins, 0/false/no or unset opens it to all."""
+    raw = os.environ.get("NEWSBOT_ADD_ADMINS_ONLY", "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"NEWSBOT_ADD_ADMINS_ONLY must be 1 or 0, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
@@ -62,6 +72,7 @@ class SlackConfig:
     api_url: str = DEFAULT_API_URL
     port: int | None = DEFAULT_PORT  # None: no HTTP server (Socket Mode without PORT)
     admins: frozenset[str] = frozenset()
+    add_admins_only: bool = False  # `/news add` for everyone unless NEWSBOT_ADD_ADMINS_ONLY=1
 
     @classmethod
     def for_http(cls, port: int | None = None) -> "SlackConfig":
@@ -72,7 +83,7 @@ class SlackConfig:
             raise SettingsError(
                 "SLACK_SIGNING_SECRET is not set: copy the signing secret from the app's Basic Information page"
             )
-        return cls(bot_token, secret, "", _api_url(), _port(port), _admins())
+        return cls(bot_token, secret, "", _api_url(), _port(port), _admins(), _add_admins_only())
 
     @classmethod
     def for_socket(cls) -> "SlackConfig":
@@ -80,4 +91,4 @@ class SlackConfig:
         bot_token = _required("SLACK_BOT_TOKEN", "xoxb-", "bot token (OAuth & Permissions page)")
         app_token = _required("SLACK_APP_TOKEN", "xapp-", "app-level token with connections:write")
         port = _port(None) if os.environ.get("PORT", "").strip() else None
-        return cls(bot_token, "", app_token, _api_url(), port, _admins())
+        return cls(bot_token, "", app_token, _api_url(), port, _admins(), _add_admins_only())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from index import Index, SearchResult, UpdateSummary
+from index.adding import add_urls
 
 from . import blocks
 from .dedupe import EventDeduper
@@ -32,6 +34,21 @@ WORKING_REACTION = "eyes"
 def _ack(ack: Ack) -> None:
     """Acknowledge an event or button click; the work happens in a lazy listener."""
     ack()
+
+
+_URL_LIKE = re.compile(r"^<?(https?://\S+|[\w-]+(\.[\w-]+)+(/\S*)?)>?$", re.IGNORECASE)
+
+
+def _add_command(text: str) -> list[str] | None:
+    """The URLs of `/news add <url> ...` (empty for a bare `add`); None when the text is a question.
+
+    "add" followed by anything that is not a link ("add more troops?") is a question like any other.
+    """
+    words = text.split()
+    if not words or words[0].lower() != "add":
+        return None
+    links = [word.split("|", 1)[0].strip("<>") for word in words[1:]]
+    return links if all(_URL_LIKE.match(word) for word in words[1:]) else None
 
 
 def _is_user_dm(event: dict) -> bool:
@@ -57,9 +74,17 @@ def _reply_thread(body: dict) -> str | None:
 class Listeners:
     """The bot's behaviour on Slack, sharing one index, one event de-duplicator and one reindexer."""
 
-    def __init__(self, index: Index, admins: frozenset[str], deduper: EventDeduper, reindexer: Reindexer) -> None:
+    def __init__(
+        self,
+        index: Index,
+        admins: frozenset[str],
+        deduper: EventDeduper,
+        reindexer: Reindexer,
+        add_admins_only: bool = False,
+    ) -> None:
         self.index = index
         self.admins = admins
+        self.add_admins_only = add_admins_only
         self.deduper = deduper
         self.reindexer = reindexer
 
@@ -143,18 +168,23 @@ class Listeners:
             ack(**self._start_reindex(command))
         elif word == "stats":
             ack()
+        elif _add_command(text) is not None:
+            ack(**self._ack_add(command, _add_command(text)))
         else:
             ack(text=f":mag: Looking for “{blocks.escape(blocks.shorten(text, 200))}” in the news…")
 
     def answer_news(self, command: dict) -> None:
         """The private answer to `/news <question>` (or `/news stats`), sent to the command's `response_url`."""
         text = command.get("text", "").strip()
-        if text.lower() in ("", "help", "reindex"):
+        if text.lower() in ("", "help", "reindex") or (_add_command(text) is not None and not self._may_add(command)):
             return  # already answered in the ack
         response_url = command["response_url"]
         try:
             question = question_from(text)
-            if text.lower() == "stats":
+            urls = _add_command(text)
+            if urls is not None:
+                message = blocks.added_message(add_urls(self.index, urls)) if urls else blocks.help_message()
+            elif text.lower() == "stats":
                 message = blocks.stats_message(self.index.stats() if self.index.exists() else None)
             elif question:
                 message = self._answer(question, shareable=True, show_question=True)
@@ -164,6 +194,19 @@ class Listeners:
         except Exception:
             log.exception("could not answer /news")
             self._apologize(lambda: respond(response_url, blocks.text_message(blocks.APOLOGY)))
+
+    def _may_add(self, command: dict) -> bool:
+        """Whether this user may `/news add` (everyone, unless NEWSBOT_ADD_ADMINS_ONLY=1)."""
+        return not self.add_admins_only or command.get("user_id") in self.admins
+
+    def _ack_add(self, command: dict, urls: list[str]) -> dict:
+        """The immediate reply to `/news add`: a refusal, usage, or that the pages are being fetched."""
+        if not self._may_add(command):
+            return blocks.text_message("Sorry, only Newsbot admins can add articles here (`NEWSBOT_ADD_ADMINS_ONLY`).")
+        if not urls:
+            return blocks.text_message("Give me a link to add, like `/news add https://example.com/story`.")
+        shown = ", ".join(blocks.escape(blocks.shorten(u, 200)) for u in urls)
+        return blocks.text_message(f":inbox_tray: Fetching {shown}… I'll tell you here when it's indexed.")
 
     def _start_reindex(self, command: dict) -> dict:
         """Start a reindex for an admin; the message to show now."""

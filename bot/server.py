@@ -70,7 +70,7 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
     index = Index.open(settings=Settings.from_env(), log=logging.getLogger("newsbot.index").info)
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="answer")
     app = build_app(config, executor)
-    Listeners(index, config.admins, EventDeduper(), Reindexer(index)).register(app)
+    Listeners(index, config.admins, EventDeduper(), Reindexer(index), config.add_admins_only).register(app)
 
     stop = threading.Event()
     failure: list[str] = []

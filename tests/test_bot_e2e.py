@@ -32,6 +32,7 @@ from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     request,
 )
 from fakeslack import BOT_ID, BOT_USER_ID, FakeSlack
+from websites import Site, html_page
 
 POST = "chat.postMessage"
 
@@ -45,7 +46,8 @@ def fake():
 
 @pytest.fixture(scope="module")
 def bot(bot_corpus, fake, tmp_path_factory):  # noqa: F811
-    process = BotProcess(bot_corpus, fake, tmp_path_factory.mktemp("bot"))
+    # pages for `/news add` are served from 127.0.0.1, which the fetch guard refuses unless told otherwise
+    process = BotProcess(bot_corpus, fake, tmp_path_factory.mktemp("bot"), NEWSBOT_ALLOW_PRIVATE_URLS="1")
     try:
         process.wait_ready()
         yield process
@@ -369,3 +371,39 @@ def test_app_home_is_published(slack, fake):
     text = view.mrkdwn()
     assert re.search(r"\*\d+ articles\*", text) and "Example questions" in text and "/news" in text
     assert "Last update" in text and "Newest article" in text
+
+
+LIGHTHOUSE = (
+    "Skerry lighthouse lit again after restoration",
+    [
+        "The Skerry lighthouse was lit again on Tuesday after a restoration that took three years and cost 2.7 million pounds.",
+        "Volunteers from the harbour trust replaced the lantern glass and rebuilt the spiral stair, stone by stone, from old plans.",
+        "The keeper's cottage will open as a small museum about the storms that wrecked eleven ships on the reef in the last century.",
+    ],
+)
+
+
+def test_news_add_fetches_a_page_and_makes_it_answerable(slack, fake):
+    site = Site()
+    try:
+        url = site.serve("/skerry.html", html_page(*LIGHTHOUSE, canonical=site.url("/skerry.html"), site="Coast News"))
+        acked = slack.command(f"add <{url}>", "add")
+        assert acked.status == 200 and "Fetching" in acked.body
+        added = wait_response(fake, "add", timeout=120).mrkdwn()
+        assert "Added" in added and "Skerry lighthouse lit again" in added and re.search(r"\(\d+ passages?\)", added)
+        slack.command("How much did the Skerry lighthouse restoration cost?", "ask-skerry")
+        assert "2.7 million pounds" in wait_response(fake, "ask-skerry", "Skerry").mrkdwn()
+        slack.command(f"add {url}", "add-again")
+        assert "Already indexed" in wait_response(fake, "add-again").mrkdwn()
+        assert site.hits("/skerry.html") == 1, "an indexed page was fetched again"
+        slack.command(f"add {site.url('/missing.html')}", "add-missing")
+        missing = wait_response(fake, "add-missing").mrkdwn()
+        assert "Could not add" in missing and "404" in missing
+    finally:
+        site.server.shutdown()
+
+
+def test_news_add_followed_by_words_is_a_question(slack, fake):
+    slack.command("add more troops to the NATO mission?", "add-words")
+    reply = wait_response(fake, "add-words").mrkdwn()
+    assert "Could not add" not in reply and "Fetching" not in reply

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot import blocks
 from bot.dedupe import EventDeduper
 from bot.questions import question_from
-from index import Answer, ArticleInfo, SearchResult
+from index import Answer, ArticleInfo, SearchResult, SettingsError
 
 ARTICLE = ArticleInfo("a1", "Title <!channel>", "Source & Co", "https://news.example/a?x=1&y=2", "2024-05-01", None)
 
@@ -96,3 +98,24 @@ def test_deduper_answers_each_event_once_unless_the_first_try_failed():
     now[0] = 61.0
     assert dedupe.claim("E1"), "old ids are forgotten"
     assert dedupe.claim(None) and dedupe.claim(None), "without an id nothing can be de-duplicated"
+
+
+def test_news_add_is_for_admins_only_when_configured(monkeypatch):
+    from bot.config import SlackConfig
+    from bot.listeners import Listeners
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unit")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("NEWSBOT_ADMINS", "U0ADMIN")
+    monkeypatch.setenv("NEWSBOT_ADD_ADMINS_ONLY", "1")
+    config = SlackConfig.for_http()
+    assert config.add_admins_only
+    listeners = Listeners(None, config.admins, EventDeduper(), None, config.add_admins_only)  # type: ignore[arg-type]
+    acks: list[dict] = []
+    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ALICE"})
+    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ADMIN"})
+    assert "only Newsbot admins can add" in acks[0]["text"]
+    assert "Fetching https://news.example/a" in acks[1]["text"]
+    monkeypatch.setenv("NEWSBOT_ADD_ADMINS_ONLY", "maybe")
+    with pytest.raises(SettingsError, match="NEWSBOT_ADD_ADMINS_ONLY"):
+        SlackConfig.for_http()
