@@ -194,9 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsbot` console script."""
     load_dotenv(find_dotenv(usecwd=True))
     args = build_parser().parse_args(argv)
-    from index import IndexBusy, IndexCorrupt, ModelError, SettingsError
+    from index import IndexBusy, IndexCorrupt, ModelError, ModelMismatch, SettingsError
 
-    handled: tuple[type[BaseException], ...] = (SettingsError, ModelError, IndexBusy, IndexCorrupt)
+    handled: tuple[type[BaseException], ...] = (SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from index import Index, IndexBusy, IndexCorrupt, ModelError
+from index import Index, IndexBusy, IndexCorrupt, ModelError, ModelMismatch
 
 log = logging.getLogger("newsbot.readiness")
 
@@ -30,7 +30,7 @@ class Readiness:
                 self._build()
             self.index.warm_up()
         except Exception as exc:  # a model or index that cannot load: the bot could never answer
-            if not isinstance(exc, (ModelError, IndexCorrupt)):  # those explain themselves in one line
+            if not isinstance(exc, (ModelError, ModelMismatch, IndexCorrupt)):  # those explain themselves in one line
                 log.exception("warm-up failed")
             self.on_fatal(f"cannot load the model and index: {exc}")
             return

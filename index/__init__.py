@@ -14,7 +14,7 @@ from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
-from .store import IndexBusy, IndexCorrupt, Store
+from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
 
 __all__ = [
     "Answer",
@@ -25,6 +25,7 @@ __all__ = [
     "IndexBusy",
     "IndexCorrupt",
     "ModelError",
+    "ModelMismatch",
     "Ranking",
     "SearchResult",
     "Settings",
@@ -109,8 +110,11 @@ class Index:
 
     def warm_up(self) -> None:
         """Load the model and the current vectors now rather than on the first question."""
+        with self.store.connection() as conn:
+            generation = Store.generation(conn)
+            if generation:
+                Store.check_model(conn, self.settings.model)
         self.embedder.encode_query("warm up")
-        generation = self.generation()
         if generation:
             self._searcher.vectors_for(generation)
 
@@ -124,7 +128,12 @@ class Index:
             newest = conn.execute(
                 "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
             ).fetchone()
-        size = sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
+        size = 0
+        for path in self.directory.iterdir():
+            try:
+                size += path.stat().st_size
+            except FileNotFoundError:  # an update just renamed or removed it
+                pass
         return Stats(
             articles=articles,
             passages=passages,

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -129,13 +130,35 @@ def normalize_date(value: object) -> str | None:
         return text or None
 
 
+def sanitize(text: str) -> str:
+    """Make text safe to store without changing its length (offsets stay valid).
+
+    A lone surrogate (a broken emoji escape in scraped JSON) cannot be encoded as UTF-8, and SQLite
+    string functions stop at a NUL: each becomes one ordinary character.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _clean(value: object) -> str | None:
-    text = str(value).strip() if value is not None else ""
+    text = sanitize(str(value)).strip() if value is not None else ""
     return text or None
 
 
 def read_file(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
-    """Read one article file of any supported format."""
+    """Read one article file of any supported format; any failure becomes a `Skip`, never an exception."""
+    try:
+        return _read_file(path, max_bytes)
+    except Exception as exc:  # a parser's surprise must not stop the run (or the watcher)
+        return [], [Skip(str(path), f"cannot read: {type(exc).__name__}: {exc}".splitlines()[0])]
+
+
+def _read_file(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
     suffix = suffix_of(path)
     try:
         if suffix in RECORD_SUFFIXES:
@@ -150,6 +173,7 @@ def read_file(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
     if looks_binary(data):
         return [], [Skip(str(path), "binary file, not text")]
     text, note = decode_text(data)
+    text = sanitize(text)
     article = read_html(path, text) if suffix in HTML_SUFFIXES else read_text(path, text)
     if isinstance(article, Skip):
         return [], [article]
@@ -191,7 +215,7 @@ def read_html(path: Path, html: str) -> Article | Skip:
     from trafilatura import bare_extraction  # heavy import, only when HTML is present
 
     doc = bare_extraction(html, with_metadata=True, include_comments=False)
-    text = (doc.text or "") if doc is not None else ""
+    text = sanitize(doc.text or "") if doc is not None else ""
     if not text.strip():
         return Skip(str(path), "no article text found in the HTML")
     return Article(
@@ -215,7 +239,7 @@ def read_records(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]
     """JSON (one record, a list, or {"articles": [...]}) or JSON Lines, optionally gzip-compressed."""
     try:
         data = _open_records(path)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         return [], [Skip(str(path), f"cannot read: {exc}")]
     if not data.strip():
         return [], [Skip(str(path), "empty file")]
@@ -225,7 +249,10 @@ def read_records(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]
     articles: list[Article] = []
     skips: list[Skip] = []
     for where, record in _parse_records(path, text, skips):
-        article = record_to_article(record, path, where, max_bytes)
+        try:
+            article = record_to_article(record, path, where, max_bytes)
+        except Exception as exc:  # one odd record must not cost the others
+            article = Skip(where, f"record not readable: {type(exc).__name__}: {exc}".splitlines()[0])
         if isinstance(article, Skip):
             skips.append(article)
             continue
@@ -267,6 +294,7 @@ def record_to_article(record: object, path: Path, where: str, max_bytes: int) ->
         text = record.get("body")
     if not isinstance(text, str) or not text.strip():
         return Skip(where, "record has no text (expected a 'text' or 'body' string)")
+    text = sanitize(text)
     if len(text.encode("utf-8")) > max_bytes:
         return Skip(where, f"article text larger than the {max_bytes:,}-byte limit")
     url = _clean(record.get("url"))

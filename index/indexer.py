@@ -24,7 +24,7 @@ from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passage
 from .settings import Settings
 from .store import Store, now_iso
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: sentences may span hard-wrapped lines
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
 
 Log = Callable[[str], None]
@@ -149,9 +149,13 @@ class Indexer:
         fresh: list[Article] = []
         fingerprints: dict[str, tuple[int, int]] = {}
         for path in tqdm(files, desc="Reading", unit="file", disable=not progress or len(files) < 50, leave=False):
-            stat = path.stat()
-            fingerprint = (stat.st_size, stat.st_mtime_ns)
             key = str(path)
+            try:
+                stat = path.stat()
+            except OSError:
+                skips.append(Skip(key, "disappeared while indexing"))
+                continue
+            fingerprint = (stat.st_size, stat.st_mtime_ns)
             if known_files.get(key) == fingerprint:
                 fingerprints[key] = fingerprint
                 for article_id in by_path.get(key, []):

@@ -16,7 +16,7 @@ TARGET_WORDS = 120
 MAX_WORDS = 200
 
 _WORD = re.compile(r"\S+")
-_LINE = re.compile(r"[^\n]+")
+_BLOCK = re.compile(r"(?:[^\n]*\S[^\n]*(?:\n|$))+")  # consecutive non-blank lines
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     chunk = text[start:end]
     if not chunk.strip():
         return []
-    _, offsets = blingfire.text_to_sentences_and_offsets(chunk)
+    # Line breaks inside a block are often just hard wrapping; the splitter sees them as spaces
+    # (same length, so offsets hold) and decides sentence ends from punctuation alone.
+    _, offsets = blingfire.text_to_sentences_and_offsets(chunk.replace("\r", " ").replace("\n", " "))
     spans = []
     cursor = 0
     for s, e in offsets:
@@ -79,15 +81,18 @@ def _split_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _sentences(text: str) -> list[_Sentence]:
+    """Every sentence, flagged when it opens a paragraph: after a blank line or at the start of a line."""
     sentences: list[_Sentence] = []
-    for line in _LINE.finditer(text):
-        first = True
-        for s, e in sentence_spans(text, line.start(), line.end()):
+    for block in _BLOCK.finditer(text):
+        previous_end = None
+        for s, e in sentence_spans(text, block.start(), block.end()):
+            opens = previous_end is None or "\n" in text[previous_end:s]
             words = len(_WORD.findall(text, s, e))
             pieces = _split_long(text, s, e) if words > MAX_WORDS else [(s, e)]
             for ps, pe in pieces:
-                sentences.append(_Sentence(ps, pe, len(_WORD.findall(text, ps, pe)), first))
-                first = False
+                sentences.append(_Sentence(ps, pe, len(_WORD.findall(text, ps, pe)), opens))
+                opens = False
+            previous_end = e
     return sentences
 
 

@@ -169,8 +169,9 @@ class Searcher:
     def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
         """The top `k` answers after the first `offset` (for "more results"), or an abstention."""
         question = clean_question(question)
-        query = self.embedder.encode_query(question)
         conn = self._conn()
+        Store.check_model(conn, self.settings.model)  # before loading a model that cannot match the vectors
+        query = self.embedder.encode_query(question)
         for attempt in range(3):
             conn.execute("BEGIN")
             try:

@@ -77,6 +77,10 @@ class IndexCorrupt(RuntimeError):
     """The index files disagree or cannot be read; `newsbot index --rebuild` repairs it."""
 
 
+class ModelMismatch(RuntimeError):
+    """The index was embedded with another model than the one configured now."""
+
+
 def now_iso() -> str:
     """The current UTC time, to the second, in ISO 8601."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -146,6 +150,16 @@ class Store:
         """The committed index version; 0 before the first update."""
         row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
+
+    @staticmethod
+    def check_model(conn: sqlite3.Connection, model: str) -> None:
+        """Raise `ModelMismatch` when the committed index was embedded with a different model."""
+        row = conn.execute("SELECT value FROM meta WHERE key='model'").fetchone()
+        if row and row[0] != model:
+            raise ModelMismatch(
+                f"the index was built with the embedding model {row[0]!r} but NEWSBOT_EMBEDDING_MODEL is "
+                f"{model!r}; run `newsbot index` to re-embed it (or set the variable back)"
+            )
 
     @staticmethod
     def set_meta(conn: sqlite3.Connection, **values: object) -> None:

@@ -101,3 +101,16 @@ def test_eval_scores_the_users_own_questions(tmp_path):
     questions.write_text('{"question": "no answer given"}\n')
     bad = newsbot("eval", str(questions), env=env)
     assert bad.returncode == 2 and "questions.jsonl:1" in bad.stderr
+
+
+def test_a_different_model_than_the_index_was_built_with_is_a_clear_error(tmp_path):
+    env = cli_env(tmp_path)
+    assert newsbot("index", "--quiet", env=env).returncode == 0
+    from index.embeddings import model_path
+
+    other = tmp_path / "another-model"  # a model folder that loads fine, but is not the one the index used
+    other.symlink_to(model_path("all-MiniLM-L6-v2"), target_is_directory=True)
+    done = newsbot("ask", NATO_QUESTION, env={**env, "NEWSBOT_EMBEDDING_MODEL": str(other)})
+    assert done.returncode == 1
+    assert "built with the embedding model 'all-MiniLM-L6-v2'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

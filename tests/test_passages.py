@@ -58,3 +58,38 @@ def test_random_texts_keep_every_invariant():
             for _ in range(rng.randint(1, 12))
         ]
         _check(rng.choice(["\n", "\n\n", "\r\n", "\n \n"]).join(paragraphs))
+
+
+def test_hard_wrapped_text_is_not_cut_mid_sentence():
+    import textwrap
+
+    sentences = [
+        f"Sentence number {i} tells of a council proposal that had been delayed for {i} months by the budget row."
+        for i in range(30)
+    ]
+    paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, 30, 5)]
+    text = "\n\n".join(textwrap.fill(p, 70) for p in paragraphs)
+    _check(text)
+    for p in split_passages(text):
+        assert text[p.start : p.end].endswith("budget row.")
+        for s, e in p.sentences:
+            assert text[s:e].startswith("Sentence number") and text[s:e].endswith("budget row.")
+
+
+def test_text_with_nul_and_broken_escapes_is_sanitized_at_ingest(tmp_path):
+    from index.articles import read_file
+
+    corpus = tmp_path / "odd.jsonl"
+    corpus.write_text(
+        '{"id": "s1", "title": "T \\ud83d", "text": "Broken emoji \\ud83d here. Then a NUL \\u0000 inside the text."}\n'
+        '{"id": "s2", "text": "A fine record that comes after the odd one."}\n'
+    )
+    articles, skips = read_file(corpus, 10_000)
+    assert [a.id for a in articles] == ["s1", "s2"] and not skips
+    odd = articles[0]
+    assert "\x00" not in odd.text and len(odd.text) == len("Broken emoji X here. Then a NUL X inside the text.")
+    odd.text.encode("utf-8")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)))
+    articles, skips = read_file(broken, 10_000)
+    assert not articles and len(skips) == 1 and "cannot read" in skips[0].reason
