@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
@@ -68,8 +68,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line with `-`."""
     from index import EmptyQuestion
 
-    if args.question == "-":
-        questions = [line.strip() for line in sys.stdin if line.strip()]
+    many = args.question == "-"
+    if many:  # answered as they arrive, so a pipe gets each answer without waiting for the end of input
+        questions: Iterable[str] = (line.strip() for line in sys.stdin if line.strip())
     else:
         if not args.question.strip():
             _err("newsbot ask: the question is empty; ask something like: newsbot ask \"why did NATO expel the diplomats?\"")
@@ -89,7 +90,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         else:
-            print(_render(result, color), end="\n\n" if len(questions) > 1 else "\n", flush=True)
+            print(_render(result, color), end="\n\n" if many else "\n", flush=True)
     return 0
 
 
