@@ -5,6 +5,9 @@ The guard sits where connections are opened: every hop (the URL and each redirec
 with `getaddrinfo`, refused if any address is loopback, private, link-local, multicast, reserved
 or unspecified, and the socket is connected to the very address that was checked, so a DNS answer
 that changes between check and connect cannot slip past it.
+
+The time limit is on the whole fetch, redirects included: the name lookup, connecting and every
+read must end within it (see `deadline`), however slowly a server sends its answer.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import errno
 import ipaddress
 import os
 import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,9 +24,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
+from .deadline import Deadline, current, resolve
 from .settings import SettingsError
 
 DEFAULT_TIMEOUT = 20.0
@@ -99,13 +102,17 @@ def blocked_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> st
     return None
 
 
-def public_addresses(host: str, port: int) -> list[str]:
-    """Resolve `host`; every address must be public, else `FetchError` names the one refused."""
+def addresses_of(host: str, port: int, seconds: float) -> list[str]:
+    """Resolve `host` within `seconds` (`TimeoutError` beyond); `FetchError` if it has no address."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
+        return resolve(host, port, seconds)
+    except (socket.gaierror, UnicodeError):
         raise FetchError(f"cannot resolve the host name {host!r}", transient=True) from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def public_addresses(host: str, port: int, seconds: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Resolve `host`; every address must be public, else `FetchError` names the one refused."""
+    addresses = addresses_of(host, port, seconds)
     for text in addresses:
         reason = blocked_reason(ipaddress.ip_address(text.split("%")[0]))
         if reason:
@@ -114,27 +121,56 @@ def public_addresses(host: str, port: int) -> list[str]:
     return addresses
 
 
-def _guarded_new_conn(self: HTTPConnection) -> socket.socket:
-    """urllib3's `_new_conn`, but connecting only to checked public addresses of the host."""
+def _new_conn(self: HTTPConnection) -> socket.socket:
+    """urllib3's `_new_conn`, but within the fetch's deadline and, if `guarded`, only to checked public addresses."""
+    deadline = current()
+    left = deadline.remaining() if deadline else DEFAULT_TIMEOUT
+    if left <= 0:
+        raise ConnectTimeoutError(self, f"Connection to {self.host} timed out")
+    try:
+        found = (public_addresses if self.guarded else addresses_of)(self.host, self.port, left)
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(self, f"Looking up {self.host} timed out") from exc
     last: OSError | None = None
-    for address in public_addresses(self.host, self.port):
+    for address in found:
+        wait = deadline.remaining() if deadline else left
+        if isinstance(self.timeout, (int, float)):
+            wait = min(wait, self.timeout)
         try:
-            return create_connection(
-                (address, self.port), self.timeout, source_address=self.source_address, socket_options=self.socket_options
+            sock = create_connection(
+                (address, self.port), wait, source_address=self.source_address, socket_options=self.socket_options
             )
         except TimeoutError as exc:
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
         except OSError as exc:
             last = exc
+            continue
+        try:
+            if deadline:
+                deadline.watch(sock)
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+        return sock
     raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
 
 class _GuardedHTTPConnection(HTTPConnection):
-    _new_conn = _guarded_new_conn
+    guarded = True
+    _new_conn = _new_conn
 
 
 class _GuardedHTTPSConnection(HTTPSConnection):
-    _new_conn = _guarded_new_conn
+    guarded = True
+    _new_conn = _new_conn
+
+
+class _PrivateHTTPConnection(_GuardedHTTPConnection):
+    guarded = False
+
+
+class _PrivateHTTPSConnection(_GuardedHTTPSConnection):
+    guarded = False
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):
@@ -145,13 +181,29 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
+class _PrivateHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PrivateHTTPConnection
+
+
+class _PrivateHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PrivateHTTPSConnection
+
+
 class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections are opened only to public addresses."""
+    """A requests adapter whose connections are opened only to public addresses, within the fetch's deadline."""
+
+    pools: dict[str, type[HTTPConnectionPool]] = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         """Swap the pool classes so every connection, redirects included, goes through the guard."""
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = dict(self.pools)
+
+
+class PrivateAdapter(GuardedAdapter):
+    """Like `GuardedAdapter`, but private addresses may be reached too (NEWSBOT_ALLOW_PRIVATE_URLS=1)."""
+
+    pools = {"http": _PrivateHTTPPool, "https": _PrivateHTTPSPool}
 
 
 def check_url(url: str) -> str:
@@ -170,10 +222,9 @@ def _session(settings: FetchSettings) -> requests.Session:
     session.trust_env = False  # a proxy from the environment would do its own, unchecked, resolving
     session.max_redirects = MAX_REDIRECTS
     session.headers["User-Agent"] = USER_AGENT
-    if not settings.allow_private:
-        adapter = GuardedAdapter()
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    adapter = PrivateAdapter() if settings.allow_private else GuardedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
 
 
@@ -200,25 +251,30 @@ def fetch(
     status, a disallowed content type, an over-size body or a refused address raises `FetchError`.
     """
     url = check_url(url)
-    deadline = time.monotonic() + settings.timeout
-    with _session(settings) as session:
+    with Deadline(settings.timeout) as deadline, _session(settings) as session:
         try:
             response = session.get(url, headers=dict(headers or {}), stream=True, timeout=(settings.timeout, settings.timeout))
         except requests.Timeout:
-            raise FetchError(f"timed out after {settings.timeout:g}s", transient=True) from None
+            raise _timed_out(settings) from None
         except requests.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
         except requests.exceptions.InvalidSchema:
             raise FetchError("redirected to a URL that is not http or https") from None
         except requests.ConnectionError as exc:
-            raise _connection_problem(exc, url) from None
+            raise (_timed_out(settings) if deadline.passed() else _connection_problem(exc, url)) from None
         except requests.RequestException as exc:
+            if deadline.passed():
+                raise _timed_out(settings) from None
             raise FetchError(f"request failed: {type(exc).__name__}", transient=True) from None
         with response:
             return _read(response, settings, accept, deadline)
 
 
-def _read(response: requests.Response, settings: FetchSettings, accept: tuple[str, ...] | None, deadline: float) -> Fetched:
+def _timed_out(settings: FetchSettings) -> FetchError:
+    return FetchError(f"timed out after {settings.timeout:g}s", transient=True)
+
+
+def _read(response: requests.Response, settings: FetchSettings, accept: tuple[str, ...] | None, deadline: Deadline) -> Fetched:
     """Check status, type and declared size, then read the body, stopping as soon as a limit is passed."""
     status = response.status_code
     if status == 304:
@@ -240,12 +296,14 @@ def _read(response: requests.Response, settings: FetchSettings, accept: tuple[st
             body += chunk
             if len(body) > settings.max_bytes:
                 raise FetchError(limit)
-            if time.monotonic() > deadline:
-                raise FetchError(f"timed out after {settings.timeout:g}s", transient=True)
-    except requests.RequestException as exc:
-        timed_out = isinstance(exc, requests.ConnectionError) and "timed out" in str(exc).lower()
-        message = f"timed out after {settings.timeout:g}s" if timed_out else "the connection broke while reading"
-        raise FetchError(message, transient=True) from None
+            if deadline.passed():
+                raise _timed_out(settings)
+    except (requests.RequestException, HTTPError, OSError) as exc:
+        if deadline.passed() or "timed out" in str(exc).lower():
+            raise _timed_out(settings) from None
+        raise FetchError("the connection broke while reading", transient=True) from None
+    if deadline.expired:  # the deadline shut the socket, so the body ended early, not at its end
+        raise _timed_out(settings)
     return Fetched(response.url, status, content_type, charset, bytes(body), response.headers)
 
 

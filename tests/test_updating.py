@@ -238,6 +238,55 @@ def test_a_50_mb_stream_is_cut_off_early(site):
     assert site.stream_sent < 25_000_000, f"the server managed to send {site.stream_sent:,} bytes"
 
 
+def _trickles(part: str) -> Callable:
+    """A server that sends its headers or its body one byte at a time, each well within any read timeout."""
+
+    def respond(handler):
+        started = time.monotonic()
+        try:
+            handler.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n")
+            if part == "body":
+                handler.wfile.write(b"\r\n<html><body><p>")
+            else:
+                handler.wfile.write(b"X-Slow: ")
+            while time.monotonic() - started < 12:
+                handler.wfile.write(b"a")
+                time.sleep(0.3)
+        except OSError:
+            pass
+
+    return respond
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_trickling_server_cannot_stretch_the_time_limit(site, monkeypatch, part, guarded):
+    """The limit is on the whole fetch, not on each read: a byte every 0.3s still ends after 1.5s."""
+    real = fetch_module.blocked_reason
+    monkeypatch.setattr(fetch_module, "blocked_reason", lambda a: None if str(a) == "127.0.0.1" else real(a))
+    site.routes[f"/trickle-{part}"] = _trickles(part)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^timed out after 1\.5s$"):
+        fetch(site.url(f"/trickle-{part}"), FetchSettings(timeout=1.5, allow_private=not guarded))
+    assert time.monotonic() - started < 3
+
+
+def test_a_stuck_name_lookup_cannot_stretch_the_time_limit(monkeypatch):
+    real = fetch_module.socket.getaddrinfo
+
+    def stuck(host, *args, **kwargs):
+        if host == "stuck.example":
+            time.sleep(4)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", stuck)
+    for allow_private in (False, True):
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"^timed out after 1s$"):
+            fetch("http://stuck.example/news", FetchSettings(timeout=1, allow_private=allow_private))
+        assert time.monotonic() - started < 2
+
+
 # --- newsbot add ----------------------------------------------------------------------------------------
 
 
