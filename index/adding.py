@@ -6,6 +6,7 @@ its article, so a failed add leaves neither a stray file nor a half-indexed arti
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,8 @@ from .fetch import FetchError, FetchSettings, check_url, fetch
 from .webpage import WebArticle, clean_url, extract
 
 DEFAULT_WAIT = 120.0  # seconds to wait for another update (the watcher) to finish
+
+log = logging.getLogger("newsbot.adding")
 
 
 @dataclass
@@ -49,6 +52,11 @@ class Hint:
 
     title: str | None = None
     published: str | None = None
+
+
+def unexpected(exc: Exception) -> str:
+    """A one-line reason for an error nobody foresaw (its traceback belongs in the log)."""
+    return " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
 
 
 def _with_scheme(url: str) -> str:
@@ -100,6 +108,9 @@ def _prepare(
             known = find_indexed(index, [article.url, article.fetched_url], article.text)
     except FetchError as exc:
         return AddResult(url, ok=False, reason=str(exc), transient=exc.transient)
+    except Exception as exc:  # one page's surprise must not stop the pages after it
+        log.exception("adding %s failed unexpectedly", url)
+        return AddResult(url, ok=False, reason=unexpected(exc))
     if known is not None:
         return AddResult(url, ok=False, duplicate=True, article_id=known[0], title=known[1])
     same = next((a for a in batch.values() if a.url == article.url or a.text == article.text), None)
@@ -140,23 +151,29 @@ def _index_batch(index: Index, batch: dict[str, WebArticle], results: dict[str, 
     """Save the batch's files and index them; remove the file of every page that did not make it in."""
     folder = index.settings.articles_dir
     for url, article in batch.items():
-        results[url].path = save_article(article, folder)
+        try:
+            results[url].path = save_article(article, folder)
+        except OSError as exc:
+            results[url].reason, results[url].transient = f"cannot save the article file: {exc}", True
+    saved = [url for url in batch if results[url].path]
+    if not saved:
+        return
     try:
-        summary = index.update([r.path for r in results.values() if r.path], progress=False, wait=wait)
+        summary = index.update([results[url].path for url in saved], progress=False, wait=wait)
         reasons = {Path(skip.path).resolve(): skip.reason for skip in summary.skips}
-        for url, article in batch.items():
+        for url in saved:
             result = results[url]
-            stored = index.article(article.article_id)
+            stored = index.article(batch[url].article_id)
             if stored is not None:
                 result.ok, result.passages = True, len(stored.passages)
             else:
                 result.reason = reasons.get(result.path.resolve(), "the article could not be indexed")
     except Exception as exc:
-        for url in batch:
+        for url in saved:
             results[url].reason = f"indexing failed: {exc}"
             results[url].transient = True
     finally:
-        for url in batch:
+        for url in saved:
             result = results[url]
             if not result.ok and result.path is not None:
                 result.path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ validators and the items already handled live in the index database, next to the
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import feedparser
 
 from . import Index
-from .adding import AddResult, Hint, add_urls
+from .adding import AddResult, Hint, add_urls, unexpected
 from .fetch import FetchError, Fetched, FetchSettings, fetch
 from .store import now_iso
 
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS feed_items (
     PRIMARY KEY (feed_url, key)
 ) WITHOUT ROWID;
 """
+
+log = logging.getLogger("newsbot.feeds")
 
 
 @dataclass
@@ -167,7 +170,24 @@ def list_feeds(index: Index) -> list[Feed]:
 def poll_feeds(index: Index, settings: FetchSettings | None = None) -> list[PollResult]:
     """Poll every followed feed once; one feed's failure never stops the others."""
     settings = settings or FetchSettings.from_env()
-    return [poll_feed(index, feed.url, settings) for feed in list_feeds(index)]
+    results = []
+    for feed in list_feeds(index):
+        try:
+            results.append(poll_feed(index, feed.url, settings))
+        except Exception as exc:
+            results.append(_failed(index, feed, exc))
+    return results
+
+
+def _failed(index: Index, feed: Feed, exc: Exception) -> PollResult:
+    """Log an unexpected poll failure with its traceback, and record it as the feed's error."""
+    log.exception("polling the feed %s failed unexpectedly", feed.url)
+    result = PollResult(feed.url, title=feed.title, error=unexpected(exc))
+    try:
+        _record(index, feed.url, error=result.error)
+    except Exception:
+        log.exception("recording the error of the feed %s failed", feed.url)
+    return result
 
 
 def poll_feed(index: Index, url: str, settings: FetchSettings) -> PollResult:

@@ -209,10 +209,14 @@ class PrivateAdapter(GuardedAdapter):
 def check_url(url: str) -> str:
     """The URL, trimmed, if it is an absolute http(s) URL with a host; `FetchError` otherwise."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # both parse the host part, and may refuse it
+    except ValueError as exc:
+        raise FetchError(f"not a valid URL: {url!r} ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchError(f"not an http or https URL: {url!r}")
-    if not parts.hostname:
+    if not hostname:
         raise FetchError(f"the URL has no host name: {url!r}")
     return url
 

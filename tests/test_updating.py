@@ -23,6 +23,8 @@ from conftest import SEEDS, cli_env, make_index
 from websites import Site, html_page
 from index import Index
 from index import fetch as fetch_module
+from index import adding as adding_module
+from index import feeds as feeds_module
 from index.adding import add_urls
 from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from index.fetch import FetchError, FetchSettings, blocked_reason, fetch
@@ -347,6 +349,57 @@ def test_newsbot_add_reports_each_url(site, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith(f"already indexed: “{TUNNEL[0]}”")
 
 
+def test_a_malformed_url_gets_a_clear_reason_and_the_other_urls_are_still_added(site, corpus):
+    url = site.article("/after-malformed", OBSERVATORY)
+    results = add_urls(corpus, ["http://[x", "https://example.com:99999/x", url], LOCAL)
+    assert [r.ok for r in results] == [False, False, True]
+    assert results[0].line() == "not added: http://[x: not a valid URL: 'http://[x' (Invalid IPv6 URL)"
+    assert results[1].reason.startswith("not a valid URL: 'https://example.com:99999/x' (Port out of range")
+    with pytest.raises(FetchError, match="not a valid URL"):
+        fetch("http://[x", LOCAL)
+
+
+def test_an_unexpected_error_with_one_page_is_logged_and_does_not_stop_the_others(site, corpus, monkeypatch, caplog):
+    real = adding_module.extract
+
+    def exploding(page, *args):
+        if page.url.endswith("/exploding"):
+            raise RuntimeError("the extractor\nfell over")
+        return real(page, *args)
+
+    real_save = adding_module.save_article
+
+    def disk_full(article, folder):
+        if article.title == FERRY[0]:
+            raise OSError(28, "No space left on device")
+        return real_save(article, folder)
+
+    monkeypatch.setattr(adding_module, "extract", exploding)
+    monkeypatch.setattr(adding_module, "save_article", disk_full)
+    bad, unsaved = site.article("/exploding", SOLAR), site.article("/unsaved", FERRY)
+    good = site.article("/after-exploding", TUNNEL)
+    before = files(corpus)
+    with caplog.at_level("ERROR", logger="newsbot.adding"):
+        results = add_urls(corpus, [bad, unsaved, good], LOCAL)
+    assert [r.ok for r in results] == [False, False, True]
+    assert results[0].reason == "unexpected error: RuntimeError: the extractor fell over"
+    assert any(record.exc_info and bad in record.getMessage() for record in caplog.records), "the traceback is logged"
+    assert results[1].reason == "cannot save the article file: [Errno 28] No space left on device"
+    assert files(corpus) == before | {results[2].path.name}
+
+
+def test_newsbot_add_of_a_malformed_url_prints_one_line(tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    for name, value in cli_env(tmp_path).items():
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.setenv(name, value)
+    assert main(["add", "http://[x"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "not added: http://[x: not a valid URL: 'http://[x' (Invalid IPv6 URL)\n"
+    assert "Traceback" not in err
+
+
 # --- feeds -----------------------------------------------------------------------------------------------
 
 
@@ -425,6 +478,33 @@ def test_a_feed_that_is_not_xml_is_refused_and_a_broken_feed_reports_an_error(si
     assert list_feeds(corpus)[0].error == result.error
     assert remove_feed(corpus, feed_url) and not remove_feed(corpus, feed_url)
     assert list_feeds(corpus) == []
+
+
+def test_one_broken_feed_does_not_stop_the_others(site, corpus, monkeypatch, caplog):
+    """A feed url that cannot even be parsed, a feed whose poll fails unexpectedly, then a good feed."""
+    good = conditional_feed(site, "/after-broken.xml", {"version": 1, "items": [("a-1", site.article("/a/glacier", GLACIER), "G")]})
+    exploding = conditional_feed(site, "/exploding.xml", {"version": 1, "items": []})
+    add_feed(corpus, exploding, LOCAL)
+    add_feed(corpus, good, LOCAL)
+    with feeds_module._transaction(corpus) as conn:  # followed before urls were checked
+        conn.execute("INSERT INTO feeds(url, added_at) VALUES ('http://[x', '2000-01-01T00:00:00Z')")
+    real = feeds_module.read_feed
+
+    def read(url, *args, **kwargs):
+        if url == exploding:
+            raise RuntimeError("parser crashed")
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(feeds_module, "read_feed", read)
+    with caplog.at_level("ERROR", logger="newsbot.feeds"):
+        results = poll_feeds(corpus, LOCAL)
+    assert results[0].url == "http://[x", "the feeds are polled in the order they were added"
+    polled = {r.url: r for r in results}
+    assert polled["http://[x"].error == "not a valid URL: 'http://[x' (Invalid IPv6 URL)"
+    assert polled[exploding].error == "unexpected error: RuntimeError: parser crashed"
+    assert any(record.exc_info and exploding in record.getMessage() for record in caplog.records)
+    assert polled[good].error is None and [r.ok for r in polled[good].added] == [True]
+    assert {f.url: f.error for f in list_feeds(corpus)} == {url: r.error for url, r in polled.items()}
 
 
 # --- newsbot watch, and questions answered while the index changes under them ------------------------------
