@@ -158,8 +158,11 @@ def _index_batch(index: Index, batch: dict[str, WebArticle], results: dict[str, 
     saved = [url for url in batch if results[url].path]
     if not saved:
         return
+    # Before the first update, the whole folder: indexing only these files would create an index
+    # that holds them alone, and nothing would ever index the articles already in the folder.
+    paths = [results[url].path for url in saved] if index.exists() else [folder]
     try:
-        summary = index.update([results[url].path for url in saved], progress=False, wait=wait)
+        summary = index.update(paths, progress=False, wait=wait)
         reasons = {Path(skip.path).resolve(): skip.reason for skip in summary.skips}
         for url in saved:
             result = results[url]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, cli_env, make_index
+from conftest import NATO_QUESTION, SEEDS, cli_env, make_index
 from websites import Site, html_page
 from index import Index
 from index import fetch as fetch_module
@@ -330,6 +330,19 @@ def test_a_page_that_cannot_be_indexed_leaves_no_file_behind(site, corpus):
     assert result.reason.startswith("indexing failed: another newsbot process is updating the index")
     assert files(corpus) == before_files and article_count(corpus) == before_articles
     assert add_urls(corpus, [url], LOCAL)[0].ok  # and it works once the index is free
+
+
+def test_the_first_add_on_a_fresh_install_indexes_the_whole_articles_folder(site, tmp_path, embedder):
+    """Before any index exists, adding a page must not leave the rest of the folder unindexed for good."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    fresh = make_index(tmp_path, embedder, articles)
+    assert not fresh.exists()
+    [result] = add_urls(fresh, [site.article("/first-ever", SOLAR)], LOCAL)
+    assert result.ok, result.reason
+    assert answers_with(fresh, NATO_QUESTION, "intelligence officers"), "the seeds already in the folder are indexed"
+    assert answers_with(fresh, "How many homes will the floating solar farm supply with electricity?", "18,000 homes")
+    assert fresh.update(progress=False).added == 0, "nothing in the folder was left for a later update"
 
 
 def test_newsbot_add_reports_each_url(site, tmp_path, monkeypatch, capsys):
