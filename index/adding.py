@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -125,17 +126,22 @@ def add_urls(
     settings: FetchSettings | None = None,
     hints: Mapping[str, Hint] | None = None,
     wait: float = DEFAULT_WAIT,
+    stop: threading.Event | None = None,
 ) -> list[AddResult]:
     """Fetch each URL, save its article in the articles folder and index them all in one update.
 
     Returns one `AddResult` per distinct URL, in order. Never raises for a bad page; if the
     index update itself fails, every page of the batch is reported as not added and its file removed.
+    Once `stop` is set, the URLs not fetched yet are skipped (a transient failure); the rest are indexed.
     """
     settings = settings or FetchSettings.from_env()
     hints = hints or {}
     results: dict[str, AddResult] = {}
     batch: dict[str, WebArticle] = {}
     for url in dict.fromkeys(u.strip() for u in urls if u.strip()):
+        if stop is not None and stop.is_set():
+            results[url] = AddResult(url, ok=False, reason="not tried: stopping", transient=True)
+            continue
         prepared = _prepare(index, url, settings, hints.get(url, Hint()), batch)
         if isinstance(prepared, AddResult):
             results[url] = prepared

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -167,13 +168,17 @@ def list_feeds(index: Index) -> list[Feed]:
     return [Feed(*row) for row in rows]
 
 
-def poll_feeds(index: Index, settings: FetchSettings | None = None) -> list[PollResult]:
-    """Poll every followed feed once; one feed's failure never stops the others."""
+def poll_feeds(
+    index: Index, settings: FetchSettings | None = None, stop: threading.Event | None = None
+) -> list[PollResult]:
+    """Poll every followed feed once (until `stop` is set); one feed's failure never stops the others."""
     settings = settings or FetchSettings.from_env()
     results = []
     for feed in list_feeds(index):
+        if stop is not None and stop.is_set():
+            break
         try:
-            results.append(poll_feed(index, feed.url, settings))
+            results.append(poll_feed(index, feed.url, settings, stop))
         except Exception as exc:
             results.append(_failed(index, feed, exc))
     return results
@@ -190,12 +195,12 @@ def _failed(index: Index, feed: Feed, exc: Exception) -> PollResult:
     return result
 
 
-def poll_feed(index: Index, url: str, settings: FetchSettings) -> PollResult:
+def poll_feed(index: Index, url: str, settings: FetchSettings, stop: threading.Event | None = None) -> PollResult:
     """Fetch one feed conditionally and add its items not seen before.
 
     An item is remembered once it was added, found already indexed, or failed for good; an item
-    that failed for a passing reason (timeout, server error) is tried again, so the validators
-    are then not stored and the next poll re-reads the feed.
+    that failed for a passing reason (timeout, server error, or `stop` set before it was fetched)
+    is tried again, so the validators are then not stored and the next poll re-reads the feed.
     """
     with _transaction(index) as conn:
         row = conn.execute("SELECT title, etag, modified FROM feeds WHERE url=?", (url,)).fetchone()
@@ -217,7 +222,7 @@ def poll_feed(index: Index, url: str, settings: FetchSettings) -> PollResult:
     new = [item for item in items_of(parsed) if item.key not in seen]
     linked = [item for item in new if item.link]
     hints = {item.link: item.hint for item in linked}
-    result.added = add_urls(index, [item.link for item in linked], settings, hints) if linked else []
+    result.added = add_urls(index, [item.link for item in linked], settings, hints, stop=stop) if linked else []
     retry = {r.url for r in result.added if r.transient}
     done = [item.key for item in new if item.link not in retry]
     validators = (None, None) if retry else (page.headers.get("ETag"), page.headers.get("Last-Modified"))

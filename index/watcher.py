@@ -1,8 +1,10 @@
 """Keep the index current by itself: watch the articles folder and poll the followed feeds.
 
 File events are debounced (an editor's save or a copied folder is many events) and then one
-incremental update of the whole folder runs, so no event can be lost in between. Nothing that
-goes wrong with a file, a page or a feed stops the loop; it is logged and tried again later.
+incremental update of the whole folder runs, so no event can be lost in between. Feeds are polled
+on a thread of their own, so a slow feed never holds up the folder; the index's update lock keeps
+the two from updating at once. Nothing that goes wrong with a file, a page or a feed stops the
+loop; it is logged and tried again later.
 """
 
 from __future__ import annotations
@@ -98,23 +100,27 @@ class Watcher:
         self._retry_at: float | None = None
 
     def run(self, stop: threading.Event) -> None:
-        """Catch up with changes made while not watching, then follow the folder and the feeds."""
+        """Catch up with changes made while not watching, then follow the folder and the feeds until `stop`.
+
+        Once `stop` is set, the update in progress and the feed page in hand are finished first.
+        """
         observer = Observer()
         observer.schedule(self._changes, str(self.folder), recursive=True)
         observer.start()
+        # a daemon, so that an interrupt (a second signal) ends the process without waiting for it
+        feeds = threading.Thread(target=self._poll_loop, args=(stop,), name="newsbot feeds", daemon=True)
         try:
             self.sync()
             self.log(f"watching {self.folder} (feeds polled every {self.feed_interval:g}s)")
-            next_poll = time.monotonic()
+            feeds.start()
             while not stop.is_set():
                 retry_due = self._retry_at is not None and time.monotonic() >= self._retry_at
                 if self._changes.settled() or retry_due:
                     self.sync()
-                if time.monotonic() >= next_poll:
-                    self.poll()
-                    next_poll = time.monotonic() + self.feed_interval
                 stop.wait(TICK)
+            feeds.join()
         finally:
+            stop.set()  # ends the feed thread too if the loop itself failed
             observer.stop()
             observer.join()
         self.log("watch: stopped")
@@ -134,12 +140,18 @@ class Watcher:
         if summary.changed:
             self.log(f"watch: {summary.line()}")
 
-    def poll(self) -> None:
+    def _poll_loop(self, stop: threading.Event) -> None:
+        """Poll the feeds now and then every `feed_interval` seconds, until `stop` is set."""
+        while not stop.is_set():
+            self.poll(stop)
+            stop.wait(self.feed_interval)
+
+    def poll(self, stop: threading.Event | None = None) -> None:
         """Poll the followed feeds once, logging new items, failures and feed errors."""
         try:
             if not list_feeds(self.index):
                 return
-            for result in poll_feeds(self.index, self.settings):
+            for result in poll_feeds(self.index, self.settings, stop):
                 if result.error or result.added:
                     self.log(f"watch: {result.line()}")
                 for added in result.added:

@@ -28,6 +28,7 @@ from index import feeds as feeds_module
 from index.adding import add_urls
 from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from index.fetch import FetchError, FetchSettings, blocked_reason, fetch
+from index.watcher import Watcher
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 LOCAL = FetchSettings(timeout=2, max_bytes=300_000, allow_private=True)
@@ -73,6 +74,16 @@ OBSERVATORY = (
         "The telescope was paid for by a lottery grant and eleven years of bake sales run by the local astronomy club volunteers.",
     ],
 )
+
+HONEY = (
+    "Veldmark beekeepers report record harvest",
+    [
+        "Beekeepers in the Veldmark valley reported a record harvest of 14 tonnes of honey this summer, double last year's yield.",
+        "The cooperative credited a wet spring that let clover and lime trees flower for weeks longer than usual across the valley.",
+        "Prices at the autumn market are expected to fall slightly, and the cooperative plans to open a second bottling room.",
+    ],
+)
+BEEKEEPING = ("How much honey did the Veldmark beekeepers harvest?", "14 tonnes of honey")
 
 
 @pytest.fixture(autouse=True)
@@ -583,6 +594,42 @@ def front_matter_article(title: str, paragraphs: list[str]) -> str:
     return f"---\ntitle: {title}\nsource: Team notes\npublished: 2024-05-03\n---\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
+def test_a_slow_feed_poll_holds_up_neither_folder_changes_nor_stopping(site, corpus):
+    """The feed poller has its own thread: a file dropped in while a feed item hangs is indexed in seconds,
+    and once stopped the poller finishes the item in hand and leaves the rest for the next poll."""
+    release, hanging = threading.Event(), threading.Event()
+    site.article("/hanging", SOLAR)
+    served = site.routes["/hanging"]
+
+    def hang(handler):
+        hanging.set()
+        release.wait(30)
+        served(handler)
+
+    site.routes["/hanging"] = hang
+    later = site.article("/not-yet", GLACIER)
+    items = [("h-2", later, "Glacier"), ("h-1", site.url("/hanging"), "Solar")]  # newest first, as feeds list them
+    add_feed(corpus, conditional_feed(site, "/hanging-feed.xml", {"version": 1, "items": items}), LOCAL)
+    lines: list[str] = []
+    stop = threading.Event()
+    watcher = Watcher(corpus, corpus.settings.articles_dir, 60, FetchSettings(timeout=30, allow_private=True), lines.append)
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert hanging.wait(30), "the watcher polls the feed"
+        (corpus.settings.articles_dir / "veldmark-honey.md").write_text(front_matter_article(*HONEY))
+        wait_until(lambda: answers_with(corpus, *BEEKEEPING), 10, "a new file answerable while a feed item hangs")
+    finally:
+        stop.set()
+        release.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive(), "the watcher stops without waiting for the next feed interval"
+    assert lines[-1] == "watch: stopped", lines
+    assert answers_with(corpus, "How many homes will the floating solar farm supply with electricity?", "18,000 homes")
+    assert site.hits("/not-yet") == 0, "no new item is fetched once stopping"
+    assert list_feeds(corpus)[0].items == 1, "the item not tried is left for the next poll"
+
+
 def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_path, embedder):
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
@@ -599,7 +646,7 @@ def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_pa
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     output = Output(process.stderr)
-    beekeeping = ("How much honey did the Veldmark beekeepers harvest?", "14 tonnes of honey")
+    beekeeping = BEEKEEPING
     telescope = ("How big is the new telescope at the Marlow observatory?", "four-metre telescope")
     asker = Asker(observed, [beekeeping[0], "why did NATO expel the diplomats?", telescope[0]])
     try:
@@ -608,11 +655,7 @@ def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_pa
         # a feed polled by the watcher, then a file dropped into the folder: each becomes answerable
         wait_until(lambda: answers_with(observed, *telescope), 20, "the feed's item answerable")
         new = articles / "veldmark-honey.md"
-        new.write_text(front_matter_article("Veldmark beekeepers report record harvest", [
-            "Beekeepers in the Veldmark valley reported a record harvest of 14 tonnes of honey this summer, double last year's yield.",
-            "The cooperative credited a wet spring that let clover and lime trees flower for weeks longer than usual across the valley.",
-            "Prices at the autumn market are expected to fall slightly, and the cooperative plans to open a second bottling room.",
-        ]))
+        new.write_text(front_matter_article(*HONEY))
         assert wait_until(lambda: answers_with(observed, *beekeeping), 15, "a new file answerable") < 15
 
         # bad files are skipped; the watcher keeps running and still picks up the next good file
