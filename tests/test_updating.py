@@ -560,6 +560,7 @@ class Asker:
         self.questions = questions
         self.asked = 0
         self.errors: list[BaseException] = []
+        self.quotes: dict[str, list[list[str]]] = {q: [] for q in questions}  # per question, per asking
         self.generations: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -567,14 +568,19 @@ class Asker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            question = self.questions[self.asked % len(self.questions)]
             try:
-                result = self.index.search(self.questions[self.asked % len(self.questions)], k=3)
-                assert result.abstained or result.answers
+                result = self.index.search(question, k=3)
+                self.quotes[question].append([] if result.abstained else [a.quote for a in result.answers])
                 self.generations.add(self.index.generation())
             except BaseException as exc:  # recorded: the test fails on any
                 self.errors.append(exc)
             self.asked += 1
             time.sleep(0.02)
+
+    def answered(self, question: str, phrase: str) -> list[bool]:
+        """For each time `question` was asked: did an answer quote `phrase`?"""
+        return [any(phrase in quote for quote in quotes) for quotes in self.quotes[question]]
 
     def stop(self) -> None:
         self._stop.set()
@@ -648,7 +654,8 @@ def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_pa
     output = Output(process.stderr)
     beekeeping = BEEKEEPING
     telescope = ("How big is the new telescope at the Marlow observatory?", "four-metre telescope")
-    asker = Asker(observed, [beekeeping[0], "why did NATO expel the diplomats?", telescope[0]])
+    serving = make_index(tmp_path, embedder, articles)  # a second reader of the same index, as `newsbot serve` is
+    asker = Asker(serving, [beekeeping[0], NATO_QUESTION, telescope[0]])
     try:
         output.wait_for("watching", timeout=60)
 
@@ -681,3 +688,7 @@ def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_pa
     assert sum("binary.txt" in line for line in output.lines) == 1, "a bad file is reported once, not on every update"
     assert asker.errors == [], asker.errors[:3]
     assert asker.asked > 20 and len(asker.generations) >= 4, (asker.asked, asker.generations)
+    nato = asker.answered(NATO_QUESTION, "intelligence officers")
+    assert len(nato) > 5 and all(nato), f"the NATO question went unanswered {nato.count(False)} of {len(nato)} times"
+    assert any(asker.answered(*telescope)), "the feed's article became answerable for the running reader"
+    assert any(asker.answered(*beekeeping)), "the new file became answerable for the running reader"
