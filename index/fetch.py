@@ -278,7 +278,9 @@ def _timed_out(settings: FetchSettings) -> FetchError:
     return FetchError(f"timed out after {settings.timeout:g}s", transient=True)
 
 
-def _read(response: requests.Response, settings: FetchSettings, accept: tuple[str, ...] | None, deadline: Deadline) -> Fetched:
+def _read(
+    response: requests.Response, settings: FetchSettings, accept: tuple[str, ...] | None, deadline: Deadline
+) -> Fetched:
     """Check status, type and declared size, then read the body, stopping as soon as a limit is passed."""
     status = response.status_code
     if status == 304:

@@ -506,7 +506,8 @@ def test_a_feed_that_is_not_xml_is_refused_and_a_broken_feed_reports_an_error(si
 
 def test_one_broken_feed_does_not_stop_the_others(site, corpus, monkeypatch, caplog):
     """A feed url that cannot even be parsed, a feed whose poll fails unexpectedly, then a good feed."""
-    good = conditional_feed(site, "/after-broken.xml", {"version": 1, "items": [("a-1", site.article("/a/glacier", GLACIER), "G")]})
+    glacier = site.article("/a/glacier", GLACIER)
+    good = conditional_feed(site, "/after-broken.xml", {"version": 1, "items": [("a-1", glacier, "Glacier")]})
     exploding = conditional_feed(site, "/exploding.xml", {"version": 1, "items": []})
     add_feed(corpus, exploding, LOCAL)
     add_feed(corpus, good, LOCAL)
@@ -618,7 +619,8 @@ def test_a_slow_feed_poll_holds_up_neither_folder_changes_nor_stopping(site, cor
     add_feed(corpus, conditional_feed(site, "/hanging-feed.xml", {"version": 1, "items": items}), LOCAL)
     lines: list[str] = []
     stop = threading.Event()
-    watcher = Watcher(corpus, corpus.settings.articles_dir, 60, FetchSettings(timeout=30, allow_private=True), lines.append)
+    patient = FetchSettings(timeout=30, allow_private=True)
+    watcher = Watcher(corpus, corpus.settings.articles_dir, 60, patient, lines.append)
     thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
     thread.start()
     try:
