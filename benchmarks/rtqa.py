@@ -34,6 +34,7 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "BM25 alone (title + passage)": BM25_ONLY,
     "dense alone (title + passage)": DENSE_ONLY,
     "plain reciprocal rank fusion": Ranking(fusion="rrf", sentence=0.0),
+    "equal-weight fusion, no sentence rescoring": Ranking(dense=0.5, keyword=0.5, sentence=0.0),
     "default without sentence rescoring": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0}),
     "default": DEFAULT_RANKING,
 }
@@ -110,6 +111,8 @@ def main() -> int:
         return 0
 
     answered = evaluate("default, k=3 (as the bot asks)", questions, partial(index.search, k=3))
+    off_topic = [line for line in (ROOT / "benchmarks" / "off_topic.txt").read_text().splitlines() if line.strip()]
+    abstained = sum(index.search(question).abstained for question in off_topic)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["NEWSBOT_INDEX_DIR"] = str(args.index_dir)
     reindex = timed_cli(["index", "--quiet", str(articles)], env)
@@ -122,6 +125,8 @@ def main() -> int:
     for name, value in [
         ("query latency, k=10: p50 / p95", f"{rows[-1].latency(0.5):.1f} / {rows[-1].latency(0.95):.1f} ms"),
         ("query latency, k=3: p50 / p95", f"{answered.latency(0.5):.1f} / {answered.latency(0.95):.1f} ms"),
+        ("benchmark questions wrongly abstained on (default)", f"{rows[-1].abstained} of {len(questions)}"),
+        ("off-topic questions abstained on (benchmarks/off_topic.txt)", f"{abstained} of {len(off_topic)}"),
         (f"indexing throughput ({passages} passages, no cache)", f"{pipeline:.1f} passages/s"),
         ("raw model encode, same passages", f"{raw:.1f} passages/s"),
         ("pipeline / raw encode", f"{pipeline / raw:.2f}"),

@@ -31,6 +31,8 @@ _stemmer = Stemmer.Stemmer("porter")
 
 def _fold(text: str) -> str:
     """Lower-case and strip diacritics, as the FTS5 `unicode61 remove_diacritics 2` tokenizer does."""
+    if text.isascii():  # the common case, and far cheaper than Unicode decomposition
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -68,14 +70,28 @@ def attach_vocabulary(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB_TABLE} USING fts5vocab(main, 'passages_fts', 'row')")
 
 
-def term_weights(conn: sqlite3.Connection, terms: list[str], documents: int) -> dict[str, float]:
-    """IDF of each query term's stem over all passages (a connection with `attach_vocabulary`)."""
-    wanted = {stem(t) for t in terms}
-    if not wanted:
+def document_frequencies(conn: sqlite3.Connection, stems: set[str]) -> dict[str, int]:
+    """How many passages contain each stem (a connection with `attach_vocabulary`)."""
+    if not stems:
         return {}
-    marks = ",".join("?" * len(wanted))
-    found = dict(conn.execute(f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN ({marks})", tuple(wanted)))
-    return {s: math.log(1 + (documents - found.get(s, 0) + 0.5) / (found.get(s, 0) + 0.5)) for s in wanted}
+    marks = ",".join("?" * len(stems))
+    found = dict(conn.execute(f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN ({marks})", tuple(stems)))
+    return {s: int(found.get(s, 0)) for s in stems}
+
+
+def idf(frequency: int, documents: int) -> float:
+    """BM25's inverse document frequency of a term found in `frequency` of `documents` passages."""
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
+def selective_terms(terms: list[str], frequencies: dict[str, int], documents: int, max_share: float) -> list[str]:
+    """The terms found in at most `max_share` of the passages (else the two rarest).
+
+    A term in a large share of the passages barely moves BM25, yet makes FTS5 score every
+    passage holding it; leaving it out of the MATCH keeps keyword search fast on a big corpus.
+    """
+    kept = [t for t in terms if frequencies.get(stem(t), 0) <= max_share * documents]
+    return kept or sorted(terms, key=lambda t: frequencies.get(stem(t), 0))[:2]
 
 
 def sentence_match(sentence: str, weights: dict[str, float]) -> float:

@@ -16,7 +16,16 @@ import faiss
 import numpy as np
 
 from .embeddings import Embedder
-from .keywords import attach_vocabulary, fts_query, query_terms, sentence_match, term_weights
+from .keywords import (
+    attach_vocabulary,
+    document_frequencies,
+    fts_query,
+    idf,
+    query_terms,
+    selective_terms,
+    sentence_match,
+    stem,
+)
 from .links import passage_link
 from .settings import Settings
 from .store import IndexCorrupt, Store
@@ -25,6 +34,8 @@ MAX_QUESTION_CHARS = 2000
 ABSTAIN_BELOW = 0.25  # best passage's cosine similarity under which nothing is taken as an answer
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
 RRF_K = 60
+# One question is one vector: threads only add hand-off cost to FAISS's scan (measured 7 ms vs 10 ms).
+faiss.omp_set_num_threads(1)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -32,18 +43,22 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Ranking:
     """How candidates are found and scored; the benchmark compares these side by side."""
 
-    dense: float = 0.5  # weight of the min-max normalized cosine similarity
-    keyword: float = 0.5  # weight of BM25 relative to the best BM25 among the candidates
-    sentence: float = 0.0  # weight of the best sentence's share of the question's IDF mass
+    # Weights tuned on RealTimeQA 2022 (docs/benchmarks.md): BM25 is the stronger signal on news
+    # questions full of names, the dense score adds paraphrase, the best sentence rewards passages
+    # where the question's rare words stand together.
+    dense: float = 0.4  # weight of the min-max normalized cosine similarity
+    keyword: float = 0.6  # weight of BM25 relative to the best BM25 among the candidates
+    sentence: float = 0.3  # weight of the best sentence's share of the question's IDF mass
     title_weight: float = 2.0  # BM25 weight of the title column relative to the passage text
     candidates: int = 100  # taken from each retriever
+    max_term_share: float = 0.1  # keyword search skips terms found in more than this share of passages
     rescored: int = 30  # top fused candidates whose sentences are scored
     fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
 
 
 DEFAULT_RANKING = Ranking()
-BM25_ONLY = Ranking(dense=0.0, keyword=1.0)
-DENSE_ONLY = Ranking(dense=1.0, keyword=0.0)
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, max_term_share=1.0)
+DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0)
 
 
 class EmptyQuestion(ValueError):
@@ -144,6 +159,7 @@ class Searcher:
         self._local = threading.local()
         self._swap = threading.Lock()
         self._vectors: tuple[int, faiss.Index] | None = None
+        self._frequencies: tuple[int, dict[str, int]] = (0, {})  # per generation: stem -> passages holding it
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -200,13 +216,30 @@ class Searcher:
         ranking: Ranking,
     ) -> SearchResult:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        documents = max(1, vectors.ntotal)
         terms = query_terms(question)
-        candidates = self._candidates(conn, vectors, terms, query, ranking)
+        frequencies = self._document_frequencies(conn, terms)
+        weights = {stem(t): idf(frequencies[stem(t)], documents) for t in terms}
+        match = selective_terms(terms, frequencies, documents, ranking.max_term_share)
+        candidates = self._candidates(conn, vectors, match, query, ranking)
         if not candidates or max(c.dense for c in candidates) < ABSTAIN_BELOW:
             return SearchResult(question, True, [], articles)
-        ranked = self._rescore(conn, candidates, terms, max(ranking.rescored, k + offset + 10), ranking)
+        ranked = self._rescore(conn, candidates, weights, max(ranking.rescored, k + offset + 10), ranking)
         answers = self._answers(conn, ranked, k + offset)
         return SearchResult(question, not answers, answers[offset:], articles)
+
+    def _document_frequencies(self, conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+        """Passages holding each term's stem, cached until the index changes (the lookup costs ms)."""
+        generation = Store.generation(conn)
+        cached_generation, cache = self._frequencies
+        if cached_generation != generation:
+            cache = {}
+            self._frequencies = (generation, cache)
+        wanted = {stem(t) for t in terms}
+        missing = wanted - cache.keys()
+        if missing:
+            cache.update(document_frequencies(conn, missing))
+        return {s: cache[s] for s in wanted}
 
     def _candidates(
         self, conn: sqlite3.Connection, vectors: faiss.Index, terms: list[str], query: np.ndarray, ranking: Ranking
@@ -221,7 +254,8 @@ class Searcher:
         match = fts_query(terms) if terms else None
         bm25 = f"-bm25(passages_fts, {float(ranking.title_weight)}, 1.0)"
         if match and ranking.keyword > 0:
-            dense_only = set(found)
+            # Dense candidates outside the keyword top list keep a keyword score of 0: scoring them
+            # one by one (`rowid IN (...)` beside MATCH) costs FTS5 far more than it is worth.
             rows = conn.execute(
                 f"SELECT rowid, {bm25} AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s DESC LIMIT ?",
                 (match, ranking.candidates),
@@ -231,12 +265,6 @@ class Searcher:
                 if cand is None:
                     cand = found[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
                 cand.keyword = score
-            missing = sorted(dense_only - {pid for pid, _ in rows})
-            if missing:
-                marks = ",".join("?" * len(missing))
-                sql = f"SELECT rowid, {bm25} FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks})"
-                for pid, score in conn.execute(sql, (match, *missing)):
-                    found[pid].keyword = score
         elif vectors.ntotal and ranking.dense == 0 and not match:
             return []
         candidates = list(found.values())
@@ -256,14 +284,17 @@ class Searcher:
         return candidates
 
     def _rescore(
-        self, conn: sqlite3.Connection, candidates: list[_Candidate], terms: list[str], top: int, ranking: Ranking
+        self,
+        conn: sqlite3.Connection,
+        candidates: list[_Candidate],
+        weights: dict[str, float],
+        top: int,
+        ranking: Ranking,
     ) -> list[_Candidate]:
         """Score the best sentence of the top fused candidates; it picks the highlight and adjusts the rank."""
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         head = ranked[:top]
         rows = self._passage_rows(conn, [c.pid for c in head])
-        documents = int(Store.meta(conn).get("passages", 0)) or len(candidates)
-        weights = term_weights(conn, terms, documents)
         for cand in head:
             cand.row = rows.get(cand.pid)
             if cand.row is None:

@@ -18,7 +18,7 @@ from index.evaluate import evaluate, load_questions
 from index.search import BM25_ONLY, DENSE_ONLY
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
-FLOORS = {"hits@5": 0.85, "mrr@10": 0.65}
+FLOORS = {"hits@5": 0.90, "mrr@10": 0.80}  # measured 0.950 and 0.863 (docs/benchmarks.md)
 
 
 @pytest.fixture(scope="module")
