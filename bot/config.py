@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from index import SettingsError
+from index.settings import flag_env
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -52,16 +53,6 @@ def _admins() -> frozenset[str]:
     return frozenset(ids)
 
 
-def _add_admins_only() -> bool:
-    """`NEWSBOT_ADD_ADMINS_ONLY`: 1/true/yes keeps `/news add` for admins, 0/false/no or unset opens it to all."""
-    raw = os.environ.get("NEWSBOT_ADD_ADMINS_ONLY", "").strip().lower()
-    if raw in ("", "0", "false", "no"):
-        return False
-    if raw in ("1", "true", "yes"):
-        return True
-    raise SettingsError(f"NEWSBOT_ADD_ADMINS_ONLY must be 1 or 0, got {raw!r}")
-
-
 @dataclass(frozen=True)
 class SlackConfig:
     """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
@@ -83,7 +74,7 @@ class SlackConfig:
             raise SettingsError(
                 "SLACK_SIGNING_SECRET is not set: copy the signing secret from the app's Basic Information page"
             )
-        return cls(bot_token, secret, "", _api_url(), _port(port), _admins(), _add_admins_only())
+        return cls(bot_token, secret, "", _api_url(), _port(port), _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"))
 
     @classmethod
     def for_socket(cls) -> "SlackConfig":
@@ -91,4 +82,4 @@ class SlackConfig:
         bot_token = _required("SLACK_BOT_TOKEN", "xoxb-", "bot token (OAuth & Permissions page)")
         app_token = _required("SLACK_APP_TOKEN", "xapp-", "app-level token with connections:write")
         port = _port(None) if os.environ.get("PORT", "").strip() else None
-        return cls(bot_token, "", app_token, _api_url(), port, _admins(), _add_admins_only())
+        return cls(bot_token, "", app_token, _api_url(), port, _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"))

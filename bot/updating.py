@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 
-from index import Index, Settings, SettingsError
+from index import Index, Settings
 from index.adding import add_urls
 from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from index.fetch import FetchSettings
+from index.settings import number_env
 from index.watcher import DEFAULT_FEED_INTERVAL, Watcher
 
 
@@ -42,12 +42,7 @@ def _skips_once(log: Callable[[str], None]) -> Callable[[str], None]:
 
 def _feed_interval(args: argparse.Namespace) -> int:
     """--feed-interval, else NEWSBOT_FEED_INTERVAL, else the default (seconds between feed polls)."""
-    raw = os.environ.get("NEWSBOT_FEED_INTERVAL", "").strip()
-    if args.feed_interval or not raw:
-        return args.feed_interval or DEFAULT_FEED_INTERVAL
-    if not raw.isdigit() or int(raw) < 1:
-        raise SettingsError(f"NEWSBOT_FEED_INTERVAL must be a whole number of seconds, got {raw!r}")
-    return int(raw)
+    return args.feed_interval or int(number_env("NEWSBOT_FEED_INTERVAL", DEFAULT_FEED_INTERVAL))
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

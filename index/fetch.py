@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, NameResolutionErr
 from urllib3.util.connection import create_connection
 
 from .deadline import Deadline, current, resolve
-from .settings import SettingsError
+from .settings import flag_env, number_env
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_PAGE_BYTES = 10_000_000
@@ -59,23 +58,10 @@ class FetchSettings:
     def from_env(cls) -> "FetchSettings":
         """Read NEWSBOT_FETCH_TIMEOUT (seconds), NEWSBOT_MAX_PAGE_BYTES and NEWSBOT_ALLOW_PRIVATE_URLS."""
         return cls(
-            timeout=_number_env("NEWSBOT_FETCH_TIMEOUT", DEFAULT_TIMEOUT, float),
-            max_bytes=int(_number_env("NEWSBOT_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES, int)),
-            allow_private=os.environ.get("NEWSBOT_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes"),
+            timeout=number_env("NEWSBOT_FETCH_TIMEOUT", DEFAULT_TIMEOUT, float),
+            max_bytes=int(number_env("NEWSBOT_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES)),
+            allow_private=flag_env("NEWSBOT_ALLOW_PRIVATE_URLS"),
         )
-
-
-def _number_env(name: str, default: float, kind: type) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be more than 0, got {raw!r}")
-    return value
 
 
 @dataclass

@@ -14,17 +14,28 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _int_env(name: str, default: int, minimum: int = 1) -> int:
+def number_env(name: str, default: float, kind: type[int] | type[float] = int) -> float:
+    """A positive number from the environment (`kind` int or float), else `default`; errors name the variable."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0, got {raw!r}")
     return value
+
+
+def flag_env(name: str) -> bool:
+    """A yes/no setting: 1/true/yes or 0/false/no (unset is no); anything else is an error naming it."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,6 @@ class Settings:
             index_dir=Path(os.environ.get("NEWSBOT_INDEX_DIR", "").strip() or ".newsbot"),
             articles_dir=Path(os.environ.get("NEWSBOT_ARTICLES_DIR", "").strip() or "seeds"),
             model=os.environ.get("NEWSBOT_EMBEDDING_MODEL", "").strip() or DEFAULT_MODEL,
-            max_article_bytes=_int_env("NEWSBOT_MAX_ARTICLE_BYTES", DEFAULT_MAX_ARTICLE_BYTES),
+            max_article_bytes=int(number_env("NEWSBOT_MAX_ARTICLE_BYTES", DEFAULT_MAX_ARTICLE_BYTES)),
             public_url=public_url.rstrip("/") if public_url else None,
         )
