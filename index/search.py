@@ -206,7 +206,7 @@ class Searcher:
                     if attempt == 2:
                         raise
                     continue  # a newer version replaced that file meanwhile: read again
-                return self._search(conn, vectors, question, query, k, offset, ranking)
+                return self._search(conn, generation, vectors, question, query, k, offset, ranking)
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
@@ -214,6 +214,7 @@ class Searcher:
     def _search(
         self,
         conn: sqlite3.Connection,
+        generation: int,
         vectors: faiss.Index,
         question: str,
         query: np.ndarray,
@@ -224,7 +225,7 @@ class Searcher:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, vectors.ntotal)
         terms = query_terms(question)
-        frequencies = self._document_frequencies(conn, terms)
+        frequencies = self._document_frequencies(conn, generation, terms)
         weights = {stem(t): idf(frequencies[stem(t)], documents) for t in terms}
         match = selective_terms(terms, frequencies, documents, ranking.max_term_share)
         candidates = self._candidates(conn, vectors, match, query, ranking)
@@ -236,9 +237,8 @@ class Searcher:
         answers = self._answers(conn, ranked, k + offset)
         return SearchResult(question, not answers, answers[offset:], articles)
 
-    def _document_frequencies(self, conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+    def _document_frequencies(self, conn: sqlite3.Connection, generation: int, terms: list[str]) -> dict[str, int]:
         """Passages holding each term's stem, cached until the index changes (the lookup costs ms)."""
-        generation = Store.generation(conn)
         cached_generation, cache = self._frequencies
         if cached_generation != generation:
             cache = {}
