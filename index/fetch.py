@@ -141,44 +141,22 @@ def _new_conn(self: HTTPConnection) -> socket.socket:
     raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
 
-class _GuardedHTTPConnection(HTTPConnection):
-    guarded = True
-    _new_conn = _new_conn
-
-
-class _GuardedHTTPSConnection(HTTPSConnection):
-    guarded = True
-    _new_conn = _new_conn
-
-
-class _PrivateHTTPConnection(_GuardedHTTPConnection):
-    guarded = False
-
-
-class _PrivateHTTPSConnection(_GuardedHTTPSConnection):
-    guarded = False
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _PrivateHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PrivateHTTPConnection
-
-
-class _PrivateHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PrivateHTTPSConnection
+def _pool_classes(guarded: bool) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pools (http, https) whose connections open through `_new_conn`; `guarded` checks addresses."""
+    pools: dict[str, type[HTTPConnectionPool]] = {}
+    kind = "Guarded" if guarded else "Private"
+    bases = (("http", HTTPConnection, HTTPConnectionPool), ("https", HTTPSConnection, HTTPSConnectionPool))
+    for scheme, connection, pool in bases:
+        members = {"guarded": guarded, "_new_conn": _new_conn}
+        connection_cls = type(f"_{kind}{connection.__name__}", (connection,), members)
+        pools[scheme] = type(f"_{kind}{pool.__name__}", (pool,), {"ConnectionCls": connection_cls})
+    return pools
 
 
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose connections are opened only to public addresses, within the fetch's deadline."""
 
-    pools: dict[str, type[HTTPConnectionPool]] = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+    pools = _pool_classes(guarded=True)
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         """Swap the pool classes so every connection, redirects included, goes through the guard."""
@@ -189,7 +167,7 @@ class GuardedAdapter(HTTPAdapter):
 class PrivateAdapter(GuardedAdapter):
     """Like `GuardedAdapter`, but private addresses may be reached too (NEWSBOT_ALLOW_PRIVATE_URLS=1)."""
 
-    pools = {"http": _PrivateHTTPPool, "https": _PrivateHTTPSPool}
+    pools = _pool_classes(guarded=False)
 
 
 def check_url(url: str) -> str:
