@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import closing
 
 from index import Index
 from index.store import now_iso
@@ -15,7 +14,7 @@ def record_feedback(index: Index, user: str | None, question: str, passages: lis
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
-    with closing(index.store.connect()) as conn:
+    with index.store.connection() as conn:
         conn.execute(  # one statement in autocommit mode: atomic on its own
             "INSERT INTO feedback(created_at, user, question, passages, vote) VALUES (?, ?, ?, ?, ?)",
             (now_iso(), user, question, json.dumps(passages, ensure_ascii=False), vote),

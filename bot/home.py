@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 
 from slack_sdk import WebClient
 
@@ -15,7 +14,7 @@ EXAMPLES = 3
 
 def recent_titles(index: Index, limit: int = EXAMPLES) -> list[str]:
     """Titles of the newest articles, to suggest questions about them."""
-    with closing(index.store.connect()) as conn:
+    with index.store.connection() as conn:
         rows = conn.execute(
             "SELECT title FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT ?", (limit,)
         ).fetchall()

@@ -11,7 +11,6 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def _with_scheme(url: str) -> str:
 def find_indexed(index: Index, urls: Iterable[str] = (), text: str | None = None) -> tuple[str, str] | None:
     """(id, title) of an indexed article with one of these urls or exactly this text, else None."""
     candidates = sorted({clean_url(u) for u in urls} | {u.strip() for u in urls})
-    with closing(index.store.connect()) as conn:
+    with index.store.connection() as conn:
         if candidates:
             marks = ",".join("?" * len(candidates))
             row = conn.execute(f"SELECT id, title FROM articles WHERE url IN ({marks}) LIMIT 1", candidates).fetchone()

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import feedparser
@@ -92,7 +92,7 @@ class FeedError(Exception):
 @contextmanager
 def _transaction(index: Index) -> Iterator[sqlite3.Connection]:
     """A connection to the index database with the feed tables, inside one committed transaction."""
-    with closing(index.store.connect()) as conn:
+    with index.store.connection() as conn:
         conn.executescript(SCHEMA)
         with conn:
             conn.execute("BEGIN")
