@@ -109,14 +109,9 @@ class Index:
         return self._searcher.generation()
 
     def warm_up(self) -> None:
-        """Load the model and the current vectors now rather than on the first question."""
-        with self.store.connection() as conn:
-            generation = Store.generation(conn)
-            if generation:
-                Store.check_model(conn, self.settings.model)
+        """Load the model and the current index files now rather than on the first question."""
+        self._searcher.warm_up()  # first: a model mismatch is reported before the model loads
         self.embedder.encode_query("warm up")
-        if generation:
-            self._searcher.vectors_for(generation)
 
     def stats(self) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""

@@ -22,6 +22,8 @@ from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
 from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from .settings import Settings
+from . import vector_index
+from .keyword_index import KeywordIndex
 from .store import Store, now_iso
 
 PIPELINE_VERSION = "2"  # 2: sentences may span hard-wrapped lines
@@ -207,6 +209,8 @@ class Indexer:
         if not changed and not removed and not full:
             self._record_fingerprints(conn, fingerprints)
             summary.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            if not self.store.keywords_path(generation).exists():  # an index written before keyword files
+                self._write_keywords(conn, generation, summary.passages, progress)
             summary.generation = generation
             return summary
 
@@ -225,21 +229,23 @@ class Indexer:
             for ordinal, (passage, digest) in enumerate(zip(plan.passages, plan.hashes)):
                 rows.append((next_id, plan, ordinal, passage, digest))
                 next_id += 1
-        matrix = np.vstack([vectors[r[4]] for r in rows]).astype(np.float32) if rows else None
         if full:
-            dimension = matrix.shape[1] if matrix is not None else int(meta.get("dimension") or self.embedder.dimension)
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+            dimension = len(next(iter(vectors.values()))) if vectors else int(meta.get("dimension") or self.embedder.dimension)
+            kept, kept_ids = np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
         else:
-            index = self.store.read_vectors(generation)
-            if stale_ids:
-                index.remove_ids(np.asarray(stale_ids, dtype=np.int64))
-        if matrix is not None:
-            index.add_with_ids(matrix, np.asarray([r[0] for r in rows], dtype=np.int64))
+            kept, kept_ids = vector_index.contents(self.store.read_vectors(generation))
+            keep = ~np.isin(kept_ids, np.asarray(stale_ids, dtype=np.int64))
+            kept, kept_ids = kept[keep], kept_ids[keep]
+            dimension = kept.shape[1]
+        fresh_matrix = np.asarray([vectors[r[4]] for r in rows], dtype=np.float32).reshape(-1, dimension)
+        matrix = np.concatenate([kept, fresh_matrix])
+        ids = np.concatenate([kept_ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
+        index = vector_index.build(dimension, matrix, ids, progress=progress and len(ids) >= 5000)
 
         new_generation = generation + 1
         self.store.write_vectors(index, new_generation)
-        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
-        self.store.remove_old_vectors(new_generation)
+        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index, progress)
+        self.store.remove_old_generations(new_generation)
         summary.generation = new_generation
         summary.passages = int(index.ntotal)
         return summary
@@ -274,6 +280,11 @@ class Indexer:
             bar.close()
         return vectors, len(missing)
 
+    def _write_keywords(self, conn: sqlite3.Connection, generation: int, count: int, progress: bool) -> None:
+        """Build and write the BM25 keyword index of every passage `conn` sees, for `generation`."""
+        keywords = KeywordIndex.build(Store.passage_texts(conn), total=count, progress=progress and count >= 5000)
+        self.store.write_keywords(keywords, generation)
+
     def _record_fingerprints(self, conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
         with conn:
             conn.execute("BEGIN")
@@ -294,8 +305,12 @@ class Indexer:
         next_id: int,
         signature: str,
         index: faiss.Index,
+        progress: bool,
     ) -> None:
-        """One transaction: passages, articles, FTS and the pointer to the new FAISS generation."""
+        """One transaction: passages, articles, FTS and the pointer to the new generation's files.
+
+        The keyword index is built inside the transaction, from the passages it is about to commit.
+        """
         stamp = now_iso()
         with conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -340,6 +355,7 @@ class Indexer:
             count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
             if count != index.ntotal:
                 raise RuntimeError(f"internal error: {count} passages in SQLite but {index.ntotal} vectors in FAISS")
+            self._write_keywords(conn, generation, count, progress)
             index_dimension = index.d
             Store.set_meta(
                 conn,

@@ -1,16 +1,14 @@
-"""Keyword side of search: query terms, the FTS5 query, and IDF-weighted sentence matching.
+"""Keyword side of search: tokens for BM25, query terms, and IDF-weighted sentence matching.
 
-Terms are stemmed with the same Porter algorithm as the FTS5 tokenizer, so the sentence scores
-agree with what BM25 matched.
+Words are folded and stemmed with the same Porter algorithm as the FTS5 tokenizer, so BM25, the
+sentence scores and FTS5 all agree on what a word is.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import sqlite3
 import unicodedata
-from functools import lru_cache
 
 import Stemmer
 
@@ -29,16 +27,19 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("porter")
 
 
+# Combining diacritical marks (the blocks unicode61's remove_diacritics strips from Latin letters).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def _fold(text: str) -> str:
     """Lower-case and strip diacritics, as the FTS5 `unicode61 remove_diacritics 2` tokenizer does."""
     if text.isascii():  # the common case, and far cheaper than Unicode decomposition
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
 
 
 def query_terms(question: str) -> list[str]:
-    """Distinct content words of a question (unstemmed), in order, for the FTS5 query."""
+    """Distinct content words of a question (folded, unstemmed), in order."""
     terms: list[str] = []
     for term in _WORD.findall(_fold(question)):
         if term not in STOPWORDS and term not in terms:
@@ -51,47 +52,30 @@ def fts_query(terms: list[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-@lru_cache(maxsize=65536)
+_STEMS: dict[str, str] = {}  # folded word -> Porter stem; bounded by the corpus vocabulary
+
+
 def stem(word: str) -> str:
     """The Porter stem of a folded word."""
-    return _stemmer.stemWord(word)
+    found = _STEMS.get(word)
+    if found is None:
+        found = _STEMS[word] = _stemmer.stemWord(word)
+    return found
+
+
+def tokens(text: str) -> list[str]:
+    """The stems of the content words of `text`, in order: what BM25 indexes and queries."""
+    return [stem(w) for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
 
 
 def stems(text: str) -> set[str]:
     """The set of stems of every word in `text`."""
-    return {stem(w) for w in _WORD.findall(_fold(text))}
-
-
-VOCAB_TABLE = "temp.passages_vocab"
-
-
-def attach_vocabulary(conn: sqlite3.Connection) -> None:
-    """Give a connection a (storage-free, per-connection) view of the FTS5 term statistics."""
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB_TABLE} USING fts5vocab(main, 'passages_fts', 'row')")
-
-
-def document_frequencies(conn: sqlite3.Connection, stems: set[str]) -> dict[str, int]:
-    """How many passages contain each stem (a connection with `attach_vocabulary`)."""
-    if not stems:
-        return {}
-    marks = ",".join("?" * len(stems))
-    found = dict(conn.execute(f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN ({marks})", tuple(stems)))
-    return {s: int(found.get(s, 0)) for s in stems}
+    return {stem(w) for w in set(_WORD.findall(_fold(text)))}  # each distinct word stemmed once
 
 
 def idf(frequency: int, documents: int) -> float:
     """BM25's inverse document frequency of a term found in `frequency` of `documents` passages."""
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
-
-
-def selective_terms(terms: list[str], frequencies: dict[str, int], documents: int, max_share: float) -> list[str]:
-    """The terms found in at most `max_share` of the passages (else the two rarest).
-
-    A term in a large share of the passages barely moves BM25, yet makes FTS5 score every
-    passage holding it; leaving it out of the MATCH keeps keyword search fast on a big corpus.
-    """
-    kept = [t for t in terms if frequencies.get(stem(t), 0) <= max_share * documents]
-    return kept or sorted(terms, key=lambda t: frequencies.get(stem(t), 0))[:2]
 
 
 def sentence_match(sentence: str, weights: dict[str, float]) -> float:

@@ -1,12 +1,14 @@
-"""Hybrid search: dense (FAISS) and keyword (FTS5 BM25) candidates, fused, deduplicated, highlighted.
+"""Hybrid search: dense (FAISS) and keyword (BM25) candidates, fused, deduplicated, highlighted.
 
 Each question reads one consistent index version: a SQLite read transaction pins the snapshot,
-and the FAISS vectors of that same generation are swapped in between questions when they change.
+and the FAISS vectors and BM25 index of that same generation are swapped in between questions
+when they change.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -16,16 +18,8 @@ import faiss
 import numpy as np
 
 from .embeddings import Embedder
-from .keywords import (
-    attach_vocabulary,
-    document_frequencies,
-    fts_query,
-    idf,
-    query_terms,
-    selective_terms,
-    sentence_match,
-    stem,
-)
+from .keyword_index import KeywordIndex
+from .keywords import idf, query_terms, sentence_match, stem
 from .links import passage_link
 from .settings import Settings
 from .store import IndexCorrupt, Store
@@ -42,6 +36,7 @@ RRF_K = 60
 # One question is one vector: threads only add hand-off cost to FAISS's scan (measured 7 ms vs 10 ms).
 faiss.omp_set_num_threads(1)
 _WORD = re.compile(r"\w+", re.UNICODE)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,15 +49,13 @@ class Ranking:
     dense: float = 0.4  # weight of the min-max normalized cosine similarity
     keyword: float = 0.6  # weight of BM25 relative to the best BM25 among the candidates
     sentence: float = 0.3  # weight of the best sentence's share of the question's IDF mass
-    title_weight: float = 2.0  # BM25 weight of the title column relative to the passage text
     candidates: int = 100  # taken from each retriever
-    max_term_share: float = 0.1  # keyword search skips terms found in more than this share of passages
     rescored: int = 30  # top fused candidates whose sentences are scored
     fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
 
 
 DEFAULT_RANKING = Ranking()
-BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, max_term_share=1.0)
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0)
 DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0)
 
 
@@ -137,7 +130,7 @@ def clean_question(question: str) -> str:
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
-    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+    return set(zip(words, words[1:], words[2:])) if len(words) >= 3 else {tuple(words)}
 
 
 def _overlap(a: set, b: set) -> float:
@@ -155,6 +148,15 @@ class _Candidate:
     match: float = 0.0  # best sentence's share of the question's IDF mass
 
 
+@dataclass(frozen=True)
+class _Generation:
+    """The in-memory files of one index generation."""
+
+    number: int
+    vectors: faiss.Index
+    keywords: KeywordIndex
+
+
 class Searcher:
     """Answers questions from a `Store`; safe to share between threads."""
 
@@ -164,29 +166,51 @@ class Searcher:
         self.settings = settings
         self._local = threading.local()
         self._swap = threading.Lock()
-        self._vectors: tuple[int, faiss.Index] | None = None
-        self._frequencies: tuple[int, dict[str, int]] = (0, {})  # per generation: stem -> passages holding it
+        self._loaded: _Generation | None = None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.store.connect()
-            attach_vocabulary(conn)
         return conn
 
-    def vectors_for(self, generation: int) -> faiss.Index:
-        """The FAISS index of `generation`, loading it (once) when the index has moved on."""
-        current = self._vectors
-        if current is not None and current[0] == generation:
-            return current[1]
+    def load(self, generation: int, conn: sqlite3.Connection) -> _Generation:
+        """The files of `generation`, loading them (once) when the index has moved on.
+
+        `conn` must be reading that generation: a missing keyword index (an index written before
+        keyword files existed) is rebuilt in memory from the passages it sees.
+        """
+        current = self._loaded
+        if current is not None and current.number == generation:
+            return current
         with self._swap:
-            if self._vectors is None or self._vectors[0] != generation:
-                self._vectors = (generation, self.store.read_vectors(generation))
-            return self._vectors[1]
+            if self._loaded is None or self._loaded.number != generation:
+                vectors = self.store.read_vectors(generation)
+                try:
+                    keywords = self.store.read_keywords(generation)
+                except ValueError as exc:
+                    log.warning("%s; rebuilding it in memory (`newsbot index` writes it to disk)", exc)
+                    keywords = KeywordIndex.build(Store.passage_texts(conn))
+                if len(keywords) != vectors.ntotal:
+                    raise IndexCorrupt(f"generation {generation}: {vectors.ntotal} vectors but {len(keywords)} keyword rows")
+                self._loaded = _Generation(generation, vectors, keywords)
+            return self._loaded
 
     def generation(self) -> int:
         """The committed index version on disk."""
         return Store.generation(self._conn())
+
+    def warm_up(self) -> None:
+        """Load the current generation's files now rather than on the first question."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            generation = Store.generation(conn)
+            if generation:
+                Store.check_model(conn, self.settings.model)
+                self.load(generation, conn)
+        finally:
+            conn.execute("COMMIT")
 
     def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
         """The top `k` answers after the first `offset` (for "more results"), or an abstention."""
@@ -201,12 +225,12 @@ class Searcher:
                 if generation == 0:
                     return SearchResult(question, True, [], 0)
                 try:
-                    vectors = self.vectors_for(generation)
+                    files = self.load(generation, conn)
                 except IndexCorrupt:
                     if attempt == 2:
                         raise
-                    continue  # a newer version replaced that file meanwhile: read again
-                return self._search(conn, generation, vectors, question, query, k, offset, ranking)
+                    continue  # a newer version replaced those files meanwhile: read again
+                return self._search(conn, files, question, query, k, offset, ranking)
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
@@ -214,8 +238,7 @@ class Searcher:
     def _search(
         self,
         conn: sqlite3.Connection,
-        generation: int,
-        vectors: faiss.Index,
+        files: _Generation,
         question: str,
         query: np.ndarray,
         k: int,
@@ -223,12 +246,10 @@ class Searcher:
         ranking: Ranking,
     ) -> SearchResult:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-        documents = max(1, vectors.ntotal)
-        terms = query_terms(question)
-        frequencies = self._document_frequencies(conn, generation, terms)
-        weights = {stem(t): idf(frequencies[stem(t)], documents) for t in terms}
-        match = selective_terms(terms, frequencies, documents, ranking.max_term_share)
-        candidates = self._candidates(conn, vectors, match, query, ranking)
+        documents = max(1, len(files.keywords))
+        stems = list(dict.fromkeys(stem(t) for t in query_terms(question)))
+        weights = {s: idf(files.keywords.frequency(s), documents) for s in stems}
+        candidates = self._candidates(files, stems, query, ranking)
         if not candidates:
             return SearchResult(question, True, [], articles)
         ranked = self._rescore(conn, candidates, weights, max(ranking.rescored, k + offset + 10), ranking)
@@ -237,42 +258,25 @@ class Searcher:
         answers = self._answers(conn, ranked, k + offset)
         return SearchResult(question, not answers, answers[offset:], articles)
 
-    def _document_frequencies(self, conn: sqlite3.Connection, generation: int, terms: list[str]) -> dict[str, int]:
-        """Passages holding each term's stem, cached until the index changes (the lookup costs ms)."""
-        cached_generation, cache = self._frequencies
-        if cached_generation != generation:
-            cache = {}
-            self._frequencies = (generation, cache)
-        wanted = {stem(t) for t in terms}
-        missing = wanted - cache.keys()
-        if missing:
-            cache.update(document_frequencies(conn, missing))
-        return {s: cache[s] for s in wanted}
-
-    def _candidates(
-        self, conn: sqlite3.Connection, vectors: faiss.Index, terms: list[str], query: np.ndarray, ranking: Ranking
-    ) -> list[_Candidate]:
+    def _candidates(self, files: _Generation, stems: list[str], query: np.ndarray, ranking: Ranking) -> list[_Candidate]:
         """Dense and keyword candidates, each scored by both signals, fused into one score."""
+        vectors, keywords = files.vectors, files.keywords
         found: dict[int, _Candidate] = {}
         if vectors.ntotal and ranking.dense > 0:
             scores, ids = vectors.search(query.reshape(1, -1), min(ranking.candidates, vectors.ntotal))
             for pid, score in zip(ids[0].tolist(), scores[0].tolist()):
                 if pid >= 0:
                     found[pid] = _Candidate(pid, dense=score)
-        match = fts_query(terms) if terms else None
-        bm25 = f"-bm25(passages_fts, {float(ranking.title_weight)}, 1.0)"
-        if match and ranking.keyword > 0:
-            # Dense candidates outside the keyword top list keep a keyword score of 0: scoring them
-            # one by one (`rowid IN (...)` beside MATCH) costs FTS5 far more than it is worth.
-            rows = conn.execute(
-                f"SELECT rowid, {bm25} AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s DESC LIMIT ?",
-                (match, ranking.candidates),
-            ).fetchall()
-            for pid, score in rows:
-                cand = found.get(pid)
-                if cand is None:
-                    cand = found[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
-                cand.keyword = score
+        if stems and ranking.keyword > 0 and len(keywords):
+            bm25 = keywords.scores(stems)  # every passage's score: dense candidates get theirs too
+            n = min(ranking.candidates, len(bm25))
+            top = np.argpartition(-bm25, n - 1)[:n]
+            for pid in keywords.ids[top[bm25[top] > 0]].tolist():
+                if pid not in found:
+                    found[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
+            positions = keywords.positions(list(found))
+            for cand, position in zip(found.values(), positions.tolist()):
+                cand.keyword = float(bm25[position]) if position >= 0 else 0.0
         candidates = list(found.values())
         if not candidates:
             return candidates
@@ -323,16 +327,15 @@ class Searcher:
         for cand in ranked:
             if cand.row is None:
                 continue  # beyond the rescored head (only reached when most of it were duplicates)
-            answer = self._answer(cand)
-            grams = _shingles(answer.quote)
+            grams = _shingles(cand.row["quote"])
             duplicate = next((i for i, seen in enumerate(shingles) if _overlap(grams, seen) >= DUPLICATE_OVERLAP), None)
             if duplicate is not None:
-                kept = answers[duplicate]
-                if answer.article.id != kept.article.id and all(answer.article.id != o.id for o in kept.also_in):
-                    kept.also_in.append(answer.article)
+                kept, article = answers[duplicate], cand.row["article"]
+                if article.id != kept.article.id and all(article.id != o.id for o in kept.also_in):
+                    kept.also_in.append(article)
                 continue
             if len(answers) < n:
-                answers.append(answer)
+                answers.append(self._answer(cand))
                 shingles.append(grams)
         return answers
 

@@ -1,13 +1,15 @@
-"""On-disk index: one SQLite database (articles, passages, FTS5, embedding cache) plus FAISS files.
+"""On-disk index: one SQLite database (articles, passages, FTS5, embedding cache) plus, per
+generation, a FAISS file and a BM25 keyword index folder.
 
-Atomicity: every update writes a new FAISS file named by its generation, then commits one SQLite
-transaction that changes the passages *and* points `meta.generation` at that file. A crash before
-the commit leaves the old generation (whose file is kept) in force; SQLite and FAISS never disagree.
+Atomicity: every update writes the new generation's files under new names, then commits one SQLite
+transaction that changes the passages *and* points `meta.generation` at those files. A crash before
+the commit leaves the old generation (whose files are kept) in force; SQLite and the files never disagree.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -18,10 +20,15 @@ import faiss
 import filelock
 import numpy as np
 
+from . import vector_index
+from .keyword_index import KeywordIndex
+
 DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
 SCHEMA_VERSION = "1"
-KEEP_GENERATIONS = 3  # older FAISS files are deleted; readers holding one in memory are unaffected
+# The current and the previous generation's files are kept, so a reader that has just read the old
+# generation number can still load its files; older ones are deleted (readers hold them in memory).
+KEEP_GENERATIONS = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +91,22 @@ class ModelMismatch(RuntimeError):
 def now_iso() -> str:
     """The current UTC time, to the second, in ISO 8601."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make renames inside `directory` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class Store:
@@ -188,32 +211,51 @@ class Store:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_directory(self.directory)
         return target
 
     def read_vectors(self, generation: int) -> faiss.Index:
         """Load one generation's FAISS index into memory."""
         path = self.faiss_path(generation)
         try:
-            return faiss.read_index(str(path))
+            return vector_index.prepare(faiss.read_index(str(path)))
         except RuntimeError as exc:
             raise IndexCorrupt(f"cannot read {path}: {exc}") from exc
 
-    def remove_old_vectors(self, current: int) -> None:
-        """Delete FAISS files of old generations and temp files left by crashed updates."""
-        for path in self.directory.glob("vectors-*.faiss"):
+    def remove_old_generations(self, current: int) -> None:
+        """Delete the files of old generations and temp files left by crashed updates."""
+        for path in [*self.directory.glob("vectors-*.faiss"), *self.directory.glob("keywords-*")]:
             try:
-                generation = int(path.stem.split("-")[1])
+                generation = int(path.name.split(".")[0].split("-")[1])
             except (IndexError, ValueError):
                 continue
             if generation <= current - KEEP_GENERATIONS or generation > current:
-                path.unlink(missing_ok=True)
-        for path in self.directory.glob(".vectors-*.tmp"):
-            path.unlink(missing_ok=True)
+                _remove(path)
+        for path in [*self.directory.glob(".vectors-*.tmp"), *self.directory.glob(".keywords-*.tmp")]:
+            _remove(path)
+
+    # --- BM25 keyword index generations -----------------------------------------------------------
+
+    def keywords_path(self, generation: int) -> Path:
+        """The keyword index folder of one index generation."""
+        return self.directory / f"keywords-{generation:08d}"
+
+    def write_keywords(self, keywords: KeywordIndex, generation: int) -> None:
+        """Write one generation's keyword index durably (temp folder, fsync, rename)."""
+        keywords.save(self.keywords_path(generation))
+        _fsync_directory(self.directory)
+
+    def read_keywords(self, generation: int) -> KeywordIndex:
+        """Load one generation's keyword index; `ValueError` when it is missing or unreadable."""
+        return KeywordIndex.load(self.keywords_path(generation))
+
+    @staticmethod
+    def passage_texts(conn: sqlite3.Connection):
+        """`(passage id, title, passage text)` of every passage, by id: what the keyword index holds."""
+        return conn.execute(
+            """SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start)
+               FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id"""
+        )
 
     # --- embedding cache --------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ def _synthetic_corpus(folder: Path, count: int = 36) -> None:
 
 
 def assert_consistent(index_dir: Path) -> int:
-    """SQLite passages, the FTS table and the committed FAISS generation hold exactly the same ids."""
+    """SQLite passages, the FTS table and the committed FAISS and keyword files hold exactly the same ids."""
     store = Store(index_dir)
     with store.connection() as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -43,7 +43,8 @@ def assert_consistent(index_dir: Path) -> int:
         orphans = conn.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)")
         assert orphans.fetchone()[0] == 0
     vectors = store.read_vectors(generation)
-    assert set(faiss.vector_to_array(vectors.id_map).tolist()) == passages == fts
+    keywords = store.read_keywords(generation)
+    assert set(faiss.vector_to_array(vectors.id_map).tolist()) == passages == fts == set(keywords.ids.tolist())
     return generation
 
 
@@ -95,6 +96,7 @@ def test_killed_indexer_leaves_the_previous_index_usable(tmp_path, embedder):
     assert resumed.embedded <= 64, "work finished before the kills was embedded again"
     assert assert_consistent(tmp_path / "index") == first + 1
     assert not list((tmp_path / "index").glob(".vectors-*.tmp"))
+    assert not list((tmp_path / "index").glob(".keywords-*.tmp"))
     answers = make_index(tmp_path, embedder, articles=folder).search("Report 17 on NATO and Russia", k=5).answers
     assert any(a.article.title == "Report 17 on NATO and Russia" for a in answers)
 

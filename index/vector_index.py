@@ -1,0 +1,49 @@
+"""The dense side of the index: passage vectors in a FAISS HNSW graph, keyed by passage id.
+
+An exact scan of 65k vectors took ~7 ms per question on this 2-core machine and grows with the
+corpus; an HNSW graph answers in ~0.5 ms and finds ~98% of the exact top 100 (measured on
+RealTimeQA 2022). HNSW cannot delete, so each generation's graph is rebuilt from the previous one's
+vectors minus the removed passages plus the new ones (~0.1-0.2 ms per vector).
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+HNSW_NEIGHBORS = 32  # links per vector: more is slower to build, finds more of the true top k
+EF_CONSTRUCTION = 80
+EF_SEARCH = 256  # breadth of the search; must exceed the 100 candidates taken per question
+ADD_CHUNK = 4096  # vectors added between two progress bar updates
+
+
+def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = False) -> faiss.IndexIDMap2:
+    """A searchable index of unit vectors (inner product = cosine) with their passage ids."""
+    graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = EF_CONSTRUCTION
+    graph.hnsw.efSearch = EF_SEARCH
+    index = faiss.IndexIDMap2(graph)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    ids = np.asarray(ids, dtype=np.int64)
+    with tqdm(total=len(ids), desc="Vector index", unit="passage", disable=not progress, leave=False) as bar:
+        for i in range(0, len(ids), ADD_CHUNK):
+            index.add_with_ids(matrix[i : i + ADD_CHUNK], ids[i : i + ADD_CHUNK])
+            bar.update(len(ids[i : i + ADD_CHUNK]))
+    return index
+
+
+def contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Every vector of an `IndexIDMap2` (HNSW or, from older versions, flat) and its passage id."""
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    if not len(ids):
+        return np.zeros((0, index.d), dtype=np.float32), ids
+    return index.index.reconstruct_n(0, len(ids)), ids
+
+
+def prepare(index: faiss.Index) -> faiss.Index:
+    """Set the search breadth on a loaded index (a no-op for a flat one)."""
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
+    if isinstance(inner, faiss.IndexHNSW):
+        inner.hnsw.efSearch = EF_SEARCH
+    return index
