@@ -33,8 +33,11 @@ BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 CONFIGURATIONS: dict[str, Ranking] = {
     "BM25 alone (title + passage)": BM25_ONLY,
     "dense alone (title + passage)": DENSE_ONLY,
-    "plain reciprocal rank fusion": Ranking(fusion="rrf", sentence=0.0),
-    "equal-weight fusion, no sentence rescoring": Ranking(dense=0.5, keyword=0.5, sentence=0.0),
+    "BM25 + publication dates": Ranking(**{**BM25_ONLY.__dict__, "recency": DEFAULT_RANKING.recency}),
+    "plain reciprocal rank fusion": Ranking(fusion="rrf", sentence=0.0, recency=0.0),
+    "equal-weight fusion": Ranking(dense=0.5, keyword=0.5, sentence=0.0, recency=0.0),
+    "default without dates and sentences": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0, "recency": 0.0}),
+    "default without publication dates": Ranking(**{**DEFAULT_RANKING.__dict__, "recency": 0.0}),
     "default without sentence rescoring": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0}),
     "default": DEFAULT_RANKING,
 }

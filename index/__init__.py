@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from .embeddings import Embedder, ModelError
@@ -100,9 +101,19 @@ class Index:
         indexer = Indexer(self.store, self.embedder, self.settings, self.log)
         return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
 
-    def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
-        """Answer a question from the newest committed version of the index."""
-        return self._searcher.search(question, k=k, offset=offset, ranking=ranking)
+    def search(
+        self,
+        question: str,
+        k: int = 3,
+        offset: int = 0,
+        ranking: Ranking = DEFAULT_RANKING,
+        asked: date | None = None,
+    ) -> SearchResult:
+        """Answer a question from the newest committed version of the index.
+
+        `asked`: the day the question is asked, for time words like "this week" (default: today).
+        """
+        return self._searcher.search(question, k=k, offset=offset, ranking=ranking, asked=asked)
 
     def generation(self) -> int:
         """The committed index version (changes after every update that changed something)."""

@@ -13,8 +13,10 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from .recency import parse_day
 from .search import Answer, SearchResult
 
 CUTOFFS = (1, 5, 10)
@@ -32,6 +34,7 @@ class EvalQuestion:
     answer: str | None = None
     article_ids: frozenset[str] = frozenset()
     id: str = ""
+    asked: date | None = None  # when it was asked: what "this week" in it means
 
     def is_hit(self, answer: Answer) -> bool:
         """True when the passage comes from a relevant article and contains the answer phrase."""
@@ -46,7 +49,7 @@ class EvalQuestion:
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
-    """Read a JSON Lines file of `{"question", "answer"?, "article_ids"?}` (or `relevant_article_ids`)."""
+    """Read a JSON Lines file of `{"question", "answer"?, "article_ids"?, "date"?}` (or `relevant_article_ids`)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -65,12 +68,16 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         answer = record.get("answer")
         if answer is None and not ids:
             raise QuestionsError(f"{path}:{number}: give an \"answer\" phrase, \"article_ids\", or both")
+        asked = parse_day(str(record["date"])) if record.get("date") else None
+        if record.get("date") and asked is None:
+            raise QuestionsError(f"{path}:{number}: \"date\" must be a day like 2022-06-17, not {record['date']!r}")
         questions.append(
             EvalQuestion(
                 question=str(record["question"]),
                 answer=str(answer) if answer is not None else None,
                 article_ids=frozenset(str(i) for i in ids),
                 id=str(record.get("id", number)),
+                asked=asked,
             )
         )
     if not questions:
@@ -120,14 +127,14 @@ class Metrics:
 def evaluate(
     name: str,
     questions: Iterable[EvalQuestion],
-    search: Callable[[str], SearchResult],
+    search: Callable[..., SearchResult],
     on_question: Callable[[], None] | None = None,
 ) -> Metrics:
-    """Run every question through `search` (returning at least 10 answers) and score the ranking."""
+    """Run every question through `search(question, asked=day)` (at least 10 answers) and score the ranking."""
     metrics = Metrics(name)
     for item in questions:
         started = time.perf_counter()
-        result = search(item.question)
+        result = search(item.question, asked=item.asked)
         metrics.latencies_ms.append((time.perf_counter() - started) * 1000)
         metrics.questions += 1
         metrics.abstained += result.abstained

@@ -13,6 +13,7 @@ import re
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 import faiss
 import numpy as np
@@ -21,6 +22,7 @@ from .embeddings import Embedder
 from .keyword_index import KeywordIndex
 from .keywords import idf, query_terms, sentence_match, stem
 from .links import passage_link
+from .recency import fresh_window, is_fresh, parse_day, today
 from .settings import Settings
 from .store import IndexCorrupt, Store
 
@@ -51,12 +53,16 @@ class Ranking:
     sentence: float = 0.3  # weight of the best sentence's share of the question's IDF mass
     candidates: int = 100  # taken from each retriever
     rescored: int = 30  # top fused candidates whose sentences are scored
+    # Added when the question has time words ("this week") and the article was published in the
+    # span they point to, counted back from the day the question is asked.
+    recency: float = 0.2
     fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
 
 
 DEFAULT_RANKING = Ranking()
-BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0)
-DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0)
+# The two retrievers alone, as keyword search and a plain vector-search bot rank: no dates, no sentences.
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, recency=0.0)
+DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0, recency=0.0)
 
 
 class EmptyQuestion(ValueError):
@@ -212,8 +218,18 @@ class Searcher:
         finally:
             conn.execute("COMMIT")
 
-    def search(self, question: str, k: int = 3, offset: int = 0, ranking: Ranking = DEFAULT_RANKING) -> SearchResult:
-        """The top `k` answers after the first `offset` (for "more results"), or an abstention."""
+    def search(
+        self,
+        question: str,
+        k: int = 3,
+        offset: int = 0,
+        ranking: Ranking = DEFAULT_RANKING,
+        asked: date | None = None,
+    ) -> SearchResult:
+        """The top `k` answers after the first `offset` (for "more results"), or an abstention.
+
+        `asked` is the day "this week" in the question counts back from (default: today, UTC).
+        """
         question = clean_question(question)
         conn = self._conn()
         Store.check_model(conn, self.settings.model)  # before loading a model that cannot match the vectors
@@ -230,7 +246,7 @@ class Searcher:
                     if attempt == 2:
                         raise
                     continue  # a newer version replaced those files meanwhile: read again
-                return self._search(conn, files, question, query, k, offset, ranking)
+                return self._search(conn, files, question, query, k, offset, ranking, asked or today())
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
@@ -244,6 +260,7 @@ class Searcher:
         k: int,
         offset: int,
         ranking: Ranking,
+        asked: date,
     ) -> SearchResult:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, len(files.keywords))
@@ -252,6 +269,9 @@ class Searcher:
         candidates = self._candidates(files, stems, query, ranking)
         if not candidates:
             return SearchResult(question, True, [], articles)
+        window = fresh_window(question)
+        if window is not None and ranking.recency > 0:
+            self._favour_fresh(conn, candidates, asked, window, ranking.recency)
         ranked = self._rescore(conn, candidates, weights, max(ranking.rescored, k + offset + 10), ranking)
         if max(c.dense for c in candidates) < DENSE_FLOOR and max(c.match for c in ranked) < LEXICAL_FLOOR:
             return SearchResult(question, True, [], articles)
@@ -292,6 +312,20 @@ class Searcher:
         for cand in candidates:
             cand.score = ranking.dense * (cand.dense - low) / spread + ranking.keyword * cand.keyword / top_keyword
         return candidates
+
+    @staticmethod
+    def _favour_fresh(conn: sqlite3.Connection, candidates: list[_Candidate], asked: date, window: int, weight: float) -> None:
+        """Raise candidates whose article was published within `window` days before `asked`."""
+        marks = ",".join("?" * len(candidates))
+        published = dict(
+            conn.execute(
+                f"SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
+                [c.pid for c in candidates],
+            )
+        )
+        for cand in candidates:
+            if is_fresh(parse_day(published.get(cand.pid)), asked, window):
+                cand.score += weight
 
     def _rescore(
         self,

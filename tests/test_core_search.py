@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import EmptyQuestion
+from index.recency import fresh_window, is_fresh, parse_day
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +133,42 @@ def test_deleted_article_disappears_from_answers(seed_copy, tmp_path, embedder):
     summary = index.update()
     assert summary.removed == 1 and summary.indexed == 0
     assert index.search(NATO_QUESTION).abstained
+
+
+def test_time_words_favour_articles_published_shortly_before_the_question(tmp_path, embedder):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    seeds = Path(__file__).parent.parent / "seeds"
+    for name, published in (("000_1c6ccadab8500b43.txt", "2019-03-01"), ("003_856c997e904d8576.txt", "2021-10-06")):
+        body = (seeds / name).read_text()
+        (folder / name.replace(".txt", ".md")).write_text(f"---\ntitle: NATO and Russia\npublished: {published}\n---\n{body}")
+    index = make_index(tmp_path, embedder, articles=folder)
+    index.update()
+
+    def lead_of_fresh_article(question: str, asked: date) -> float:
+        """Best score of the 2021 article minus best score of the 2019 one."""
+        best: dict[str, float] = {}
+        for answer in index.search(question, k=6, asked=asked).answers:
+            best.setdefault(Path(answer.article.path).stem[:3], answer.score)
+        return best["003"] - best["000"]
+
+    question = "What did Leonid Slutsky say about NATO's move this week?"
+    # Asked two days after the 2021 article, "this week" points at it and lifts it; asked years
+    # later, neither article is from "this week".
+    assert lead_of_fresh_article(question, date(2021, 10, 8)) > lead_of_fresh_article(question, date(2026, 1, 1)) + 0.1
+    # Without time words the day of asking changes nothing.
+    timeless = "What did Leonid Slutsky say about NATO's move?"
+    assert lead_of_fresh_article(timeless, date(2021, 10, 8)) == lead_of_fresh_article(timeless, date(2026, 1, 1))
+
+
+def test_time_words_and_dates_are_read_strictly():
+    assert fresh_window("Who won the election this week?") == fresh_window("What did he say on Sunday?") == 9
+    assert fresh_window("What happened yesterday in Kyiv?") == 3
+    assert fresh_window("Why did NATO expel the diplomats?") is None
+    assert fresh_window("Which weekday is best?") is None
+    assert parse_day("2022-06-17T09:30:00Z") == date(2022, 6, 17)
+    assert parse_day("June 17") is None and parse_day("") is None and parse_day(None) is None
+    assert is_fresh(date(2022, 6, 15), date(2022, 6, 17), 9)
+    assert is_fresh(date(2022, 6, 18), date(2022, 6, 17), 9)  # the next day: time zones
+    assert not is_fresh(date(2022, 6, 1), date(2022, 6, 17), 9)
+    assert not is_fresh(None, date(2022, 6, 17), 9)

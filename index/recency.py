@@ -1,0 +1,51 @@
+"""Time words in a question ("this week", "yesterday", "on Sunday") and how fresh an article is for them.
+
+A news question that says "this week" is about articles published in the days before it was
+asked; keyword and vector similarity cannot see that, the article's publication date can.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+# (pattern, how many days before the question an article still counts as fresh), first match wins.
+_WINDOWS: list[tuple[re.Pattern[str], int]] = [
+    (re.compile(r"\b(today|tonight|yesterday|this (morning|afternoon|evening))\b"), 3),
+    (re.compile(rf"\b((this|last|past) (week|weekend)|({_DAYS})(’s|'s)?|(this|last) few days)\b"), 9),
+    (re.compile(r"\b((this|last|past) month|(this|last) few weeks|recent(ly)?|latest)\b"), 35),
+]
+FUTURE_SLACK_DAYS = 1  # an article dated the day after the question (time zones) still counts
+
+
+def fresh_window(question: str) -> int | None:
+    """Days back from the question that its time words point to, or None when it has none."""
+    text = question.lower()
+    for pattern, days in _WINDOWS:
+        if pattern.search(text):
+            return days
+    return None
+
+
+def parse_day(value: str | None) -> date | None:
+    """The calendar day of an ISO 8601 date or timestamp (`2022-06-17`, `2022-06-17T09:30:00Z`), else None."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def today() -> date:
+    """The current UTC day: what "this week" means for a question asked now."""
+    return datetime.now(timezone.utc).date()
+
+
+def is_fresh(published: date | None, asked: date, window: int) -> bool:
+    """True when an article published on `published` falls in the `window` days up to `asked`."""
+    if published is None:
+        return False
+    age = (asked - published).days
+    return -FUTURE_SLACK_DAYS <= age <= window
