@@ -246,6 +246,7 @@ class Indexer:
         self.store.write_vectors(index, new_generation)
         self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index, progress)
         self.store.remove_old_generations(new_generation)
+        Store.prune_cache(conn, self.settings.model)
         summary.generation = new_generation
         summary.passages = int(index.ntotal)
         return summary

@@ -136,6 +136,7 @@ class Store:
         """A connection in WAL mode (readers never block the writer), creating the schema if needed."""
         self.directory.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new, empty database
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -272,6 +273,21 @@ class Store:
             for digest, blob in rows:
                 found[digest] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    @staticmethod
+    def prune_cache(conn: sqlite3.Connection, model: str) -> int:
+        """Drop cached vectors no passage uses any more (edited or removed articles, other models).
+
+        Called after a committed update, when every vector computed for it is in use; vectors of an
+        interrupted update stay until then, so a resumed run still finds them. Returns how many went.
+        """
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            gone = conn.execute(
+                "DELETE FROM embeddings WHERE model != ? OR hash NOT IN (SELECT embed_hash FROM passages)", (model,)
+            ).rowcount
+        conn.execute("PRAGMA incremental_vacuum")  # give the freed pages back to the file system
+        return gone
 
     @staticmethod
     def cache_vectors(conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray]]) -> None:

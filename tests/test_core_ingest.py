@@ -127,6 +127,11 @@ def test_a_changed_file_re_embeds_only_its_changed_passages(seed_copy, tmp_path,
     assert summary.passages == first.passages
     result = index.search("What did Dmitry S. Peskov say?")
     assert any("Dmitry S. Peskov" in a.quote for a in result.answers)
+    # The vector of the passage as it was before the edit is no longer needed, so it is not kept.
+    with index.store.connection() as conn:
+        cached = {row[0] for row in conn.execute("SELECT hash FROM embeddings")}
+        used = {row[0] for row in conn.execute("SELECT embed_hash FROM passages")}
+    assert cached == used
 
 
 def _by_path(index: Index, path: Path) -> list[str]:
