@@ -1,4 +1,4 @@
-"""Keyword side of search: tokens for BM25, query terms, and IDF-weighted sentence matching.
+"""Keyword side of search: tokens for BM25, query terms, quoted phrases, and IDF-weighted sentence matching.
 
 Words are folded and stemmed with the same Porter algorithm as the FTS5 tokenizer, so BM25, the
 sentence scores and FTS5 all agree on what a word is.
@@ -36,6 +36,20 @@ def _fold(text: str) -> str:
     if text.isascii():  # the common case, and far cheaper than Unicode decomposition
         return text.lower()
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
+
+
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+
+
+def quoted_phrases(question: str) -> list[str]:
+    """The phrases a question puts in double quotes ("…" or “…”): every answer must contain them."""
+    phrases = (a or b for a, b in _QUOTED.findall(question))
+    return [p for p in (" ".join(_WORD.findall(phrase)) for phrase in phrases) if p]
+
+
+def phrase_query(phrases: list[str]) -> str:
+    """An FTS5 MATCH expression requiring every phrase (word order kept, words stemmed as indexed)."""
+    return " AND ".join('"' + phrase.replace('"', '""') + '"' for phrase in phrases)
 
 
 def query_terms(question: str) -> list[str]:

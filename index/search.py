@@ -20,7 +20,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .keyword_index import KeywordIndex
-from .keywords import idf, query_terms, sentence_match, stem
+from .keywords import idf, phrase_query, query_terms, quoted_phrases, sentence_match, stem
 from .links import passage_link
 from .recency import fresh_window, is_fresh, parse_day, today
 from .settings import Settings
@@ -266,7 +266,9 @@ class Searcher:
         documents = max(1, len(files.keywords))
         stems = list(dict.fromkeys(stem(t) for t in query_terms(question)))
         weights = {s: idf(files.keywords.frequency(s), documents) for s in stems}
-        candidates = self._candidates(files, stems, query, ranking)
+        phrases = quoted_phrases(question)
+        allowed = self._passages_with(conn, phrases) if phrases else None
+        candidates = self._candidates(files, stems, query, ranking, allowed)
         if not candidates:
             return SearchResult(question, True, [], articles)
         window = fresh_window(question)
@@ -278,20 +280,37 @@ class Searcher:
         answers = self._answers(conn, ranked, k + offset)
         return SearchResult(question, not answers, answers[offset:], articles)
 
-    def _candidates(self, files: _Generation, stems: list[str], query: np.ndarray, ranking: Ranking) -> list[_Candidate]:
-        """Dense and keyword candidates, each scored by both signals, fused into one score."""
+    @staticmethod
+    def _passages_with(conn: sqlite3.Connection, phrases: list[str]) -> set[int]:
+        """Ids of the passages (title or text) holding every quoted phrase, found by FTS5."""
+        rows = conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases),))
+        return {row[0] for row in rows}
+
+    def _candidates(
+        self, files: _Generation, stems: list[str], query: np.ndarray, ranking: Ranking, allowed: set[int] | None = None
+    ) -> list[_Candidate]:
+        """Dense and keyword candidates (only `allowed` passages, when given), each scored by both signals, fused."""
         vectors, keywords = files.vectors, files.keywords
         found: dict[int, _Candidate] = {}
         if vectors.ntotal and ranking.dense > 0:
             scores, ids = vectors.search(query.reshape(1, -1), min(ranking.candidates, vectors.ntotal))
             for pid, score in zip(ids[0].tolist(), scores[0].tolist()):
-                if pid >= 0:
+                if pid >= 0 and (allowed is None or pid in allowed):
                     found[pid] = _Candidate(pid, dense=score)
+        if allowed is not None and not stems:  # a quoted phrase of stop words only: no keyword ranking
+            for pid in sorted(allowed)[: ranking.candidates]:
+                found.setdefault(pid, _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query)))
         if stems and ranking.keyword > 0 and len(keywords):
             bm25 = keywords.scores(stems)  # every passage's score: dense candidates get theirs too
+            if allowed is not None:
+                ranked_scores = np.full_like(bm25, -1.0)
+                positions = keywords.positions(sorted(allowed))
+                ranked_scores[positions] = bm25[positions]
+            else:
+                ranked_scores = bm25
             n = min(ranking.candidates, len(bm25))
-            top = np.argpartition(-bm25, n - 1)[:n]
-            for pid in keywords.ids[top[bm25[top] > 0]].tolist():
+            top = np.argpartition(-ranked_scores, n - 1)[:n]
+            for pid in keywords.ids[top[ranked_scores[top] > 0]].tolist():
                 if pid not in found:
                     found[pid] = _Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
             positions = keywords.positions(list(found))

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import EmptyQuestion
+from index.keywords import quoted_phrases
 from index.recency import fresh_window, is_fresh, parse_day
 
 
@@ -172,3 +173,15 @@ def test_time_words_and_dates_are_read_strictly():
     assert is_fresh(date(2022, 6, 18), date(2022, 6, 17), 9)  # the next day: time zones
     assert not is_fresh(date(2022, 6, 1), date(2022, 6, 17), 9)
     assert not is_fresh(None, date(2022, 6, 17), 9)
+
+
+def test_quoted_phrases_must_appear_in_every_answer(seeds_index):
+    # One seed spells him "Leon Slutsky", the other "Leonid Slutsky": quotes pick the exact phrase.
+    loose = seeds_index.search("What did Slutsky say about NATO?", k=5)
+    assert any("Leonid Slutsky" in a.quote for a in loose.answers)
+    exact = seeds_index.search('What did "Leon Slutsky" say about NATO?', k=5)
+    assert exact.answers and all("Leon Slutsky" in a.quote for a in exact.answers)
+    _assert_verbatim(seeds_index, exact)
+    assert seeds_index.search('Why did NATO expel the "banana bread" diplomats?').abstained
+    assert quoted_phrases('“Jens Stoltenberg” said "a, b"') == ["Jens Stoltenberg", "a b"]
+    assert quoted_phrases('a lone " quote') == quoted_phrases('empty "" quotes') == []
