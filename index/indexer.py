@@ -117,6 +117,7 @@ class Indexer:
         with self.store.lock(wait=wait):
             conn = self.store.connect()
             try:
+                Store.migrate(conn)
                 summary = self._update(conn, roots, rebuild, progress)
             finally:
                 conn.close()

@@ -25,12 +25,20 @@ from .keyword_index import KeywordIndex
 
 DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the embedding cache is a rowid table
 # The current and the previous generation's files are kept, so a reader that has just read the old
 # generation number can still load its files; older ones are deleted (readers hold them in memory).
 KEEP_GENERATIONS = 2
 
-SCHEMA = """
+# A rowid table: its 1.5 KB rows fit in a b-tree page (see `Store.migrate`).
+EMBEDDINGS_TABLE = """CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, hash)
+)"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -59,12 +67,7 @@ CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
-CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, hash)
-) WITHOUT ROWID;
+{EMBEDDINGS_TABLE};
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
     created_at TEXT NOT NULL,
@@ -273,6 +276,26 @@ class Store:
             for digest, blob in rows:
                 found[digest] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    @staticmethod
+    def migrate(conn: sqlite3.Connection) -> None:
+        """Bring an index written by an older version up to this schema (call under the update lock).
+
+        Schema 1 kept the embedding cache WITHOUT ROWID, where a 1.5 KB vector does not fit in the
+        b-tree page and each one took a 4 KB overflow page: 3x the space. A rowid table keeps it inline.
+        """
+        schema = Store.meta(conn).get("schema", SCHEMA_VERSION)
+        if schema == SCHEMA_VERSION:
+            return
+        if schema != "1":
+            raise IndexCorrupt(f"the index has schema {schema}, newer than this newsbot's {SCHEMA_VERSION}: upgrade newsbot")
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ALTER TABLE embeddings RENAME TO embeddings_schema1")
+            conn.execute(EMBEDDINGS_TABLE)
+            conn.execute("INSERT INTO embeddings(model, hash, vector) SELECT model, hash, vector FROM embeddings_schema1")
+            conn.execute("DROP TABLE embeddings_schema1")
+            Store.set_meta(conn, schema=SCHEMA_VERSION)
 
     @staticmethod
     def prune_cache(conn: sqlite3.Connection, model: str) -> int:

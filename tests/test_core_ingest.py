@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conftest import NATO_QUESTION, SEEDS, make_index
 from index import Index
+from index.store import Store
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
 PARAGRAPHS = [p for p in SEED_TEXT.splitlines() if p.strip()]
@@ -160,3 +161,27 @@ def test_record_removed_from_a_jsonl_file_disappears(tmp_path, embedder):
     summary = index.update()
     assert (summary.removed, summary.unchanged) == (1, 2)
     assert set(_articles(index)) == {"r0", "r1"}
+
+
+def test_an_index_from_schema_1_is_migrated_and_keeps_its_embedding_cache(seed_copy, tmp_path, embedder):
+    index = make_index(tmp_path, embedder, articles=seed_copy)
+    first = index.update()
+    with index.store.connection() as conn:  # turn it back into what the first release wrote
+        conn.executescript(
+            """BEGIN;
+            ALTER TABLE embeddings RENAME TO current;
+            CREATE TABLE embeddings (model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL,
+                                     PRIMARY KEY (model, hash)) WITHOUT ROWID;
+            INSERT INTO embeddings SELECT model, hash, vector FROM current;
+            DROP TABLE current;
+            UPDATE meta SET value = '1' WHERE key = 'schema';
+            COMMIT;"""
+        )
+    summary = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
+    assert summary.embedded == 0 and summary.passages == first.passages
+    with index.store.connection() as conn:
+        assert Store.meta(conn)["schema"] == "2"
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]
+        assert "WITHOUT ROWID" not in sql.upper()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert any("intelligence officers" in a.quote for a in index.search(NATO_QUESTION).answers)
