@@ -135,9 +135,9 @@ class Index:
                 "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
             ).fetchone()
         size = 0
-        for path in self.directory.iterdir():
+        for path in self.directory.rglob("*"):  # keyword indexes are folders
             try:
-                size += path.stat().st_size
+                size += path.stat().st_size if path.is_file() else 0
             except FileNotFoundError:  # an update just renamed or removed it
                 pass
         return Stats(

@@ -18,12 +18,12 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from . import vector_index
 from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
+from .keyword_index import KeywordIndex
 from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from .settings import Settings
-from . import vector_index
-from .keyword_index import KeywordIndex
 from .store import Store, now_iso
 
 PIPELINE_VERSION = "2"  # 2: sentences may span hard-wrapped lines
@@ -88,6 +88,19 @@ class _Planned:
     passages: list[Passage]
     hashes: list[bytes]
     texts: list[str]
+
+
+def _keyword_rows(conn: sqlite3.Connection, full: bool, stale: set[int], rows: list) -> Iterable[tuple[int, str, str]]:
+    """`(id, title, text)` of every passage of the coming generation, by id: the kept ones, then the new.
+
+    Read before the commit's write transaction, so building BM25 never holds SQLite's write lock.
+    """
+    if not full:
+        for pid, title, body in Store.passage_texts(conn):
+            if pid not in stale:
+                yield pid, title, body
+    for pid, plan, _, passage, _ in rows:
+        yield pid, plan.article.title, plan.article.text[passage.start : passage.end]
 
 
 def _is_under(path: str, roots: list[Path]) -> bool:
@@ -210,8 +223,10 @@ class Indexer:
         if not changed and not removed and not full:
             self._record_fingerprints(conn, fingerprints)
             summary.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            if not self.store.keywords_path(generation).exists():  # an index written before keyword files
-                self._write_keywords(conn, generation, summary.passages, progress)
+            try:
+                self.store.read_keywords(generation)
+            except ValueError:  # written by an older version, or with other keyword settings
+                self._write_keywords(generation, Store.passage_texts(conn), summary.passages, progress)
             summary.generation = generation
             return summary
 
@@ -244,8 +259,11 @@ class Indexer:
         index = vector_index.build(dimension, matrix, ids, progress=progress and len(ids) >= 5000)
 
         new_generation = generation + 1
+        keywords = self._write_keywords(new_generation, _keyword_rows(conn, full, set(stale_ids), rows), len(ids), progress)
+        if not np.array_equal(keywords.ids, np.sort(ids)):
+            raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
         self.store.write_vectors(index, new_generation)
-        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index, progress)
+        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
         self.store.remove_old_generations(new_generation)
         Store.prune_cache(conn, self.settings.model)
         summary.generation = new_generation
@@ -282,10 +300,13 @@ class Indexer:
             bar.close()
         return vectors, len(missing)
 
-    def _write_keywords(self, conn: sqlite3.Connection, generation: int, count: int, progress: bool) -> None:
-        """Build and write the BM25 keyword index of every passage `conn` sees, for `generation`."""
-        keywords = KeywordIndex.build(Store.passage_texts(conn), total=count, progress=progress and count >= 5000)
+    def _write_keywords(
+        self, generation: int, passages: Iterable[tuple[int, str, str]], count: int, progress: bool
+    ) -> KeywordIndex:
+        """Build and write `generation`'s BM25 keyword index over `(id, title, text)` rows in id order."""
+        keywords = KeywordIndex.build(passages, total=count, progress=progress and count >= 5000)
         self.store.write_keywords(keywords, generation)
+        return keywords
 
     def _record_fingerprints(self, conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
         with conn:
@@ -307,12 +328,8 @@ class Indexer:
         next_id: int,
         signature: str,
         index: faiss.Index,
-        progress: bool,
     ) -> None:
-        """One transaction: passages, articles, FTS and the pointer to the new generation's files.
-
-        The keyword index is built inside the transaction, from the passages it is about to commit.
-        """
+        """One transaction: passages, articles, FTS and the pointer to the new generation's files."""
         stamp = now_iso()
         with conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -357,7 +374,6 @@ class Indexer:
             count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
             if count != index.ntotal:
                 raise RuntimeError(f"internal error: {count} passages in SQLite but {index.ntotal} vectors in FAISS")
-            self._write_keywords(conn, generation, count, progress)
             index_dimension = index.d
             Store.set_meta(
                 conn,

@@ -67,15 +67,15 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def save(self, directory: Path) -> None:
-        """Write durably under `directory` (built in a temp folder, then renamed into place)."""
+    def save(self, directory: Path, generation: int) -> None:
+        """Write durably under `directory` as `generation`'s index (temp folder, then renamed into place)."""
         directory = Path(directory)
         tmp = Path(tempfile.mkdtemp(prefix=".keywords-", suffix=".tmp", dir=directory.parent))
         try:
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
             np.save(tmp / IDS_FILE, self.ids)
-            (tmp / FORMAT_FILE).write_text(json.dumps(FORMAT))
+            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
             for path in tmp.iterdir():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
@@ -87,12 +87,16 @@ class KeywordIndex:
             raise
 
     @classmethod
-    def load(cls, directory: Path) -> KeywordIndex:
-        """Read a saved index (memory-mapped); `ValueError` when missing, unreadable or of another format."""
+    def load(cls, directory: Path, generation: int) -> KeywordIndex:
+        """Read `generation`'s saved index (memory-mapped).
+
+        `ValueError` when it is missing, unreadable, of other settings or of another generation (a
+        folder left by an update that crashed before its commit).
+        """
         directory = Path(directory)
         try:
-            if json.loads((directory / FORMAT_FILE).read_text()) != FORMAT:
-                raise ValueError(f"{directory} was written with other keyword settings")
+            if json.loads((directory / FORMAT_FILE).read_text()) != {**FORMAT, "generation": generation}:
+                raise ValueError(f"{directory} was written with other settings or for another index version")
             ids = np.load(directory / IDS_FILE)
             retriever = None
             if len(ids):
@@ -123,7 +127,7 @@ class KeywordIndex:
     def positions(self, pids: list[int]) -> np.ndarray:
         """Column of each passage id (ids are sorted); -1 for an id not in this generation."""
         wanted = np.asarray(pids, dtype=np.int64)
-        found = np.searchsorted(self.ids, wanted)
-        found = np.minimum(found, max(len(self.ids) - 1, 0))
-        ok = (len(self.ids) > 0) & (self.ids[found] == wanted) if len(self.ids) else np.zeros(len(wanted), bool)
-        return np.where(ok, found, -1)
+        if not len(self.ids):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        found = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        return np.where(self.ids[found] == wanted, found, -1)

@@ -47,9 +47,9 @@ def quoted_phrases(question: str) -> list[str]:
     return [p for p in (" ".join(_WORD.findall(phrase)) for phrase in phrases) if p]
 
 
-def phrase_query(phrases: list[str]) -> str:
-    """An FTS5 MATCH expression requiring every phrase (word order kept, words stemmed as indexed)."""
-    return " AND ".join('"' + phrase.replace('"', '""') + '"' for phrase in phrases)
+def phrase_query(phrases: list[str], column: str) -> str:
+    """An FTS5 MATCH expression requiring every phrase in `column` (word order kept, words stemmed as indexed)."""
+    return " AND ".join(f'{column} : "' + phrase.replace('"', '""') + '"' for phrase in phrases)
 
 
 def query_terms(question: str) -> list[str]:
@@ -61,18 +61,16 @@ def query_terms(question: str) -> list[str]:
     return terms[:MAX_QUERY_TERMS]
 
 
-def fts_query(terms: list[str]) -> str:
-    """An FTS5 MATCH expression: any of the terms, each quoted so no word is read as an operator."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-
-
-_STEMS: dict[str, str] = {}  # folded word -> Porter stem; bounded by the corpus vocabulary
+_STEMS: dict[str, str] = {}  # folded word -> Porter stem
+MAX_CACHED_STEMS = 500_000  # a long-running bot meets ever new words: start over past this
 
 
 def stem(word: str) -> str:
     """The Porter stem of a folded word."""
     found = _STEMS.get(word)
     if found is None:
+        if len(_STEMS) >= MAX_CACHED_STEMS:
+            _STEMS.clear()
         found = _STEMS[word] = _stemmer.stemWord(word)
     return found
 

@@ -9,23 +9,31 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
-_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_WEEKDAY = r"(on|last|this|next|since|by) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_DAY_WORD = re.compile(r"(\w+)?\W*\b(today|tonight|yesterday)\b", re.I)
 # (pattern, how many days before the question an article still counts as fresh), first match wins.
 _WINDOWS: list[tuple[re.Pattern[str], int]] = [
-    (re.compile(r"\b(today|tonight|yesterday|this (morning|afternoon|evening))\b"), 3),
-    (re.compile(rf"\b((this|last|past) (week|weekend)|({_DAYS})(’s|'s)?|(this|last) few days)\b"), 9),
-    (re.compile(r"\b((this|last|past) month|(this|last) few weeks|recent(ly)?|latest)\b"), 35),
+    (re.compile(r"\bthis (morning|afternoon|evening)\b", re.I), 3),
+    (re.compile(rf"\b((this|last|past) (week|weekend)|{_WEEKDAY}|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)[’']s|(the|this|last) (past )?few days)\b", re.I), 9),
+    (re.compile(r"\b((this|last|past) month|(the|this|last) (past )?few weeks|recently)\b", re.I), 35),
 ]
 FUTURE_SLACK_DAYS = 1  # an article dated the day after the question (time zones) still counts
 
 
 def fresh_window(question: str) -> int | None:
     """Days back from the question that its time words point to, or None when it has none."""
-    text = question.lower()
+    if any(_is_day_word(match) for match in _DAY_WORD.finditer(question)):
+        return 3
     for pattern, days in _WINDOWS:
-        if pattern.search(text):
+        if pattern.search(question):
             return days
     return None
+
+
+def _is_day_word(match: re.Match[str]) -> bool:
+    """False for a capitalised "Today" after a capitalised word: a name ("USA Today", "The Today Show")."""
+    before, word = match.group(1), match.group(2)
+    return not (word[0].isupper() and before and before[0].isupper())
 
 
 def parse_day(value: str | None) -> date | None:

@@ -24,7 +24,8 @@ from .keywords import idf, phrase_query, query_terms, quoted_phrases, sentence_m
 from .links import passage_link
 from .recency import fresh_window, is_fresh, parse_day, today
 from .settings import Settings
-from .store import IndexCorrupt, Store
+from . import vector_index
+from .store import KEEP_GENERATIONS, IndexCorrupt, Store
 
 MAX_QUESTION_CHARS = 2000
 # Abstain unless some passage is close in meaning or some sentence holds most of the question's
@@ -35,8 +36,6 @@ DENSE_FLOOR = 0.40
 LEXICAL_FLOOR = 0.8
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
 RRF_K = 60
-# One question is one vector: threads only add hand-off cost to FAISS's scan (measured 7 ms vs 10 ms).
-faiss.omp_set_num_threads(1)
 _WORD = re.compile(r"\w+", re.UNICODE)
 log = logging.getLogger(__name__)
 
@@ -172,7 +171,7 @@ class Searcher:
         self.settings = settings
         self._local = threading.local()
         self._swap = threading.Lock()
-        self._loaded: _Generation | None = None
+        self._loaded: dict[int, _Generation] = {}  # the newest two: a slow reader may still be on the older
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -186,21 +185,25 @@ class Searcher:
         `conn` must be reading that generation: a missing keyword index (an index written before
         keyword files existed) is rebuilt in memory from the passages it sees.
         """
-        current = self._loaded
-        if current is not None and current.number == generation:
+        current = self._loaded.get(generation)
+        if current is not None:
             return current
         with self._swap:
-            if self._loaded is None or self._loaded.number != generation:
+            if generation not in self._loaded:
                 vectors = self.store.read_vectors(generation)
+                vector_ids = np.sort(vector_index.contents_ids(vectors))
                 try:
                     keywords = self.store.read_keywords(generation)
+                    if not np.array_equal(keywords.ids, vector_ids):
+                        raise ValueError(f"the keyword index of generation {generation} holds other passages")
                 except ValueError as exc:
                     log.warning("%s; rebuilding it in memory (`newsbot index` writes it to disk)", exc)
                     keywords = KeywordIndex.build(Store.passage_texts(conn))
-                if len(keywords) != vectors.ntotal:
-                    raise IndexCorrupt(f"generation {generation}: {vectors.ntotal} vectors but {len(keywords)} keyword rows")
-                self._loaded = _Generation(generation, vectors, keywords)
-            return self._loaded
+                if not np.array_equal(keywords.ids, vector_ids):
+                    raise IndexCorrupt(f"generation {generation}: the passages and the vectors do not match")
+                self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
+                self._loaded[generation] = _Generation(generation, vectors, keywords)
+            return self._loaded[generation]
 
     def generation(self) -> int:
         """The committed index version on disk."""
@@ -267,7 +270,9 @@ class Searcher:
         stems = list(dict.fromkeys(stem(t) for t in query_terms(question)))
         weights = {s: idf(files.keywords.frequency(s), documents) for s in stems}
         phrases = quoted_phrases(question)
-        allowed = self._passages_with(conn, phrases) if phrases else None
+        # Quoted phrases narrow the search to the passages quoting them, unless none does: then
+        # the words still count, as in any question, rather than nothing being answered.
+        allowed = (self._passages_with(conn, phrases) or None) if phrases else None
         candidates = self._candidates(files, stems, query, ranking, allowed)
         if not candidates:
             return SearchResult(question, True, [], articles)
@@ -282,8 +287,8 @@ class Searcher:
 
     @staticmethod
     def _passages_with(conn: sqlite3.Connection, phrases: list[str]) -> set[int]:
-        """Ids of the passages (title or text) holding every quoted phrase, found by FTS5."""
-        rows = conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases),))
+        """Ids of the passages whose text holds every quoted phrase, found by FTS5."""
+        rows = conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
         return {row[0] for row in rows}
 
     def _candidates(
@@ -305,6 +310,7 @@ class Searcher:
             if allowed is not None:
                 ranked_scores = np.full_like(bm25, -1.0)
                 positions = keywords.positions(sorted(allowed))
+                positions = positions[positions >= 0]
                 ranked_scores[positions] = bm25[positions]
             else:
                 ranked_scores = bm25

@@ -246,12 +246,12 @@ class Store:
 
     def write_keywords(self, keywords: KeywordIndex, generation: int) -> None:
         """Write one generation's keyword index durably (temp folder, fsync, rename)."""
-        keywords.save(self.keywords_path(generation))
+        keywords.save(self.keywords_path(generation), generation)
         _fsync_directory(self.directory)
 
     def read_keywords(self, generation: int) -> KeywordIndex:
-        """Load one generation's keyword index; `ValueError` when it is missing or unreadable."""
-        return KeywordIndex.load(self.keywords_path(generation))
+        """Load one generation's keyword index; `ValueError` when it is missing, unreadable or not that generation's."""
+        return KeywordIndex.load(self.keywords_path(generation), generation)
 
     @staticmethod
     def passage_texts(conn: sqlite3.Connection):
@@ -284,11 +284,12 @@ class Store:
         Schema 1 kept the embedding cache WITHOUT ROWID, where a 1.5 KB vector does not fit in the
         b-tree page and each one took a 4 KB overflow page: 3x the space. A rowid table keeps it inline.
         """
-        schema = Store.meta(conn).get("schema", SCHEMA_VERSION)
-        if schema == SCHEMA_VERSION:
-            return
-        if schema != "1":
+        schema = Store.meta(conn).get("schema", "1")
+        if schema not in ("1", SCHEMA_VERSION):
             raise IndexCorrupt(f"the index has schema {schema}, newer than this newsbot's {SCHEMA_VERSION}: upgrade newsbot")
+        table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
+        if schema == SCHEMA_VERSION and "WITHOUT ROWID" not in table[0].upper():
+            return
         with conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ALTER TABLE embeddings RENAME TO embeddings_schema1")
@@ -296,6 +297,8 @@ class Store:
             conn.execute("INSERT INTO embeddings(model, hash, vector) SELECT model, hash, vector FROM embeddings_schema1")
             conn.execute("DROP TABLE embeddings_schema1")
             Store.set_meta(conn, schema=SCHEMA_VERSION)
+        # Once: from now on pruned pages go back to the file system (VACUUM applies the setting).
+        conn.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
 
     @staticmethod
     def prune_cache(conn: sqlite3.Connection, model: str) -> int:
@@ -309,7 +312,7 @@ class Store:
             gone = conn.execute(
                 "DELETE FROM embeddings WHERE model != ? OR hash NOT IN (SELECT embed_hash FROM passages)", (model,)
             ).rowcount
-        conn.execute("PRAGMA incremental_vacuum")  # give the freed pages back to the file system
+        conn.executescript("PRAGMA incremental_vacuum;")  # all freed pages back to the file system (execute: one)
         return gone
 
     @staticmethod

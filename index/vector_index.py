@@ -33,9 +33,14 @@ def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = 
     return index
 
 
+def contents_ids(index: faiss.Index) -> np.ndarray:
+    """The passage ids of every vector of an `IndexIDMap2`, in storage order."""
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
 def contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     """Every vector of an `IndexIDMap2` (HNSW or, from older versions, flat) and its passage id."""
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    ids = contents_ids(index)
     if not len(ids):
         return np.zeros((0, index.d), dtype=np.float32), ids
     return index.index.reconstruct_n(0, len(ids)), ids

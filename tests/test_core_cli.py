@@ -88,19 +88,24 @@ def test_eval_scores_the_users_own_questions(tmp_path):
         json.dumps({"question": NATO_QUESTION, "answer": "intelligence officers"}) + "\n"
         + json.dumps({"question": "Which nerve agent poisoned Sergei Skripal?", "answer": "Novichok"}) + "\n"
         + json.dumps({"question": "What did NATO cut the Russian mission to?", "answer": "no such phrase anywhere"}) + "\n"
+        + json.dumps({"question": "Why did NATO expel Russian diplomats this week?", "answer": "intelligence officers", "date": "2021-10-08"})
+        + "\n"
     )
     assert newsbot("index", "--quiet", env=env).returncode == 0
     done = newsbot("eval", str(questions), "--json", env=env)
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
-    assert metrics["questions"] == 3
-    assert metrics["hits@10"] == round(2 / 3, 3)
+    assert metrics["questions"] == 4
+    assert metrics["hits@10"] == round(3 / 4, 3)
     assert 0 < metrics["mrr@10"] <= metrics["hits@10"]
     table = newsbot("eval", str(questions), env=env)
     assert "| newsbot |" in table.stdout and "MRR@10" in table.stdout
     questions.write_text('{"question": "no answer given"}\n')
     bad = newsbot("eval", str(questions), env=env)
     assert bad.returncode == 2 and "questions.jsonl:1" in bad.stderr
+    questions.write_text(json.dumps({"question": "Who was expelled this week?", "answer": "NATO", "date": "last week"}))
+    bad = newsbot("eval", str(questions), env=env)
+    assert bad.returncode == 2 and "questions.jsonl:1" in bad.stderr and "date" in bad.stderr
 
 
 def test_a_different_model_than_the_index_was_built_with_is_a_clear_error(tmp_path):

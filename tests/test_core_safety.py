@@ -116,3 +116,34 @@ def test_two_indexers_at_once_one_waits_its_turn_with_a_clear_message(tmp_path):
     winner = next(o for o in outcomes if o[0] == 0)
     assert "26 added" in winner[1]
     assert assert_consistent(tmp_path / "index") == 1
+
+
+def test_index_files_from_older_versions_and_crashed_updates_are_repaired(seed_copy, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    index = make_index(tmp_path, embedder, articles=seed_copy)
+    index.update()
+    store = Store(index_dir)
+    generation = assert_consistent(index_dir)
+
+    # An index from before keyword files, holding a flat FAISS index: still answers, and the next
+    # `newsbot index` writes the missing keyword file without a new generation.
+    old = store.read_vectors(generation)
+    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(old.d))
+    flat.add_with_ids(old.index.reconstruct_n(0, old.ntotal), faiss.vector_to_array(old.id_map))
+    store.write_vectors(flat, generation)
+    shutil.rmtree(store.keywords_path(generation))
+    answers = make_index(tmp_path, embedder, articles=seed_copy).search(NATO_QUESTION).answers
+    assert any("intelligence officers" in a.quote for a in answers)
+    assert make_index(tmp_path, embedder, articles=seed_copy).update().generation == generation
+    assert assert_consistent(index_dir) == generation
+
+    # A keyword folder left for the next generation by an update that crashed before its commit
+    # (here: a copy of the current one) is replaced, and the flat vectors carry over into HNSW.
+    shutil.copytree(store.keywords_path(generation), store.keywords_path(generation + 1))
+    (seed_copy / "000_1c6ccadab8500b43.txt").unlink()
+    summary = make_index(tmp_path, embedder, articles=seed_copy).update()
+    assert summary.removed == 1 and summary.generation == generation + 1
+    assert assert_consistent(index_dir) == generation + 1
+    assert isinstance(faiss.downcast_index(store.read_vectors(generation + 1).index), faiss.IndexHNSWFlat)
+    answers = make_index(tmp_path, embedder, articles=seed_copy).search(NATO_QUESTION, k=5).answers
+    assert answers and all("000_1c6ccadab8500b43" not in a.article.path for a in answers)
