@@ -107,7 +107,7 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One unit-length vector for a question, as `encode` would give, ~2 ms sooner.
+        """One unit-length vector for a question, the same as `encode` gives, a little sooner.
 
         A question is one short text: the model's own modules are called directly, skipping the
         batching, sorting and device bookkeeping of `SentenceTransformer.encode`. The last few

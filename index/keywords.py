@@ -42,7 +42,7 @@ _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 
 
 def quoted_phrases(question: str) -> list[str]:
-    """The phrases a question puts in double quotes ("…" or “…”): every answer must contain them."""
+    """The phrases a question puts in double quotes ("…" or “…”), which its answers should contain."""
     phrases = (a or b for a, b in _QUOTED.findall(question))
     return [p for p in (" ".join(_WORD.findall(phrase)) for phrase in phrases) if p]
 
