@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import Index
-from .fetch import FetchError, FetchSettings, check_url, fetch
+from .fetch import FetchError, FetchSettings, check_url, fetch, redact
 from .webpage import WebArticle, clean_url, extract
 
 DEFAULT_WAIT = 120.0  # seconds to wait for another update (the watcher) to finish
+NOT_TRIED = "not tried: stopping"
 
 log = logging.getLogger("newsbot.adding")
 
@@ -129,9 +130,10 @@ def add_urls(
 ) -> list[AddResult]:
     """Fetch each URL, save its article in the articles folder and index them all in one update.
 
-    Returns one `AddResult` per distinct URL, in order. Never raises for a bad page; if the
-    index update itself fails, every page of the batch is reported as not added and its file removed.
-    Once `stop` is set, the URLs not fetched yet are skipped (a transient failure); the rest are indexed.
+    Returns one `AddResult` per distinct URL, in order, its url shown without any password. Never
+    raises for a bad page; if the index update itself fails, every page of the batch is reported as
+    not added and its file removed. Once `stop` is set, the URLs not fetched yet are skipped (a
+    transient failure, reason `NOT_TRIED`); the rest are indexed.
     """
     settings = settings or FetchSettings.from_env()
     hints = hints or {}
@@ -139,7 +141,7 @@ def add_urls(
     batch: dict[str, WebArticle] = {}
     for url in dict.fromkeys(u.strip() for u in urls if u.strip()):
         if stop is not None and stop.is_set():
-            results[url] = AddResult(url, ok=False, reason="not tried: stopping", transient=True)
+            results[url] = AddResult(url, ok=False, reason=NOT_TRIED, transient=True)
             continue
         prepared = _prepare(index, url, settings, hints.get(url, Hint()), batch)
         if isinstance(prepared, AddResult):
@@ -149,6 +151,8 @@ def add_urls(
             results[url] = AddResult(url, ok=False, title=prepared.title, article_id=prepared.article_id)
     if batch:
         _index_batch(index, batch, results, wait)
+    for result in results.values():
+        result.url = redact(result.url)  # a refused `user:password@` URL is echoed to the user, maybe in chat
     return list(results.values())
 
 

@@ -15,7 +15,7 @@ import feedparser
 
 from . import Index
 from .adding import AddResult, Hint, add_urls, unexpected
-from .fetch import FetchError, Fetched, FetchSettings, fetch
+from .fetch import FetchError, Fetched, FetchSettings, fetch, redact
 from .store import now_iso
 
 SCHEMA = """
@@ -72,7 +72,8 @@ class PollResult:
 
     def line(self) -> str:
         """One line for the terminal or the watcher's log."""
-        name = f"“{self.title}” ({self.url})" if self.title else self.url
+        url = redact(self.url)
+        name = f"“{self.title}” ({url})" if self.title else url
         if self.error:
             return f"feed {name}: {self.error}"
         if self.not_modified:
@@ -139,7 +140,7 @@ def add_feed(index: Index, url: str, settings: FetchSettings | None = None) -> F
     try:
         parsed, page = read_feed(url, settings)
     except FetchError as exc:
-        raise FeedError(f"cannot follow {url}: {exc}") from None
+        raise FeedError(f"cannot follow {redact(url)}: {exc}") from None
     title = (parsed.feed.get("title") or "").strip() or None
     with _transaction(index) as conn:
         conn.execute(

@@ -2,9 +2,14 @@
 server-side request forgery.
 
 The guard sits where connections are opened: every hop (the URL and each redirect) is resolved
-with `getaddrinfo`, refused if any address is loopback, private, link-local, multicast, reserved
-or unspecified, and the socket is connected to the very address that was checked, so a DNS answer
-that changes between check and connect cannot slip past it.
+with `getaddrinfo`, refused if any address is loopback, private, link-local, site-local, multicast,
+reserved or unspecified (an IPv6 address that carries an IPv4 one — mapped, compatible, 6to4, NAT64,
+Teredo — is judged by the IPv4 address it carries), and the socket is connected to the very address
+that was checked, so a DNS answer that changes between check and connect cannot slip past it. A host
+with an IPv6 zone id (`[fe80::1%25eth0]`) names a local interface and is refused without a lookup.
+
+URLs with a user name or password are refused, and so are redirects to one: newsbot never sends
+credentials, and a password must not end up in a stored url or a Slack answer's link.
 
 The time limit is on the whole fetch, redirects included: the name lookup, connecting and every
 read must end within it (see `deadline`), however slowly a server sends its answer.
@@ -17,7 +22,7 @@ import ipaddress
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -36,6 +41,8 @@ CHUNK_BYTES = 65_536
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 USER_AGENT = "newsbot/0.1 (adds news articles that its users name)"
 ALLOW_PRIVATE_HINT = "set NEWSBOT_ALLOW_PRIVATE_URLS=1 to allow it"
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the last 32 bits are IPv4
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (but :: and ::1 are themselves)
 
 
 class FetchError(Exception):
@@ -76,10 +83,36 @@ class Fetched:
     headers: Mapping[str, str]
 
 
+def carried_ipv4(address: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, and the form that carries them ("6to4"...), if any."""
+    if address.ipv4_mapped:
+        return "IPv4-mapped", [address.ipv4_mapped]
+    if address.sixtofour:
+        return "6to4", [address.sixtofour]
+    if address.teredo:
+        return "Teredo", list(address.teredo)  # the Teredo server and the client it reaches
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        form = "NAT64" if address in NAT64 else "IPv4-compatible"
+        return form, [ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)]
+    return "", []
+
+
 def blocked_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why fetching from `address` is refused (e.g. "a loopback address"), or None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Why fetching from `address` is refused (e.g. "a loopback address"), or None for a public one.
+
+    An IPv6 address that carries an IPv4 address is judged by the IPv4 address, so `2002:7f00:1::`
+    (6to4 for 127.0.0.1) is refused as loopback and `64:ff9b::808:808` (NAT64 for 8.8.8.8) passes.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:  # fec0::/10: deprecated, but still routed inside some networks
+            return "a site-local address"
+        form, carried = carried_ipv4(address)
+        if carried:
+            for inner in carried:
+                reason = blocked_reason(inner)
+                if reason:
+                    return f"{reason} ({form} for {inner})"
+            return None
     for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
         if getattr(address, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address"
@@ -97,7 +130,16 @@ def addresses_of(host: str, port: int, seconds: float) -> list[str]:
 
 
 def public_addresses(host: str, port: int, seconds: float = DEFAULT_TIMEOUT) -> list[str]:
-    """Resolve `host`; every address must be public, else `FetchError` names the one refused."""
+    """Resolve `host`; every address must be public, else `FetchError` names the one refused.
+
+    A zone id (`fe80::1%eth0`) names one of this machine's network interfaces, so the host is
+    refused before any lookup.
+    """
+    if "%" in host:
+        raise FetchError(
+            f"refused: {host} has an IPv6 zone id, which names a local network interface; "
+            f"newsbot only fetches public web addresses ({ALLOW_PRIVATE_HINT})"
+        )
     addresses = addresses_of(host, port, seconds)
     for text in addresses:
         reason = blocked_reason(ipaddress.ip_address(text.split("%")[0]))
@@ -170,23 +212,48 @@ class PrivateAdapter(GuardedAdapter):
     pools = _pool_classes(guarded=False)
 
 
+def redact(url: str) -> str:
+    """`url` with any user name and password shown as `***`, for messages, logs and chat replies."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{scheme}{separator}***@{authority.rpartition('@')[2]}{rest[end:]}"
+
+
 def check_url(url: str) -> str:
-    """The URL, trimmed, if it is an absolute http(s) URL with a host; `FetchError` otherwise."""
+    """The URL, trimmed, if it is an absolute http(s) URL with a host and no credentials; `FetchError` otherwise."""
     url = url.strip()
     try:
         parts = urlsplit(url)
         hostname, _ = parts.hostname, parts.port  # both parse the host part, and may refuse it
     except ValueError as exc:
-        raise FetchError(f"not a valid URL: {url!r} ({exc})") from None
+        raise FetchError(f"not a valid URL: {redact(url)!r} ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"not an http or https URL: {url!r}")
+        raise FetchError(f"not an http or https URL: {redact(url)!r}")
+    if "@" in parts.netloc:
+        raise FetchError("refused: the URL has a user name or password, which newsbot never sends; give the URL without them")
     if not hostname:
         raise FetchError(f"the URL has no host name: {url!r}")
     return url
 
 
+class _Session(requests.Session):
+    """A requests session that refuses to follow a redirect to a URL with a user name or password."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """The redirect's target, after checking it carries no credentials (`FetchError` if it does)."""
+        target = super().get_redirect_target(resp)
+        if target and "@" in urlsplit(urljoin(resp.url, target)).netloc:
+            raise FetchError("refused: redirected to a URL with a user name or password, which newsbot never sends")
+        return target
+
+
 def _session(settings: FetchSettings) -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     session.trust_env = False  # a proxy from the environment would do its own, unchecked, resolving
     session.max_redirects = MAX_REDIRECTS
     session.headers["User-Agent"] = USER_AGENT

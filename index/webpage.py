@@ -57,6 +57,16 @@ def site_name(url: str) -> str:
     return host.removeprefix("www.")
 
 
+def _usable_canonical(url: str | None) -> bool:
+    """True for a well-formed http(s) canonical url without a user name or password (never stored)."""
+    if not url or not url.startswith(("http://", "https://")):
+        return False
+    try:
+        return "@" not in urlsplit(url).netloc and urlsplit(url).hostname is not None
+    except ValueError:
+        return False
+
+
 def extract(page: Fetched, title_hint: str | None = None, published_hint: str | None = None) -> WebArticle:
     """The article in an HTML page; `FetchError` when the page has no article text.
 
@@ -75,7 +85,7 @@ def extract(page: Fetched, title_hint: str | None = None, published_hint: str | 
     text = "\n\n".join(line for line in lines if line)
     if len(text.split()) < MIN_ARTICLE_WORDS:
         raise FetchError("no article text found on the page")
-    canonical = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else page.url
+    canonical = doc.url if _usable_canonical(doc.url) else page.url
     return WebArticle(
         url=clean_url(canonical),
         fetched_url=page.url,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NATO_QUESTION, SEEDS, cli_env, make_index
-from websites import Site, html_page
+from websites import Site, conditional_feed, html_page, rss
 from index import Index
 from index import fetch as fetch_module
 from index import adding as adding_module
@@ -129,13 +129,30 @@ def answers_with(index: Index, question: str, phrase: str) -> bool:
 @pytest.mark.parametrize(
     "address",
     ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "224.0.0.1", "0.0.0.0", "240.0.0.1",
-     "100.64.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::"],
+     "100.64.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::",
+     # site-local, and IPv6 forms that carry a non-public IPv4 address: 6to4, NAT64, compatible, Teredo
+     "fec0::1", "feff::1", "2002:7f00:1::", "2002:a00:1::5", "2002:a9fe:a9fe::", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
+     "::127.0.0.1", "::10.0.0.1", "2001:0:4136:e378:8000:63bf:80ff:fffe"],
 )
 def test_non_public_addresses_are_blocked(address):
     assert blocked_reason(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [("2002:7f00:1::", "a loopback address (6to4 for 127.0.0.1)"), ("64:ff9b::a00:1", "a private address (NAT64 for 10.0.0.1)"),
+     ("fec0::1", "a site-local address"), ("::ffff:169.254.169.254", "a private address (IPv4-mapped for 169.254.169.254)")],
+)
+def test_an_address_is_refused_with_the_reason_it_carries(address, reason):
+    assert blocked_reason(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111",
+     # IPv6 forms that carry a public IPv4 address are judged by it (NAT64 is how IPv6-only networks reach IPv4 sites)
+     "2002:808:808::1", "64:ff9b::808:808", "::ffff:8.8.8.8"],
+)
 def test_public_addresses_pass(address):
     assert blocked_reason(ipaddress.ip_address(address)) is None
 
@@ -425,38 +442,6 @@ def test_newsbot_add_of_a_malformed_url_prints_one_line(tmp_path, monkeypatch, c
 
 
 # --- feeds -----------------------------------------------------------------------------------------------
-
-
-def rss(items: list[tuple[str, str, str]]) -> str:
-    """An RSS 2.0 feed of (guid, link, title) items."""
-    entries = "".join(
-        f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>"
-        f"<pubDate>Thu, 02 May 2024 10:00:00 GMT</pubDate></item>"
-        for guid, link, title in items
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Valley News</title>{entries}</channel></rss>'
-
-
-def conditional_feed(site: Site, path: str, state: dict) -> str:
-    """A feed that honours If-None-Match / If-Modified-Since with 304, as a well-behaved server does."""
-
-    def respond(handler):
-        etag, modified = f'"v{state["version"]}"', f"Thu, 0{state['version']} May 2024 10:00:00 GMT"
-        if handler.headers.get("If-None-Match") == etag:
-            handler.send_response(304)
-            handler.end_headers()
-            return
-        data = rss(state["items"]).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/rss+xml")
-        handler.send_header("ETag", etag)
-        handler.send_header("Last-Modified", modified)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    site.routes[path] = respond
-    return site.url(path)
 
 
 def test_feed_poll_adds_new_items_once_with_conditional_get(site, corpus):

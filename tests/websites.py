@@ -72,3 +72,60 @@ class Site:
 
     def hits(self, path: str) -> int:
         return sum(1 for p, _ in self.requests if p.split("?")[0] == path)
+
+
+def rss(items: list[tuple[str, str, str]]) -> str:
+    """An RSS 2.0 feed of (guid, link, title) items."""
+    entries = "".join(
+        f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>"
+        f"<pubDate>Thu, 02 May 2024 10:00:00 GMT</pubDate></item>"
+        for guid, link, title in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Valley News</title>{entries}</channel></rss>'
+
+
+def conditional_feed(site: Site, path: str, state: dict) -> str:
+    """A feed that honours If-None-Match / If-Modified-Since with 304, as a well-behaved server does."""
+
+    def respond(handler):
+        etag, modified = f'"v{state["version"]}"', f"Thu, 0{state['version']} May 2024 10:00:00 GMT"
+        if handler.headers.get("If-None-Match") == etag:
+            handler.send_response(304)
+            handler.end_headers()
+            return
+        data = rss(state["items"]).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("ETag", etag)
+        handler.send_header("Last-Modified", modified)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    site.routes[path] = respond
+    return site.url(path)
+
+
+def redirect(site: Site, path: str, location: str, status: int = 302) -> str:
+    """Answer `path` with a redirect to `location`; returns the url of `path`."""
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    site.routes[path] = respond
+    return site.url(path)
+
+
+def numbered_story(number: int) -> tuple[str, list[str]]:
+    """A distinct news story per number (title and three paragraphs of over 30 words in all)."""
+    return (
+        f"Harbour bulletin number {number}",
+        [
+            f"The harbour office published bulletin number {number} on Tuesday, listing the ships due in port this week.",
+            f"Bulletin {number} said the pilots would guide {number + 3} container ships through the narrow northern channel.",
+            f"Dock workers were told to expect {number * 7 + 11} lorries at the east gate during the morning shift.",
+        ],
+    )
