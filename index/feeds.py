@@ -1,8 +1,13 @@
 """RSS/Atom feeds whose new items are added like `newsbot add`: the feed list, its conditional-GET
-validators and the items already handled live in the index database, next to the articles."""
+validators and the items already handled live in the index database, next to the articles.
+
+feedparser only ever sees the fetched bytes (a file object): handed a string or bytes, it would
+take a body such as `/etc/passwd` for a file name or URL and open it.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
 import threading
@@ -117,7 +122,9 @@ def read_feed(
     page = fetch(url, settings, accept=None, headers=headers)
     if page.status == 304:
         return None, page
-    parsed = feedparser.parse(page.body, response_headers={"content-type": page.headers.get("Content-Type", "")})
+    # A file object: given str or bytes, feedparser opens a body that looks like a path or URL.
+    headers_seen = {"content-type": page.headers.get("Content-Type", "")}
+    parsed = feedparser.parse(io.BytesIO(page.body), response_headers=headers_seen)
     if not parsed.version:
         raise FetchError(f"not an RSS or Atom feed (the server sent {page.content_type or 'no content type'})")
     return parsed, page

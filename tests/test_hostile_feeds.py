@@ -1,0 +1,104 @@
+"""Issue 10: a hostile feed server. Its body is parsed as a feed and nothing else.
+
+Feeds and pages are served by a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SEEDS, make_index
+from websites import Site, conditional_feed, numbered_story, rss
+from index import Index
+from index.feeds import FeedError, add_feed, poll_feeds
+from index.fetch import FetchSettings
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+LOCAL = FetchSettings(timeout=3, max_bytes=300_000, allow_private=True)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 must never go through a proxy from the environment."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    web = Site()
+    yield web
+    web.server.shutdown()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, embedder) -> Index:
+    """An index over a private copy of the seeds, sharing the session's loaded model."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    index = make_index(tmp_path, embedder, articles)
+    index.update(progress=False)
+    return index
+
+
+def numbered_feed(site: Site, prefix: str, count: int) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """`count` distinct article pages and the feed items linking them, newest first as feeds list them."""
+    paths = [f"/{prefix}/{n}" for n in range(1, count + 1)]
+    for n, path in enumerate(paths, 1):
+        site.article(path, numbered_story(n))
+    items = [(f"{prefix}-{n}", site.url(path), f"Bulletin {n}") for n, path in enumerate(paths, 1)]
+    return items[::-1], paths
+
+
+# --- the body is parsed, never opened as a file or URL ------------------------------------------------
+
+
+def test_a_feed_body_that_names_a_local_file_is_not_opened(site, corpus, tmp_path):
+    """feedparser given str/bytes opens what looks like a path: a file (here a real feed on disk,
+    whose item must not be added), a FIFO (it would hang past the deadline), /dev/zero (memory)."""
+    marker_page = site.article("/local/marker-item", numbered_story(900))
+    marker = tmp_path / "local-feed.xml"
+    marker.write_text(rss([("marker-1", marker_page, "Read from a local file")]))
+    fifo = tmp_path / "feed.fifo"
+    os.mkfifo(fifo)
+
+    # the happy case: a real feed body is followed
+    items, _ = numbered_feed(site, "real", 1)
+    assert add_feed(corpus, site.serve("/real-feed.xml", rss(items), "application/rss+xml"), LOCAL).title == "Valley News"
+
+    bodies = {"file": str(marker), "file-url": f"file://{marker}", "fifo": str(fifo), "zero": "/dev/zero", "url": marker_page}
+    for name, body in bodies.items():
+        url = site.serve(f"/names-{name}.xml", body, "application/rss+xml")
+        started = time.monotonic()
+        with pytest.raises(FeedError, match=r"not an RSS or Atom feed \(the server sent application/rss\+xml\)"):
+            add_feed(corpus, url, LOCAL)
+        assert time.monotonic() - started < LOCAL.timeout, name
+
+    # a followed feed that turns hostile: its poll reports an error and adds nothing
+    state = {"version": 1, "items": []}
+    followed = conditional_feed(site, "/turns-hostile.xml", state)
+    add_feed(corpus, followed, LOCAL)
+    site.serve("/turns-hostile.xml", str(marker), "application/rss+xml")
+    polled = {r.url: r for r in poll_feeds(corpus, LOCAL)}
+    assert polled[followed].error.startswith("not an RSS or Atom feed") and polled[followed].added == []
+    assert site.hits("/local/marker-item") == 0, "the local file's item was never added"
+    assert [r.ok for r in polled[site.url("/real-feed.xml")].added] == [True]
+
+
+def test_a_feed_cannot_pull_in_a_local_file_through_an_xml_entity(site, corpus, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-7d1f")
+    page = site.article("/entity/page", numbered_story(901))
+    feed = rss([("e-1", page, "Harbour &secret;")]).replace(
+        '<?xml version="1.0"?>', f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY secret SYSTEM "file://{secret}">]>'
+    )
+    url = site.serve("/entity.xml", feed, "application/rss+xml")
+    followed = add_feed(corpus, url, LOCAL)
+    [result] = poll_feeds(corpus, LOCAL)
+    assert [r.ok for r in result.added] == [True]
+    assert "TOPSECRET" not in (followed.title or "") and "TOPSECRET" not in result.added[0].title
