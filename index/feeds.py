@@ -2,7 +2,9 @@
 validators and the items already handled live in the index database, next to the articles.
 
 feedparser only ever sees the fetched bytes (a file object): handed a string or bytes, it would
-take a body such as `/etc/passwd` for a file name or URL and open it.
+take a body such as `/etc/passwd` for a file name or URL and open it. A poll handles at most
+NEWSBOT_FEED_MAX_ITEMS new items, oldest first, and records them batch by batch, so a huge feed
+cannot hold a poll for hours and a poll killed midway resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from dataclasses import dataclass, field
 import feedparser
 
 from . import Index
-from .adding import AddResult, Hint, add_urls, unexpected
+from .adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
 from .fetch import FetchError, Fetched, FetchSettings, fetch, redact
+from .settings import number_env
 from .store import now_iso
+
+DEFAULT_MAX_ITEMS = 50  # new items handled per feed and poll; the rest wait for the next poll
+BATCH_ITEMS = 10  # items added (one index update) and remembered together: a killed poll redoes at most these
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -74,6 +80,7 @@ class PollResult:
     not_modified: bool = False
     error: str | None = None
     added: list[AddResult] = field(default_factory=list)
+    waiting: int = 0  # new items left for the next poll (over the per-poll cap, or stopping)
 
     def line(self) -> str:
         """One line for the terminal or the watcher's log."""
@@ -84,11 +91,12 @@ class PollResult:
         if self.not_modified:
             return f"feed {name}: not modified"
         if not self.added:
-            return f"feed {name}: no new items"
+            return f"feed {name}: {self.waiting:,} new items wait for the next poll" if self.waiting else f"feed {name}: no new items"
         added = sum(r.ok for r in self.added)
         dupes = sum(r.duplicate for r in self.added)
         failed = len(self.added) - added - dupes
-        return f"feed {name}: {len(self.added)} new items: {added} added, {dupes} already indexed, {failed} not added"
+        line = f"feed {name}: {len(self.added)} new items: {added} added, {dupes} already indexed, {failed} not added"
+        return f"{line}; {self.waiting:,} more wait for the next poll" if self.waiting else line
 
 
 class FeedError(Exception):
@@ -176,17 +184,29 @@ def list_feeds(index: Index) -> list[Feed]:
     return [Feed(*row) for row in rows]
 
 
+def max_items_from_env() -> int:
+    """NEWSBOT_FEED_MAX_ITEMS: how many new items one poll handles per feed (default 50)."""
+    return int(number_env("NEWSBOT_FEED_MAX_ITEMS", DEFAULT_MAX_ITEMS))
+
+
 def poll_feeds(
-    index: Index, settings: FetchSettings | None = None, stop: threading.Event | None = None
+    index: Index,
+    settings: FetchSettings | None = None,
+    stop: threading.Event | None = None,
+    max_items: int | None = None,
 ) -> list[PollResult]:
-    """Poll every followed feed once (until `stop` is set); one feed's failure never stops the others."""
+    """Poll every followed feed once (until `stop` is set); one feed's failure never stops the others.
+
+    `max_items` new items at most per feed (default NEWSBOT_FEED_MAX_ITEMS); the rest wait.
+    """
     settings = settings or FetchSettings.from_env()
+    max_items = max_items or max_items_from_env()
     results = []
     for feed in list_feeds(index):
         if stop is not None and stop.is_set():
             break
         try:
-            results.append(poll_feed(index, feed.url, settings, stop))
+            results.append(poll_feed(index, feed.url, settings, stop, max_items))
         except Exception as exc:
             results.append(_failed(index, feed, exc))
     return results
@@ -203,12 +223,20 @@ def _failed(index: Index, feed: Feed, exc: Exception) -> PollResult:
     return result
 
 
-def poll_feed(index: Index, url: str, settings: FetchSettings, stop: threading.Event | None = None) -> PollResult:
-    """Fetch one feed conditionally and add its items not seen before.
+def poll_feed(
+    index: Index,
+    url: str,
+    settings: FetchSettings,
+    stop: threading.Event | None = None,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> PollResult:
+    """Fetch one feed conditionally and add up to `max_items` of its items not seen before, oldest first.
 
+    Items are added `BATCH_ITEMS` at a time, and each batch is remembered as soon as it is indexed.
     An item is remembered once it was added, found already indexed, or failed for good; an item
     that failed for a passing reason (timeout, server error, or `stop` set before it was fetched)
-    is tried again, so the validators are then not stored and the next poll re-reads the feed.
+    is tried again. While items wait (over the cap, or to be tried again) the validators are not
+    stored, so the next poll re-reads the feed instead of hearing "not modified".
     """
     with _transaction(index) as conn:
         row = conn.execute("SELECT title, etag, modified FROM feeds WHERE url=?", (url,)).fetchone()
@@ -225,35 +253,58 @@ def poll_feed(index: Index, url: str, settings: FetchSettings, stop: threading.E
         result.not_modified = True
         _record(index, url)
         return result
+    result.title = (parsed.feed.get("title") or "").strip() or row[0]
     with _transaction(index) as conn:
         seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=?", (url,))}
     new = [item for item in items_of(parsed) if item.key not in seen]
-    linked = [item for item in new if item.link]
-    hints = {item.link: item.hint for item in linked}
-    result.added = add_urls(index, [item.link for item in linked], settings, hints, stop=stop) if linked else []
-    retry = {r.url for r in result.added if r.transient}
-    done = [item.key for item in new if item.link not in retry]
-    validators = (None, None) if retry else (page.headers.get("ETag"), page.headers.get("Last-Modified"))
-    result.title = (parsed.feed.get("title") or "").strip() or row[0]
-    _record(index, url, done, validators, result.title)
+    todo, result.waiting = new[:max_items], max(0, len(new) - max_items)
+    retry = False
+    for start in range(0, len(todo), BATCH_ITEMS):
+        if stop is not None and stop.is_set():
+            result.waiting += len(todo) - start
+            break
+        added, done, waiting = _add_batch(index, todo[start : start + BATCH_ITEMS], settings, stop)
+        result.added += added
+        result.waiting += waiting
+        retry = retry or any(r.transient for r in added)
+        _remember(index, url, done)
+    validators = (None, None) if retry or result.waiting else (page.headers.get("ETag"), page.headers.get("Last-Modified"))
+    _record(index, url, validators=validators, title=result.title)
     return result
+
+
+def _add_batch(
+    index: Index, items: list[Item], settings: FetchSettings, stop: threading.Event | None
+) -> tuple[list[AddResult], list[str], int]:
+    """Add a batch of items: (the results, the keys of the items handled for good, how many were not tried)."""
+    linked = [item for item in items if item.link]
+    hints = {item.link: item.hint for item in linked}
+    results = add_urls(index, [item.link for item in linked], settings, hints, stop=stop) if linked else []
+    retry = {r.url for r in results if r.transient}
+    tried = [r for r in results if r.reason != NOT_TRIED]
+    done = [item.key for item in items if item.link is None or item.link.strip() not in retry]
+    return tried, done, len(results) - len(tried)
+
+
+def _remember(index: Index, url: str, keys: list[str]) -> None:
+    """Remember these items of the feed as handled, so neither this poll's rest nor the next one redoes them."""
+    stamp = now_iso()
+    with _transaction(index) as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO feed_items(feed_url, key, seen_at) VALUES (?, ?, ?)", [(url, key, stamp) for key in keys]
+        )
 
 
 def _record(
     index: Index,
     url: str,
-    done: list[str] = (),
     validators: tuple[str | None, str | None] | None = None,
     title: str | None = None,
     error: str | None = None,
 ) -> None:
-    """Store a poll's outcome: items handled, the validators for the next conditional GET, the error."""
-    stamp = now_iso()
+    """Store a poll's outcome: the validators for the next conditional GET, the title, the error."""
     with _transaction(index) as conn:
-        conn.executemany(
-            "INSERT OR IGNORE INTO feed_items(feed_url, key, seen_at) VALUES (?, ?, ?)", [(url, key, stamp) for key in done]
-        )
-        conn.execute("UPDATE feeds SET polled_at=?, error=? WHERE url=?", (stamp, error, url))
+        conn.execute("UPDATE feeds SET polled_at=?, error=? WHERE url=?", (now_iso(), error, url))
         if validators is not None:
             conn.execute("UPDATE feeds SET etag=?, modified=? WHERE url=?", (*validators, url))
         if title:

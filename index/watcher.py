@@ -152,7 +152,7 @@ class Watcher:
             if not list_feeds(self.index):
                 return
             for result in poll_feeds(self.index, self.settings, stop):
-                if result.error or result.added:
+                if result.error or result.added or result.waiting:
                     self.log(f"watch: {result.line()}")
                 for added in result.added:
                     if not added.duplicate:

@@ -1,21 +1,27 @@
-"""Issue 10: a hostile feed server. Its body is parsed as a feed and nothing else.
+"""Issue 10: a hostile feed server. Its body is parsed as a feed and nothing else; a huge feed is
+handled a capped number of items per poll, and a poll killed midway resumes where it stopped.
 
-Feeds and pages are served by a real HTTP server on 127.0.0.1.
+Feeds and pages are served by a real HTTP server on 127.0.0.1; `newsbot feeds poll` runs as a real
+process where it is killed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, make_index
+from conftest import SEEDS, cli_env, make_index
 from websites import Site, conditional_feed, numbered_story, rss
 from index import Index
-from index.feeds import FeedError, add_feed, poll_feeds
+from index.feeds import BATCH_ITEMS, FeedError, add_feed, list_feeds, poll_feeds
 from index.fetch import FetchSettings
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -102,3 +108,69 @@ def test_a_feed_cannot_pull_in_a_local_file_through_an_xml_entity(site, corpus, 
     [result] = poll_feeds(corpus, LOCAL)
     assert [r.ok for r in result.added] == [True]
     assert "TOPSECRET" not in (followed.title or "") and "TOPSECRET" not in result.added[0].title
+
+
+# --- a huge feed: a capped number of items per poll, progress kept as items are added -------------------
+
+
+def test_a_poll_handles_at_most_the_cap_and_the_rest_wait_for_the_next_poll(site, corpus, monkeypatch):
+    items, paths = numbered_feed(site, "capped", 7)
+    url = conditional_feed(site, "/capped.xml", {"version": 1, "items": items})
+    add_feed(corpus, url, LOCAL)
+    monkeypatch.setenv("NEWSBOT_FEED_MAX_ITEMS", "3")
+
+    [first] = poll_feeds(corpus, LOCAL)
+    assert [r.ok for r in first.added] == [True, True, True] and first.waiting == 4
+    assert first.line().endswith(": 3 new items: 3 added, 0 already indexed, 0 not added; 4 more wait for the next poll")
+    assert [site.hits(p) for p in paths] == [1, 1, 1, 0, 0, 0, 0], "the oldest items first"
+
+    [second] = poll_feeds(corpus, LOCAL)
+    assert len(second.added) == 3 and second.waiting == 1, "items wait: the feed is read again, not 'not modified'"
+    [third] = poll_feeds(corpus, LOCAL)
+    assert len(third.added) == 1 and third.waiting == 0 and "wait" not in third.line()
+    assert [site.hits(p) for p in paths] == [1] * 7 and list_feeds(corpus)[0].items == 7
+    [fourth] = poll_feeds(corpus, LOCAL)
+    assert fourth.not_modified, "with nothing left waiting, the validators are kept again"
+    assert corpus.stats().articles == 2 + 7
+
+
+def test_a_poll_killed_midway_resumes_where_it_stopped(site, corpus, tmp_path):
+    """`newsbot feeds poll` is SIGKILLed while fetching an item of its second batch: the first batch is
+    remembered, so the next poll fetches only what was left."""
+    count = BATCH_ITEMS + 5
+    items, paths = numbered_feed(site, "killed", count)
+    hang_at = paths[BATCH_ITEMS + 1]
+    hanging, release = threading.Event(), threading.Event()
+    served = site.routes[hang_at]
+
+    def hang(handler):
+        hanging.set()
+        release.wait(60)
+        served(handler)
+
+    site.routes[hang_at] = hang
+    url = conditional_feed(site, "/killed.xml", {"version": 1, "items": items})
+    add_feed(corpus, url, LOCAL)
+    env = cli_env(
+        tmp_path, NEWSBOT_ARTICLES_DIR=str(corpus.settings.articles_dir), NEWSBOT_ALLOW_PRIVATE_URLS="1",
+        NEWSBOT_FETCH_TIMEOUT="60",
+    )
+    for name in PROXY_VARS:
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "feeds", "poll"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert hanging.wait(120), process.stderr.read1().decode() if process.poll() is not None else "no hang"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        release.set()
+        process.kill()
+    assert list_feeds(corpus)[0].items == BATCH_ITEMS, "the first batch was remembered before the kill"
+
+    [result] = poll_feeds(corpus, LOCAL)
+    assert result.error is None and all(r.ok for r in result.added), [r.line() for r in result.added]
+    assert len(result.added) == count - BATCH_ITEMS
+    assert [site.hits(p) for p in paths[:BATCH_ITEMS]] == [1] * BATCH_ITEMS, "items remembered are not fetched again"
+    assert list_feeds(corpus)[0].items == count and corpus.stats().articles == 2 + count
