@@ -6,7 +6,6 @@ never stops a run.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -15,12 +14,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
+
+from .bounded import NotRegular, TooLarge, bounded_lines, kind_of, open_regular, open_stream, read_at_most
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 RECORD_SUFFIXES = (".json", ".jsonl", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + RECORD_SUFFIXES
 MAX_TITLE_CHARS = 100
+MAX_FILE_BYTES = 1_000_000_000  # decompressed bytes read from one JSON Lines file
+MAX_DOCUMENT_BYTES = 100_000_000  # a whole JSON document is parsed in memory, so it must stay smaller
+JSON_ESCAPE_RATIO = 6  # JSON may write one byte of text as six (`\u0001`)
 
 
 @dataclass
@@ -60,19 +65,32 @@ def suffix_of(path: Path) -> str:
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Skip]]:
-    """Expand files and folders (recursively) into article files; hidden entries are ignored."""
+    """Expand files and folders (recursively) into article files; hidden entries are ignored.
+
+    What is neither a file nor a folder (a FIFO, a socket, a device, a broken symlink, a symlink
+    loop) and a symlink to a folder (not followed, so no loop can form) is named as a `Skip`.
+    """
     found: list[Path] = []
     skipped: list[Skip] = []
     for root in paths:
+        kind = kind_of(root)
+        if kind is not None:
+            skipped.append(Skip(str(root), f"not a regular file ({kind})"))
+            continue
         if not root.exists():
             skipped.append(Skip(str(root), "no such file or folder"))
             continue
         candidates = [root] if root.is_file() else sorted(
-            p for p in root.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            p for p in root.rglob("*") if not any(part.startswith(".") for part in p.relative_to(root).parts)
         )
         for path in candidates:
-            if suffix_of(path) in SUPPORTED_SUFFIXES:
+            kind = kind_of(path)
+            if kind is not None:
+                skipped.append(Skip(str(path), f"not a regular file ({kind})"))
+            elif path.is_dir():
+                if path.is_symlink():
+                    skipped.append(Skip(str(path), "a symlink to a folder, not followed"))
+            elif suffix_of(path) in SUPPORTED_SUFFIXES:
                 found.append(path.resolve())
             else:
                 skipped.append(Skip(str(path), f"unsupported file type {path.suffix or '(none)'!r}"))
@@ -163,9 +181,12 @@ def _read_file(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
     try:
         if suffix in RECORD_SUFFIXES:
             return read_records(path, max_bytes)
-        if path.stat().st_size > max_bytes:
-            return [], [Skip(str(path), f"larger than the {max_bytes:,}-byte article limit")]
-        data = path.read_bytes()
+        with open_regular(path) as handle:
+            data = read_at_most(handle, max_bytes)
+    except TooLarge:
+        return [], [Skip(str(path), f"larger than the {max_bytes:,}-byte article limit")]
+    except NotRegular as exc:
+        return [], [Skip(str(path), f"not a regular file ({exc.strerror})")]
     except OSError as exc:
         return [], [Skip(str(path), f"cannot read: {exc.strerror or exc}")]
     if not data.strip():
@@ -229,29 +250,113 @@ def read_html(path: Path, html: str) -> Article | Skip:
     )
 
 
-def _open_records(path: Path) -> bytes:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        return handle.read()
+def record_limit(max_bytes: int) -> int:
+    """The longest JSON line read: an article at the limit, written with JSON escapes, plus its metadata."""
+    return JSON_ESCAPE_RATIO * max_bytes + 65_536
 
 
 def read_records(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
-    """JSON (one record, a list, or {"articles": [...]}) or JSON Lines, optionally gzip-compressed."""
+    """JSON (one record, a list, or {"articles": [...]}) or JSON Lines, optionally gzip-compressed.
+
+    Read as a stream and bounded while decompressing: a line over `record_limit` is skipped without
+    being kept, a JSON Lines file stops after `MAX_FILE_BYTES` (the records before it are kept) and a
+    whole JSON document over `MAX_DOCUMENT_BYTES` is not read, so a gzip bomb costs no more than that.
+    """
     try:
-        data = _open_records(path)
-    except (OSError, EOFError, zlib.error) as exc:
-        return [], [Skip(str(path), f"cannot read: {exc}")]
-    if not data.strip():
-        return [], [Skip(str(path), "empty file")]
-    if looks_binary(data):
-        return [], [Skip(str(path), "binary file, not JSON")]
-    text, note = decode_text(data)
+        with open_stream(path) as stream:
+            head = stream.peek(8192)[:8192]
+            if looks_binary(head):
+                return [], [Skip(str(path), "binary file, not JSON")]
+            if not head.lstrip().startswith(b"["):
+                read = _read_lines(path, stream, max_bytes, documents=True)
+                if read is not None:
+                    return read
+        return _read_document(path, max_bytes)
+    except NotRegular as exc:
+        return [], [Skip(str(path), f"not a regular file ({exc.strerror})")]
+    except (OSError, EOFError, zlib.error) as exc:  # also a damaged or truncated .gz
+        return [], [Skip(str(path), f"cannot read: {getattr(exc, 'strerror', None) or exc}")]
+
+
+def _read_lines(
+    path: Path, stream: BinaryIO, max_bytes: int, documents: bool
+) -> tuple[list[Article], list[Skip]] | None:
+    """JSON Lines records; None when `documents` and the first line is the start of a multi-line JSON document."""
     articles: list[Article] = []
     skips: list[Skip] = []
-    for where, record in _parse_records(path, text, skips):
+    limit = record_limit(max_bytes)
+    content = False
+    try:
+        for number, line in bounded_lines(stream, limit, MAX_FILE_BYTES):
+            where = f"{path}:{number}"
+            if line is not None and not line.strip():
+                continue
+            first, content = not content, True
+            if line is None:
+                skips.append(Skip(where, f"record larger than the {limit:,}-byte limit of a JSON line (from NEWSBOT_MAX_ARTICLE_BYTES), not read"))
+                continue
+            text, note = decode_text(line)
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                if first and documents and text.lstrip().startswith("{"):
+                    return None  # a pretty-printed JSON object, read as one document
+                skips.append(Skip(where, f"line is not valid JSON ({exc.msg})"))
+                continue
+            _collect(path, _records_in(value, where, lists=False), note, max_bytes, articles, skips)
+    except TooLarge:
+        skips.append(Skip(str(path), f"stopped after {MAX_FILE_BYTES:,} bytes, the per-file limit; split the file to read the rest"))
+    if not content:
+        return [], [Skip(str(path), "empty file")]
+    return articles, skips
+
+
+def _read_document(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]:
+    """A whole JSON document (a list of records, or one object); read line by line if it does not parse."""
+    with open_stream(path) as stream:
+        try:
+            data = read_at_most(stream, MAX_DOCUMENT_BYTES)
+        except TooLarge:
+            reason = f"a JSON document larger than {MAX_DOCUMENT_BYTES:,} bytes; write big collections as JSON Lines (.jsonl)"
+            return [], [Skip(str(path), reason)]
+    if not data.strip():
+        return [], [Skip(str(path), "empty file")]
+    text, note = decode_text(data)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        with open_stream(path) as stream:
+            return _read_lines(path, stream, max_bytes, documents=False) or ([], [])
+    articles: list[Article] = []
+    skips: list[Skip] = []
+    _collect(path, _records_in(value, str(path), lists=True), note, max_bytes, articles, skips)
+    return articles, skips
+
+
+def _records_in(value: object, where: str, lists: bool) -> Iterator[tuple[str, object]]:
+    """The records in a parsed JSON value: {"articles": [...]}, a list (if `lists`), or the value itself."""
+    if isinstance(value, dict) and isinstance(value.get("articles"), list):
+        value = value["articles"]
+    elif not (lists and isinstance(value, list)):
+        yield where, value
+        return
+    for number, record in enumerate(value, 1):
+        yield f"{where}[{number}]", record
+
+
+def _collect(
+    path: Path,
+    records: Iterable[tuple[str, object]],
+    note: str | None,
+    max_bytes: int,
+    articles: list[Article],
+    skips: list[Skip],
+) -> None:
+    """Turn records into articles (noting a decoding fallback) or skips; one odd record never costs the others."""
+    for where, record in records:
         try:
             article = record_to_article(record, path, where, max_bytes)
-        except Exception as exc:  # one odd record must not cost the others
+        except Exception as exc:
             article = Skip(where, f"record not readable: {type(exc).__name__}: {exc}".splitlines()[0])
         if isinstance(article, Skip):
             skips.append(article)
@@ -259,30 +364,6 @@ def read_records(path: Path, max_bytes: int) -> tuple[list[Article], list[Skip]]
         if note:
             article.notes.append(note)
         articles.append(article)
-    return articles, skips
-
-
-def _parse_records(path: Path, text: str, skips: list[Skip]) -> Iterator[tuple[str, object]]:
-    stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in stripped.rstrip()):
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        if whole is not None:
-            if isinstance(whole, dict) and isinstance(whole.get("articles"), list):
-                whole = whole["articles"]
-            records = whole if isinstance(whole, list) else [whole]
-            for number, record in enumerate(records, 1):
-                yield f"{path}[{number}]", record
-            return
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{number}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            skips.append(Skip(f"{path}:{number}", f"line is not valid JSON ({exc.msg})"))
 
 
 def record_to_article(record: object, path: Path, where: str, max_bytes: int) -> Article | Skip:
