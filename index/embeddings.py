@@ -22,6 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BATCH_SIZE = 32
 RECENT_QUESTIONS = 256
+Span = tuple[int, int]
 
 
 class ModelError(RuntimeError):
@@ -105,6 +106,97 @@ class Embedder:
             if on_batch:
                 on_batch(len(idx))
         return out
+
+    def encode_with_sentences(
+        self,
+        items: Sequence[tuple[str, str, Sequence[Span]]],
+        batch_size: int = BATCH_SIZE,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, from the same forward pass, one vector per sentence of each passage.
+
+        `items` are `(prefix, body, sentence spans in body)`; the model reads `prefix + body` (the
+        title line gives context). A sentence's vector is the model's own mean pooling restricted to
+        its tokens, so it means what the sentence says in its passage, at almost no extra cost.
+        Sentences past the model's window are pooled from a second pass over the passage's tail
+        (prefix + the uncovered sentences), so the end of a long passage is never left out.
+        Passage vectors are exactly what `encode` gives for `prefix + body`.
+        """
+        dimension = self.dimension
+        passages = np.empty((len(items), dimension), dtype=np.float32)
+        sentences = [np.zeros((len(spans), dimension), dtype=np.float32) for _, _, spans in items]
+        order = np.argsort([-len(prefix) - len(body) for prefix, body, _ in items], kind="stable")
+        for i in range(0, len(items), batch_size):
+            idx = order[i : i + batch_size].tolist()
+            chunk = [(items[j][0], items[j][1], list(items[j][2])) for j in idx]
+            pooled, uncovered = self._pool(chunk)
+            for j, (vector, sentence_vectors) in zip(idx, pooled):
+                passages[j] = vector
+                sentences[j][: len(sentence_vectors)] = sentence_vectors
+            # Tails: the sentences the window cut, re-read after the same prefix, until all are covered.
+            pending = [(j, first) for j, first in zip(idx, uncovered) if first is not None]
+            while pending:
+                tails = []
+                for j, first in pending:
+                    prefix, body, spans = items[j]
+                    offset = spans[first][0]
+                    tails.append((prefix, body[offset:], [(s - offset, e - offset) for s, e in spans[first:]]))
+                pooled, uncovered = self._pool(tails)
+                next_pending = []
+                for (j, first), (_, sentence_vectors), cut in zip(pending, pooled, uncovered):
+                    end = len(items[j][2]) if cut is None else first + cut
+                    sentences[j][first:end] = sentence_vectors[: end - first]
+                    if cut is not None and end < len(items[j][2]):
+                        next_pending.append((j, end))
+                pending = next_pending
+            if on_batch:
+                on_batch(len(idx))
+        return passages, sentences
+
+    def _pool(self, chunk: list[tuple[str, str, list[Span]]]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int | None]]:
+        """One forward pass: per item, its normalized vector and its sentences' pooled, normalized vectors.
+
+        Also returns, per item, the first sentence the window did not reach in full (None if all fit).
+        """
+        import torch
+
+        model = self.model
+        tokenizer = model.tokenizer
+        texts = [prefix + body for prefix, body, _ in chunk]
+        encoded = tokenizer(
+            texts,
+            padding=True,
+            truncation="longest_first",
+            max_length=model.max_seq_length,
+            return_tensors="pt",
+            return_offsets_mapping=True,
+        )
+        offsets = encoded.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            output = model(dict(encoded))
+            vectors = torch.nn.functional.normalize(output["sentence_embedding"], p=2, dim=1).numpy()
+            tokens = output["token_embeddings"].numpy()
+        mask = encoded["attention_mask"].numpy().astype(bool)
+        results, uncovered = [], []
+        for row, (prefix, _, spans) in enumerate(chunk):
+            starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+            real = mask[row] & (ends > starts)  # special tokens and padding have empty offsets
+            covered = int(ends[real].max()) if real.any() else 0
+            pooled = np.zeros((len(spans), tokens.shape[2]), dtype=np.float32)
+            first_cut = None
+            for k, (s, e) in enumerate(spans):
+                s, e = s + len(prefix), e + len(prefix)
+                if e > covered and k > 0:  # the first sentence is pooled from what fits of it
+                    first_cut = k
+                    break
+                inside = real & (starts < e) & (ends > s)
+                if inside.any():
+                    pooled[k] = tokens[row, inside].mean(axis=0)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = np.divide(pooled, norms, out=np.zeros_like(pooled), where=norms > 0)
+            results.append((vectors[row].astype(np.float32), pooled[: first_cut if first_cut is not None else len(spans)]))
+            uncovered.append(first_cut)
+        return results, uncovered
 
     def encode_query(self, text: str) -> np.ndarray:
         """One unit-length vector for a question, the same as `encode` gives, a little sooner.

@@ -18,15 +18,14 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from . import vector_index
 from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
-from .keyword_index import KeywordIndex
+from .generation_files import GenerationFiles
 from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from .settings import Settings
 from .store import Store, now_iso
 
-PIPELINE_VERSION = "2"  # 2: sentences may span hard-wrapped lines
+PIPELINE_VERSION = "3"  # 2: sentences may span hard-wrapped lines; 3: sentence vectors
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
 
 Log = Callable[[str], None]
@@ -89,18 +88,13 @@ class _Planned:
     hashes: list[bytes]
     texts: list[str]
 
-
-def _keyword_rows(conn: sqlite3.Connection, full: bool, stale: set[int], rows: list) -> Iterable[tuple[int, str, str]]:
-    """`(id, title, text)` of every passage of the coming generation, by id: the kept ones, then the new.
-
-    Read before the commit's write transaction, so building BM25 never holds SQLite's write lock.
-    """
-    if not full:
-        for pid, title, body in Store.passage_texts(conn):
-            if pid not in stale:
-                yield pid, title, body
-    for pid, plan, _, passage, _ in rows:
-        yield pid, plan.article.title, plan.article.text[passage.start : passage.end]
+    def embedding_items(self) -> list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]]:
+        """Per passage: its hash and what the model reads (title line, passage, sentence spans in the passage)."""
+        prefix = embed_text(self.article.title, "")
+        return [
+            (digest, (prefix, self.article.text[p.start : p.end], [(s - p.start, e - p.start) for s, e in p.sentences]))
+            for p, digest in zip(self.passages, self.hashes)
+        ]
 
 
 def _is_under(path: str, roots: list[Path]) -> bool:
@@ -143,6 +137,9 @@ class Indexer:
         generation = int(meta.get("generation", 0))
         signature = pipeline_signature(self.settings)
         full = rebuild or generation == 0 or meta.get("signature") != signature
+        if not full and not GenerationFiles(self.store, progress).has_sentences(generation):
+            self.log("The sentence vectors of the index are missing or unreadable: re-processing every article.")
+            full = True
         if generation and not rebuild and meta.get("signature") != signature:
             self.log("Settings or model changed since the last update: re-processing every article.")
 
@@ -226,7 +223,7 @@ class Indexer:
             try:
                 self.store.read_keywords(generation)
             except ValueError:  # written by an older version, or with other keyword settings
-                self._write_keywords(generation, Store.passage_texts(conn), summary.passages, progress)
+                GenerationFiles(self.store, progress).write_keywords(generation, Store.passage_texts(conn), summary.passages)
             summary.generation = generation
             return summary
 
@@ -245,24 +242,11 @@ class Indexer:
             for ordinal, (passage, digest) in enumerate(zip(plan.passages, plan.hashes)):
                 rows.append((next_id, plan, ordinal, passage, digest))
                 next_id += 1
-        if full:
-            dimension = len(next(iter(vectors.values()))) if vectors else int(meta.get("dimension") or self.embedder.dimension)
-            kept, kept_ids = np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
-        else:
-            kept, kept_ids = vector_index.contents(self.store.read_vectors(generation))
-            keep = ~np.isin(kept_ids, np.asarray(stale_ids, dtype=np.int64))
-            kept, kept_ids = kept[keep], kept_ids[keep]
-            dimension = kept.shape[1]
-        fresh_matrix = np.asarray([vectors[r[4]] for r in rows], dtype=np.float32).reshape(-1, dimension)
-        matrix = np.concatenate([kept, fresh_matrix])
-        ids = np.concatenate([kept_ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
-        index = vector_index.build(dimension, matrix, ids, progress=progress and len(ids) >= 5000)
-
         new_generation = generation + 1
-        keywords = self._write_keywords(new_generation, _keyword_rows(conn, full, set(stale_ids), rows), len(ids), progress)
-        if not np.array_equal(keywords.ids, np.sort(ids)):
-            raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
-        self.store.write_vectors(index, new_generation)
+        fallback_dimension = int(meta.get("dimension") or 0) or None
+        index = GenerationFiles(self.store, progress).write(
+            conn, generation, full, stale_ids, rows, vectors, fallback_dimension or self.embedder.dimension
+        )
         self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
         self.store.remove_old_generations(new_generation)
         Store.prune_cache(conn, self.settings.model)
@@ -277,36 +261,28 @@ class Indexer:
 
     def _vectors(
         self, conn: sqlite3.Connection, planned: list[_Planned], progress: bool
-    ) -> tuple[dict[bytes, np.ndarray], int]:
-        """Vectors for every planned passage, and how many were computed rather than found in the cache."""
+    ) -> tuple[dict[bytes, tuple[np.ndarray, np.ndarray]], int]:
+        """Passage and sentence vectors of every planned passage, and how many were computed rather than cached."""
         model = self.settings.model
-        wanted: dict[bytes, str] = {}
+        wanted: dict[bytes, tuple[str, str, list[tuple[int, int]]]] = {}
         for plan in planned:
-            wanted.update(zip(plan.hashes, plan.texts))
+            wanted.update(plan.embedding_items())
         vectors = Store.cached_vectors(conn, model, list(wanted))
-        missing = [(digest, text) for digest, text in wanted.items() if digest not in vectors]
+        missing = [(digest, item) for digest, item in wanted.items() if digest not in vectors]
         if not missing:
             return vectors, 0
-        missing.sort(key=lambda item: len(item[1]), reverse=True)  # similar lengths batch well
+        missing.sort(key=lambda m: len(m[1][0]) + len(m[1][1]), reverse=True)  # similar lengths batch well
         bar = tqdm(total=len(missing), desc="Embedding", unit="passage", disable=not progress)
         try:
             for i in range(0, len(missing), CACHE_CHUNK):
                 chunk = missing[i : i + CACHE_CHUNK]
-                computed = self.embedder.encode([text for _, text in chunk], on_batch=bar.update)
-                items = [(digest, vec) for (digest, _), vec in zip(chunk, computed)]
+                passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=bar.update)
+                items = [(digest, vec, sent) for (digest, _), vec, sent in zip(chunk, passages, sentences)]
                 Store.cache_vectors(conn, model, items)
-                vectors.update(items)
+                vectors.update((digest, (vec, sent)) for digest, vec, sent in items)
         finally:
             bar.close()
         return vectors, len(missing)
-
-    def _write_keywords(
-        self, generation: int, passages: Iterable[tuple[int, str, str]], count: int, progress: bool
-    ) -> KeywordIndex:
-        """Build and write `generation`'s BM25 keyword index over `(id, title, text)` rows in id order."""
-        keywords = KeywordIndex.build(passages, total=count, progress=progress and count >= 5000)
-        self.store.write_keywords(keywords, generation)
-        return keywords
 
     def _record_fingerprints(self, conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
         with conn:

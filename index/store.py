@@ -1,5 +1,5 @@
 """On-disk index: one SQLite database (articles, passages, FTS5, embedding cache) plus, per
-generation, a FAISS file and a BM25 keyword index folder.
+generation, a FAISS file, a BM25 keyword index folder and a sentence vector folder.
 
 Atomicity: every update writes the new generation's files under new names, then commits one SQLite
 transaction that changes the passages *and* points `meta.generation` at those files. A crash before
@@ -22,21 +22,25 @@ import numpy as np
 
 from . import vector_index
 from .keyword_index import KeywordIndex
+from .sentence_index import SentenceIndex
 
 DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
-SCHEMA_VERSION = "2"  # 2: the embedding cache is a rowid table
+SCHEMA_VERSION = "3"  # 2: the embedding cache is a rowid table; 3: it holds sentence vectors too
 # The current and the previous generation's files are kept, so a reader that has just read the old
 # generation number can still load its files; older ones are deleted (readers hold them in memory).
 KEEP_GENERATIONS = 2
 
-# A rowid table: its 1.5 KB rows fit in a b-tree page (see `Store.migrate`).
+# A rowid table: its 1.5 KB rows fit in a b-tree page (see `Store.migrate`). `sentences` holds the
+# passage's sentence vectors (float16, one row per sentence), pooled from the same forward pass.
 EMBEDDINGS_TABLE = """CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     hash BLOB NOT NULL,
     vector BLOB NOT NULL,
+    sentences BLOB,
     PRIMARY KEY (model, hash)
 )"""
+SENTENCE_DTYPE = np.float16  # half the space; cosine differences stay below 1e-3
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -228,15 +232,35 @@ class Store:
 
     def remove_old_generations(self, current: int) -> None:
         """Delete the files of old generations and temp files left by crashed updates."""
-        for path in [*self.directory.glob("vectors-*.faiss"), *self.directory.glob("keywords-*")]:
+        for path in [
+            *self.directory.glob("vectors-*.faiss"),
+            *self.directory.glob("keywords-*"),
+            *self.directory.glob("sentences-*"),
+        ]:
             try:
                 generation = int(path.name.split(".")[0].split("-")[1])
             except (IndexError, ValueError):
                 continue
             if generation <= current - KEEP_GENERATIONS or generation > current:
                 _remove(path)
-        for path in [*self.directory.glob(".vectors-*.tmp"), *self.directory.glob(".keywords-*.tmp")]:
-            _remove(path)
+        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp"):
+            for path in self.directory.glob(pattern):
+                _remove(path)
+
+    # --- sentence vector generations ---------------------------------------------------------------
+
+    def sentences_path(self, generation: int) -> Path:
+        """The sentence vector folder of one index generation."""
+        return self.directory / f"sentences-{generation:08d}"
+
+    def write_sentences(self, sentences: SentenceIndex, generation: int) -> None:
+        """Write one generation's sentence vectors durably (temp folder, fsync, rename)."""
+        sentences.save(self.sentences_path(generation), generation)
+        _fsync_directory(self.directory)
+
+    def read_sentences(self, generation: int) -> SentenceIndex:
+        """Load one generation's sentence vectors; `ValueError` when missing, unreadable or not that generation's."""
+        return SentenceIndex.load(self.sentences_path(generation), generation)
 
     # --- BM25 keyword index generations -----------------------------------------------------------
 
@@ -264,17 +288,26 @@ class Store:
     # --- embedding cache --------------------------------------------------------------------------
 
     @staticmethod
-    def cached_vectors(conn: sqlite3.Connection, model: str, hashes: list[bytes]) -> dict[bytes, np.ndarray]:
-        """Vectors already computed for these text hashes with this model."""
-        found: dict[bytes, np.ndarray] = {}
+    def cached_vectors(
+        conn: sqlite3.Connection, model: str, hashes: list[bytes]
+    ) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
+        """Passage and sentence vectors already computed for these text hashes with this model.
+
+        Rows cached before sentence vectors existed (schema 2) are not returned: they are re-embedded.
+        """
+        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         for i in range(0, len(hashes), 500):
             chunk = hashes[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT hash, vector FROM embeddings WHERE model=? AND hash IN ({marks})", (model, *chunk)
+                f"""SELECT hash, vector, sentences FROM embeddings
+                    WHERE model=? AND sentences IS NOT NULL AND hash IN ({marks})""",
+                (model, *chunk),
             )
-            for digest, blob in rows:
-                found[digest] = np.frombuffer(blob, dtype=np.float32)
+            for digest, blob, sentence_blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                sentences = np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
+                found[digest] = (vector, sentences)
         return found
 
     @staticmethod
@@ -285,10 +318,16 @@ class Store:
         b-tree page and each one took a 4 KB overflow page: 3x the space. A rowid table keeps it inline.
         """
         schema = Store.meta(conn).get("schema", "1")
-        if schema not in ("1", SCHEMA_VERSION):
+        if schema not in ("1", "2", SCHEMA_VERSION):
             raise IndexCorrupt(f"the index has schema {schema}, newer than this newsbot's {SCHEMA_VERSION}: upgrade newsbot")
         table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
         if schema == SCHEMA_VERSION and "WITHOUT ROWID" not in table[0].upper():
+            return
+        if schema == "2":  # schema 3 only adds the sentence vectors column; old rows get re-embedded
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ALTER TABLE embeddings ADD COLUMN sentences BLOB")
+                Store.set_meta(conn, schema=SCHEMA_VERSION)
             return
         with conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -316,11 +355,21 @@ class Store:
         return gone
 
     @staticmethod
-    def cache_vectors(conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray]]) -> None:
-        """Store freshly computed vectors (committed at once, so a crash never loses finished work)."""
+    def cache_vectors(
+        conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]
+    ) -> None:
+        """Store freshly computed passage and sentence vectors (committed at once: a crash never loses finished work)."""
         with conn:
             conn.execute("BEGIN")
             conn.executemany(
-                "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?, ?, ?)",
-                [(model, digest, np.asarray(vec, dtype=np.float32).tobytes()) for digest, vec in items],
+                "INSERT OR REPLACE INTO embeddings(model, hash, vector, sentences) VALUES (?, ?, ?, ?)",
+                [
+                    (
+                        model,
+                        digest,
+                        np.asarray(vec, dtype=np.float32).tobytes(),
+                        np.asarray(sentences, dtype=SENTENCE_DTYPE).tobytes(),
+                    )
+                    for digest, vec, sentences in items
+                ],
             )

@@ -163,7 +163,7 @@ def test_record_removed_from_a_jsonl_file_disappears(tmp_path, embedder):
     assert set(_articles(index)) == {"r0", "r1"}
 
 
-def test_an_index_from_schema_1_is_migrated_and_keeps_its_embedding_cache(seed_copy, tmp_path, embedder):
+def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors(seed_copy, tmp_path, embedder):
     index = make_index(tmp_path, embedder, articles=seed_copy)
     first = index.update()
     with index.store.connection() as conn:  # turn it back into what the first release wrote
@@ -178,9 +178,12 @@ def test_an_index_from_schema_1_is_migrated_and_keeps_its_embedding_cache(seed_c
             COMMIT;"""
         )
     summary = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
-    assert summary.embedded == 0 and summary.passages == first.passages
+    # Schema 1 and 2 cached passage vectors only: each passage is embedded once more for its sentences.
+    assert summary.embedded == summary.passages == first.passages
+    assert make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True).embedded == 0
     with index.store.connection() as conn:
-        assert Store.meta(conn)["schema"] == "2"
+        assert Store.meta(conn)["schema"] == "3"
+        assert conn.execute("SELECT count(*) FROM embeddings WHERE sentences IS NULL").fetchone()[0] == 0
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]
         assert "WITHOUT ROWID" not in sql.upper()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
