@@ -30,6 +30,21 @@ def passage_anchor(start: int, end: int) -> str:
     return f"p{start}-{end}"
 
 
+ANSWER_ANCHOR = "answer"  # the id the article page gives the highlighted sentence
+
+
+def article_page_link(public_url: str, article_id: str, passage: tuple[int, int], highlight: tuple[int, int]) -> str:
+    """The bot's article page with the passage marked and the answering sentence in view.
+
+    The spans travel in the query (a fragment never reaches the server), the fragment scrolls to
+    the sentence: `/articles/<id>?p=<start>-<end>&h=<start>-<end>#answer`.
+    """
+    return (
+        f"{public_url}/articles/{quote(article_id, safe='')}"
+        f"?p={passage[0]}-{passage[1]}&h={highlight[0]}-{highlight[1]}#{ANSWER_ANCHOR}"
+    )
+
+
 def passage_link(
     quote_text: str,
     start: int,
@@ -38,12 +53,19 @@ def passage_link(
     url: str | None,
     path: str | None,
     public_url: str | None,
+    passage: tuple[int, int] | None = None,
 ) -> str:
-    """Where a quote links to: the article url with a text fragment, else the bot's page, else the file."""
+    """Where a quote links to: the article url with a text fragment, else the bot's page, else the file.
+
+    `quote_text` is `text[start:end]`, usually the highlighted sentence; `passage`, when given, is
+    the passage around it, which the article page marks too.
+    """
     if url:
         base = url.split("#", 1)[0]
         fragment = text_fragment(quote_text)
         return f"{base}#{fragment}" if fragment else base
     if public_url:
+        if passage:
+            return article_page_link(public_url, article_id, passage, (start, end))
         return f"{public_url}/articles/{quote(article_id, safe='')}#{passage_anchor(start, end)}"
     return path or ""

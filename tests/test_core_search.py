@@ -27,7 +27,14 @@ def _assert_verbatim(index, result):
     for answer in result.answers:
         text = index.article(answer.article.id).text
         assert answer.quote == text[answer.start : answer.end]
-        assert answer.highlight and answer.highlight in answer.quote
+        assert answer.highlight and answer.highlight == text[answer.highlight_start : answer.highlight_end]
+        assert answer.start <= answer.highlight_start < answer.highlight_end <= answer.end
+        shown = answer.excerpt
+        assert shown.text == text[shown.start : shown.end]
+        assert answer.start <= shown.start <= answer.highlight_start < answer.highlight_end <= shown.end <= answer.end
+        assert shown.cut_before == (shown.start > answer.start) and shown.cut_after == (shown.end < answer.end)
+        # Compact: the highlight plus whole neighbouring sentences, about 70 words at most.
+        assert len(shown.text.split()) <= max(70, len(answer.highlight.split()))
 
 
 def test_nato_question_quotes_intelligence_officers(seeds_index):
@@ -67,7 +74,10 @@ def test_links_fall_back_to_file_path_then_public_url(seeds_index, tmp_path, emb
     public = make_index(tmp_path, embedder, public_url="https://news.example.com")
     public.update()
     answer = public.search(NATO_QUESTION).answers[0]
-    assert answer.link == f"https://news.example.com/articles/{answer.article.id}#p{answer.start}-{answer.end}"
+    assert answer.link == (
+        f"https://news.example.com/articles/{answer.article.id}?p={answer.start}-{answer.end}"
+        f"&h={answer.highlight_start}-{answer.highlight_end}#answer"
+    )
 
 
 def test_url_links_carry_a_text_fragment(tmp_path, embedder):
@@ -84,7 +94,7 @@ def test_url_links_carry_a_text_fragment(tmp_path, embedder):
     assert answer.article.title == "NATO Expels Eight Russian Diplomats"
     assert answer.article.source == "RFE/RL" and answer.article.published == "2021-10-06"
     assert answer.link.startswith("https://www.rferl.org/a/nato-russia/31497329.html#:~:text=")
-    first_words = answer.quote.split()[:2]
+    first_words = answer.highlight.split()[:2]  # the fragment aims at the answering sentence
     assert "%20".join(first_words).replace("'", "%27") in answer.link
 
 
@@ -189,7 +199,8 @@ def test_quoted_phrases_must_appear_in_every_answer(seeds_index):
     # A phrase found nowhere does not block an answer: the question is answered as if unquoted.
     unquoted = seeds_index.search("Why did NATO expel the banana bread diplomats?", k=3)
     quoted = seeds_index.search('Why did NATO expel the "banana bread" diplomats?', k=3)
-    assert quoted.answers and [a.passage_id for a in quoted.answers] == [a.passage_id for a in unquoted.answers]
+    # (The same passages; their order may differ a little, since the quote marks change the question's vector.)
+    assert quoted.answers and {a.passage_id for a in quoted.answers} == {a.passage_id for a in unquoted.answers}
     assert quoted_phrases('“Jens Stoltenberg” said "a, b"') == ["Jens Stoltenberg", "a b"]
     assert quoted_phrases('a lone " quote') == quoted_phrases('empty "" quotes') == []
 

@@ -1,0 +1,37 @@
+"""How candidates are found and scored: the weights the benchmark compares side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RRF_K = 60  # the usual constant of reciprocal rank fusion
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How candidates are found and scored; the benchmark compares these side by side."""
+
+    # Weights tuned on RealTimeQA 2022 (docs/benchmarks.md): BM25 is the stronger signal on news
+    # questions full of names, the dense score adds paraphrase, the best sentence rewards passages
+    # where the question's rare words stand together.
+    dense: float = 0.4  # weight of the min-max normalized cosine similarity
+    keyword: float = 0.6  # weight of BM25 relative to the best BM25 among the candidates
+    sentence: float = 0.3  # weight of the best sentence's share of the question's IDF mass
+    candidates: int = 100  # taken from each retriever
+    rescored: int = 30  # top fused candidates whose sentences are scored
+    # Added when the question has time words ("this week") and the article was published in the
+    # span they point to, counted back from the day the question is asked (weighted-fusion scale).
+    recency: float = 0.2
+    fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
+    # Sentence meaning (vectors pooled per sentence at index time, docs/benchmarks.md):
+    sentence_candidates: int = 0  # passages taken from the nearest sentences (a third retriever)
+    sentence_dense: float = 0.0  # fused weight of a passage's closest sentence (min-max normalized cosine)
+    sentence_meaning: float = 0.0  # in a sentence's score, the cosine's share against its rare-word share
+
+
+DEFAULT_RANKING = Ranking()
+# The default before sentence vectors (issue 9): sentences scored and highlighted by rare words alone.
+PREVIOUS_RANKING = Ranking(dense=0.4, keyword=0.6, sentence=0.3, recency=0.2)
+# The two retrievers alone, as keyword search and a plain vector-search bot rank: no dates, no sentences.
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, recency=0.0)
+DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0, recency=0.0)

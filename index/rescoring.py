@@ -1,0 +1,84 @@
+"""Sentence-level rescoring of the best candidates: every sentence scored by meaning and rare words;
+the best one becomes the highlight and lifts its passage."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from .candidates import Candidate
+from .keywords import sentence_match
+from .ranking import Ranking
+from .results import ArticleInfo
+from .sentence_index import SentenceIndex
+
+
+def passage_rows(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict]:
+    """Text, offsets, sentences and article of each passage id."""
+    if not pids:
+        return {}
+    marks = ",".join("?" * len(pids))
+    rows = conn.execute(
+        f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
+                   a.id, a.title, a.source, a.url, a.published, a.path
+            FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
+        pids,
+    )
+    out = {}
+    for pid, start, end, sentences, quote, aid, title, source, url, published, path in rows:
+        spans = json.loads(sentences)
+        out[pid] = {
+            "start": start,
+            "end": end,
+            "quote": quote,
+            "sentence_texts": [quote[s - start : e - start] for s, e in spans],
+            "sentence_spans": [(s, e) for s, e in spans],
+            "article": ArticleInfo(aid, title, source, url, published, path),
+        }
+    return out
+
+
+def rescore(
+    conn: sqlite3.Connection,
+    sentences: SentenceIndex,
+    query: np.ndarray,
+    candidates: list[Candidate],
+    weights: dict[str, float],
+    top: int,
+    ranking: Ranking,
+) -> list[Candidate]:
+    """Score every sentence of the `top` fused candidates; the best picks the highlight and adjusts the rank.
+
+    A sentence's score fuses its meaning (cosine of its pooled vector to the question) with its
+    share of the question's rare-word weight; `ranking.sentence_meaning` sets the balance.
+    """
+    ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+    head = ranked[:top]
+    rows = passage_rows(conn, [c.pid for c in head])
+    meaning = ranking.sentence_meaning
+    for cand in head:
+        cand.row = rows.get(cand.pid)
+        if cand.row is None:
+            continue
+        texts, spans = cand.row["sentence_texts"], cand.row["sentence_spans"]
+        vectors = sentences.of(cand.pid)
+        has_vectors = len(vectors) == len(texts) > 0
+        cosines = vectors @ query if has_vectors else np.zeros(len(texts), dtype=np.float32)
+        best, best_score = -1, -1.0
+        for i, text in enumerate(texts):
+            match = sentence_match(text, weights)
+            cand.match = max(cand.match, match)
+            score = (1 - meaning) * match + meaning * float(cosines[i])
+            if score > best_score:
+                best, best_score = i, score
+        if best < 0:  # a passage without sentences: the passage is its own highlight
+            cand.highlight, cand.highlight_span = cand.row["quote"], (cand.row["start"], cand.row["end"])
+            continue
+        cand.highlight, cand.highlight_span, cand.highlight_index = texts[best], spans[best], best
+        if has_vectors:
+            cand.sentence_dense = float(cosines.max())
+        cand.score += ranking.sentence * max(best_score, 0.0)
+    head.sort(key=lambda c: c.score, reverse=True)
+    return head + ranked[top:]

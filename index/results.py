@@ -1,0 +1,110 @@
+"""What a search returns: verbatim answers with their article, or an abstention, and the evidence behind it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .excerpts import Excerpt
+
+
+@dataclass(frozen=True)
+class Floors:
+    """Below all of these a question is abstained on (calibrated on labelled sets, docs/benchmarks.md).
+
+    Close meaning in a passage or in one sentence answers; so do most of the question's rare words
+    in one sentence, when the corpus knows enough of the question's words to judge.
+    """
+
+    passage: float = 0.40  # best passage cosine
+    sentence: float = 1.01  # best sentence cosine (calibrated below)
+    lexical: float = 0.8  # best sentence's share of the known rare-word weight
+    known: float = 0.0  # share of the question's rare-word weight the corpus knows
+
+
+DEFAULT_FLOORS = Floors()
+
+
+@dataclass
+class ArticleInfo:
+    """The article a quote comes from."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    path: str | None
+
+
+@dataclass
+class Answer:
+    """One verbatim quote: `quote == article_text[start:end]`; `highlight` is a sentence inside it.
+
+    `highlight == article_text[highlight_start:highlight_end]`; `excerpt` (same rule) is what a reply
+    shows: the highlight and the neighbouring sentences that fit in about 70 words.
+    """
+
+    quote: str
+    highlight: str
+    score: float
+    link: str
+    start: int
+    end: int
+    article: ArticleInfo
+    also_in: list[ArticleInfo] = field(default_factory=list)
+    passage_id: int = 0
+    highlight_start: int = 0
+    highlight_end: int = 0
+    excerpt: Excerpt | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The strongest signs that the index answers a question, measured on the best candidates."""
+
+    passage: float  # best passage cosine
+    sentence: float  # best sentence cosine
+    lexical: float  # best sentence's share of the question's rare-word weight, words the corpus knows
+    known: float  # share of the question's rare-word weight the corpus knows at all
+
+    def answerable(self, floors: Floors = DEFAULT_FLOORS) -> bool:
+        """True when some evidence reaches its floor."""
+        if self.passage >= floors.passage or self.sentence >= floors.sentence:
+            return True
+        return self.lexical >= floors.lexical and self.known >= floors.known
+
+
+@dataclass
+class SearchResult:
+    """The answers to one question, or an honest abstention."""
+
+    question: str
+    abstained: bool
+    answers: list[Answer]
+    articles: int = 0
+    evidence: Evidence | None = None  # what the abstention decision saw
+
+    def to_json(self) -> dict:
+        """The `newsbot ask --json` shape."""
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "answers": [
+                {
+                    "quote": a.quote,
+                    "highlight": a.highlight,
+                    "score": round(a.score, 4),
+                    "link": a.link,
+                    "start": a.start,
+                    "end": a.end,
+                    "highlight_start": a.highlight_start,
+                    "highlight_end": a.highlight_end,
+                    "excerpt": a.excerpt.text if a.excerpt else a.quote,
+                    "excerpt_start": a.excerpt.start if a.excerpt else a.start,
+                    "excerpt_end": a.excerpt.end if a.excerpt else a.end,
+                    "article": asdict(a.article),
+                    "also_in": [asdict(x) for x in a.also_in],
+                }
+                for a in self.answers
+            ],
+        }
