@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass, field
 
 from index import SettingsError
-from index.settings import flag_env
+from index.settings import flag_env, number_env
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
+DEFAULT_HTTP_TIMEOUT = 10.0  # seconds; Slack sends a whole request in milliseconds and wants its ack within 3 s
+DEFAULT_HTTP_MAX_CONNECTIONS = 256
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -54,6 +56,22 @@ def _admins() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """How long a connection may take to send its request, and how many may be open at once."""
+
+    timeout: float = DEFAULT_HTTP_TIMEOUT
+    max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
+
+    @classmethod
+    def from_env(cls) -> "HttpLimits":
+        """`NEWSBOT_HTTP_TIMEOUT` (seconds) and `NEWSBOT_HTTP_MAX_CONNECTIONS`, else the defaults."""
+        return cls(
+            timeout=float(number_env("NEWSBOT_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, float)),
+            max_connections=int(number_env("NEWSBOT_HTTP_MAX_CONNECTIONS", DEFAULT_HTTP_MAX_CONNECTIONS)),
+        )
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
 
@@ -64,6 +82,7 @@ class SlackConfig:
     port: int | None = DEFAULT_PORT  # None: no HTTP server (Socket Mode without PORT)
     admins: frozenset[str] = frozenset()
     add_admins_only: bool = False  # `/news add` for everyone unless NEWSBOT_ADD_ADMINS_ONLY=1
+    http: HttpLimits = HttpLimits()
 
     @classmethod
     def for_http(cls, port: int | None = None) -> "SlackConfig":
@@ -74,7 +93,10 @@ class SlackConfig:
             raise SettingsError(
                 "SLACK_SIGNING_SECRET is not set: copy the signing secret from the app's Basic Information page"
             )
-        return cls(bot_token, secret, "", _api_url(), _port(port), _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"))
+        return cls(
+            bot_token, secret, "", _api_url(), _port(port), _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
+            HttpLimits.from_env(),
+        )
 
     @classmethod
     def for_socket(cls) -> "SlackConfig":
@@ -82,4 +104,7 @@ class SlackConfig:
         bot_token = _required("SLACK_BOT_TOKEN", "xoxb-", "bot token (OAuth & Permissions page)")
         app_token = _required("SLACK_APP_TOKEN", "xapp-", "app-level token with connections:write")
         port = _port(None) if os.environ.get("PORT", "").strip() else None
-        return cls(bot_token, "", app_token, _api_url(), port, _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"))
+        return cls(
+            bot_token, "", app_token, _api_url(), port, _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
+            HttpLimits.from_env(),
+        )

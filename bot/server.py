@@ -18,6 +18,7 @@ from index import Index, Settings, SettingsError
 from .app import WORKERS, build_app
 from .config import SlackConfig
 from .dedupe import EventDeduper
+from .events_door import EventsDoor
 from .listeners import Listeners
 from .readiness import Readiness
 from .reindex import Reindexer
@@ -44,11 +45,12 @@ def _setup_logging() -> None:
 
 
 def _listen(config: SlackConfig, app: App | None, index: Index, readiness: Readiness) -> WebServer | None:
-    """Bind the HTTP port (if any); a port in use stops startup with one line."""
+    """Bind the HTTP port (if any); a port in use stops startup with one line. Slack's door only with an `app`."""
     if config.port is None:
         return None
+    door = EventsDoor(app, config.signing_secret) if app is not None else None
     try:
-        return WebServer(config.port, app, index, readiness)
+        return WebServer(config.port, door, index, readiness, config.http)
     except OSError as exc:
         raise SettingsError(f"cannot listen on PORT={config.port}: {exc.strerror or exc}") from None
 
@@ -94,6 +96,7 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
     log.info("stopping")
     if web is not None:
         web.shutdown()
+        web.server_close()
     if socket_handler is not None:
         socket_handler.close()
     executor.shutdown(wait=True)

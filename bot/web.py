@@ -1,62 +1,106 @@
 """The HTTP server: Slack requests at `POST /slack/events`, `GET /healthz`, and `GET /articles/<id>`.
 
-A thread per request (stdlib `ThreadingHTTPServer`): acks are quick, and slow work runs on the worker pool.
+Connections wait for their request without a thread and are served by a fixed pool (`ConnectionLimiter`);
+acks are quick, and slow work runs on the answer workers. Every Slack request passes `EventsDoor` first.
 """
 
 from __future__ import annotations
 
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import unquote, urlsplit
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import BoltResponse
 
 from index import Index
 
 from .article_page import SECURITY_HEADERS, render_article
+from .config import HttpLimits
+from .connections import Address, ConnectionLimiter
+from .events_door import EventsDoor, Refusal
 from .readiness import Readiness
 
 log = logging.getLogger("newsbot.web")
 
 EVENTS_PATH = "/slack/events"
 ARTICLES_PREFIX = "/articles/"
-MAX_BODY_BYTES = 1_000_000  # Slack's payloads are a few kilobytes
+HTTP_WORKERS = 32  # requests handled at once; idle connections do not count
+LOG_LINE_CHARS = 300  # request lines are the client's text: never log more of them than this
+CHUNK = 65536
 
 
-class WebServer(ThreadingHTTPServer):
-    """Serves the bot's routes; `app` is None in Socket Mode, where Slack does not call over HTTP."""
+class WebServer(HTTPServer):
+    """Serves the bot's routes; `door` is None in Socket Mode, where Slack does not call over HTTP."""
 
-    daemon_threads = True
     request_queue_size = 128  # the stdlib default of 5 resets connections when many questions arrive at once
 
-    def __init__(self, port: int, app: App | None, index: Index, readiness: Readiness) -> None:
-        self.app = app
+    def __init__(self, port: int, door: EventsDoor | None, index: Index, readiness: Readiness, limits: HttpLimits) -> None:
+        self.door = door
         self.index = index
         self.readiness = readiness
-        super().__init__(("", port), _Handler)
+        self.limits = limits
+        workers = min(HTTP_WORKERS, limits.max_connections)
+        self.limiter = ConnectionLimiter(self._serve_connection, limits.timeout, limits.max_connections, workers)
+        super().__init__(("", port), _Handler)  # a failed bind calls server_close, which needs the limiter
+
+    def process_request(self, request: socket.socket, client_address: Address) -> None:
+        """Park the new connection until it sends its request (instead of a thread per connection)."""
+        self.limiter.admit(request, client_address)
+
+    def _serve_connection(self, request: socket.socket, client_address: Address) -> None:
+        """Handle one connection on a pool thread; the limiter closes it afterwards."""
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # as socketserver does: one connection's failure must not end the pool thread
+            self.handle_error(request, client_address)
+
+    def handle_error(self, request: socket.socket, client_address: Address) -> None:
+        """A client that went away is one debug line; anything else is a bug worth its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended early: %s", client_address[0], type(error).__name__)
+        else:
+            log.exception("unexpected error serving %s", client_address[0])
+
+    def server_close(self) -> None:
+        """Stop listening and close the connections still waiting."""
+        super().server_close()
+        self.limiter.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: WebServer
     server_version = "newsbot"
 
+    def setup(self) -> None:
+        """Every read and write on the connection times out (a request's total time is the limiter's job)."""
+        self.timeout = self.server.limits.timeout
+        super().setup()
+
     def do_POST(self) -> None:
-        """Hand Slack requests to bolt, which verifies the signature before anything else."""
+        """Slack requests: `EventsDoor` checks length and signature before bolt parses anything."""
         path, _, query = self.path.partition("?")
-        if path != EVENTS_PATH or self.server.app is None:
+        door = self.server.door
+        if path != EVENTS_PATH or door is None:
             self._send(404, "not found\n")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(413, "request too large\n")
+        length = door.body_length(self.headers)
+        if isinstance(length, Refusal):
+            self._reply(door.refuse(length, self.client_address[0]))
             return
-        body = self.rfile.read(length).decode("utf-8")
-        headers = {name.lower(): self.headers.get_all(name) for name in self.headers.keys()}
-        response = self.server.app.dispatch(BoltRequest(body=body, query=query, headers=headers))
-        self._send(response.status, response.body, response.headers)
+        body = self._read_body(length)
+        self.server.limiter.request_read(self.connection)
+        if body is None:
+            refusal = Refusal(408, f"request body not received within {self.server.limits.timeout:g}s")
+            self._reply(door.refuse(refusal, self.client_address[0]))
+            return
+        self._reply(door.handle(body, self.headers, query, self.client_address[0]))
 
     def do_GET(self) -> None:
         """Health check and article pages."""
+        self.server.limiter.request_read(self.connection)
         path = urlsplit(self.path).path
         if path == "/healthz":
             ready, reason = self.server.readiness.status()
@@ -66,6 +110,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "not found\n")
 
+    def _read_body(self, length: int) -> bytes | None:
+        """Exactly `length` bytes, or None if the client stopped sending or ran out of time."""
+        chunks, left = [], length
+        try:
+            while left:
+                chunk = self.rfile.read1(min(left, CHUNK))
+                if not chunk:
+                    return None
+                chunks.append(chunk)
+                left -= len(chunk)
+        except OSError:  # TimeoutError included
+            return None
+        return b"".join(chunks)
+
     def _article(self, article_id: str) -> None:
         """The article page, or 404."""
         stored = self.server.index.article(article_id) if self.server.index.exists() else None
@@ -74,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {"Content-Type": ["text/html; charset=utf-8"], **{k: [v] for k, v in SECURITY_HEADERS.items()}}
         self._send(200, render_article(stored), headers)
+
+    def _reply(self, response: BoltResponse) -> None:
+        """Send a bolt response (or a refusal turned into one)."""
+        self._send(response.status, response.body, response.headers)
 
     def _send(self, status: int, body: str, headers: dict | None = None) -> None:
         """Write a complete response with its Content-Length."""
@@ -90,5 +152,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
-        """Access lines go to the debug log, not stderr."""
-        log.debug("%s %s", self.address_string(), format % args)
+        """Access lines and the stdlib's complaints go to the debug log, cut to a bounded length."""
+        log.debug("%s %s", self.address_string(), (format % args)[:LOG_LINE_CHARS])

@@ -60,10 +60,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def sign(body: str | bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
     """The two headers Slack adds to every request it sends an app."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    data = body if isinstance(body, bytes) else body.encode()
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + data, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
@@ -81,7 +82,7 @@ class Reply:
 
 
 def request(
-    method: str, url: str, body: str | None = None, headers: dict[str, str] | None = None, timeout: float = 30
+    method: str, url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30
 ) -> Reply:
     """One request with the stdlib client (no proxy settings apply to it)."""
     parts = urlsplit(url)
@@ -94,6 +95,21 @@ def request(
         return Reply(response.status, text, time.monotonic() - started, dict(response.getheaders()))
     finally:
         conn.close()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10) -> tuple[int | None, float]:
+    """Send `data` byte for byte, lying headers included; the status answered (None if none) and the seconds taken."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while b"\r\n" not in received:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    status = received.split(b" ", 2)[1] if received.startswith(b"HTTP/") else None
+    return (int(status) if status else None), time.monotonic() - started
 
 
 # --- corpus, index, server ------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ class SlackSender:
         self.events_url = f"{bot_url}/slack/events"
         self.fake = fake
 
-    def post(self, body: str, content_type: str, headers: dict[str, str] | None = None, **signing) -> Reply:
+    def post(self, body: str | bytes, content_type: str, headers: dict[str, str] | None = None, **signing) -> Reply:
         return request(
             "POST", self.events_url, body, {"Content-Type": content_type, **sign(body, **signing), **(headers or {})}
         )

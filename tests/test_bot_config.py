@@ -50,6 +50,8 @@ GOOD = {
         ({**GOOD, "SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
         ({**GOOD, "NEWSBOT_ADMINS": "alice"}, "NEWSBOT_ADMINS"),
         ({**GOOD, "NEWSBOT_PUBLIC_URL": "bot.example.com"}, "NEWSBOT_PUBLIC_URL"),
+        ({**GOOD, "NEWSBOT_HTTP_TIMEOUT": "ten"}, "NEWSBOT_HTTP_TIMEOUT"),
+        ({**GOOD, "NEWSBOT_HTTP_MAX_CONNECTIONS": "0"}, "NEWSBOT_HTTP_MAX_CONNECTIONS"),
     ],
 )
 def test_bad_settings_stop_startup(tmp_path, env, variable):

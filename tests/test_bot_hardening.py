@@ -1,0 +1,265 @@
+"""Every door of `newsbot serve`, hostile case next to the happy one: junk HTTP, idle connections, forged clicks.
+
+A real server over real HTTP on its own corpus (built at startup), the real bolt app, a fake Slack API.
+The server runs with a short `NEWSBOT_HTTP_TIMEOUT` so the tests can watch slow connections being closed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from botkit import (
+    BOT_TOKEN,
+    NATO_QUESTION,
+    NATO_QUOTE,
+    SIGNING_SECRET,
+    BotProcess,
+    Corpus,
+    SlackSender,
+    build_corpus,
+    raw_request,
+    request,
+)
+from fakeslack import FakeSlack
+
+POST = "chat.postMessage"
+HTTP_TIMEOUT = 1.5  # seconds a connection may take to send its request (NEWSBOT_HTTP_TIMEOUT)
+MAX_CONNECTIONS = 100  # NEWSBOT_HTTP_MAX_CONNECTIONS
+LONG_URL = "https://owls.example/wexford/night-tours?ref=" + "a" * 2850  # fits in 3,000 characters; with a fragment, not
+OWL_QUESTION = "when do the Wexford owl sanctuary night tours start?"
+OWL_ARTICLE = f"""---
+title: Wexford owl sanctuary opens night tours
+source: Wexford Echo
+published: "2024-03-02"
+url: {LONG_URL}
+---
+The Wexford owl sanctuary will start its night tours on the first Friday of April, the trust that runs it said.
+Visitors will walk the marsh boardwalk with a ranger and listen for barn owls hunting over the reed beds.
+"""
+
+
+@pytest.fixture(scope="module")
+def fake():
+    fake = FakeSlack.start(BOT_TOKEN)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def bot(fake, tmp_path_factory):
+    base = tmp_path_factory.mktemp("hardening")
+    articles = build_corpus(base / "articles")
+    (articles / "owls.md").write_text(OWL_ARTICLE, encoding="utf-8")
+    corpus = Corpus(articles, base / "index")  # no index yet: the server builds it at startup
+    process = BotProcess(
+        corpus,
+        fake,
+        base,
+        NEWSBOT_HTTP_TIMEOUT=str(HTTP_TIMEOUT),
+        NEWSBOT_HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+    )
+    try:
+        process.wait_ready(timeout=300)
+        yield process
+    finally:
+        code = process.stop()
+    log = process.log()
+    assert code == 0, log
+    assert BOT_TOKEN not in log and SIGNING_SECRET not in log, "a secret reached the log"
+
+
+@pytest.fixture
+def slack(bot, fake):
+    fake.reset()
+    yield SlackSender(bot.url, fake)
+    fake.wait_for(lambda c: c.method == "reactions.remove", count=len(fake.calls("reactions.add", ok=None)), timeout=30)
+
+
+def log_since(bot: BotProcess, offset: int) -> str:
+    return bot.log()[offset:]
+
+
+def assert_quiet(log: str, max_line: int = 300) -> None:
+    """No traceback, and every line short."""
+    assert "Traceback" not in log, log[-3000:]
+    longest = max((len(line) for line in log.splitlines()), default=0)
+    assert longest <= max_line, f"a log line of {longest} characters:\n{log[:3000]}"
+
+
+def wait_post(fake: FakeSlack, channel: str, thread_ts: str | None = None, contains: str = "", timeout: float = 60):
+    def match(c):
+        where = c.params.get("channel") == channel and c.params.get("thread_ts") == thread_ts
+        return c.ok and c.method == POST and where and contains in c.mrkdwn()
+
+    return fake.wait_for(match, timeout=timeout)[0]
+
+
+def wait_response(fake: FakeSlack, name: str, contains: str = "", timeout: float = 60):
+    return fake.wait_for(lambda c: c.method == "response_url" and c.name == name and contains in c.mrkdwn(),
+                         timeout=timeout)[0]
+
+
+def thread_count(bot: BotProcess) -> int:
+    status = Path(f"/proc/{bot.process.pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1))
+
+
+def events_request(body: bytes, *headers: str) -> bytes:
+    """A raw POST to /slack/events with exactly these header lines (Content-Length too: it may lie)."""
+    head = ["POST /slack/events HTTP/1.1", "Host: 127.0.0.1", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+# --- 3. junk HTTP on /slack/events ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{", "application/json"),
+        ("[1,2,3]", "application/json"),
+        ("payload=not-json", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_unsigned_junk_gets_401_quickly_and_quietly(slack, fake, bot, body, content_type):
+    before = len(bot.log())
+    reply = request("POST", slack.events_url, body, {"Content-Type": content_type}, timeout=10)
+    assert reply.status == 401 and reply.seconds < 2
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+    # the happy case next door: the same door still answers Slack
+    reply, event = slack.mention(NATO_QUESTION)
+    assert reply.status == 200
+    assert NATO_QUOTE in wait_post(fake, "C0NEWS", event["ts"]).mrkdwn()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{", "application/json"),
+        ("[1,2,3]", "application/json"),
+        ('"just a string"', "application/json"),
+        ("payload=not-json", "application/x-www-form-urlencoded"),
+        ("payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
+        (b'{"type": "event_callback", "x": "\xff\xfe"}', "application/json"),
+    ],
+)
+def test_signed_but_malformed_body_gets_400_without_traceback(slack, bot, body, content_type):
+    before = len(bot.log())
+    reply = slack.post(body, content_type)
+    assert reply.status == 400 and reply.seconds < 2
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+
+
+def test_malformed_or_stale_signature_headers_get_401(slack, bot):
+    body = json.dumps({"type": "event_callback", "event": {"type": "app_mention"}})
+    before = len(bot.log())
+    assert slack.post(body, "application/json", {"X-Slack-Request-Timestamp": "abc"}).status == 401
+    assert slack.post(body, "application/json", {"X-Slack-Request-Timestamp": "-5"}).status == 401
+    assert slack.post(body, "application/json", {"X-Slack-Signature": "v0=" + "0" * 5000}).status == 401
+    assert slack.post(body, "application/json", timestamp=int(time.time()) - 600).status == 401
+    assert request("POST", slack.events_url, body, {"Content-Type": "application/json"}).status == 401
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+
+
+@pytest.mark.parametrize(
+    "length_headers",
+    [
+        ["Content-Length: -1"],
+        ["Content-Length: abc"],
+        ["Content-Length: 1e3"],
+        ["Content-Length: 2", "Content-Length: 3"],
+    ],
+)
+def test_bad_content_length_gets_400_quickly(bot, length_headers):
+    before = len(bot.log())
+    status, seconds = raw_request(bot.port, events_request(b"{}", "Content-Type: application/json", *length_headers))
+    assert status == 400 and seconds < 2
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+
+
+def test_missing_or_huge_content_length_is_refused_without_reading(bot):
+    status, seconds = raw_request(bot.port, events_request(b"{}", "Content-Type: application/json"))
+    assert status == 411 and seconds < 2
+    status, seconds = raw_request(bot.port, events_request(b"{}", "Content-Length: 50000000"))
+    assert status == 413 and seconds < 2
+
+
+def test_body_shorter_than_content_length_times_out_with_408(bot):
+    before = len(bot.log())
+    status, seconds = raw_request(bot.port, events_request(b"{}", "Content-Length: 100"), timeout=HTTP_TIMEOUT + 10)
+    assert status == 408 and seconds < HTTP_TIMEOUT + 2
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+
+
+def test_twenty_unsigned_large_posts_leave_a_small_log(slack, bot):
+    secret_url = "https://hooks.slack.com/actions/T0NEWS/1234/NotForTheLog"
+    payload = {"type": "block_actions", "response_url": secret_url, "padding": "x" * 900_000}
+    body = json.dumps(payload)
+    before = len(bot.log())
+    for _ in range(20):
+        reply = request("POST", slack.events_url, body, {"Content-Type": "application/json"}, timeout=10)
+        assert reply.status == 401
+    time.sleep(0.2)
+    added = log_since(bot, before)
+    assert len(added) < 20 * 300, f"the log grew by {len(added)} characters"
+    assert "NotForTheLog" not in added and "xxxxxxxxxx" not in added
+    assert_quiet(added)
+
+
+# --- 4. idle and slow connections ----------------------------------------------------------------------
+
+
+def test_idle_connections_take_no_threads_time_out_and_healthz_keeps_answering(bot):
+    before = len(bot.log())
+    idle = [socket.create_connection(("127.0.0.1", bot.port), timeout=10) for _ in range(300)]
+    opened = time.monotonic()
+    try:
+        time.sleep(0.3)
+        reply = request("GET", f"{bot.url}/healthz", timeout=10)
+        assert reply.status == 200 and reply.seconds < 1
+        assert thread_count(bot) < 100, "idle connections must not each hold a thread"
+        newest = idle[-1]
+        newest.settimeout(0.1)
+        with pytest.raises(socket.timeout):
+            newest.recv(1)  # not closed before its time
+        for sock in idle:
+            sock.settimeout(max(0.1, opened + HTTP_TIMEOUT + 3 - time.monotonic()))
+            assert sock.recv(1) == b"", "the server should close an idle connection"
+        assert time.monotonic() - opened < HTTP_TIMEOUT + 3
+    finally:
+        for sock in idle:
+            sock.close()
+    assert request("GET", f"{bot.url}/healthz").status == 200
+    log = log_since(bot, before)
+    assert re.search(r"closed HTTP connections: \d+ over the limit", log), log
+    assert_quiet(log)
+
+
+def test_a_request_sent_slowly_is_cut_off_at_the_timeout(bot):
+    with socket.create_connection(("127.0.0.1", bot.port), timeout=HTTP_TIMEOUT + 5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the headers never end
+        for _ in range(3):
+            time.sleep(HTTP_TIMEOUT / 3)
+            try:
+                sock.sendall(b"X-Drip: 1\r\n")  # a byte now and then keeps a per-read timeout from firing
+            except OSError:
+                break
+        try:
+            while sock.recv(1024):  # whatever it answers, the server must end the connection
+                pass
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < HTTP_TIMEOUT + 3
+    assert request("GET", f"{bot.url}/healthz").status == 200
