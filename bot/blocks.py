@@ -38,6 +38,10 @@ HOW_TO_ASK = (
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
 )
 APOLOGY = ":warning: Sorry, something went wrong while answering that. Please try again in a minute."
+UNREADABLE_BUTTON = (
+    "Sorry, I can't use that button: it doesn't carry a question I can read. "
+    "Ask again with `/news <question>` or by mentioning me."
+)
 
 
 def escape(text: str) -> str:

@@ -6,7 +6,6 @@ even while the model is still loading, and 20 simultaneous questions simply queu
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -19,6 +18,7 @@ from index import Index, SearchResult, UpdateSummary
 from index.adding import add_urls
 
 from . import blocks
+from .button_state import ButtonState, read_button
 from .dedupe import EventDeduper
 from .feedback import record_feedback
 from .home import publish_home
@@ -229,19 +229,27 @@ class Listeners:
 
     # --- buttons ------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _button(body: dict) -> tuple[dict, dict]:
-        """The clicked button and the state it carries (its JSON `value`)."""
+    def _clicked(self, body: dict) -> ButtonState | None:
+        """The state the clicked button carries; None, after a polite private reply, if the bot did not write it."""
         action = body["actions"][0]
-        return action, json.loads(action["value"])
+        state = read_button(action.get("value"))
+        if state is None:
+            log.warning("a click on %s carried a value the bot never wrote; replied that it cannot be used",
+                        action.get("action_id"))
+            response_url = body.get("response_url")
+            if isinstance(response_url, str):
+                self._apologize(lambda: respond(response_url, blocks.text_message(blocks.UNREADABLE_BUTTON)))
+        return state
 
     def vote(self, body: dict) -> None:
         """👍 or 👎: store the vote with the question and the passages shown, then thank the user privately."""
-        action, value = self._button(body)
-        vote = "up" if action["action_id"] == blocks.ACTION_UP else "down"
+        state = self._clicked(body)
+        if state is None:
+            return
+        vote = "up" if body["actions"][0]["action_id"] == blocks.ACTION_UP else "down"
         user = body.get("user", {}).get("id")
         try:
-            record_feedback(self.index, user, value["q"], value.get("p", []), vote)
+            record_feedback(self.index, user, state.question, state.passages, vote)
             respond(body["response_url"], blocks.text_message("Thanks for the feedback!"))
         except Exception:
             log.exception("could not record feedback")
@@ -249,10 +257,12 @@ class Listeners:
 
     def more_results(self, body: dict) -> None:
         """The next answers, where the clicked message is: privately, in its thread, or in the DM."""
-        _, value = self._button(body)
+        state = self._clicked(body)
+        if state is None:
+            return
         private = bool(body.get("container", {}).get("is_ephemeral"))
         try:
-            answer = self._answer(value["q"], offset=int(value.get("o", 0)), shareable=private, show_question=private)
+            answer = self._answer(state.question, offset=state.offset, shareable=private, show_question=private)
             respond(body["response_url"], answer, public=not private, thread_ts=_reply_thread(body))
         except Exception:
             log.exception("could not show more results")
@@ -260,10 +270,12 @@ class Listeners:
 
     def share(self, body: dict) -> None:
         """Post a private answer publicly in the channel, saying who shared it."""
-        _, value = self._button(body)
+        state = self._clicked(body)
+        if state is None:
+            return
         user = body.get("user", {}).get("id")
         try:
-            answer = self._answer(value["q"], offset=int(value.get("o", 0)), shared_by=user)
+            answer = self._answer(state.question, offset=state.offset, shared_by=user)
             respond(body["response_url"], answer, public=True)
         except Exception:
             log.exception("could not share an answer")

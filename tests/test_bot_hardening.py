@@ -23,6 +23,7 @@ from botkit import (
     Corpus,
     SlackSender,
     build_corpus,
+    buttons,
     raw_request,
     request,
 )
@@ -263,3 +264,39 @@ def test_a_request_sent_slowly_is_cut_off_at_the_timeout(bot):
             pass
         assert time.monotonic() - started < HTTP_TIMEOUT + 3
     assert request("GET", f"{bot.url}/healthz").status == 200
+
+
+# --- 7. forged button values ---------------------------------------------------------------------------
+
+
+def forged(action_id: str, value: str) -> dict:
+    return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": "x"}, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [
+        ("feedback_up", "not json"),
+        ("feedback_down", '{"q": "x", "p": "abc"}'),
+        ("more_results", "[1,2,3]"),
+        ("more_results", '{"q": "x", "o": "many"}'),
+        ("share", '{"q": 5}'),
+        ("share", ""),
+    ],
+)
+def test_a_click_with_a_forged_value_gets_a_polite_reply(slack, fake, bot, action_id, value):
+    before = len(bot.log())
+    assert slack.click(forged(action_id, value), "forged").status == 200
+    reply = wait_response(fake, "forged", timeout=30)
+    assert reply.params["response_type"] == "ephemeral"
+    assert "button" in reply.mrkdwn() and "Sorry" in reply.mrkdwn()
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+
+
+def test_a_real_click_still_works(slack, fake):
+    slack.command(NATO_QUESTION, "real")
+    answer = wait_response(fake, "real", NATO_QUOTE)
+    slack.click(buttons(answer)["more_results"], "real-more")
+    more = wait_response(fake, "real-more")
+    assert "Sorry" not in more.mrkdwn() and more.blocks

@@ -65,6 +65,17 @@ def test_source_line_is_escaped():
     assert line == "<https://news.example/a#:~:text=x|Title &lt;!channel&gt;> · Source &amp; Co · 2024-05-01"
 
 
+def test_button_values_the_bot_did_not_write_are_refused():
+    from bot.button_state import ButtonState, read_button
+
+    assert read_button(blocks.button_value("why?", o=3)) == ButtonState("why?", 3, [])
+    assert read_button(blocks.button_value("why?", p=[["a1", 0, 9]])) == ButtonState("why?", 0, [["a1", 0, 9]])
+    for value in (None, "", "not json", "[1]", '{"q": 5}', '{"q": " "}', '{"q": "x", "o": true}', '{"q": "x", "o": -3}',
+                  '{"q": "x", "o": 10000}', '{"q": "x", "p": [["a", 0]]}', '{"q": "x", "p": "abc"}', "[" * 5000,
+                  json.dumps({"q": "x" * 3000})):
+        assert read_button(value) is None, value
+
+
 def test_other_sources_of_the_same_passage_are_named():
     quoted = answer("quote", "quote")
     quoted.also_in = [

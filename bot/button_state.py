@@ -1,0 +1,59 @@
+"""Read back the state a clicked button carries (its `value`), accepting only what `blocks.button_value` writes.
+
+Slack hands the value back verbatim, so a forged or outdated click can carry anything: the click handlers
+get a `ButtonState` or None, never a half-parsed value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .blocks import BUTTON_VALUE_LIMIT
+
+MAX_OFFSET = 1000  # "More results" pages a person could click through; a bound on the search it asks for
+
+
+@dataclass(frozen=True)
+class ButtonState:
+    """The question an answer was for, which page of it, and the passages it showed ([article id, start, end])."""
+
+    question: str
+    offset: int = 0
+    passages: list[list] = field(default_factory=list)
+
+
+def _is_int(value: object) -> bool:
+    """A JSON integer (not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_passage(item: object) -> bool:
+    """One `[article id, start, end]` triple."""
+    return (
+        isinstance(item, list)
+        and len(item) == 3
+        and isinstance(item[0], str)
+        and _is_int(item[1])
+        and _is_int(item[2])
+    )
+
+
+def read_button(value: object) -> ButtonState | None:
+    """The state in a button's value, or None when it is not a JSON object the bot could have written."""
+    if not isinstance(value, str) or len(value) > BUTTON_VALUE_LIMIT:
+        return None
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    question, offset, passages = data.get("q"), data.get("o", 0), data.get("p", [])
+    if not isinstance(question, str) or not question.strip():
+        return None
+    if not _is_int(offset) or not 0 <= offset <= MAX_OFFSET:
+        return None
+    if not isinstance(passages, list) or not all(_is_passage(item) for item in passages):
+        return None
+    return ButtonState(question, offset, passages)
