@@ -14,7 +14,7 @@ from index import Answer, SearchResult, Stats, UpdateSummary
 from index.adding import AddResult
 
 SECTION_LIMIT = 3000  # characters of text in one section block
-CONTEXT_LIMIT = 2000  # characters we allow in one context element
+CONTEXT_LIMIT = 3000  # characters of text in one context element
 MAX_BLOCKS = 50
 BUTTON_VALUE_LIMIT = 2000
 PAGE_SIZE = 3  # answers per message
@@ -160,16 +160,29 @@ def quote_text(answer: Answer, limit: int = SECTION_LIMIT) -> str:
     return text
 
 
-def source_line(answer: Answer) -> str:
-    """`<link|Title> · Source · date`, plus who else reported the same passage."""
+def _fitting_link(answer: Answer, label: str, room: int) -> str:
+    """The answer's link in at most `room` characters: with its text fragment, without it, or just the label.
+
+    A link cut anywhere is broken, so a long one gives up the scroll-to-quote fragment first, then the link.
+    """
+    full = answer.link or ""
+    without_fragment = full.split(":~:", 1)[0].removesuffix("#")
+    for url in dict.fromkeys((full, without_fragment, answer.article.url or "")):
+        rendered = link(url, label)
+        if len(rendered) <= room:
+            return rendered
+    return escape(label)
+
+
+def source_line(answer: Answer, limit: int = CONTEXT_LIMIT) -> str:
+    """`<link|Title> · Source · date`, plus who else reported the same passage; a long link is shortened to fit."""
     article = answer.article
-    parts = [link(answer.link, shorten(article.title, TITLE_CHARS))]
-    parts += [escape(value) for value in (article.source, article.published) if value]
-    line = " · ".join(parts)
+    details = (article.source, article.published)
+    rest = "".join(f" · {escape(shorten(value, TITLE_CHARS))}" for value in details if value)
     if answer.also_in:
         names = ", ".join(escape(shorten(a.source or a.title, TITLE_CHARS)) for a in answer.also_in[:5])
-        line += f" · also reported by {names}"
-    return line
+        rest += f" · also reported by {names}"
+    return _fitting_link(answer, shorten(article.title, TITLE_CHARS), limit - len(rest)) + rest
 
 
 # --- answers ------------------------------------------------------------------------------------------

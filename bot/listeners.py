@@ -29,6 +29,9 @@ from .replies import post, react, respond
 log = logging.getLogger("newsbot.listeners")
 
 WORKING_REACTION = "eyes"
+# a DM message is a question when plain, sent with a file, or a thread reply also sent to the conversation
+QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
+ANY_EVENT = re.compile(r".*")
 
 
 def _ack(ack: Ack) -> None:
@@ -52,8 +55,18 @@ def _add_command(text: str) -> list[str] | None:
 
 
 def _is_user_dm(event: dict) -> bool:
-    """A new message a person sent the bot in a DM (not an edit, a bot, or another subtype)."""
-    return event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+    """A new message a person sent the bot in a DM, files attached or not (not an edit, a deletion or a bot's)."""
+    return (
+        event.get("channel_type") == "im"
+        and event.get("subtype") in QUESTION_SUBTYPES
+        and not event.get("bot_id")
+    )
+
+
+def _ack_other_event(ack: Ack, event: dict) -> None:
+    """An event type nothing here listens to (e.g. `tokens_revoked`, sent to every app): a 404 would be retried."""
+    log.debug("acknowledged a %s event, which the bot does not use", str(event.get("type"))[:50])
+    ack()
 
 
 def _is_dm_channel(channel: str) -> bool:
@@ -99,6 +112,7 @@ class Listeners:
         app.action(blocks.ACTION_DOWN)(ack=_ack, lazy=[self.vote])
         app.action(blocks.ACTION_MORE)(ack=_ack, lazy=[self.more_results])
         app.action(blocks.ACTION_SHARE)(ack=_ack, lazy=[self.share])
+        app.event(ANY_EVENT)(_ack_other_event)  # last: only events no listener above took
 
     # --- questions in conversations ---------------------------------------------------------------------
 

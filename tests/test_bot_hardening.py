@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from botkit import (
+    ALICE,
     BOT_TOKEN,
     NATO_QUESTION,
     NATO_QUOTE,
@@ -24,6 +25,8 @@ from botkit import (
     SlackSender,
     build_corpus,
     buttons,
+    dm_event,
+    next_ts,
     raw_request,
     request,
 )
@@ -300,3 +303,65 @@ def test_a_real_click_still_works(slack, fake):
     slack.click(buttons(answer)["more_results"], "real-more")
     more = wait_response(fake, "real-more")
     assert "Sorry" not in more.mrkdwn() and more.blocks
+
+
+# --- 8. questions in other message shapes, unknown events, long links ---------------------------------
+
+
+def test_a_dm_with_a_file_attached_is_answered(slack, fake):
+    files = [{"id": "F0NOTES", "name": "notes.txt", "mimetype": "text/plain", "filetype": "text", "user": ALICE}]
+    event = dm_event(NATO_QUESTION, channel="D0FILES", subtype="file_share", files=files, upload=False,
+                     display_as_bot=False)
+    assert slack.event(event).status == 200
+    assert NATO_QUOTE in wait_post(fake, "D0FILES").mrkdwn()
+
+
+def test_a_dm_reply_also_sent_to_the_conversation_is_answered_in_its_thread(slack, fake):
+    parent = next_ts()
+    root = {"type": "message", "user": ALICE, "text": "earlier", "ts": parent, "thread_ts": parent, "reply_count": 1}
+    event = dm_event(NATO_QUESTION, channel="D0BROADCAST", subtype="thread_broadcast", thread_ts=parent, root=root)
+    assert slack.event(event).status == 200
+    assert NATO_QUOTE in wait_post(fake, "D0BROADCAST", thread_ts=parent).mrkdwn()
+
+
+def test_other_message_subtypes_and_bots_files_stay_ignored(slack, fake):
+    bot_file = dm_event(NATO_QUESTION, channel="D0BOTFILE", subtype="file_share", bot_id="B0OTHER", files=[])
+    assert slack.event(bot_file).status == 200
+    deleted = dm_event("", channel="D0DELETED", subtype="message_deleted", deleted_ts=next_ts())
+    assert slack.event(deleted).status == 200
+    slack.dm(NATO_QUESTION, channel="D0SENTINEL2")
+    wait_post(fake, "D0SENTINEL2")
+    touched = {c.params.get("channel") for c in fake.calls(ok=None) if c.method != "auth.test"}
+    assert touched == {"D0SENTINEL2"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "tokens_revoked", "tokens": {"oauth": [ALICE], "bot": ["UBOT"]}},
+        {"type": "app_uninstalled"},
+        {"type": "reaction_added", "user": ALICE, "reaction": "thumbsup",
+         "item": {"type": "message", "channel": "C0NEWS", "ts": "1800000000.000100"}, "item_user": "UBOT"},
+    ],
+)
+def test_an_event_without_a_listener_is_acknowledged(slack, fake, bot, event):
+    before = len(bot.log())
+    reply = slack.event({**event, "event_ts": next_ts()})
+    assert reply.status == 200, "a 404 makes Slack retry the event"
+    time.sleep(0.2)
+    assert_quiet(log_since(bot, before))
+    assert slack.dm(NATO_QUESTION, channel="D0AFTER")[0].status == 200  # the happy case next to it
+    wait_post(fake, "D0AFTER")
+
+
+def test_a_long_link_is_shortened_not_the_source_line(slack, fake):
+    _, event = slack.mention(OWL_QUESTION)
+    answer = wait_post(fake, "C0NEWS", event["ts"], contains="first Friday of April")
+    contexts = [e["text"] for b in answer.blocks if b["type"] == "context" for e in b["elements"]]
+    line = next(text for text in contexts if "Wexford owl sanctuary" in text)
+    assert len(line) <= 3000
+    links = re.findall(r"<([^|>]+)\|([^>]+)>", line)
+    assert links, f"no complete link in {line[:200]}…"
+    url, label = links[0]
+    assert url == LONG_URL and label == "Wexford owl sanctuary opens night tours"  # the fragment went, not the link
+    assert line.endswith("· Wexford Echo · 2024-03-02")

@@ -65,6 +65,16 @@ def test_source_line_is_escaped():
     assert line == "<https://news.example/a#:~:text=x|Title &lt;!channel&gt;> · Source &amp; Co · 2024-05-01"
 
 
+def test_a_long_link_gives_up_its_fragment_then_itself_never_the_line():
+    base = "https://news.example/" + "a" * 2900
+    article = ArticleInfo("a1", "Title", "Source", base, "2024-05-01", None)
+    link = base + "#:~:text=start,end"
+    long = Answer(quote="q", highlight="q", score=1.0, link=link, start=0, end=1, article=article)
+    assert blocks.source_line(long, limit=3000) == f"<{base}#:~:text=start,end|Title> · Source · 2024-05-01"
+    assert blocks.source_line(long, limit=2960) == f"<{base}|Title> · Source · 2024-05-01"
+    assert blocks.source_line(long, limit=2000) == "Title · Source · 2024-05-01"
+
+
 def test_button_values_the_bot_did_not_write_are_refused():
     from bot.button_state import ButtonState, read_button
 
