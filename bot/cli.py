@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
 EXIT_USAGE = 2
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space, over quota, over a file size limit
 
 
 def _err(message: str) -> None:
@@ -65,34 +68,67 @@ def _render(result, color: bool) -> str:
     return "\n".join(lines).rstrip()
 
 
+def _stdin_questions() -> Iterator[tuple[int, str | None]]:
+    """Each non-blank stdin line as (line number, question), as it arrives; None for a line that is not UTF-8."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+            continue
+        if line.strip():
+            yield number, line.strip()
+
+
+def _is_utf8(text: str) -> bool:
+    """False for an argument that was not valid UTF-8 (Python keeps its bytes as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer one question, or one per stdin line with `-`."""
+    """Answer one question, or one per stdin line with `-`; a bad line gets one error line, the rest are answered."""
     from index import EmptyQuestion
 
     many = args.question == "-"
     if many:  # answered as they arrive, so a pipe gets each answer without waiting for the end of input
-        questions: Iterable[str] = (line.strip() for line in sys.stdin if line.strip())
+        questions: Iterable[tuple[int, str | None]] = _stdin_questions()
     else:
+        if not _is_utf8(args.question):
+            _err("newsbot ask: the question is not valid UTF-8")
+            return EXIT_USAGE
         if not args.question.strip():
             _err("newsbot ask: the question is empty; ask something like: newsbot ask \"why did NATO expel the diplomats?\"")
             return EXIT_USAGE
-        questions = [args.question]
+        questions = [(1, args.question)]
     index = _open_index()
     if not _ensure_index(index):
         _err("Nothing could be indexed, so there is nothing to answer from.")
         return 1
     color = sys.stdout.isatty() and not args.json
-    for question in questions:
+    failed = 0
+    for number, question in questions:
+        where = f" on line {number}" if many else ""
+        if question is None:
+            _err(f"newsbot ask: the question{where} is not valid UTF-8, skipped")
+            failed += 1
+            continue
         try:
             result = index.search(question, k=args.k)
         except EmptyQuestion:
-            _err("newsbot ask: the question is empty")
-            return EXIT_USAGE
+            _err(f"newsbot ask: the question{where} is empty")
+            if not many:
+                return EXIT_USAGE
+            failed += 1
+            continue
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         else:
             print(_render(result, color), end="\n\n" if many else "\n", flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -211,6 +247,25 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `newsbot ask ... | head`: the reader left, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except (sqlite3.OperationalError, OSError) as exc:  # a full disk, an unwritable folder...
+        _err(f"newsbot {args.command}: {_storage_problem(exc)}")
+        return 1
+
+
+def _storage_problem(exc: sqlite3.OperationalError | OSError) -> str:
+    """One line for a failure to read or write the index or a file; SQLite rolls back, so the index is as before."""
+    from index import Settings
+
+    where = Settings.from_env().index_dir
+    kept = "the index is unchanged"
+    if isinstance(exc, sqlite3.OperationalError):
+        if "database or disk is full" in str(exc) or "disk I/O error" in str(exc):
+            return f"cannot write the index in {where}: {exc} (is the disk full?); {kept}"
+        return f"the index database in {where} failed: {exc}; {kept}"
+    name = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in FULL_ERRNOS:
+        return f"cannot write{name}: {exc.strerror} (is the disk full?); {kept}"
+    return f"cannot read or write{name}: {exc.strerror or exc}"
 
 
 if __name__ == "__main__":
