@@ -149,14 +149,26 @@ def _window(quote: str, span: tuple[int, int] | None, budget: int) -> tuple[str,
     return text, (max(start, left) + shift, min(end, right) + shift)
 
 
+def _shown(answer: Answer) -> tuple[str, tuple[int, int] | None]:
+    """The compact excerpt (answering sentence and neighbours, "…" where passage text is left out) and the bold span in it."""
+    shown = answer.excerpt
+    if shown is None or not shown.start <= answer.highlight_start < answer.highlight_end <= shown.end:
+        return answer.quote, _bold_span(answer.quote, answer.highlight)
+    # A space beside the ellipsis: Slack only reads `*bold*` that starts or ends next to a space.
+    prefix = ELLIPSIS + " " if shown.cut_before else ""
+    suffix = " " + ELLIPSIS if shown.cut_after else ""
+    offset = len(prefix) - shown.start
+    return prefix + shown.text + suffix, (answer.highlight_start + offset, answer.highlight_end + offset)
+
+
 def quote_text(answer: Answer, limit: int = SECTION_LIMIT) -> str:
-    """The verbatim passage as a block quote with its best sentence in bold, shortened to fit `limit`."""
-    span = _bold_span(answer.quote, answer.highlight)
-    text = _render_quote(answer.quote, span)
-    budget = len(answer.quote)
+    """The answer's excerpt as a block quote with the answering sentence in bold, shortened to fit `limit`."""
+    body, span = _shown(answer)
+    text = _render_quote(body, span)
+    budget = len(body)
     while len(text) > limit:
         budget = max(1, min(budget - 1, budget * limit // len(text) - len(ELLIPSIS) * 2))
-        text = _render_quote(*_window(answer.quote, span, budget))
+        text = _render_quote(*_window(body, span, budget))
     return text
 
 

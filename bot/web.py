@@ -10,13 +10,13 @@ import logging
 import socket
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from slack_bolt import BoltResponse
 
 from index import Index
 
-from .article_page import SECURITY_HEADERS, render_article
+from .article_page import SECURITY_HEADERS, parse_span, render_article
 from .config import HttpLimits
 from .connections import Address, ConnectionLimiter
 from .events_door import EventsDoor, Refusal
@@ -101,12 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Health check and article pages."""
         self.server.limiter.request_read(self.connection)
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         if path == "/healthz":
             ready, reason = self.server.readiness.status()
             self._send(200 if ready else 503, reason + "\n")
         elif path.startswith(ARTICLES_PREFIX):
-            self._article(unquote(path[len(ARTICLES_PREFIX) :]))
+            self._article(unquote(path[len(ARTICLES_PREFIX) :]), parse_qs(parts.query))
         else:
             self._send(404, "not found\n")
 
@@ -124,14 +125,16 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return b"".join(chunks)
 
-    def _article(self, article_id: str) -> None:
-        """The article page, or 404."""
+    def _article(self, article_id: str, query: dict[str, list[str]]) -> None:
+        """The article page (with the quoted passage `p` and answering sentence `h` marked, when valid), or 404."""
         stored = self.server.index.article(article_id) if self.server.index.exists() else None
         if stored is None:
             self._send(404, "no such article\n")
             return
+        passage = parse_span((query.get("p") or [None])[0])
+        answer = parse_span((query.get("h") or [None])[0])
         headers = {"Content-Type": ["text/html; charset=utf-8"], **{k: [v] for k, v in SECURITY_HEADERS.items()}}
-        self._send(200, render_article(stored), headers)
+        self._send(200, render_article(stored, passage, answer), headers)
 
     def _reply(self, response: BoltResponse) -> None:
         """Send a bolt response (or a refusal turned into one)."""

@@ -5,6 +5,7 @@ One server runs for the whole module; the fake's records are cleared before each
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sqlite3
@@ -110,8 +111,8 @@ def test_mention_is_answered_in_its_thread_with_linked_quote(slack, fake, bot):
     assert reply.status == 200
     answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
     assert NATO_QUOTE in answer.mrkdwn()
-    links = re.findall(r"<(http[^|>]+)\|", answer.mrkdwn())
-    assert links and all(link.startswith(f"{bot.url}/articles/") and "#p" in link for link in links)
+    links = [html.unescape(url) for url in re.findall(r"<(http[^|>]+)\|", answer.mrkdwn())]  # as Slack shows them
+    assert links and all(link.startswith(f"{bot.url}/articles/") and link.endswith("#answer") for link in links)
     assert set(buttons(answer)) >= {"feedback_up", "feedback_down", "more_results"}
     assert "share" not in buttons(answer), "a public answer needs no share button"
     # the :eyes: reaction shows it is working, and goes once the answer is posted
@@ -119,10 +120,9 @@ def test_mention_is_answered_in_its_thread_with_linked_quote(slack, fake, bot):
     removed = fake.wait_for(lambda c: c.method == "reactions.remove")
     assert [(c.params["timestamp"], c.params["name"]) for c in added] == [(event["ts"], "eyes")]
     assert removed[0].params["timestamp"] == event["ts"] and added[0].at <= answer.at <= removed[0].at
-    # the link opens the article page on the passage
+    # the link opens the article page on the answering sentence, inside its marked passage
     page = request("GET", links[0])
-    anchor = links[0].split("#", 1)[1]
-    assert page.status == 200 and f'id="{anchor}"' in page.body
+    assert page.status == 200 and '<span class="passage quoted"' in page.body and '<mark id="answer">' in page.body
 
 
 def test_mention_inside_a_thread_is_answered_in_that_thread(slack, fake):
@@ -155,13 +155,13 @@ def test_article_text_cannot_ping_or_link(slack, fake):
 def test_article_page_is_escaped_and_highlights_the_passage(slack, fake, bot):
     _, event = slack.mention(ZEBRA_QUESTION)
     answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"], contains="zebra crossing festival")
-    link = next(url for url in re.findall(r"<(http[^|>]+)\|", answer.mrkdwn()) if "zebra" in url)
+    link = html.unescape(next(url for url in re.findall(r"<(http[^|>]+)\|", answer.mrkdwn()) if "zebra" in url))
     page = request("GET", link)
     assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
-    anchor = link.split("#", 1)[1]
-    assert re.search(rf'<span class="passage" id="{re.escape(anchor)}">The mayor', page.body)
-    assert ":target" in page.body
+    passage = re.search(r"[?&]p=(\d+)-(\d+)", link).groups()
+    assert re.search(rf'<span class="passage quoted" id="p{passage[0]}-{passage[1]}">(<mark id="answer">)?The mayor', page.body)
+    assert '<mark id="answer">' in page.body
     assert "<script>" not in page.body and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.body
     assert "&lt;!channel&gt;" in page.body and "<title>Zebra crossing festival &lt;!here&gt; opens</title>" in page.body
     assert request("GET", f"{bot.url}/articles/no-such-article").status == 404

@@ -14,6 +14,7 @@ from bot import blocks
 from bot.dedupe import EventDeduper
 from bot.questions import question_from
 from index import Answer, ArticleInfo, SearchResult, SettingsError
+from index.excerpts import Excerpt
 
 ARTICLE = ArticleInfo("a1", "Title <!channel>", "Source & Co", "https://news.example/a?x=1&y=2", "2024-05-01", None)
 
@@ -37,6 +38,21 @@ def test_short_passage_is_verbatim_with_bold_highlight_per_line():
     quote = "First line here.\n\nSecond <@U1> line. Third line."
     text = blocks.quote_text(answer(quote, "Second <@U1> line."))
     assert text == "> First line here.\n>\n> *Second &lt;@U1&gt; line.* Third line."
+
+
+def test_the_reply_shows_the_compact_excerpt_with_ellipses_where_text_was_left_out():
+    quote = "Before it all. The council approved the plan. Voters <b>cheered</b>. Much later, other news."
+    start = quote.index("The council")
+    end = quote.index(" Much later")
+    highlight = (start, start + len("The council approved the plan."))
+    item = Answer(
+        quote=quote, highlight=quote[highlight[0] : highlight[1]], score=1.0, link="https://x.example/a", start=100,
+        end=100 + len(quote), article=ARTICLE, highlight_start=100 + highlight[0], highlight_end=100 + highlight[1],
+        excerpt=Excerpt(quote[start:end], 100 + start, 100 + end, cut_before=True, cut_after=True),
+    )
+    text = blocks.quote_text(item)
+    assert text == "> … *The council approved the plan.* Voters &lt;b&gt;cheered&lt;/b&gt;. …"
+    assert "Before it all" not in text and "Much later" not in text
 
 
 def test_links_cannot_be_broken_out_of():
