@@ -293,7 +293,8 @@ def _read_lines(
                 continue
             first, content = not content, True
             if line is None:
-                skips.append(Skip(where, f"record larger than the {limit:,}-byte limit of a JSON line (from NEWSBOT_MAX_ARTICLE_BYTES), not read"))
+                reason = f"record larger than the {limit:,}-byte limit of a JSON line (from NEWSBOT_MAX_ARTICLE_BYTES), not read"
+                skips.append(Skip(where, reason))
                 continue
             text, note = decode_text(line)
             try:
@@ -305,7 +306,8 @@ def _read_lines(
                 continue
             _collect(path, _records_in(value, where, lists=False), note, max_bytes, articles, skips)
     except TooLarge:
-        skips.append(Skip(str(path), f"stopped after {MAX_FILE_BYTES:,} bytes, the per-file limit; split the file to read the rest"))
+        reason = f"stopped after {MAX_FILE_BYTES:,} bytes, the per-file limit; split the file to read the rest"
+        skips.append(Skip(str(path), reason))
     if not content:
         return [], [Skip(str(path), "empty file")]
     return articles, skips

@@ -91,7 +91,8 @@ class PollResult:
         if self.not_modified:
             return f"feed {name}: not modified"
         if not self.added:
-            return f"feed {name}: {self.waiting:,} new items wait for the next poll" if self.waiting else f"feed {name}: no new items"
+            waiting = f"{self.waiting:,} new items wait for the next poll"
+            return f"feed {name}: {waiting if self.waiting else 'no new items'}"
         added = sum(r.ok for r in self.added)
         dupes = sum(r.duplicate for r in self.added)
         failed = len(self.added) - added - dupes

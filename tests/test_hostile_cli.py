@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import NATO_QUESTION, ROOT, SEEDS, cli_env, newsbot
 
