@@ -1,12 +1,16 @@
-"""Issue 10: hostile URLs. Credentials in a URL (given, in a feed, or in a redirect) are refused and
-never shown; IPv6 forms of non-public addresses and zone ids are refused before any connection.
+"""Issue 10: hostile URLs and servers. Credentials in a URL (given, in a feed, or in a redirect) are
+refused and never shown; IPv6 forms of non-public addresses and zone ids are refused before any
+connection; a compressed answer counts against the size limit as it is decoded.
 
 Pages are served by a real HTTP server on 127.0.0.1 and fetched with the real fetcher.
 """
 
 from __future__ import annotations
 
+import gzip
 import shutil
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
 LOCAL = FetchSettings(timeout=3, max_bytes=300_000, allow_private=True)
 GUARDED = FetchSettings(timeout=3, max_bytes=300_000, allow_private=False)
 SECRET = "s3cr3t-pw"
+MIB = 1 << 20
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +159,23 @@ def test_ipv6_forms_of_local_addresses_and_zone_ids_are_refused_before_connectin
     assert len(site.requests) == before
     page = site.article("/v6/happy", numbered_story(507))
     assert fetch(page, LOCAL).status == 200  # the happy case: the same server is reached when allowed
+
+
+# --- a compressed answer that expands past the size limit ---------------------------------------------------
+
+
+def test_a_gzip_encoded_page_is_cut_off_at_the_size_limit_while_it_is_decoded(site):
+    """`Content-Encoding: gzip` of 256 MiB (a few hundred KB on the wire): the limit counts decoded bytes."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    member = packer.compress(b" " * MIB) + packer.flush()
+    site.serve("/bomb.html", member * 256, "text/html", Content_Encoding="gzip")
+    site.serve("/gzipped.html", gzip.compress(html_page(*numbered_story(508)).encode()), "text/html", Content_Encoding="gzip")
+    assert b"Harbour bulletin number 508" in fetch(site.url("/gzipped.html"), LOCAL).body  # the happy case
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="larger than the 1,000,000-byte limit"):
+            fetch(site.url("/bomb.html"), FetchSettings(timeout=10, max_bytes=1_000_000, allow_private=True))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * MIB, f"decoding peaked at {peak / MIB:.0f} MiB"
