@@ -46,6 +46,20 @@ def _ensure_index(index) -> bool:
     return summary.indexed > 0
 
 
+def _excerpt(answer, bold: str, reset: str) -> str:
+    """The answer's compact excerpt in quotes, its answering sentence in bold (`*…*` without colour), "…" where cut."""
+    shown = answer.excerpt
+    if shown is not None and shown.start <= answer.highlight_start < answer.highlight_end <= shown.end:
+        before = shown.text[: answer.highlight_start - shown.start]
+        after = shown.text[answer.highlight_end - shown.start :]
+        cut_before, cut_after = shown.cut_before, shown.cut_after
+    else:
+        before, after, cut_before, cut_after = "", "", False, False
+    mark_on, mark_off = (bold, reset) if bold else ("*", "*")
+    text = " ".join(before.split()) + " " + mark_on + " ".join(answer.highlight.split()) + mark_off + " " + " ".join(after.split())
+    return "“" + ("… " if cut_before else "") + text.strip() + (" …" if cut_after else "") + "”"
+
+
 def _render(result, color: bool) -> str:
     """A search result as readable terminal text."""
     width = min(100, shutil.get_terminal_size((100, 20)).columns) - 4
@@ -55,9 +69,7 @@ def _render(result, color: bool) -> str:
         lines.append(f"I couldn't find that in the {result.articles} indexed articles.")
         return "\n".join(lines)
     for number, answer in enumerate(result.answers, 1):
-        quote = " ".join(answer.quote.split())
-        lines.append(textwrap.fill(f"“{quote}”", width, initial_indent=f"{number}. ", subsequent_indent="   "))
-        lines.append(textwrap.fill(answer.highlight, width, initial_indent=f"   {bold}» ", subsequent_indent="     ") + reset)
+        lines.append(textwrap.fill(_excerpt(answer, bold, reset), width, initial_indent=f"{number}. ", subsequent_indent="   "))
         meta = " · ".join(x for x in (answer.article.title, answer.article.source, answer.article.published) if x)
         lines.append(f"   {dim}— {meta}{reset}")
         if answer.also_in:

@@ -19,10 +19,15 @@ def test_ask_builds_the_index_first_and_answers_in_json(tmp_path):
     assert len(result["answers"]) == 3
     assert any("intelligence officers" in a["quote"] for a in result["answers"])
     answer = result["answers"][0]
-    assert set(answer) == {"quote", "highlight", "score", "link", "start", "end", "article", "also_in"}
+    assert set(answer) == {
+        "quote", "highlight", "score", "link", "start", "end", "highlight_start", "highlight_end",
+        "excerpt", "excerpt_start", "excerpt_end", "article", "also_in",
+    }
     assert set(answer["article"]) == {"id", "title", "source", "url", "published", "path"}
     text = open(answer["article"]["path"], encoding="utf-8").read()
     assert text[answer["start"] : answer["end"]] == answer["quote"]
+    assert text[answer["highlight_start"] : answer["highlight_end"]] == answer["highlight"]
+    assert text[answer["excerpt_start"] : answer["excerpt_end"]] == answer["excerpt"]
 
 
 def test_ask_reads_questions_from_stdin_and_prints_readably(tmp_path):
@@ -36,7 +41,10 @@ def test_ask_reads_questions_from_stdin_and_prints_readably(tmp_path):
     human = newsbot("ask", OFF_TOPIC_QUESTION, env=env)
     assert "couldn't find that in the 2 indexed articles" in human.stdout
     human = newsbot("ask", NATO_QUESTION, env=env)
-    assert human.stdout.count("seeds/") == 3 and "» " in human.stdout
+    assert human.stdout.count("seeds/") == 3
+    # Not a terminal: the answering sentence is marked *like this* inside the quoted excerpt.
+    first = json.loads(newsbot("ask", "--json", NATO_QUESTION, env=env).stdout)["answers"][0]
+    assert "“" in human.stdout and f"*{' '.join(first['highlight'].split()[:3])}" in " ".join(human.stdout.split())
 
 
 def test_question_errors(tmp_path):
