@@ -79,9 +79,9 @@ def gather(
             cand.keyword = float(bm25[position]) if position >= 0 else 0.0
     candidates = list(found.values())
     if candidates and ranking.sentence_dense > 0:
-        for cand in candidates:
-            rows = sentences.of(cand.pid)
-            cand.sentence_dense = float((rows @ query).max()) if len(rows) else cand.dense
+        best = sentences.best_cosines([c.pid for c in candidates], query)
+        for cand, cosine in zip(candidates, best.tolist()):
+            cand.sentence_dense = cand.dense if np.isnan(cosine) else cosine
     _fuse(candidates, ranking)
     return candidates
 

@@ -71,6 +71,23 @@ class SentenceIndex:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
         return np.asarray(self.vectors[self.offsets[position] : self.offsets[position + 1]], dtype=np.float32)
 
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        """Each passage's closest sentence to `query` (cosine), in one gather and one product; NaN for an unknown id."""
+        out = np.full(len(pids), np.nan, dtype=np.float32)
+        if not len(self.passage_ids) or not pids:
+            return out
+        wanted = np.asarray(pids, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self.passage_ids, wanted), len(self.passage_ids) - 1)
+        known = (self.passage_ids[positions] == wanted) & (self.offsets[positions + 1] > self.offsets[positions])
+        starts, ends = self.offsets[positions[known]], self.offsets[positions[known] + 1]
+        lengths = ends - starts
+        if not len(lengths):
+            return out
+        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        out[known] = np.maximum.reduceat(scores, np.cumsum(lengths) - lengths)
+        return out
+
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
         """The `n` sentences closest to `query`, as `(passage id, sentence ordinal, cosine)`, best first."""
         if not len(self.vectors) or n <= 0:

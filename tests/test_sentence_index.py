@@ -1,0 +1,53 @@
+"""Sentence vectors per generation: rows by passage, exact and IVF search, best cosine per passage, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index import sentence_index
+from index.sentence_index import SentenceIndex
+
+
+def _rows(count: int, dimension: int = 16, seed: int = 0) -> list[tuple[int, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for pid in range(10, 10 + count):
+        matrix = rng.normal(size=(int(rng.integers(0, 6)), dimension)).astype(np.float32)
+        rows.append((pid, matrix / np.linalg.norm(matrix, axis=1, keepdims=True)))
+    return rows
+
+
+@pytest.mark.parametrize("exact_limit", [10_000, 100])  # a flat scan, then an IVF-SQ8 index
+def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monkeypatch, exact_limit):
+    monkeypatch.setattr(sentence_index, "EXACT_LIMIT", exact_limit)
+    rows = _rows(600)
+    built = SentenceIndex.build(rows, 16)
+    assert (built.ann is None) == (exact_limit > len(built))
+    built.save(tmp_path / "sentences-00000007", 7)
+    loaded = SentenceIndex.load(tmp_path / "sentences-00000007", 7)
+    for pid, matrix in rows[::37]:
+        assert np.allclose(loaded.of(pid), matrix, atol=2e-3)  # float16 rows
+        for ordinal, vector in enumerate(matrix):
+            found_pid, found_ordinal, score = loaded.search(vector, 5)[0]
+            assert (found_pid, found_ordinal) == (pid, ordinal) and score > 0.95
+    assert loaded.of(9999).shape == (0, 16)
+
+
+def test_best_cosines_match_a_row_by_row_computation():
+    rows = _rows(50, seed=3)
+    built = SentenceIndex.build(rows, 16)
+    query = rows[7][1][0] if len(rows[7][1]) else np.ones(16, dtype=np.float32) / 4
+    pids = [pid for pid, _ in rows][::-1] + [5, 10_000]
+    expected = [float((built.of(p) @ query).max()) if len(built.of(p)) else np.nan for p in pids]
+    assert np.allclose(built.best_cosines(pids, query), expected, equal_nan=True, atol=1e-5)
+
+
+def test_another_generations_folder_or_a_missing_one_is_refused(tmp_path):
+    SentenceIndex.build(_rows(5), 16).save(tmp_path / "s", 3)
+    with pytest.raises(ValueError):
+        SentenceIndex.load(tmp_path / "s", 4)
+    with pytest.raises(ValueError):
+        SentenceIndex.load(tmp_path / "missing", 3)
+    with pytest.raises(ValueError):
+        SentenceIndex.build([(5, np.zeros((1, 16))), (4, np.zeros((1, 16)))], 16)  # ids must ascend
