@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20  # the rest of an over-long line is skipped this much at a time
+MAX_RATIO = 100  # a .gz expanding more than this many times its size is a bomb (news JSON: 3-10x)
+RATIO_FLOOR = 10_000_000  # decompressed bytes read before the ratio is checked, so small files never trip it
 
 
 class TooLarge(Exception):
@@ -45,6 +47,7 @@ def kind_of(path: Path) -> str | None:
 
 
 def _kind(mode: int) -> str:
+    """A name for a file mode that is not a regular file or folder, for the `skipped:` line that reports it."""
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISSOCK(mode):
@@ -52,6 +55,13 @@ def _kind(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     return "not a regular file"
+
+
+class Overexpanded(Exception):
+    """A compressed file expanded more than `MAX_RATIO` times the compressed bytes read so far."""
+
+    def __init__(self, expanded: int, compressed: int) -> None:
+        super().__init__(f"{compressed:,} compressed bytes expanded to {expanded:,}, more than {MAX_RATIO}x")
 
 
 class NotRegular(OSError):
@@ -95,14 +105,33 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return data
 
 
+def compressed_read(stream: BinaryIO) -> int | None:
+    """How many bytes of the file under a decompressing `stream` were consumed so far; None for a plain file."""
+    raw = getattr(stream, "fileobj", None) if isinstance(stream, gzip.GzipFile) else None
+    return raw.tell() if raw is not None else None
+
+
+def check_ratio(stream: BinaryIO, expanded: int) -> None:
+    """`Overexpanded` when a `.gz` past `RATIO_FLOOR` decompressed bytes expands more than `MAX_RATIO` times.
+
+    Memory is bounded by the other limits; this bounds the time a tiny file can cost (a gigabyte
+    of one-byte lines is a megabyte of gzip).
+    """
+    compressed = compressed_read(stream)
+    if compressed is not None and expanded > RATIO_FLOOR and expanded > MAX_RATIO * compressed:
+        raise Overexpanded(expanded, compressed)
+
+
 def bounded_lines(stream: BinaryIO, line_limit: int, file_limit: int) -> Iterator[tuple[int, bytes | None]]:
     """Each line of `stream` as (line number, bytes), or (number, None) for a line over `line_limit`.
 
     An over-long line is skipped chunk by chunk without being kept. `TooLarge` once more than
-    `file_limit` bytes were read in all, so neither one line nor the whole file is ever held past its limit.
+    `file_limit` bytes were read in all, so neither one line nor the whole file is ever held past its
+    limit; `Overexpanded` (checked every `CHUNK_BYTES`) once a `.gz` expands like a bomb.
     """
     total = 0
     number = 0
+    next_check = CHUNK_BYTES
     while True:
         line = stream.readline(line_limit + 1)
         if not line:
@@ -113,8 +142,12 @@ def bounded_lines(stream: BinaryIO, line_limit: int, file_limit: int) -> Iterato
         while too_long and line and not line.endswith(b"\n"):
             if total > file_limit:
                 raise TooLarge(file_limit)
+            check_ratio(stream, total)
             line = stream.readline(CHUNK_BYTES)
             total += len(line)
         if total > file_limit:
             raise TooLarge(file_limit)
+        if total >= next_check:
+            check_ratio(stream, total)
+            next_check = total + CHUNK_BYTES
         yield number, None if too_long else line

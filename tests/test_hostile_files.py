@@ -17,6 +17,8 @@ from pathlib import Path
 
 from conftest import SEEDS, make_index
 from index import articles as articles_module
+from index import bounded
+from index import records as records_module
 from index.articles import read_file
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
@@ -46,7 +48,8 @@ def records(prefix: str, count: int) -> list[dict]:
     return [{"id": f"{prefix}-{i}", "title": f"{prefix} {i}", "text": paragraphs[i % len(paragraphs)]} for i in range(count)]
 
 
-def test_a_gzip_bomb_is_cut_off_while_decompressing_and_the_rest_is_indexed(tmp_path, embedder):
+def test_a_gzip_bomb_is_cut_off_while_decompressing_and_the_rest_is_indexed(tmp_path, embedder, monkeypatch):
+    monkeypatch.setattr(bounded, "MAX_RATIO", 10_000)  # this test is about the line limit; the ratio has its own
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "good.txt").write_text(SEED_TEXT)
@@ -75,8 +78,8 @@ def test_a_gzip_bomb_is_cut_off_while_decompressing_and_the_rest_is_indexed(tmp_
 
 
 def test_a_record_file_stops_at_the_per_file_limit_and_keeps_what_came_before(tmp_path, monkeypatch):
-    monkeypatch.setattr(articles_module, "MAX_FILE_BYTES", 200_000)
-    monkeypatch.setattr(articles_module, "MAX_DOCUMENT_BYTES", 100_000)
+    monkeypatch.setattr(records_module, "MAX_FILE_BYTES", 200_000)
+    monkeypatch.setattr(records_module, "MAX_DOCUMENT_BYTES", 100_000)
     lines = tmp_path / "many.jsonl.gz"
     lines.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records("r", 2000)).encode()))
     found, skips = read_file(lines, 1_000_000)
@@ -155,3 +158,79 @@ def test_a_text_file_over_the_article_limit_is_skipped_and_one_at_the_limit_is_r
     path.write_text("word " * 800)
     assert len(read_file(path, 4000)[0]) == 1
     assert read_file(path, 3999) == ([], [articles_module.Skip(str(path), "larger than the 3,999-byte article limit")])
+
+
+def test_a_million_bad_lines_cost_twenty_skip_lines_and_one_count(tmp_path):
+    """Shape (a) of a record-file bomb: each bad line used to become a Skip and a log line (168 MiB for 2 KB of gzip)."""
+    path = tmp_path / "ones.jsonl.gz"
+    good = json.dumps(records("last", 1)[0]).encode()
+    path.write_bytes(gzip.compress(b"1\n" * 300_000 + good + b"\n"))
+    assert path.stat().st_size < 5_000
+    tracemalloc.start()
+    try:
+        found, skips = read_file(path, 1_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MIB, f"300,000 bad lines peaked at {peak / MIB:.0f} MiB"
+    assert [a.id for a in found] == ["last-0"]
+    assert len(skips) == records_module.MAX_SKIPS + 1
+    assert skips[0] == articles_module.Skip(f"{path}:1", "record is not a JSON object")
+    assert skips[-1] == articles_module.Skip(str(path), f"… and {300_000 - records_module.MAX_SKIPS:,} more lines skipped")
+
+
+def test_valid_records_stop_at_the_per_file_budget_of_kept_bytes(tmp_path, monkeypatch):
+    """Shape (b): every record is kept until the file ends, so a small .gz could hold gigabytes of articles."""
+    monkeypatch.setattr(records_module, "MAX_KEPT_BYTES", 50_000)
+    path = tmp_path / "many.jsonl.gz"
+    lines = [json.dumps(r) + "\n" for r in records("r", 2000)]
+    path.write_bytes(gzip.compress("".join(lines).encode()))
+    found, skips = read_file(path, 1_000_000)
+    kept = sum(len(line) for line in lines[: len(found)])
+    assert 10 < len(found) < 2000 and kept - len(lines[len(found) - 1]) <= 50_000 < kept
+    assert skips == [articles_module.Skip(
+        str(path), "stopped after keeping 50,000 bytes of articles, the per-file limit; split the file to read the rest")]
+
+
+def test_a_gz_that_expands_like_a_bomb_stops_early(tmp_path, monkeypatch):
+    """Memory is bounded by the limits above; the ratio bounds time: a GB of blank lines is a MB of gzip."""
+    monkeypatch.setattr(bounded, "RATIO_FLOOR", 2 * MIB)
+    bomb = tmp_path / "blank.jsonl.gz"
+    bomb.write_bytes(gzip.compress(json.dumps(records("first", 1)[0]).encode() + b"\n" + b"\n" * 64 * MIB))
+    started = time.monotonic()
+    found, skips = read_file(bomb, 1_000_000)
+    assert time.monotonic() - started < 5
+    assert [a.id for a in found] == ["first-0"]
+    assert len(skips) == 1 and skips[0].path == str(bomb)
+    assert skips[0].reason.startswith("stopped: ") and "expanded to" in skips[0].reason, skips
+    plain = tmp_path / "blank.jsonl"  # the happy case: an uncompressed file has no ratio
+    plain.write_bytes(json.dumps(records("first", 1)[0]).encode() + b"\n" + b"\n" * 3 * MIB)
+    found, skips = read_file(plain, 1_000_000)
+    assert [a.id for a in found] == ["first-0"] and skips == []
+
+
+def test_a_deeply_nested_line_or_a_truncated_gz_loses_only_itself(tmp_path):
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text(
+        json.dumps(records("a", 1)[0]) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n" + json.dumps(records("b", 1)[0]) + "\n"
+    )
+    found, skips = read_file(nested, 1_000_000)
+    assert [a.id for a in found] == ["a-0", "b-0"]
+    assert skips == [articles_module.Skip(f"{nested}:2", "line is not valid JSON (nested too deeply)")]
+
+    truncated = tmp_path / "truncated.jsonl.gz"
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in records("t", 200)).encode())
+    truncated.write_bytes(whole[: len(whole) * 2 // 3])
+    found, skips = read_file(truncated, 1_000_000)
+    assert 50 < len(found) < 200 and [a.id for a in found] == [f"t-{i}" for i in range(len(found))]
+    assert len(skips) == 1 and skips[0].path == str(truncated) and skips[0].reason.startswith("cannot read the rest: ")
+
+
+def test_a_big_jsonl_whose_first_line_is_broken_is_still_read_as_json_lines(tmp_path, monkeypatch):
+    """Over the document limit, a .jsonl starting with a broken `{` line was taken for one huge document."""
+    monkeypatch.setattr(records_module, "MAX_DOCUMENT_BYTES", 2_000)
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"id": "broken", \n' + "".join(json.dumps(r) + "\n" for r in records("r", 20)))
+    found, skips = read_file(path, 1_000_000)
+    assert [a.id for a in found] == [f"r-{i}" for i in range(20)]
+    assert [(s.path, s.reason.split(" (")[0]) for s in skips] == [(f"{path}:1", "line is not valid JSON")]
