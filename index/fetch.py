@@ -11,6 +11,10 @@ with an IPv6 zone id (`[fe80::1%25eth0]`) names a local interface and is refused
 URLs with a user name or password are refused, and so are redirects to one: newsbot never sends
 credentials, and a password must not end up in a stored url or a Slack answer's link.
 
+Redirects are followed one hop at a time (at most `MAX_REDIRECTS`): each redirect is closed
+without reading its body, so a compressed body on a 302 is never decoded, and each target is
+checked like a URL a user gave.
+
 The time limit is on the whole fetch, redirects included: the name lookup, connecting and every
 read must end within it (see `deadline`), however slowly a server sends its answer.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -242,25 +246,39 @@ def check_url(url: str) -> str:
 
 
 class _Session(requests.Session):
-    """A requests session that refuses to follow a redirect to a URL with a user name or password."""
+    """A requests session that never follows redirects itself: `fetch` does, one checked hop at a time."""
 
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        """The redirect's target, after checking it carries no credentials (`FetchError` if it does)."""
-        target = super().get_redirect_target(resp)
-        if target and "@" in urlsplit(urljoin(resp.url, target)).netloc:
-            raise FetchError("refused: redirected to a URL with a user name or password, which newsbot never sends")
-        return target
+    def resolve_redirects(self, *args, **kwargs) -> Iterator[requests.Response]:
+        """Nothing: even with allow_redirects=False, requests' version reads and decodes the 3xx body in full."""
+        return iter(())
 
 
 def _session(settings: FetchSettings) -> requests.Session:
     session = _Session()
     session.trust_env = False  # a proxy from the environment would do its own, unchecked, resolving
-    session.max_redirects = MAX_REDIRECTS
     session.headers["User-Agent"] = USER_AGENT
     adapter = PrivateAdapter() if settings.allow_private else GuardedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def _next_hop(session: requests.Session, response: requests.Response) -> str:
+    """Where a redirect leads, checked like a URL a user gave (scheme, host, no credentials); `FetchError` if refused."""
+    try:
+        target = urljoin(response.url, session.get_redirect_target(response) or "")
+        parts = urlsplit(target)
+        _ = parts.hostname, parts.port  # both parse the host part, and may refuse it
+    except ValueError:
+        raise FetchError("redirected to a malformed URL") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError("redirected to a URL that is not http or https")
+    if "@" in parts.netloc:
+        raise FetchError("refused: redirected to a URL with a user name or password, which newsbot never sends")
+    try:
+        return check_url(target)
+    except FetchError:
+        raise FetchError("redirected to a malformed URL") from None
 
 
 def _connection_problem(exc: requests.ConnectionError, url: str) -> FetchError:
@@ -287,22 +305,32 @@ def fetch(
     """
     url = check_url(url)
     with Deadline(settings.timeout) as deadline, _session(settings) as session:
-        try:
-            response = session.get(url, headers=dict(headers or {}), stream=True, timeout=(settings.timeout, settings.timeout))
-        except requests.Timeout:
+        for _ in range(MAX_REDIRECTS + 1):
+            response = _get(session, url, settings, headers, deadline)
+            if not response.is_redirect:
+                with response:
+                    return _read(response, settings, accept, deadline)
+            with response:  # closed unread: a redirect's body (maybe a gzip bomb) is never decoded
+                url = _next_hop(session, response)
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _get(
+    session: requests.Session, url: str, settings: FetchSettings, headers: Mapping[str, str] | None, deadline: Deadline
+) -> requests.Response:
+    """One request, redirects not followed and the body not read yet; failures become one-line `FetchError`s."""
+    try:
+        return session.get(
+            url, headers=dict(headers or {}), stream=True, allow_redirects=False, timeout=(settings.timeout, settings.timeout)
+        )
+    except requests.Timeout:
+        raise _timed_out(settings) from None
+    except requests.ConnectionError as exc:
+        raise (_timed_out(settings) if deadline.passed() else _connection_problem(exc, url)) from None
+    except requests.RequestException as exc:
+        if deadline.passed():
             raise _timed_out(settings) from None
-        except requests.TooManyRedirects:
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-        except requests.exceptions.InvalidSchema:
-            raise FetchError("redirected to a URL that is not http or https") from None
-        except requests.ConnectionError as exc:
-            raise (_timed_out(settings) if deadline.passed() else _connection_problem(exc, url)) from None
-        except requests.RequestException as exc:
-            if deadline.passed():
-                raise _timed_out(settings) from None
-            raise FetchError(f"request failed: {type(exc).__name__}", transient=True) from None
-        with response:
-            return _read(response, settings, accept, deadline)
+        raise FetchError(f"request failed: {type(exc).__name__}", transient=True) from None
 
 
 def _timed_out(settings: FetchSettings) -> FetchError:

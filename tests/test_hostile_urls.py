@@ -20,6 +20,7 @@ from websites import Site, html_page, numbered_story, redirect, rss
 from index import Index
 from index.adding import add_urls
 from index.feeds import FeedError, add_feed, list_feeds, poll_feeds
+from index import fetch as fetch_module
 from index.fetch import FetchError, FetchSettings, fetch, redact
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -92,6 +93,7 @@ def test_a_url_with_a_password_is_refused_and_never_shown(site, corpus):
 def test_newsbot_add_with_a_password_prints_one_line_without_it(site, tmp_path, monkeypatch, capsys):
     from bot.cli import main
 
+    monkeypatch.chdir(tmp_path)  # main() loads ./.env: never a developer's
     for name, value in cli_env(tmp_path, NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
         if name.startswith("NEWSBOT_"):
             monkeypatch.setenv(name, value)
@@ -152,11 +154,16 @@ def test_a_feed_with_a_password_is_refused_and_so_are_its_items_with_one(site, c
      ("[::1%25lo]", r"::1%25lo has an IPv6 zone id, which names a local network interface"),
      ("[fe80::1%25eth0]", r"fe80::1%25eth0 has an IPv6 zone id")],
 )
-def test_ipv6_forms_of_local_addresses_and_zone_ids_are_refused_before_connecting(site, host, reason):
-    before = len(site.requests)
+def test_ipv6_forms_of_local_addresses_and_zone_ids_are_refused_before_connecting(site, host, reason, monkeypatch):
+    def never(*args, **kwargs):
+        pytest.fail(f"{host} was connected to or looked up: {args}")
+
+    monkeypatch.setattr(fetch_module, "create_connection", never)
+    if "%" in host:  # a zone id is refused without even a lookup
+        monkeypatch.setattr(fetch_module, "resolve", never)
     with pytest.raises(FetchError, match=rf"^refused: {reason}"):
         fetch(f"http://{host}:{site.server.server_port}/anything", GUARDED)
-    assert len(site.requests) == before
+    monkeypatch.undo()
     page = site.article("/v6/happy", numbered_story(507))
     assert fetch(page, LOCAL).status == 200  # the happy case: the same server is reached when allowed
 
@@ -179,3 +186,50 @@ def test_a_gzip_encoded_page_is_cut_off_at_the_size_limit_while_it_is_decoded(si
     finally:
         tracemalloc.stop()
     assert peak < 40 * MIB, f"decoding peaked at {peak / MIB:.0f} MiB"
+
+
+def test_a_redirect_with_a_gzip_bomb_body_is_closed_unread(site):
+    """requests read and decoded every 3xx body in full, past `max_bytes`: 66 KB of gzip peaked at 128 MiB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(b" " * MIB) + packer.flush()
+    bomb *= 64
+    page = site.article("/bomb-redirect/target", numbered_story(509))
+
+    def respond(handler):
+        handler.send_response(302)
+        handler.send_header("Location", "/bomb-redirect/target")
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(bomb)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(bomb)
+        except OSError:
+            pass  # the client closed the connection without reading: what it should do
+
+    site.routes["/bomb-redirect/start"] = respond
+    tracemalloc.start()
+    try:
+        fetched = fetch(site.url("/bomb-redirect/start"), FetchSettings(timeout=10, max_bytes=1_000_000, allow_private=True))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fetched.url == page and b"Harbour bulletin number 509" in fetched.body
+    assert peak < 16 * MIB, f"a redirect's body was decoded: {peak / MIB:.0f} MiB"
+
+
+def test_a_redirect_to_a_malformed_url_is_one_line(site, tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    start = redirect(site, "/malformed/start", "http://[x/")
+    with pytest.raises(FetchError, match=r"^redirected to a malformed URL$"):
+        fetch(start, LOCAL)
+    hops = [redirect(site, f"/malformed/hop{i}", site.url(f"/malformed/hop{i + 1}")) for i in range(6)]
+    with pytest.raises(FetchError, match=r"^more than 5 redirects$"):
+        fetch(hops[0], LOCAL)
+    monkeypatch.chdir(tmp_path)  # main() loads ./.env: never a developer's
+    for name, value in cli_env(tmp_path, NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.setenv(name, value)
+    assert main(["feeds", "add", start]) == 1
+    out, err = capsys.readouterr()
+    assert "redirected to a malformed URL" in out + err and "Traceback" not in out + err
