@@ -21,6 +21,8 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from . import vector_index
+
 ROW_DTYPE = np.float16
 EXACT_LIMIT = 40_000  # up to this many sentences a flat scan costs under a millisecond
 PROBES = 24  # inverted lists searched per question
@@ -118,7 +120,7 @@ class SentenceIndex:
             np.save(tmp / OFFSETS_FILE, self.offsets)
             np.save(tmp / IDS_FILE, self.passage_ids)
             if self.ann is not None:
-                faiss.write_index(self.ann, str(tmp / ANN_FILE))
+                vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
             (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
             for path in tmp.iterdir():
                 with open(path, "rb") as handle:

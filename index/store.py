@@ -212,7 +212,7 @@ class Store:
         fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=self.directory)
         os.close(fd)
         try:
-            faiss.write_index(index, tmp)
+            vector_index.write_file(index, tmp)  # a full disk is an OSError, not a RuntimeError
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, target)

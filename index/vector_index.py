@@ -8,6 +8,8 @@ vectors minus the removed passages plus the new ones (~0.1-0.2 ms per vector).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 from tqdm import tqdm
@@ -52,3 +54,13 @@ def prepare(index: faiss.Index) -> faiss.Index:
     if isinstance(inner, faiss.IndexHNSW):
         inner.hnsw.efSearch = EF_SEARCH
     return index
+
+
+def write_file(index: faiss.Index, path: str | Path) -> None:
+    """Write `index` to `path` through a Python file, so a failed write (a full disk) is an `OSError`.
+
+    `faiss.write_index(index, path)` raises RuntimeError instead, and a write that fails only when
+    the file is closed is printed to stderr and ignored, leaving a short file behind.
+    """
+    with open(path, "wb") as handle:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))

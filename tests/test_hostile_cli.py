@@ -5,12 +5,19 @@ process; the full disk is real too: a file size limit (RLIMIT_FSIZE) makes its w
 
 from __future__ import annotations
 
+import errno
 import json
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import faiss
+import numpy as np
+import pytest
 
 from conftest import NATO_QUESTION, ROOT, SEEDS, cli_env, newsbot
 
@@ -75,3 +82,53 @@ def test_an_index_folder_that_cannot_be_used_is_one_line(tmp_path):
     done = newsbot("index", "--quiet", env=cli_env(tmp_path, NEWSBOT_INDEX_DIR=str(blocker)))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"newsbot index: cannot read or write {blocker}: File exists"]
+
+
+@contextmanager
+def file_size_limit(max_file_bytes: int) -> Iterator[None]:
+    """In this process, no file can be written past `max_file_bytes` (EFBIG, as on a full disk) until exit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_a_full_disk_while_writing_a_faiss_file_is_an_oserror_and_one_line(tmp_path):
+    """faiss.write_index raised RuntimeError (a traceback from the CLI) or, failing at close, left a short file."""
+    from bot.cli import _storage_problem
+    from index import vector_index
+    from index.sentence_index import SentenceIndex
+    from index.store import Store
+
+    vectors = np.random.default_rng(0).random((2000, 384), dtype=np.float32)
+    flat = faiss.IndexFlatIP(384)
+    flat.add(vectors)
+    with pytest.raises(OSError) as full:
+        vector_index.write_file(flat, "/dev/full")
+    assert full.value.errno == errno.ENOSPC
+    small = faiss.IndexFlatIP(384)
+    small.add(vectors[:2])
+    with pytest.raises(OSError) as full:  # a write that fails only at close is not ignored either
+        vector_index.write_file(small, "/dev/full")
+    assert full.value.errno == errno.ENOSPC
+
+    store = Store(tmp_path / "index")
+    store.directory.mkdir()
+    sentences = SentenceIndex(np.array([1]), np.array([0, 1]), vectors[:1].astype(np.float16), flat)
+    with file_size_limit(500_000):
+        with pytest.raises(OSError) as too_big:
+            store.write_vectors(flat, 7)
+        with pytest.raises(OSError) as too_big_too:
+            sentences.save(tmp_path / "index" / "sentences-7", 7)
+    assert too_big.value.errno == too_big_too.value.errno == errno.EFBIG
+    assert sorted(p.name for p in store.directory.iterdir()) == [], "no partial file is left"
+    line = _storage_problem(too_big.value)
+    assert "\n" not in line and "(is the disk full?)" in line and line.endswith("the index is unchanged")
+    store.write_vectors(flat, 7)  # the happy case: with room, the same writes go through
+    sentences.save(tmp_path / "index" / "sentences-7", 7)
+    assert store.read_vectors(7).ntotal == 2000
+    assert faiss.read_index(str(tmp_path / "index" / "sentences-7" / "ann.faiss")).ntotal == 2000
