@@ -4,7 +4,9 @@ validators and the items already handled live in the index database, next to the
 feedparser only ever sees the fetched bytes (a file object): handed a string or bytes, it would
 take a body such as `/etc/passwd` for a file name or URL and open it. A poll handles at most
 NEWSBOT_FEED_MAX_ITEMS new items, oldest first, and records them batch by batch, so a huge feed
-cannot hold a poll for hours and a poll killed midway resumes where it stopped.
+cannot hold a poll for hours and a poll killed midway resumes where it stopped. An item that keeps
+failing for a passing reason is given up after MAX_TRIES polls, so old broken links cannot use up
+the cap of every poll and keep newer items waiting for ever.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .store import now_iso
 
 DEFAULT_MAX_ITEMS = 50  # new items handled per feed and poll; the rest wait for the next poll
 BATCH_ITEMS = 10  # items added (one index update) and remembered together: a killed poll redoes at most these
+MAX_TRIES = 3  # polls an item failing for a passing reason (timeout, 5xx, DNS) is tried in before it is given up
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -43,9 +46,13 @@ CREATE TABLE IF NOT EXISTS feed_items (
     feed_url TEXT NOT NULL,
     key TEXT NOT NULL,
     seen_at TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (feed_url, key)
 ) WITHOUT ROWID;
 """
+# Columns added to feed_items since its first version; rows written before were all handled for good.
+ITEM_COLUMNS = {"tries": "INTEGER NOT NULL DEFAULT 0", "done": "INTEGER NOT NULL DEFAULT 1"}
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -81,6 +88,7 @@ class PollResult:
     error: str | None = None
     added: list[AddResult] = field(default_factory=list)
     waiting: int = 0  # new items left for the next poll (over the per-poll cap, or stopping)
+    given_up: int = 0  # items that failed for a passing reason in MAX_TRIES polls, not tried again
 
     def line(self) -> str:
         """One line for the terminal or the watcher's log."""
@@ -97,6 +105,8 @@ class PollResult:
         dupes = sum(r.duplicate for r in self.added)
         failed = len(self.added) - added - dupes
         line = f"feed {name}: {len(self.added)} new items: {added} added, {dupes} already indexed, {failed} not added"
+        if self.given_up:
+            line += f" ({self.given_up} given up after {MAX_TRIES} tries)"
         return f"{line}; {self.waiting:,} more wait for the next poll" if self.waiting else line
 
 
@@ -109,9 +119,24 @@ def _transaction(index: Index) -> Iterator[sqlite3.Connection]:
     """A connection to the index database with the feed tables, inside one committed transaction."""
     with index.store.connection() as conn:
         conn.executescript(SCHEMA)
+        _migrate(conn)
         with conn:
             conn.execute("BEGIN")
             yield conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a feed_items table written by an older newsbot lacks (once, under a write lock)."""
+    def missing() -> list[str]:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(feed_items)")}
+        return [name for name in ITEM_COLUMNS if name not in have]
+
+    if not missing():
+        return
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")  # another process may be migrating too: check again under the lock
+        for name in missing():
+            conn.execute(f"ALTER TABLE feed_items ADD COLUMN {name} {ITEM_COLUMNS[name]}")
 
 
 def _date(entry: dict) -> str | None:
@@ -179,7 +204,7 @@ def list_feeds(index: Index) -> list[Feed]:
     with _transaction(index) as conn:
         rows = conn.execute(
             """SELECT f.url, f.title, f.added_at, f.polled_at, f.error,
-                      (SELECT count(*) FROM feed_items i WHERE i.feed_url = f.url)
+                      (SELECT count(*) FROM feed_items i WHERE i.feed_url = f.url AND i.done)
                FROM feeds f ORDER BY f.added_at, f.url"""
         ).fetchall()
     return [Feed(*row) for row in rows]
@@ -235,8 +260,8 @@ def poll_feed(
 
     Items are added `BATCH_ITEMS` at a time, and each batch is remembered as soon as it is indexed.
     An item is remembered once it was added, found already indexed, or failed for good; an item
-    that failed for a passing reason (timeout, server error, or `stop` set before it was fetched)
-    is tried again. While items wait (over the cap, or to be tried again) the validators are not
+    that failed for a passing reason (timeout, server error) is tried again at the next polls, up to
+    MAX_TRIES in all, then given up; one not fetched because `stop` was set is tried again. While items wait (over the cap, or to be tried again) the validators are not
     stored, so the next poll re-reads the feed instead of hearing "not modified".
     """
     with _transaction(index) as conn:
@@ -256,7 +281,7 @@ def poll_feed(
         return result
     result.title = (parsed.feed.get("title") or "").strip() or row[0]
     with _transaction(index) as conn:
-        seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=?", (url,))}
+        seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=? AND done", (url,))}
     new = [item for item in items_of(parsed) if item.key not in seen]
     todo, result.waiting = new[:max_items], max(0, len(new) - max_items)
     retry = False
@@ -264,9 +289,10 @@ def poll_feed(
         if stop is not None and stop.is_set():
             result.waiting += len(todo) - start
             break
-        added, done, waiting = _add_batch(index, todo[start : start + BATCH_ITEMS], settings, stop)
+        added, done, failed, waiting = _add_batch(index, todo[start : start + BATCH_ITEMS], settings, stop)
         result.added += added
         result.waiting += waiting
+        result.given_up += _count_tries(index, url, failed)
         retry = retry or any(r.transient for r in added)
         _remember(index, url, done)
     validators = (None, None) if retry or result.waiting else (page.headers.get("ETag"), page.headers.get("Last-Modified"))
@@ -276,15 +302,18 @@ def poll_feed(
 
 def _add_batch(
     index: Index, items: list[Item], settings: FetchSettings, stop: threading.Event | None
-) -> tuple[list[AddResult], list[str], int]:
-    """Add a batch of items: (the results, the keys of the items handled for good, how many were not tried)."""
+) -> tuple[list[AddResult], list[str], list[str], int]:
+    """Add a batch of items: (the results, the keys handled for good, the keys that failed for a passing
+    reason, how many were not tried)."""
     linked = [item for item in items if item.link]
     hints = {item.link: item.hint for item in linked}
     results = add_urls(index, [item.link for item in linked], settings, hints, stop=stop) if linked else []
     retry = {r.url for r in results if r.transient}
     tried = [r for r in results if r.reason != NOT_TRIED]
+    failed_urls = {r.url for r in tried if r.transient}
     done = [item.key for item in items if item.link is None or item.link.strip() not in retry]
-    return tried, done, len(results) - len(tried)
+    failed = [item.key for item in items if item.link is not None and item.link.strip() in failed_urls]
+    return tried, done, failed, len(results) - len(tried)
 
 
 def _remember(index: Index, url: str, keys: list[str]) -> None:
@@ -292,8 +321,25 @@ def _remember(index: Index, url: str, keys: list[str]) -> None:
     stamp = now_iso()
     with _transaction(index) as conn:
         conn.executemany(
-            "INSERT OR IGNORE INTO feed_items(feed_url, key, seen_at) VALUES (?, ?, ?)", [(url, key, stamp) for key in keys]
+            """INSERT INTO feed_items(feed_url, key, seen_at) VALUES (?, ?, ?)
+               ON CONFLICT(feed_url, key) DO UPDATE SET done=1, seen_at=excluded.seen_at""",
+            [(url, key, stamp) for key in keys],
         )
+
+
+def _count_tries(index: Index, url: str, keys: list[str]) -> int:
+    """Count one more failed try for each of these items; those at MAX_TRIES are given up. Returns how many."""
+    if not keys:
+        return 0
+    stamp, marks = now_iso(), ",".join("?" * len(keys))
+    with _transaction(index) as conn:
+        conn.executemany(
+            """INSERT INTO feed_items(feed_url, key, seen_at, tries, done) VALUES (?, ?, ?, 1, 1 >= ?)
+               ON CONFLICT(feed_url, key) DO UPDATE SET tries=tries + 1, done=(tries + 1 >= ?), seen_at=excluded.seen_at""",
+            [(url, key, stamp, MAX_TRIES, MAX_TRIES) for key in keys],
+        )
+        query = f"SELECT count(*) FROM feed_items WHERE feed_url=? AND done AND key IN ({marks})"
+        return conn.execute(query, (url, *keys)).fetchone()[0]
 
 
 def _record(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ import pytest
 from conftest import SEEDS, cli_env, make_index
 from websites import Site, conditional_feed, numbered_story, rss
 from index import Index
-from index.feeds import BATCH_ITEMS, FeedError, add_feed, list_feeds, poll_feeds
+from index.feeds import BATCH_ITEMS, MAX_TRIES, FeedError, add_feed, list_feeds, poll_feeds
 from index.fetch import FetchSettings
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -174,3 +175,46 @@ def test_a_poll_killed_midway_resumes_where_it_stopped(site, corpus, tmp_path):
     assert len(result.added) == count - BATCH_ITEMS
     assert [site.hits(p) for p in paths[:BATCH_ITEMS]] == [1] * BATCH_ITEMS, "items remembered are not fetched again"
     assert list_feeds(corpus)[0].items == count and corpus.stats().articles == 2 + count
+
+
+# --- items that keep failing for a passing reason are given up, so newer items get their turn --------------
+
+
+def test_items_failing_for_a_passing_reason_are_given_up_after_three_polls(site, corpus, monkeypatch):
+    """Oldest first under a cap of 2: two old items answering 503 for ever used to take every poll's turn."""
+    items, paths = numbered_feed(site, "flaky", 4)
+    for path in paths[:2]:
+        site.routes[path] = lambda handler: handler.send_error(503, "Service Unavailable")
+    url = conditional_feed(site, "/flaky.xml", {"version": 1, "items": items})
+    add_feed(corpus, url, LOCAL)
+    monkeypatch.setenv("NEWSBOT_FEED_MAX_ITEMS", "2")
+
+    for poll in range(MAX_TRIES):
+        [result] = poll_feeds(corpus, LOCAL)
+        assert [r.transient for r in result.added] == [True, True] and result.waiting == 2
+    assert result.given_up == 2 and "(2 given up after 3 tries)" in result.line(), result.line()
+    assert [site.hits(p) for p in paths] == [MAX_TRIES, MAX_TRIES, 0, 0]
+    [newer] = poll_feeds(corpus, LOCAL)
+    assert [r.ok for r in newer.added] == [True, True] and newer.waiting == 0 and newer.given_up == 0
+    assert [site.hits(p) for p in paths] == [MAX_TRIES, MAX_TRIES, 1, 1]
+    assert list_feeds(corpus)[0].items == 4
+
+
+def test_a_feed_database_from_before_the_try_count_is_migrated(site, corpus):
+    """feed_items gained `tries` and `done`: an older database keeps its feeds and remembered items."""
+    items, paths = numbered_feed(site, "old-db", 2)
+    url = conditional_feed(site, "/old-db.xml", {"version": 1, "items": items})
+    with sqlite3.connect(corpus.store.db_path) as conn:
+        conn.executescript(
+            """CREATE TABLE feeds (url TEXT PRIMARY KEY, title TEXT, etag TEXT, modified TEXT,
+                                   added_at TEXT NOT NULL, polled_at TEXT, error TEXT);
+               CREATE TABLE feed_items (feed_url TEXT NOT NULL, key TEXT NOT NULL, seen_at TEXT NOT NULL,
+                                        PRIMARY KEY (feed_url, key)) WITHOUT ROWID;"""
+        )
+        conn.execute("INSERT INTO feeds(url, added_at) VALUES (?, '2024-05-01T00:00:00')", (url,))
+        conn.execute("INSERT INTO feed_items VALUES (?, 'old-db-1', '2024-05-01T00:00:00')", (url,))
+    conn.close()
+    assert [f.items for f in list_feeds(corpus)] == [1], "the item remembered before the migration still counts"
+    [result] = poll_feeds(corpus, LOCAL)
+    assert [r.ok for r in result.added] == [True] and [site.hits(p) for p in paths] == [0, 1]
+    assert list_feeds(corpus)[0].items == 2
