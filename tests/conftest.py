@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,33 @@ def seed_copy(tmp_path: Path) -> Path:
 
 
 def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
-    """Environment for a `newsbot` subprocess with its own index folder."""
+    """Environment for a `newsbot` run with its own index folder and its own articles folder.
+
+    Unless `NEWSBOT_ARTICLES_DIR` is given, the articles folder is a copy of the seeds in `tmp`:
+    never the repository's seeds/, which `newsbot add` would write into.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
-    env.update(NEWSBOT_INDEX_DIR=str(tmp / "index"), NEWSBOT_ARTICLES_DIR=str(SEEDS), PYTHONUNBUFFERED="1")
+    if "NEWSBOT_ARTICLES_DIR" not in extra:
+        articles = tmp / "seeds"
+        if not articles.exists():
+            shutil.copytree(SEEDS, articles)
+        extra = {"NEWSBOT_ARTICLES_DIR": str(articles), **extra}
+    env.update(NEWSBOT_INDEX_DIR=str(tmp / "index"), PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def cli_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], int]]:
+    """`bot.cli.main` to call in-process, from a fresh folder: no developer's .env is loaded (main looks
+    for one from the working folder up), and whatever main puts in os.environ is undone afterwards."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    saved = dict(os.environ)
+    yield main
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def newsbot(*args: str, env: dict[str, str], cwd: Path | None = None, input: str | None = None, timeout: float = 180):

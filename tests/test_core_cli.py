@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, cli_env, newsbot
 
@@ -127,3 +128,13 @@ def test_a_different_model_than_the_index_was_built_with_is_a_clear_error(tmp_pa
     assert done.returncode == 1
     assert "built with the embedding model 'all-MiniLM-L6-v2'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_env_gives_each_test_its_own_copy_of_the_seeds(tmp_path):
+    """`newsbot add` writes into the articles folder: a test must never point it at the repository's seeds/."""
+    from conftest import SEEDS
+
+    articles = Path(cli_env(tmp_path)["NEWSBOT_ARTICLES_DIR"])
+    assert articles != SEEDS and articles.is_relative_to(tmp_path)
+    assert sorted(p.name for p in articles.iterdir()) == sorted(p.name for p in SEEDS.iterdir())
+    assert cli_env(tmp_path, NEWSBOT_ARTICLES_DIR="/elsewhere")["NEWSBOT_ARTICLES_DIR"] == "/elsewhere"

@@ -90,15 +90,12 @@ def test_a_url_with_a_password_is_refused_and_never_shown(site, corpus):
     assert not sent_credentials(site)
 
 
-def test_newsbot_add_with_a_password_prints_one_line_without_it(site, tmp_path, monkeypatch, capsys):
-    from bot.cli import main
-
-    monkeypatch.chdir(tmp_path)  # main() loads ./.env: never a developer's
+def test_newsbot_add_with_a_password_prints_one_line_without_it(site, tmp_path, monkeypatch, capsys, cli_main):
     for name, value in cli_env(tmp_path, NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
         if name.startswith("NEWSBOT_"):
             monkeypatch.setenv(name, value)
     url = with_credentials(site.article("/creds/cli", numbered_story(502)))
-    assert main(["add", url]) == 1
+    assert cli_main(["add", url]) == 1
     out, err = capsys.readouterr()
     assert out.count("\n") == 1 and "has a user name or password" in out and SECRET not in out + err
 
@@ -217,19 +214,16 @@ def test_a_redirect_with_a_gzip_bomb_body_is_closed_unread(site):
     assert peak < 16 * MIB, f"a redirect's body was decoded: {peak / MIB:.0f} MiB"
 
 
-def test_a_redirect_to_a_malformed_url_is_one_line(site, tmp_path, monkeypatch, capsys):
-    from bot.cli import main
-
+def test_a_redirect_to_a_malformed_url_is_one_line(site, tmp_path, monkeypatch, capsys, cli_main):
     start = redirect(site, "/malformed/start", "http://[x/")
     with pytest.raises(FetchError, match=r"^redirected to a malformed URL$"):
         fetch(start, LOCAL)
     hops = [redirect(site, f"/malformed/hop{i}", site.url(f"/malformed/hop{i + 1}")) for i in range(6)]
     with pytest.raises(FetchError, match=r"^more than 5 redirects$"):
         fetch(hops[0], LOCAL)
-    monkeypatch.chdir(tmp_path)  # main() loads ./.env: never a developer's
     for name, value in cli_env(tmp_path, NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
         if name.startswith("NEWSBOT_"):
             monkeypatch.setenv(name, value)
-    assert main(["feeds", "add", start]) == 1
+    assert cli_main(["feeds", "add", start]) == 1
     out, err = capsys.readouterr()
     assert "redirected to a malformed URL" in out + err and "Traceback" not in out + err

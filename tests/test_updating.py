@@ -373,20 +373,18 @@ def test_the_first_add_on_a_fresh_install_indexes_the_whole_articles_folder(site
     assert fresh.update(progress=False).added == 0, "nothing in the folder was left for a later update"
 
 
-def test_newsbot_add_reports_each_url(site, tmp_path, monkeypatch, capsys):
-    from bot.cli import main
-
+def test_newsbot_add_reports_each_url(site, tmp_path, monkeypatch, capsys, cli_main):
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
     for name, value in cli_env(tmp_path, NEWSBOT_ARTICLES_DIR=str(articles), NEWSBOT_ALLOW_PRIVATE_URLS="1").items():
         if name.startswith("NEWSBOT_"):
             monkeypatch.setenv(name, value)
     url = site.article("/tunnel", TUNNEL)
-    assert main(["add", url, site.url("/nowhere")]) == 1
+    assert cli_main(["add", url, site.url("/nowhere")]) == 1
     out = capsys.readouterr().out.splitlines()
     assert re.fullmatch(rf"added: “{TUNNEL[0]}” \(\d+ passages?\) from {re.escape(url)}", out[0]), out[0]
     assert out[1] == f"not added: {site.url('/nowhere')}: HTTP 404 Not Found"
-    assert main(["add", url]) == 0
+    assert cli_main(["add", url]) == 0
     assert capsys.readouterr().out.startswith(f"already indexed: “{TUNNEL[0]}”")
 
 
@@ -429,13 +427,11 @@ def test_an_unexpected_error_with_one_page_is_logged_and_does_not_stop_the_other
     assert files(corpus) == before | {results[2].path.name}
 
 
-def test_newsbot_add_of_a_malformed_url_prints_one_line(tmp_path, monkeypatch, capsys):
-    from bot.cli import main
-
+def test_newsbot_add_of_a_malformed_url_prints_one_line(tmp_path, monkeypatch, capsys, cli_main):
     for name, value in cli_env(tmp_path).items():
         if name.startswith("NEWSBOT_"):
             monkeypatch.setenv(name, value)
-    assert main(["add", "http://[x"]) == 1
+    assert cli_main(["add", "http://[x"]) == 1
     out, err = capsys.readouterr()
     assert out == "not added: http://[x: not a valid URL: 'http://[x' (Invalid IPv6 URL)\n"
     assert "Traceback" not in err
