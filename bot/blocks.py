@@ -12,6 +12,7 @@ from urllib.parse import quote as percent_encode
 
 from index import Answer, SearchResult, Stats, UpdateSummary
 from index.adding import AddResult
+from index.fetch import redact
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 CONTEXT_LIMIT = 3000  # characters of text in one context element
@@ -60,8 +61,11 @@ def shorten(text: str, limit: int) -> str:
 
 
 def link(url: str | None, label: str) -> str:
-    """A mrkdwn link to an http(s) `url` labelled with escaped `label`; just the label for anything else."""
-    if not url or not url.startswith(("http://", "https://")):
+    """A mrkdwn link to an http(s) `url` labelled with escaped `label`; just the label for anything else.
+
+    A url with a user name or password (stored before newsbot refused them) is not linked: never shown.
+    """
+    if not url or not url.startswith(("http://", "https://")) or redact(url) != url:
         return escape(label)
     safe_url = escape(_URL_UNSAFE.sub(lambda m: percent_encode(m.group(), safe=""), url))
     return f"<{safe_url}|{escape(label)}>"
@@ -296,13 +300,13 @@ def added_message(results: list[AddResult]) -> dict:
     for result in results:
         if result.ok:
             lines.append(
-                f":white_check_mark: Added {link(result.url, shorten(result.title or result.url, TITLE_CHARS))} "
+                f":white_check_mark: Added {link(result.url, shorten(result.title or redact(result.url), TITLE_CHARS))} "
                 f"({result.passages} passage{'' if result.passages == 1 else 's'}); you can ask about it now."
             )
         elif result.duplicate:
-            lines.append(f":information_source: Already indexed: {escape(shorten(result.title or result.url, TITLE_CHARS))}")
+            lines.append(f":information_source: Already indexed: {escape(shorten(result.title or redact(result.url), TITLE_CHARS))}")
         else:
-            lines.append(f":x: Could not add {escape(result.url)}: {escape(result.reason or 'unknown error')}")
+            lines.append(f":x: Could not add {escape(redact(result.url))}: {escape(result.reason or 'unknown error')}")
     return text_message("\n".join(lines) or "No URL given.")
 
 

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from index import Index, SearchResult, UpdateSummary
 from index.adding import add_urls
+from index.fetch import redact
 
 from . import blocks
 from .button_state import ButtonState, read_button
@@ -219,7 +220,7 @@ class Listeners:
             return blocks.text_message("Sorry, only Newsbot admins can add articles here (`NEWSBOT_ADD_ADMINS_ONLY`).")
         if not urls:
             return blocks.text_message("Give me a link to add, like `/news add https://example.com/story`.")
-        shown = ", ".join(blocks.escape(blocks.shorten(u, 200)) for u in urls)
+        shown = ", ".join(blocks.escape(blocks.shorten(redact(u), 200)) for u in urls)
         return blocks.text_message(f":inbox_tray: Fetching {shown}… I'll tell you here when it's indexed.")
 
     def _start_reindex(self, command: dict) -> dict:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from index import Index, Settings
 from index.adding import add_urls
 from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
-from index.fetch import FetchSettings
+from index.fetch import FetchSettings, redact
 from index.settings import number_env
 from index.watcher import DEFAULT_FEED_INTERVAL, Watcher
 
@@ -87,13 +87,14 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         except FeedError as exc:
             _err(f"newsbot feeds add: {exc}")
             return 1
-        print(f"following “{feed.title or feed.url}” ({feed.url}); its items are added at the next poll (newsbot feeds poll)")
+        shown = redact(feed.url)
+        print(f"following “{feed.title or shown}” ({shown}); its items are added at the next poll (newsbot feeds poll)")
         return 0
     if action == "remove":
         if remove_feed(index, args.url):
-            print(f"no longer following {args.url} (its articles stay in the index)")
+            print(f"no longer following {redact(args.url)} (its articles stay in the index)")
             return 0
-        _err(f"newsbot feeds remove: not following {args.url}")
+        _err(f"newsbot feeds remove: not following {redact(args.url)}")
         return 1
     if action == "list":
         feeds = list_feeds(index)
@@ -101,7 +102,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             print("no feeds followed; add one with: newsbot feeds add URL")
         for feed in feeds:
             state = f"error: {feed.error}" if feed.error else f"last polled {feed.polled_at or 'never'}"
-            print(f"{feed.url}  “{feed.title or '-'}”  {feed.items} items seen, {state}")
+            print(f"{redact(feed.url)}  “{feed.title or '-'}”  {feed.items} items seen, {state}")  # stored before refusals
         return 0
     results = poll_feeds(index, FetchSettings.from_env())
     if not results:

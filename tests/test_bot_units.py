@@ -14,6 +14,7 @@ from bot import blocks
 from bot.dedupe import EventDeduper
 from bot.questions import question_from
 from index import Answer, ArticleInfo, SearchResult, SettingsError
+from index.adding import AddResult
 from index.excerpts import Excerpt
 
 ARTICLE = ArticleInfo("a1", "Title <!channel>", "Source & Co", "https://news.example/a?x=1&y=2", "2024-05-01", None)
@@ -156,3 +157,17 @@ def test_news_add_is_for_admins_only_when_configured(monkeypatch):
     monkeypatch.setenv("NEWSBOT_ADD_ADMINS_ONLY", "maybe")
     with pytest.raises(SettingsError, match="NEWSBOT_ADD_ADMINS_ONLY"):
         SlackConfig.for_http()
+
+
+def test_news_add_ack_and_links_never_show_a_password(monkeypatch):
+    """A URL typed with a password was echoed in `/news add`'s ack; one stored before the refusal was linked."""
+    from bot.listeners import Listeners
+
+    listeners = Listeners(None, set(), EventDeduper(), None, False)  # type: ignore[arg-type]
+    acks: list[dict] = []
+    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://reader:s3cr3t@news.example/a", "user_id": "U1"})
+    assert "Fetching https://***@news.example/a" in acks[0]["text"] and "s3cr3t" not in acks[0]["text"]
+    assert blocks.link("https://reader:s3cr3t@news.example/a", "Story") == "Story"
+    assert blocks.link("https://news.example/a", "Story") == "<https://news.example/a|Story>"  # the happy case
+    failed = AddResult("https://reader:s3cr3t@news.example/a", ok=False, reason="refused")
+    assert "s3cr3t" not in json.dumps(blocks.added_message([failed]))

@@ -227,3 +227,17 @@ def test_a_redirect_to_a_malformed_url_is_one_line(site, tmp_path, monkeypatch, 
     assert cli_main(["feeds", "add", start]) == 1
     out, err = capsys.readouterr()
     assert "redirected to a malformed URL" in out + err and "Traceback" not in out + err
+
+
+def test_feeds_list_hides_a_password_stored_before_the_refusal(tmp_path, monkeypatch, capsys, cli_main):
+    for name, value in cli_env(tmp_path).items():
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.setenv(name, value)
+    assert cli_main(["feeds", "list"]) == 0
+    index = Index.open()
+    with index.store.connection() as conn:  # as an older newsbot stored it
+        conn.execute("INSERT INTO feeds(url, title, added_at) VALUES (?, 'Old', '2024-05-01')", (f"https://reader:{SECRET}@news.example/feed",))
+    capsys.readouterr()
+    assert cli_main(["feeds", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("https://***@news.example/feed  “Old”") and SECRET not in out + err
