@@ -13,6 +13,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_HTTP_TIMEOUT = 10.0  # seconds; Slack sends a whole request in milliseconds and wants its ack within 3 s
 DEFAULT_HTTP_MAX_CONNECTIONS = 256
+DEFAULT_HTTP_MAX_PER_IP = 64  # one address cannot take every connection; a reverse proxy's is one address too
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -57,17 +58,19 @@ def _admins() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class HttpLimits:
-    """How long a connection may take to send its request, and how many may be open at once."""
+    """How long a connection may take to send its request, and how many may be open at once (in all, per address)."""
 
     timeout: float = DEFAULT_HTTP_TIMEOUT
     max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
+    max_per_ip: int = DEFAULT_HTTP_MAX_PER_IP
 
     @classmethod
     def from_env(cls) -> "HttpLimits":
-        """`NEWSBOT_HTTP_TIMEOUT` (seconds) and `NEWSBOT_HTTP_MAX_CONNECTIONS`, else the defaults."""
+        """`NEWSBOT_HTTP_TIMEOUT` (seconds), `NEWSBOT_HTTP_MAX_CONNECTIONS` and `…_PER_IP`, else the defaults."""
         return cls(
             timeout=float(number_env("NEWSBOT_HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, float)),
             max_connections=int(number_env("NEWSBOT_HTTP_MAX_CONNECTIONS", DEFAULT_HTTP_MAX_CONNECTIONS)),
+            max_per_ip=int(number_env("NEWSBOT_HTTP_MAX_CONNECTIONS_PER_IP", DEFAULT_HTTP_MAX_PER_IP)),
         )
 
 

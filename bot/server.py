@@ -95,8 +95,7 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
 
     log.info("stopping")
     if web is not None:
-        web.shutdown()
-        web.server_close()
+        web.close()
     if socket_handler is not None:
         socket_handler.close()
     executor.shutdown(wait=True)

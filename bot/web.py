@@ -1,159 +1,122 @@
 """The HTTP server: Slack requests at `POST /slack/events`, `GET /healthz`, and `GET /articles/<id>`.
 
-Connections wait for their request without a thread and are served by a fixed pool (`ConnectionLimiter`);
-acks are quick, and slow work runs on the answer workers. Every Slack request passes `EventsDoor` first.
+waitress serves the routes (`GuardedServer`): it reads each request whole in one event loop and only then
+hands it to one of a fixed pool of threads, so slow clients hold no thread. Acks are quick, and slow work
+runs on the answer workers. Every Slack request passes `EventsDoor` before bolt's WSGI adapter.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+import threading
+from collections.abc import Iterable
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote
 
-from slack_bolt import BoltResponse
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.task import ThreadedTaskDispatcher
 
 from index import Index
 
 from .article_page import SECURITY_HEADERS, parse_span, render_article
 from .config import HttpLimits
-from .connections import Address, ConnectionLimiter
-from .events_door import EventsDoor, Refusal
+from .connections import Caps, GuardedServer
+from .events_door import MAX_BODY_BYTES, Environ, EventsDoor, StartResponse
 from .readiness import Readiness
 
 log = logging.getLogger("newsbot.web")
 
 EVENTS_PATH = "/slack/events"
 ARTICLES_PREFIX = "/articles/"
-HTTP_WORKERS = 32  # requests handled at once; idle connections do not count
-LOG_LINE_CHARS = 300  # request lines are the client's text: never log more of them than this
-CHUNK = 65536
+HTTP_WORKERS = 32  # requests handled at once; connections still sending their request do not count
+MAX_HEADER_BYTES = 65_536  # a request line and headers; Slack's are well under 2 KB
+LOOP_TICK = 1  # seconds between deadline checks (waitress takes whole seconds)
 
 
-class WebServer(HTTPServer):
-    """Serves the bot's routes; `door` is None in Socket Mode, where Slack does not call over HTTP."""
+class Routes:
+    """The WSGI app: dispatches each complete request to its route."""
 
-    request_queue_size = 128  # the stdlib default of 5 resets connections when many questions arrive at once
-
-    def __init__(self, port: int, door: EventsDoor | None, index: Index, readiness: Readiness, limits: HttpLimits) -> None:
+    def __init__(self, door: EventsDoor | None, index: Index, readiness: Readiness) -> None:
         self.door = door
         self.index = index
         self.readiness = readiness
-        self.limits = limits
-        workers = min(HTTP_WORKERS, limits.max_connections)
-        self.limiter = ConnectionLimiter(self._serve_connection, limits.timeout, limits.max_connections, workers)
-        super().__init__(("", port), _Handler)  # a failed bind calls server_close, which needs the limiter
 
-    def process_request(self, request: socket.socket, client_address: Address) -> None:
-        """Park the new connection until it sends its request (instead of a thread per connection)."""
-        self.limiter.admit(request, client_address)
-
-    def _serve_connection(self, request: socket.socket, client_address: Address) -> None:
-        """Handle one connection on a pool thread; the limiter closes it afterwards."""
-        try:
-            self.finish_request(request, client_address)
-        except Exception:  # as socketserver does: one connection's failure must not end the pool thread
-            self.handle_error(request, client_address)
-
-    def handle_error(self, request: socket.socket, client_address: Address) -> None:
-        """A client that went away is one debug line; anything else is a bug worth its traceback."""
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
-            log.debug("connection from %s ended early: %s", client_address[0], type(error).__name__)
-        else:
-            log.exception("unexpected error serving %s", client_address[0])
-
-    def server_close(self) -> None:
-        """Stop listening and close the connections still waiting."""
-        super().server_close()
-        self.limiter.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: WebServer
-    server_version = "newsbot"
-
-    def setup(self) -> None:
-        """Every read and write on the connection times out (a request's total time is the limiter's job)."""
-        self.timeout = self.server.limits.timeout
-        super().setup()
-
-    def do_POST(self) -> None:
-        """Slack requests: `EventsDoor` checks length and signature before bolt parses anything."""
-        path, _, query = self.path.partition("?")
-        door = self.server.door
-        if path != EVENTS_PATH or door is None:
-            self._send(404, "not found\n")
-            return
-        length = door.body_length(self.headers)
-        if isinstance(length, Refusal):
-            self._reply(door.refuse(length, self.client_address[0]))
-            return
-        body = self._read_body(length)
-        self.server.limiter.request_read(self.connection)
-        if body is None:
-            refusal = Refusal(408, f"request body not received within {self.server.limits.timeout:g}s")
-            self._reply(door.refuse(refusal, self.client_address[0]))
-            return
-        self._reply(door.handle(body, self.headers, query, self.client_address[0]))
-
-    def do_GET(self) -> None:
-        """Health check and article pages."""
-        self.server.limiter.request_read(self.connection)
-        parts = urlsplit(self.path)
-        path = parts.path
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """`door` is None in Socket Mode, where Slack does not call over HTTP."""
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        if method == "POST" and path == EVENTS_PATH and self.door is not None:
+            return self.door(environ, start_response)
+        if method not in ("GET", "HEAD"):
+            return _send(start_response, 405 if path == "/healthz" or path.startswith(ARTICLES_PREFIX) else 404)
         if path == "/healthz":
-            ready, reason = self.server.readiness.status()
-            self._send(200 if ready else 503, reason + "\n")
-        elif path.startswith(ARTICLES_PREFIX):
-            self._article(unquote(path[len(ARTICLES_PREFIX) :]), parse_qs(parts.query))
-        else:
-            self._send(404, "not found\n")
+            ready, reason = self.readiness.status()
+            return _send(start_response, 200 if ready else 503, reason + "\n")
+        if path.startswith(ARTICLES_PREFIX):
+            return self._article(unquote(path[len(ARTICLES_PREFIX) :]), environ.get("QUERY_STRING", ""), start_response)
+        return _send(start_response, 404)
 
-    def _read_body(self, length: int) -> bytes | None:
-        """Exactly `length` bytes, or None if the client stopped sending or ran out of time."""
-        chunks, left = [], length
-        try:
-            while left:
-                chunk = self.rfile.read1(min(left, CHUNK))
-                if not chunk:
-                    return None
-                chunks.append(chunk)
-                left -= len(chunk)
-        except OSError:  # TimeoutError included
-            return None
-        return b"".join(chunks)
-
-    def _article(self, article_id: str, query: dict[str, list[str]]) -> None:
+    def _article(self, article_id: str, query: str, start_response: StartResponse) -> Iterable[bytes]:
         """The article page (with the quoted passage `p` and answering sentence `h` marked, when valid), or 404."""
-        stored = self.server.index.article(article_id) if self.server.index.exists() else None
+        stored = self.index.article(article_id) if self.index.exists() else None
         if stored is None:
-            self._send(404, "no such article\n")
-            return
-        passage = parse_span((query.get("p") or [None])[0])
-        answer = parse_span((query.get("h") or [None])[0])
-        headers = {"Content-Type": ["text/html; charset=utf-8"], **{k: [v] for k, v in SECURITY_HEADERS.items()}}
-        self._send(200, render_article(stored, passage, answer), headers)
+            return _send(start_response, 404, "no such article\n")
+        spans = parse_qs(query)
+        passage = parse_span((spans.get("p") or [None])[0])
+        answer = parse_span((spans.get("h") or [None])[0])
+        page = render_article(stored, passage, answer)
+        return _send(start_response, 200, page, {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS})
 
-    def _reply(self, response: BoltResponse) -> None:
-        """Send a bolt response (or a refusal turned into one)."""
-        self._send(response.status, response.body, response.headers)
 
-    def _send(self, status: int, body: str, headers: dict | None = None) -> None:
-        """Write a complete response with its Content-Length."""
-        data = body.encode("utf-8")
-        self.send_response(status)
-        headers = headers or {"Content-Type": ["text/plain; charset=utf-8"]}
-        for name, values in headers.items():
-            if name.lower() == "content-length":
-                continue
-            for value in [values] if isinstance(values, str) else values:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def _send(start_response: StartResponse, status: int, body: str = "not found\n",
+          headers: dict[str, str] | None = None) -> list[bytes]:
+    """A complete response with its Content-Length."""
+    data = body.encode("utf-8")
+    fields = list((headers or {"Content-Type": "text/plain; charset=utf-8"}).items())
+    start_response(f"{status} {HTTPStatus(status).phrase}", [*fields, ("Content-Length", str(len(data)))])
+    return [data]
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Access lines and the stdlib's complaints go to the debug log, cut to a bounded length."""
-        log.debug("%s %s", self.address_string(), (format % args)[:LOG_LINE_CHARS])
+
+class WebServer:
+    """waitress on `port` with the bot's routes, its limits mapped from `HttpLimits`; run and close from threads."""
+
+    def __init__(
+        self, port: int, door: EventsDoor | None, index: Index, readiness: Readiness, limits: HttpLimits
+    ) -> None:
+        caps = Caps(limits.timeout, limits.max_connections, limits.max_per_ip)
+        adj = Adjustments(
+            host="0.0.0.0",
+            port=port,
+            threads=min(HTTP_WORKERS, limits.max_connections),
+            connection_limit=limits.max_connections + 16,  # GuardedServer keeps below it by closing waiting ones
+            channel_timeout=max(1, int(limits.timeout) + 1),  # waitress's own idle check; the deadline is stricter
+            cleanup_interval=LOOP_TICK,
+            asyncore_loop_timeout=LOOP_TICK,
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=MAX_BODY_BYTES,
+            ident="newsbot",
+            expose_tracebacks=False,
+        )
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adj.threads)
+        self._map: dict = {}
+        self._server = GuardedServer(Routes(door, index, readiness), caps, map=self._map, dispatcher=dispatcher,
+                                     adj=adj)
+        self._stopped = threading.Event()
+
+    def serve_forever(self) -> None:
+        """Run the event loop until `close` (call on its own thread)."""
+        try:
+            self._server.run()
+        finally:
+            self._stopped.set()
+
+    def close(self) -> None:
+        """Stop accepting, let running requests finish (up to 5 s), then close every connection and socket."""
+        trigger = self._server.trigger  # runs a function on the loop's own thread
+        trigger.pull_trigger(lambda: wasyncore.dispatcher.close(self._server))  # the listening socket only
+        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+        trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        if not self._stopped.wait(timeout=5):
+            wasyncore.close_all(self._map, ignore_all=True)  # the loop never ran (or is stuck): close from here
+        self._server.report()

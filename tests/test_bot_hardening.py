@@ -7,13 +7,17 @@ The server runs with a short `NEWSBOT_HTTP_TIMEOUT` so the tests can watch slow 
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import socket
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import pytest
-
 from botkit import (
     ALICE,
     BOT_TOKEN,
@@ -35,6 +39,8 @@ from fakeslack import FakeSlack
 POST = "chat.postMessage"
 HTTP_TIMEOUT = 1.5  # seconds a connection may take to send its request (NEWSBOT_HTTP_TIMEOUT)
 MAX_CONNECTIONS = 100  # NEWSBOT_HTTP_MAX_CONNECTIONS
+MAX_PER_IP = 60  # NEWSBOT_HTTP_MAX_CONNECTIONS_PER_IP
+PROMPT = 2.0  # seconds within which /healthz and Slack's acks must come while the server is under attack
 LONG_URL = "https://owls.example/wexford/night-tours?ref=" + "a" * 2850  # fits in 3,000 characters; with a fragment, not
 OWL_QUESTION = "when do the Wexford owl sanctuary night tours start?"
 OWL_ARTICLE = f"""---
@@ -67,6 +73,7 @@ def bot(fake, tmp_path_factory):
         base,
         NEWSBOT_HTTP_TIMEOUT=str(HTTP_TIMEOUT),
         NEWSBOT_HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+        NEWSBOT_HTTP_MAX_CONNECTIONS_PER_IP=str(MAX_PER_IP),
     )
     try:
         process.wait_ready(timeout=300)
@@ -112,6 +119,85 @@ def wait_response(fake: FakeSlack, name: str, contains: str = "", timeout: float
 def thread_count(bot: BotProcess) -> int:
     status = Path(f"/proc/{bot.process.pid}/status").read_text()
     return int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1))
+
+
+def open_fds(bot: BotProcess) -> int:
+    return len(os.listdir(f"/proc/{bot.process.pid}/fd"))
+
+
+@dataclass
+class Attack:
+    """Keeps `count` connections from `source` open on a thread: each sends `first`, then `drip` every `every` s.
+
+    A connection the server closes is replaced at once (`reopen`), as an attacker would; how long each one
+    lived and what it was answered are recorded.
+    """
+
+    port: int
+    count: int
+    first: bytes = b""
+    drip: bytes = b""
+    every: float = 0.2
+    source: str = "127.0.0.1"
+    reopen: bool = True
+    lives: list[tuple[float, bytes]] = field(default_factory=list)  # (seconds open, answer) per closed connection
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> Self:
+        self._open = {self._connect(): time.monotonic() for _ in range(self.count)}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for sock in self._open:
+            sock.close()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5, source_address=(self.source, 0))
+        sock.sendall(self.first)
+        sock.setblocking(False)
+        return sock
+
+    def _run(self) -> None:
+        next_drip = time.monotonic() + self.every
+        while not self._stop.is_set():
+            readable, _, _ = select.select(list(self._open), [], [], 0.05)
+            for sock in readable:
+                self._closed(sock)
+            if self.drip and time.monotonic() >= next_drip:
+                next_drip += self.every
+                for sock in list(self._open):
+                    try:
+                        sock.send(self.drip)
+                    except OSError:
+                        self._closed(sock)
+
+    def _closed(self, sock: socket.socket) -> None:
+        """The server answered or closed `sock`: record it, and open another in its place."""
+        try:
+            answer = sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            answer = b""
+        self.lives.append((time.monotonic() - self._open.pop(sock), answer))
+        sock.close()
+        if self.reopen and not self._stop.is_set():
+            self._open[self._connect()] = time.monotonic()
+
+
+def assert_prompt(bot: BotProcess, slack: SlackSender, fake: FakeSlack, rounds: int) -> None:
+    """/healthz and a signed Slack mention are acked within PROMPT seconds, `rounds` times; the last is answered."""
+    for _ in range(rounds):
+        health = request("GET", f"{bot.url}/healthz", timeout=10)
+        assert health.status == 200 and health.seconds < PROMPT, health
+        reply, event = slack.mention(NATO_QUESTION)
+        assert reply.status == 200 and reply.seconds < PROMPT, reply
+        time.sleep(0.3)
+    assert NATO_QUOTE in wait_post(fake, "C0NEWS", event["ts"]).mrkdwn()
 
 
 def events_request(body: bytes, *headers: str) -> bytes:
@@ -246,7 +332,7 @@ def test_idle_connections_take_no_threads_time_out_and_healthz_keeps_answering(b
             sock.close()
     assert request("GET", f"{bot.url}/healthz").status == 200
     log = log_since(bot, before)
-    assert re.search(r"closed HTTP connections: \d+ over the limit", log), log
+    assert re.search(r"closed HTTP connections: .*\d+ over the limit", log), log
     assert_quiet(log)
 
 
@@ -267,6 +353,54 @@ def test_a_request_sent_slowly_is_cut_off_at_the_timeout(bot):
             pass
         assert time.monotonic() - started < HTTP_TIMEOUT + 3
     assert request("GET", f"{bot.url}/healthz").status == 200
+
+
+def test_a_flood_of_one_byte_connections_does_not_delay_healthz_or_slack(bot, slack, fake):
+    """The review's attack: connections that send one byte, reopened as fast as they are closed, past every cap."""
+    before, fds = len(bot.log()), open_fds(bot)
+    with Attack(bot.port, count=MAX_CONNECTIONS + 50, first=b"P") as attack:
+        assert_prompt(bot, slack, fake, rounds=int(2 * HTTP_TIMEOUT / 0.3) + 1)
+        assert thread_count(bot) < 100, "one-byte connections must not each hold a thread"
+    assert sum(seconds < HTTP_TIMEOUT / 2 for seconds, _ in attack.lives) > 50, "the oldest should make room"
+    assert_prompt(bot, slack, fake, rounds=1)
+    time.sleep(HTTP_TIMEOUT + 1.5)
+    assert open_fds(bot) <= fds + 5, "the server should close every connection it no longer serves"
+    assert_quiet(log_since(bot, before))
+
+
+def test_one_byte_connections_below_the_caps_get_408_at_the_deadline(bot, slack, fake):
+    """Connections the caps leave alone still have a deadline from the moment they were accepted."""
+    with Attack(bot.port, count=MAX_PER_IP // 2, first=b"G", reopen=False) as attack:
+        assert_prompt(bot, slack, fake, rounds=2)
+        time.sleep(HTTP_TIMEOUT + 2)
+    assert len(attack.lives) == MAX_PER_IP // 2, "every one-byte connection should be closed by its deadline"
+    for seconds, answer in attack.lives:
+        assert HTTP_TIMEOUT - 0.2 < seconds < HTTP_TIMEOUT + 2, seconds
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+
+
+def test_trickling_clients_do_not_delay_healthz_or_slack_and_are_cut_off(bot, slack, fake):
+    """Slowloris: headers sent a few bytes at a time, never finished; each is cut off at the deadline from accept."""
+    before = len(bot.log())
+    head = b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    with Attack(bot.port, count=MAX_PER_IP - 10, first=head, drip=b"X-a: b\r\n", every=0.1) as attack:
+        assert_prompt(bot, slack, fake, rounds=int(2 * HTTP_TIMEOUT / 0.3) + 1)
+    assert attack.lives, "trickling connections should be cut off"
+    for seconds, answer in attack.lives:
+        assert seconds < HTTP_TIMEOUT + 2, seconds
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408 "), answer[:100]
+    assert_quiet(log_since(bot, before))
+
+
+def test_a_flood_from_one_address_does_not_close_a_request_from_another(bot):
+    """The per-address cap: connections from 127.0.0.2 only ever push out each other."""
+    with socket.create_connection(("127.0.0.1", bot.port), timeout=10) as mine:
+        mine.sendall(b"GET /healthz HTTP/1.1\r\n")  # half a request, sent before the flood
+        with Attack(bot.port, count=MAX_CONNECTIONS + 50, source="127.0.0.2", reopen=False) as attack:
+            time.sleep(0.5)
+            mine.sendall(b"Host: 127.0.0.1\r\n\r\n")
+            assert mine.recv(4096).startswith(b"HTTP/1.1 200 ")
+        assert len(attack.lives) >= MAX_CONNECTIONS + 50 - MAX_PER_IP, "the flood beyond its cap should be closed"
 
 
 # --- 7. forged button values ---------------------------------------------------------------------------
