@@ -7,20 +7,24 @@ get a `ButtonState` or None, never a half-parsed value.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .blocks import BUTTON_VALUE_LIMIT
 
-MAX_OFFSET = 1000  # "More results" pages a person could click through; a bound on the search it asks for
+MAX_OFFSET = 1000  # results a "More results" click may skip (the offset counts results, not pages); bounds the search
 
 
 @dataclass(frozen=True)
 class ButtonState:
-    """The question an answer was for, which page of it, and the passages it showed ([article id, start, end])."""
+    """The question an answer was for, the offset of its first result, and the passages it showed (id, start, end)."""
 
     question: str
     offset: int = 0
-    passages: list[list] = field(default_factory=list)
+    passages: tuple[tuple[str, int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        """Store the passages as tuples, so a frozen state is immutable all the way down (JSON gives lists)."""
+        object.__setattr__(self, "passages", tuple(tuple(item) for item in self.passages))
 
 
 def _is_int(value: object) -> bool:
