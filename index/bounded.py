@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20  # the rest of an over-long line is skipped this much at a time
 MAX_RATIO = 100  # a .gz expanding more than this many times its size is a bomb (news JSON: 3-10x)
-RATIO_FLOOR = 10_000_000  # decompressed bytes read before the ratio is checked, so small files never trip it
+RATIO_FLOOR = 1_000_000  # decompressed bytes read before the ratio is checked, so small files never trip it
 
 
 class TooLarge(Exception):
