@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from index import Index
 from index.store import now_iso
@@ -10,7 +11,9 @@ from index.store import now_iso
 VOTES = ("up", "down")
 
 
-def record_feedback(index: Index, user: str | None, question: str, passages: list, vote: str) -> None:
+def record_feedback(
+    index: Index, user: str | None, question: str, passages: Sequence[Sequence[object]], vote: str
+) -> None:
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
