@@ -97,3 +97,30 @@ def sentence_match(sentence: str, weights: dict[str, float]) -> float:
         return 0.0
     present = stems(sentence)
     return sum(w for s, w in weights.items() if s in present) / total
+
+
+_TOKEN = re.compile(r"\w[\w.'’-]*\w|\w", re.UNICODE)
+
+
+def question_words(question: str) -> frozenset[str]:
+    """The folded words of a question, for telling which names and numbers in a sentence are new."""
+    return frozenset(_WORD.findall(_fold(question)))
+
+
+def new_names(sentence: str, asked: frozenset[str], cap: int = 2) -> float:
+    """How much a sentence brings that the question does not name: names and numbers absent from it, 0..1.
+
+    A quiz-style question ("Which country…?") is answered by a sentence holding a name or number the
+    question lacks; a sentence that only restates the question holds none. Capitalised words after
+    the first and tokens with digits count, up to `cap`.
+    """
+    found = 0
+    for i, token in enumerate(_TOKEN.findall(sentence)):
+        if not ((i > 0 and token[0].isupper()) or any(ch.isdigit() for ch in token)):
+            continue
+        parts = _WORD.findall(_fold(token))
+        if parts and not all(part in asked or part in STOPWORDS for part in parts):
+            found += 1
+            if found >= cap:
+                break
+    return found / cap

@@ -24,14 +24,19 @@ class Ranking:
     recency: float = 0.2
     fusion: str = "weighted"  # or "rrf": reciprocal rank fusion of the two rankings (for comparison)
     # Sentence meaning (vectors pooled per sentence at index time, docs/benchmarks.md):
+    # Measured on RealTimeQA 2022 (docs/benchmarks.md): the meaning and novelty of a sentence pick a
+    # better highlight (first-highlight accuracy +0.033); the sentence retriever and the closest
+    # sentence in fusion found nothing the other retrievers missed there and cost latency, so they
+    # are off by default and kept for corpora where a passage is long and only one sentence fits.
     sentence_candidates: int = 0  # passages taken from the nearest sentences (a third retriever)
     sentence_dense: float = 0.0  # fused weight of a passage's closest sentence (min-max normalized cosine)
-    sentence_meaning: float = 0.0  # in a sentence's score, the cosine's share against its rare-word share
+    sentence_meaning: float = 0.5  # in a sentence's score, the cosine's share against its rare-word share
+    sentence_novelty: float = 0.2  # added to a sentence's score for names and numbers the question lacks
 
 
 DEFAULT_RANKING = Ranking()
 # The default before sentence vectors (issue 9): sentences scored and highlighted by rare words alone.
-PREVIOUS_RANKING = Ranking(dense=0.4, keyword=0.6, sentence=0.3, recency=0.2)
+PREVIOUS_RANKING = Ranking(dense=0.4, keyword=0.6, sentence=0.3, recency=0.2, sentence_meaning=0.0, sentence_novelty=0.0)
 # The two retrievers alone, as keyword search and a plain vector-search bot rank: no dates, no sentences.
-BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, recency=0.0)
-DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0, recency=0.0)
+BM25_ONLY = Ranking(dense=0.0, keyword=1.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0)
+DENSE_ONLY = Ranking(dense=1.0, keyword=0.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0)

@@ -9,10 +9,12 @@ import sqlite3
 import numpy as np
 
 from .candidates import Candidate
-from .keywords import sentence_match
+from .keywords import new_names, sentence_match
 from .ranking import Ranking
 from .results import ArticleInfo
 from .sentence_index import SentenceIndex
+
+NOVELTY_CONTENDERS = 3  # sentences per passage whose new names and numbers are counted
 
 
 def passage_rows(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict]:
@@ -48,31 +50,38 @@ def rescore(
     weights: dict[str, float],
     top: int,
     ranking: Ranking,
+    asked: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """Score every sentence of the `top` fused candidates; the best picks the highlight and adjusts the rank.
 
     A sentence's score fuses its meaning (cosine of its pooled vector to the question) with its
-    share of the question's rare-word weight; `ranking.sentence_meaning` sets the balance.
+    share of the question's rare-word weight; `ranking.sentence_meaning` sets the balance, and
+    `ranking.sentence_novelty` rewards names and numbers the question (words `asked`) lacks.
     """
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     head = ranked[:top]
     rows = passage_rows(conn, [c.pid for c in head])
     meaning = ranking.sentence_meaning
-    for cand in head:
+    all_cosines = sentences.cosines([c.pid for c in head], query)
+    for cand, cosines in zip(head, all_cosines):
         cand.row = rows.get(cand.pid)
         if cand.row is None:
             continue
         texts, spans = cand.row["sentence_texts"], cand.row["sentence_spans"]
-        vectors = sentences.of(cand.pid)
-        has_vectors = len(vectors) == len(texts) > 0
-        cosines = vectors @ query if has_vectors else np.zeros(len(texts), dtype=np.float32)
-        best, best_score = -1, -1.0
+        has_vectors = len(cosines) == len(texts) > 0
+        if not has_vectors:
+            cosines = np.zeros(len(texts), dtype=np.float32)
+        scores = []
         for i, text in enumerate(texts):
             match = sentence_match(text, weights)
             cand.match = max(cand.match, match)
-            score = (1 - meaning) * match + meaning * float(cosines[i])
-            if score > best_score:
-                best, best_score = i, score
+            scores.append((1 - meaning) * match + meaning * float(cosines[i]))
+        if ranking.sentence_novelty and scores:
+            # Novelty only breaks near-ties, so it is counted for the few best sentences (a regex each).
+            for i in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:NOVELTY_CONTENDERS]:
+                scores[i] += ranking.sentence_novelty * new_names(texts[i], asked)
+        best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
+        best_score = scores[best] if scores else -1.0
         if best < 0:  # a passage without sentences: the passage is its own highlight
             cand.highlight, cand.highlight_span = cand.row["quote"], (cand.row["start"], cand.row["end"])
             continue

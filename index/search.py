@@ -20,7 +20,7 @@ from .answers import fold
 from .candidates import favour_fresh, gather, passages_with
 from .embeddings import Embedder
 from .generations import Generation, Generations
-from .keywords import idf, query_terms, quoted_phrases, stem
+from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
 from .recency import fresh_window, today
 from .rescoring import rescore
@@ -150,12 +150,13 @@ class Searcher:
         if window is not None and ranking.recency > 0:
             favour_fresh(conn, candidates, asked, window, ranking.recency)
         top = max(ranking.rescored, k + offset + 10)
-        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking)
+        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(question))
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),
             lexical=max(c.match for c in ranked[:top]),
             known=known,
+            indexed_sentences=len(files.sentences),
         )
         if not evidence.answerable():
             return SearchResult(question, True, [], articles, evidence)

@@ -11,9 +11,11 @@ inverted-file index with 8-bit codes (IVF-SQ8), a tenth of the flat index's memo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tqdm import tqdm
 
 from . import vector_index
 
+log = logging.getLogger(__name__)
 ROW_DTYPE = np.float16
 EXACT_LIMIT = 40_000  # up to this many sentences a flat scan costs under a millisecond
 PROBES = 24  # inverted lists searched per question
@@ -37,13 +40,36 @@ class SentenceIndex:
     """Every sentence vector of one generation, grouped by passage; `of(pid)` and `search(query)`."""
 
     def __init__(
-        self, passage_ids: np.ndarray, offsets: np.ndarray, vectors: np.ndarray, ann: faiss.Index | None
+        self,
+        passage_ids: np.ndarray,
+        offsets: np.ndarray,
+        vectors: np.ndarray,
+        ann: faiss.Index | None,
+        ann_path: Path | None = None,
     ) -> None:
         self.passage_ids = passage_ids
         self.offsets = offsets
         self.vectors = vectors
-        self.ann = ann
+        self._ann = ann
+        self._ann_path = ann_path  # read on the first search: the default ranking never needs it
+        self._ann_lock = threading.Lock()
         self._exact: np.ndarray | None = None
+
+    @property
+    def ann(self) -> faiss.Index | None:
+        """The nearest-neighbour index (None when a flat scan is used), read from disk on first use."""
+        if self._ann is None and self._ann_path is not None:
+            with self._ann_lock:
+                if self._ann is None:
+                    try:
+                        ann = faiss.read_index(str(self._ann_path))
+                    except RuntimeError as exc:  # damaged or removed: answer without the sentence retriever
+                        log.warning("cannot read %s (%s); the sentence retriever is off", self._ann_path, exc)
+                        self._ann = faiss.IndexFlatIP(self.vectors.shape[1])  # empty: finds nothing
+                        return self._ann
+                    faiss.extract_index_ivf(ann).nprobe = PROBES
+                    self._ann = ann
+        return self._ann
 
     @classmethod
     def build(cls, rows: Iterable[tuple[int, np.ndarray]], dimension: int, progress: bool = False) -> SentenceIndex:
@@ -73,22 +99,23 @@ class SentenceIndex:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
         return np.asarray(self.vectors[self.offsets[position] : self.offsets[position + 1]], dtype=np.float32)
 
-    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
-        """Each passage's closest sentence to `query` (cosine), in one gather and one product; NaN for an unknown id."""
-        out = np.full(len(pids), np.nan, dtype=np.float32)
-        if not len(self.passage_ids) or not pids:
-            return out
+    def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
+        """Each passage's sentence cosines to `query` (empty for an unknown id), in one gather and one product."""
         wanted = np.asarray(pids, dtype=np.int64)
+        if not len(self.passage_ids) or not len(wanted):
+            return [np.zeros(0, dtype=np.float32) for _ in pids]
         positions = np.minimum(np.searchsorted(self.passage_ids, wanted), len(self.passage_ids) - 1)
-        known = (self.passage_ids[positions] == wanted) & (self.offsets[positions + 1] > self.offsets[positions])
-        starts, ends = self.offsets[positions[known]], self.offsets[positions[known] + 1]
-        lengths = ends - starts
-        if not len(lengths):
-            return out
-        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        known = self.passage_ids[positions] == wanted
+        starts = np.where(known, self.offsets[positions], 0)
+        lengths = np.where(known, self.offsets[positions + 1] - self.offsets[positions], 0)
+        firsts = np.cumsum(lengths) - lengths
+        rows = np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
         scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
-        out[known] = np.maximum.reduceat(scores, np.cumsum(lengths) - lengths)
-        return out
+        return np.split(scores, np.cumsum(lengths)[:-1])
+
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        """Each passage's closest sentence to `query` (cosine); NaN for an unknown id or one without sentences."""
+        return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
 
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
         """The `n` sentences closest to `query`, as `(passage id, sentence ordinal, cosine)`, best first."""
@@ -142,13 +169,10 @@ class SentenceIndex:
             vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
             offsets = np.load(directory / OFFSETS_FILE)
             ids = np.load(directory / IDS_FILE)
-            ann = None
-            if (directory / ANN_FILE).exists():
-                ann = faiss.read_index(str(directory / ANN_FILE))
-                faiss.extract_index_ivf(ann).nprobe = PROBES
+            ann_path = directory / ANN_FILE if (directory / ANN_FILE).exists() else None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
-        return cls(ids, offsets, vectors, ann)
+        return cls(ids, offsets, vectors, None, ann_path)
 
 
 def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:
