@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/grid.py '{"bm25": BM25_ONLY, "w.4+s.3": Ranking(dense=0.4, keyword=0.6, sentence=0.3)}'
 
 The argument is a Python dict literal of name -> Ranking (names in scope: Ranking, BM25_ONLY,
-DENSE_ONLY, DEFAULT_RANKING). One table row is printed per setting as soon as it is scored.
+DENSE_ONLY, DEFAULT_RANKING, PREVIOUS_RANKING). One table row is printed per setting as soon as it is scored.
 """
 
 from __future__ import annotations
@@ -17,13 +17,19 @@ sys.path.insert(0, str(ROOT))
 
 from index import Embedder, Index, Ranking, Settings  # noqa: E402
 from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
-from index.search import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY  # noqa: E402
+from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 
 
 def main() -> int:
-    names = {"Ranking": Ranking, "BM25_ONLY": BM25_ONLY, "DENSE_ONLY": DENSE_ONLY, "DEFAULT_RANKING": DEFAULT_RANKING}
+    names = {
+        "Ranking": Ranking,
+        "BM25_ONLY": BM25_ONLY,
+        "DENSE_ONLY": DENSE_ONLY,
+        "DEFAULT_RANKING": DEFAULT_RANKING,
+        "PREVIOUS_RANKING": PREVIOUS_RANKING,
+    }
     grid = eval(sys.argv[1], {"__builtins__": {}}, names) if len(sys.argv) > 1 else {"default": DEFAULT_RANKING}
     questions = load_questions(BENCH / "questions.jsonl")
     settings = Settings(index_dir=ROOT / ".bench" / "rtqa-2022", articles_dir=BENCH / "articles.jsonl.gz")

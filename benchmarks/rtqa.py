@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -27,18 +28,21 @@ sys.path.insert(0, str(ROOT))
 from index import Embedder, Index, Ranking, Settings  # noqa: E402
 from index.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
 from index.indexer import embed_text  # noqa: E402
-from index.search import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY  # noqa: E402
+from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
+BM25_DATES = Ranking(**{**BM25_ONLY.__dict__, "recency": DEFAULT_RANKING.recency})
 CONFIGURATIONS: dict[str, Ranking] = {
     "BM25 alone (title + passage)": BM25_ONLY,
     "dense alone (title + passage)": DENSE_ONLY,
-    "BM25 + publication dates": Ranking(**{**BM25_ONLY.__dict__, "recency": DEFAULT_RANKING.recency}),
-    "plain reciprocal rank fusion": Ranking(fusion="rrf", sentence=0.0, recency=0.0),
-    "equal-weight fusion": Ranking(dense=0.5, keyword=0.5, sentence=0.0, recency=0.0),
-    "default without dates and sentences": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0, "recency": 0.0}),
-    "default without publication dates": Ranking(**{**DEFAULT_RANKING.__dict__, "recency": 0.0}),
-    "default without sentence rescoring": Ranking(**{**DEFAULT_RANKING.__dict__, "sentence": 0.0}),
+    "BM25 + publication dates": BM25_DATES,
+    "plain reciprocal rank fusion": replace(BM25_ONLY, fusion="rrf", dense=0.4, keyword=0.6),
+    "previous default (sentences by rare words only)": PREVIOUS_RANKING,
+    "previous + sentence meaning (pooled vectors)": replace(PREVIOUS_RANKING, sentence_meaning=0.5),
+    "previous + names and numbers the question lacks": replace(PREVIOUS_RANKING, sentence_novelty=0.2),
+    "default + sentence retriever (100 nearest sentences)": replace(DEFAULT_RANKING, sentence_candidates=100),
+    "default + closest sentence in fusion (0.2)": replace(DEFAULT_RANKING, sentence_dense=0.2),
+    "default without publication dates": replace(DEFAULT_RANKING, recency=0.0),
     "default": DEFAULT_RANKING,
 }
 
