@@ -23,6 +23,7 @@ FALLBACK_CHARS = 300  # the notification text needs only a taste of the answer
 TITLE_CHARS = 150
 QUESTION_CHARS = 500
 ELLIPSIS = "…"
+SOURCES_SHOWN = 25  # sources listed by /news stats (a section holds 3000 characters)
 
 ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
@@ -230,6 +231,10 @@ def nothing_found(result: SearchResult, offset: int) -> str:
     """The honest answer when no passage answers the question."""
     if offset:
         return "That's all I found for this question — there are no more results."
+    if result.reading.startswith("No articles"):
+        return escape(result.reading) + ". Try the question without its filters, or see `/news stats` for the sources."
+    if result.reading:
+        return "I couldn't find that in those articles. Try other words, or fewer filters."
     return (
         f"I couldn't find that in the {result.articles} indexed articles. "
         "Try other words, or a name, place or event from the story."
@@ -249,6 +254,8 @@ def answer_message(
         blocks.append(context(f"Shared by <@{escape(shared_by)}>"))
     if show_question or shared_by:
         blocks.append(section(f"*Q:* {escape(shorten(result.question, QUESTION_CHARS))}"))
+    if result.reading:  # how filters in the question were read, in one grey line
+        blocks.append(context(escape(shorten(result.reading, CONTEXT_LIMIT))))
     if result.abstained or not result.answers:
         message = nothing_found(result, offset)
         return {"text": message, "blocks": blocks + [section(message)]}
@@ -284,6 +291,13 @@ def _stats_lines(stats: Stats) -> str:
         lines.append(f"Newest article: {newest} ({escape(stats.newest_published or 'undated')})")
     lines.append(f"Last update: {escape(stats.updated_at or 'never')}")
     lines.append(f"Model: {escape(stats.model)}")
+    if stats.source_list:
+        lines.append("*Sources* (ask with `source:NAME`, `after:`, `before:`, `during:`):")
+        for name, count, first, last in stats.source_list[:SOURCES_SHOWN]:
+            span = f"{first} to {last}" if first else "undated"
+            lines.append(f"• {escape(shorten(name, TITLE_CHARS))}: {count}, {escape(span)}")
+        if len(stats.source_list) > SOURCES_SHOWN:
+            lines.append(f"… and {len(stats.source_list) - SOURCES_SHOWN} more")
     return "\n".join(lines)
 
 

@@ -65,6 +65,11 @@ def _render(result, color: bool) -> str:
     width = min(100, shutil.get_terminal_size((100, 20)).columns) - 4
     bold, dim, reset = ("\033[1m", "\033[2m", "\033[0m") if color else ("", "", "")
     lines = [f"{bold}Q: {result.question}{reset}", ""]
+    if result.reading:  # how filters in the question were read
+        lines[-1:] = [f"{dim}{result.reading}{reset}", ""]
+    if result.abstained and result.reading.startswith("No articles"):
+        lines.append(result.reading + ".")
+        return "\n".join(lines)
     if result.abstained:
         lines.append(f"I couldn't find that in the {result.articles} indexed articles.")
         return "\n".join(lines)
@@ -103,7 +108,7 @@ def _is_utf8(text: str) -> bool:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line with `-`; a bad line gets one error line, the rest are answered."""
-    from index import EmptyQuestion
+    from index import EmptyQuestion, FilterError
 
     many = args.question == "-"
     if many:  # answered as they arrive, so a pipe gets each answer without waiting for the end of input
@@ -130,8 +135,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             continue
         try:
             result = index.search(question, k=args.k)
-        except EmptyQuestion:
-            _err(f"newsbot ask: the question{where} is empty")
+        except (EmptyQuestion, FilterError) as exc:
+            reason = "is empty" if isinstance(exc, EmptyQuestion) else f"has a bad filter: {exc}"
+            _err(f"newsbot ask: the question{where} {reason}")
             if not many:
                 return EXIT_USAGE
             failed += 1
@@ -159,11 +165,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("index size", f"{s.size_bytes / 1_000_000:.1f} MB in {index.directory}"),
         ("last update", s.updated_at or "-"),
     ]
+    sources = [{"source": n, "articles": c, "first": a, "last": b} for n, c, a, b in s.source_list]
     if args.json:
-        print(json.dumps({k.replace(" ", "_"): v for k, v in rows}))
+        print(json.dumps({**{k.replace(" ", "_"): v for k, v in rows}, "source_list": sources}))
     else:
         for key, value in rows:
             print(f"{key:>15}: {value}")
+        print("\nSources (filter with source:NAME, after:, before:, during:):")
+        for name, count, first, last in s.source_list:
+            span = f"{first} to {last}" if first else "undated"
+            print(f"  {name}: {count} article{'s' if count != 1 else ''}, {span}")
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from index import Index, SearchResult, UpdateSummary
+from index import FilterError, Index, SearchResult, UpdateSummary
 from index.adding import add_urls
 from index.fetch import redact
 
@@ -155,7 +155,10 @@ class Listeners:
     def _answer(self, question: str, offset: int = 0, **layout: object) -> dict:
         """Search and lay out the answer message."""
         started = time.monotonic()
-        result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset)
+        try:
+            result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset)
+        except FilterError as exc:
+            return blocks.text_message(blocks.escape(f"{exc}. Filters: source: site: after: before: on: during: (and -source: -site:)."))
         log.info("answered with %d quotes in %.2fs", len(result.answers), time.monotonic() - started)
         return blocks.answer_message(result, offset=offset, **layout)
 

@@ -7,13 +7,13 @@ Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(path
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, UpdateSummary
-from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, Ranking, Searcher, SearchResult
+from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
 from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
 
@@ -22,6 +22,7 @@ __all__ = [
     "Embedder",
     "ArticleInfo",
     "EmptyQuestion",
+    "FilterError",
     "Index",
     "IndexBusy",
     "IndexCorrupt",
@@ -50,6 +51,8 @@ class Stats:
     size_bytes: int
     updated_at: str | None
     generation: int
+    # Per source (by article count): name, articles, first and last publication day — what to filter on.
+    source_list: list[tuple[str, int, str | None, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +137,11 @@ class Index:
             newest = conn.execute(
                 "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
             ).fetchone()
+            source_list = conn.execute(
+                """SELECT coalesce(source, '(no source)'), count(*), min(substr(published, 1, 10)),
+                          max(substr(published, 1, 10))
+                   FROM articles GROUP BY coalesce(source, '(no source)') ORDER BY count(*) DESC, 1"""
+            ).fetchall()
         size = 0
         for path in self.directory.rglob("*"):  # keyword indexes are folders
             try:
@@ -150,6 +158,7 @@ class Index:
             size_bytes=size,
             updated_at=meta.get("updated_at"),
             generation=int(meta.get("generation", 0)),
+            source_list=[tuple(row) for row in source_list],
         )
 
     def article(self, article_id: str) -> StoredArticle | None:

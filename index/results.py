@@ -94,12 +94,14 @@ class SearchResult:
     answers: list[Answer]
     articles: int = 0
     evidence: Evidence | None = None  # what the abstention decision saw
+    reading: str = ""  # how filters in the question were read: "Searched 312 of 4,884 articles, from Reuters"
 
     def to_json(self) -> dict:
         """The `newsbot ask --json` shape."""
         return {
             "question": self.question,
             "abstained": self.abstained,
+            "reading": self.reading,
             "answers": [
                 {
                     "quote": a.quote,

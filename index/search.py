@@ -19,6 +19,8 @@ import numpy as np
 from .answers import fold
 from .candidates import favour_fresh, gather, passages_with
 from .embeddings import Embedder
+from .filters import Catalog, FilterError, Filters
+from .filters import parse as parse_filters
 from .generations import Generation, Generations
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
@@ -29,7 +31,7 @@ from .settings import Settings
 from .store import IndexCorrupt, Store
 
 __all__ = [
-    "BM25_ONLY", "DEFAULT_RANKING", "DENSE_ONLY", "Answer", "ArticleInfo", "EmptyQuestion", "Evidence",
+    "BM25_ONLY", "DEFAULT_RANKING", "DENSE_ONLY", "Answer", "ArticleInfo", "EmptyQuestion", "Evidence", "FilterError",
     "Ranking", "SearchResult", "Searcher", "clean_question",
 ]
 
@@ -58,6 +60,8 @@ class Searcher:
         self.settings = settings
         self.generations = Generations(store)
         self._local = threading.local()
+        self._catalog_lock = threading.Lock()
+        self._catalogs: tuple[int, Catalog | None] = (0, None)
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection; the first call also readies the thread for searching."""
@@ -69,6 +73,13 @@ class Searcher:
             faiss.omp_set_num_threads(1)
             conn = self._local.conn = self.store.connect()
         return conn
+
+    def _catalog(self, generation: int, conn: sqlite3.Connection) -> Catalog:
+        """What filters look at, read once per index version (`conn` must be reading `generation`)."""
+        with self._catalog_lock:
+            if self._catalogs[0] != generation:
+                self._catalogs = (generation, Catalog(conn))
+            return self._catalogs[1]
 
     def generation(self) -> int:
         """The committed index version on disk."""
@@ -99,9 +110,12 @@ class Searcher:
         `asked` is the day "this week" in the question counts back from (default: today, UTC).
         """
         question = clean_question(question)
+        text, filters = parse_filters(question)  # FilterError for a malformed filter
+        if not text:
+            raise EmptyQuestion("the question is empty once its filters are taken out")
         conn = self._conn()
         Store.check_model(conn, self.settings.model)  # before loading a model that cannot match the vectors
-        query = self.embedder.encode_query(question)
+        query = self.embedder.encode_query(text)
         for attempt in range(3):
             conn.execute("BEGIN")
             try:
@@ -114,7 +128,7 @@ class Searcher:
                     if attempt == 2:
                         raise
                     continue  # a newer version replaced those files meanwhile: read again
-                return self._search(conn, files, question, query, k, offset, ranking, asked or today())
+                return self._search(conn, files, question, text, filters, query, k, offset, ranking, asked or today())
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
@@ -124,6 +138,8 @@ class Searcher:
         conn: sqlite3.Connection,
         files: Generation,
         question: str,
+        text: str,
+        filters: Filters,
         query: np.ndarray,
         k: int,
         offset: int,
@@ -132,6 +148,14 @@ class Searcher:
     ) -> SearchResult:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, len(files.keywords))
+        reading, allowed = "", None
+        if filters:
+            ids = filters.article_ids(self._catalog(files.number, conn))
+            if not ids:
+                return SearchResult(question, True, [], articles, reading=f"No articles {filters.describe()} — {articles:,} indexed in all")
+            allowed = Catalog.passages(conn, ids)
+            reading = f"Searched {len(ids):,} of {articles:,} articles, {filters.describe()}"
+        question, full_question = text, question  # what is searched; the result shows what was asked
         stems = list(dict.fromkeys(stem(t) for t in query_terms(question)))
         frequencies = {s: files.keywords.frequency(s) for s in stems}
         # A word no passage holds cannot be matched: weighing it (at the highest IDF) would only sink
@@ -142,10 +166,14 @@ class Searcher:
         phrases = quoted_phrases(question)
         # Quoted phrases narrow the search to the passages quoting them, unless none does: then
         # the words still count, as in any question, rather than nothing being answered.
-        allowed = (passages_with(conn, phrases) or None) if phrases else None
+        quoting = passages_with(conn, phrases) if phrases else set()
+        if allowed is not None and quoting & allowed:
+            allowed &= quoting
+        elif allowed is None and quoting:
+            allowed = quoting
         candidates = gather(files, stems, query, ranking, allowed)
         if not candidates:
-            return SearchResult(question, True, [], articles)
+            return SearchResult(full_question, True, [], articles, reading=reading)
         window = fresh_window(question)
         if window is not None and ranking.recency > 0:
             favour_fresh(conn, candidates, asked, window, ranking.recency)
@@ -159,6 +187,6 @@ class Searcher:
             indexed_sentences=len(files.sentences),
         )
         if not evidence.answerable():
-            return SearchResult(question, True, [], articles, evidence)
+            return SearchResult(full_question, True, [], articles, evidence, reading)
         answers = fold(ranked, k + offset, self.settings.public_url)
-        return SearchResult(question, not answers, answers[offset:], articles, evidence)
+        return SearchResult(full_question, not answers, answers[offset:], articles, evidence, reading)

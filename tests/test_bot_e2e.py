@@ -174,6 +174,23 @@ def test_unanswerable_question_says_so_plainly(slack, fake):
     assert not quotes(answer) and not buttons(answer), "no unrelated quotes"
 
 
+def test_filters_in_a_question_are_read_aloud_refused_when_malformed_and_listed_by_stats(slack, fake):
+    # The test corpus has no sources (plain files): a source filter matches nothing, and says so.
+    _, event = slack.mention(f"{NATO_QUESTION} source:reuters")
+    answer = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
+    assert re.search(r"No articles from Reuters — \d+ indexed in all", answer.mrkdwn()) and not quotes(answer)
+    _, event = slack.mention(f"{NATO_QUESTION} after:2025-13-01")
+    refused = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
+    assert "after:2025-13-01" in refused.mrkdwn() and "not a real date" in refused.mrkdwn()
+    # A filter that keeps articles: the grey line says how the question was read, and the answer follows.
+    _, event = slack.mention(f"{NATO_QUESTION} -site:example.com")  # (undated articles never pass a date filter)
+    read = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
+    contexts = [b for b in read.blocks if b["type"] == "context"]
+    assert "Searched" in json.dumps(contexts[0]) and NATO_QUOTE in read.mrkdwn()
+    assert slack.command("stats", "filterstats").status == 200
+    assert "Sources" in wait_response(fake, "filterstats").mrkdwn()
+
+
 def test_redelivered_event_is_answered_once(slack, fake):
     late, early = mention_event(NATO_QUESTION), mention_event(NATO_QUESTION)
     # re-delivered after the answer
