@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NATO_QUESTION, SEEDS, cli_env, make_index
-from websites import Site, conditional_feed, html_page, rss
+from websites import Site, conditional_feed, html_page
 from index import Index
 from index import fetch as fetch_module
 from index import adding as adding_module
