@@ -14,7 +14,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from index import FilterError, Index, SearchResult, UpdateSummary
+from index import EmptyQuestion, FilterError, Index, SearchResult, UpdateSummary
 from index.adding import add_urls
 from index.fetch import redact
 
@@ -159,6 +159,8 @@ class Listeners:
             result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset)
         except FilterError as exc:
             return blocks.text_message(blocks.escape(f"{exc}. Filters: source: site: after: before: on: during: (and -source: -site:)."))
+        except EmptyQuestion:
+            return blocks.text_message("Ask a question as well as the filters, e.g. `why did NATO expel the diplomats? source:reuters`.")
         log.info("answered with %d quotes in %.2fs", len(result.answers), time.monotonic() - started)
         return blocks.answer_message(result, offset=offset, **layout)
 

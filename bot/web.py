@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from http import HTTPStatus
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -53,7 +53,12 @@ class Routes:
             ready, reason = self.readiness.status()
             return _send(start_response, 200 if ready else 503, reason + "\n")
         if path.startswith(ARTICLES_PREFIX):
-            return self._article(unquote(path[len(ARTICLES_PREFIX) :]), environ.get("QUERY_STRING", ""), start_response)
+            # PATH_INFO is already percent-decoded, as latin-1 (PEP 3333): its bytes are the id's UTF-8.
+            try:
+                article_id = path[len(ARTICLES_PREFIX) :].encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                return _send(start_response, 404)
+            return self._article(article_id, environ.get("QUERY_STRING", ""), start_response)
         return _send(start_response, 404)
 
     def _article(self, article_id: str, query: str, start_response: StartResponse) -> Iterable[bytes]:

@@ -164,12 +164,16 @@ class Index:
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article with its passage spans, or None."""
         with self.store.connection() as conn:
-            row = conn.execute(
-                "SELECT id, title, source, url, published, path, text FROM articles WHERE id=?", (article_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            spans = conn.execute(
-                "SELECT start, end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
-            ).fetchall()
+            conn.execute("BEGIN")  # text and spans from one index version, even while an update commits
+            try:
+                row = conn.execute(
+                    "SELECT id, title, source, url, published, path, text FROM articles WHERE id=?", (article_id,)
+                ).fetchone()
+                if row is None:
+                    return None
+                spans = conn.execute(
+                    "SELECT start, end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
         return StoredArticle(ArticleInfo(*row[:6]), row[6], [tuple(s) for s in spans])

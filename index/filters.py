@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
-_FILTER = re.compile(r'(?<!\S)(-?)(source|site|after|before|on|during):(?:"([^"]*)"|(\S*))', re.IGNORECASE)
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_YEAR = re.compile(r"\d{4}")
+# A value in straight or curly quotes (Slack's clients often curl them) may hold spaces.
+_FILTER = re.compile(
+    r'(?<!\S)(-?)(source|site|after|before|on|during):(?:"([^"]*)"|“([^”]*)”|(\S*))', re.IGNORECASE
+)
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_YEAR = re.compile(r"\d{4}", re.ASCII)
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
@@ -112,8 +115,8 @@ def parse(question: str) -> tuple[str, Filters]:
     end: date | None = None
     given: list[str] = []
     for match in _FILTER.finditer(question):
-        negated, key, quoted, bare = match.group(1) == "-", match.group(2).lower(), match.group(3), match.group(4)
-        value = (quoted if quoted is not None else bare).strip()
+        negated, key = match.group(1) == "-", match.group(2).lower()
+        value = next(v for v in (match.group(3), match.group(4), match.group(5)) if v is not None).strip()
         written = match.group(0)
         given.append(written)
         if not value:
@@ -132,10 +135,13 @@ def parse(question: str) -> tuple[str, Filters]:
         if negated:
             raise FilterError(f"`{written}`: dates cannot be excluded; use after: and before:")
         first, last = _span(value, key, written)
-        if key == "after":
-            first, last = last + timedelta(days=1), None
-        elif key == "before":
-            first, last = None, first - timedelta(days=1)
+        try:
+            if key == "after":
+                first, last = last + timedelta(days=1), None
+            elif key == "before":
+                first, last = None, first - timedelta(days=1)
+        except OverflowError:
+            raise FilterError(f"`{written}` leaves no day to search") from None
         start = max(filter(None, (start, first)), default=None)
         end = min(filter(None, (end, last)), default=None)
     if start and end and start > end:

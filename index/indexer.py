@@ -268,6 +268,8 @@ class Indexer:
         for plan in planned:
             wanted.update(plan.embedding_items())
         vectors = Store.cached_vectors(conn, model, list(wanted))
+        # A cached row must have a vector per sentence as split now (the hash covers the text, not the split).
+        vectors = {digest: pair for digest, pair in vectors.items() if len(pair[1]) == len(wanted[digest][2])}
         missing = [(digest, item) for digest, item in wanted.items() if digest not in vectors]
         if not missing:
             return vectors, 0

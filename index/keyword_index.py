@@ -79,6 +79,11 @@ class KeywordIndex:
             for path in tmp.iterdir():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
+            folder = os.open(tmp, os.O_RDONLY)  # its entries too, before the rename makes it the generation's folder
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
             if directory.exists():  # left by an update that crashed before its commit
                 shutil.rmtree(directory)
             os.replace(tmp, directory)

@@ -152,6 +152,7 @@ class SentenceIndex:
             for path in tmp.iterdir():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
+            _fsync_folder(tmp)  # its entries too, before the rename makes it the generation's folder
             if directory.exists():  # left by an update that crashed before its commit
                 shutil.rmtree(directory)
             os.replace(tmp, directory)
@@ -173,6 +174,15 @@ class SentenceIndex:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
         return cls(ids, offsets, vectors, None, ann_path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the entries of `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:

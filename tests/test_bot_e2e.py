@@ -187,6 +187,9 @@ def test_filters_in_a_question_are_read_aloud_refused_when_malformed_and_listed_
     read = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
     contexts = [b for b in read.blocks if b["type"] == "context"]
     assert "Searched" in json.dumps(contexts[0]) and NATO_QUOTE in read.mrkdwn()
+    _, event = slack.mention("source:reuters")  # filters and no question: a polite reply, not an apology
+    empty = wait_post(fake, "C0NEWS", thread_ts=event["ts"])
+    assert "Ask a question as well as the filters" in empty.mrkdwn()
     assert slack.command("stats", "filterstats").status == 200
     assert "Sources" in wait_response(fake, "filterstats").mrkdwn()
 

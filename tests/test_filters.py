@@ -53,6 +53,7 @@ def _sources(result) -> set[str]:
     [
         ("source:reuters", {"Reuters"}),
         ('source:"AP News"', {"AP News"}),
+        ("source:“AP News”", {"AP News"}),  # Slack's clients curl quotes
         ("SOURCE:Reuters source:ap-news-not-here", {"Reuters"}),
         ("site:apnews.com", {"AP News"}),
         ("site:reuters.com", {"Reuters"}),  # www. and subdomains belong to their site
@@ -99,6 +100,9 @@ def test_a_filter_that_matches_nothing_says_so(index):
         ("nato site:not_a_host!", "site:not_a_host!"),
         ("nato -after:2025-01-01", "-after:2025-01-01"),
         ("nato after:2025-02-01 before:2025-01-01", "after:2025-02-01 before:2025-01-01"),
+        ("nato after:9999-12-31", "after:9999-12-31"),
+        ("nato before:0001-01-01", "before:0001-01-01"),
+        ("nato on:２０２５-01-10", "on:２０２５-01-10"),  # full-width digits are not a date
     ],
 )
 def test_a_malformed_filter_is_one_clear_error_naming_it(index, question, named):

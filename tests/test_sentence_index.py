@@ -51,3 +51,20 @@ def test_another_generations_folder_or_a_missing_one_is_refused(tmp_path):
         SentenceIndex.load(tmp_path / "missing", 3)
     with pytest.raises(ValueError):
         SentenceIndex.build([(5, np.zeros((1, 16))), (4, np.zeros((1, 16)))], 16)  # ids must ascend
+
+
+def test_sentences_past_the_models_window_get_vectors_from_a_second_pass(embedder):
+    sentences = [f"Sentence number {i} says the harbour {'ferry' if i % 2 else 'bridge'} reopened on day {i}." for i in range(60)]
+    body = " ".join(sentences)
+    spans, at = [], 0
+    for sentence in sentences:
+        spans.append((at, at + len(sentence)))
+        at += len(sentence) + 1
+    assert len(embedder.model.tokenizer(body)["input_ids"]) > 2 * embedder.model.max_seq_length
+    passages, pooled = embedder.encode_with_sentences([("Harbour news\n", body, spans)])
+    vectors = pooled[0]
+    assert vectors.shape == (60, passages.shape[1])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)  # every sentence pooled, the last ones too
+    alone = embedder.encode([sentences[-1]])[0]
+    assert float(vectors[-1] @ alone) > 0.5  # the tail pass pools the right sentence
+    assert float(vectors[-1] @ alone) > float(vectors[0] @ alone)
