@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import bm25s
 import numpy as np
 from tqdm import tqdm
 
+from .durable import write_folder
 from .keywords import tokens
 
 # The title counts twice: a question's names are most telling in the headline (FTS5 used the same
@@ -69,27 +67,14 @@ class KeywordIndex:
 
     def save(self, directory: Path, generation: int) -> None:
         """Write durably under `directory` as `generation`'s index (temp folder, then renamed into place)."""
-        directory = Path(directory)
-        tmp = Path(tempfile.mkdtemp(prefix=".keywords-", suffix=".tmp", dir=directory.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
             np.save(tmp / IDS_FILE, self.ids)
             (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
-            for path in tmp.iterdir():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
-            folder = os.open(tmp, os.O_RDONLY)  # its entries too, before the rename makes it the generation's folder
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
-            if directory.exists():  # left by an update that crashed before its commit
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_folder(directory, fill)
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> KeywordIndex:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import vector_index
+from .durable import write_folder
 
 log = logging.getLogger(__name__)
 ROW_DTYPE = np.float16
@@ -140,25 +138,16 @@ class SentenceIndex:
 
     def save(self, directory: Path, generation: int) -> None:
         """Write durably under `directory` as `generation`'s sentences (temp folder, then renamed into place)."""
-        directory = Path(directory)
-        tmp = Path(tempfile.mkdtemp(prefix=".sentences-", suffix=".tmp", dir=directory.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             np.save(tmp / VECTORS_FILE, self.vectors)
             np.save(tmp / OFFSETS_FILE, self.offsets)
             np.save(tmp / IDS_FILE, self.passage_ids)
             if self.ann is not None:
                 vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
             (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
-            for path in tmp.iterdir():
-                with open(path, "rb") as handle:
-                    os.fsync(handle.fileno())
-            _fsync_folder(tmp)  # its entries too, before the rename makes it the generation's folder
-            if directory.exists():  # left by an update that crashed before its commit
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_folder(directory, fill)
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> SentenceIndex:
@@ -174,15 +163,6 @@ class SentenceIndex:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
         return cls(ids, offsets, vectors, None, ann_path)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the entries of `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:

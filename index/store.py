@@ -21,6 +21,7 @@ import filelock
 import numpy as np
 
 from . import vector_index
+from .durable import fsync_directory
 from .keyword_index import KeywordIndex
 from .sentence_index import SentenceIndex
 
@@ -98,15 +99,6 @@ class ModelMismatch(RuntimeError):
 def now_iso() -> str:
     """The current UTC time, to the second, in ISO 8601."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make renames inside `directory` durable."""
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _remove(path: Path) -> None:
@@ -219,7 +211,7 @@ class Store:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         return target
 
     def read_vectors(self, generation: int) -> faiss.Index:
@@ -256,7 +248,7 @@ class Store:
     def write_sentences(self, sentences: SentenceIndex, generation: int) -> None:
         """Write one generation's sentence vectors durably (temp folder, fsync, rename)."""
         sentences.save(self.sentences_path(generation), generation)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
 
     def read_sentences(self, generation: int) -> SentenceIndex:
         """Load one generation's sentence vectors; `ValueError` when missing, unreadable or not that generation's."""
@@ -271,7 +263,7 @@ class Store:
     def write_keywords(self, keywords: KeywordIndex, generation: int) -> None:
         """Write one generation's keyword index durably (temp folder, fsync, rename)."""
         keywords.save(self.keywords_path(generation), generation)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
 
     def read_keywords(self, generation: int) -> KeywordIndex:
         """Load one generation's keyword index; `ValueError` when it is missing, unreadable or not that generation's."""
