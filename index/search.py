@@ -146,6 +146,7 @@ class Searcher:
         ranking: Ranking,
         asked: date,
     ) -> SearchResult:
+        """Search `text` (the question without its filters) among what `filters` allow; results show `question`."""
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, len(files.keywords))
         reading, allowed = "", None
@@ -155,15 +156,14 @@ class Searcher:
                 return SearchResult(question, True, [], articles, reading=f"No articles {filters.describe()} — {articles:,} indexed in all")
             allowed = Catalog.passages(conn, ids)
             reading = f"Searched {len(ids):,} of {articles:,} articles, {filters.describe()}"
-        question, full_question = text, question  # what is searched; the result shows what was asked
-        stems = list(dict.fromkeys(stem(t) for t in query_terms(question)))
+        stems = list(dict.fromkeys(stem(t) for t in query_terms(text)))
         frequencies = {s: files.keywords.frequency(s) for s in stems}
         # A word no passage holds cannot be matched: weighing it (at the highest IDF) would only sink
         # every sentence's share, so it counts in `known` (how much of the question the corpus knows).
         weights = {s: idf(f, documents) for s, f in frequencies.items() if f > 0}
         all_weight = sum(idf(f, documents) for f in frequencies.values())
         known = sum(weights.values()) / all_weight if all_weight else 0.0
-        phrases = quoted_phrases(question)
+        phrases = quoted_phrases(text)
         # Quoted phrases narrow the search to the passages quoting them, unless none does: then
         # the words still count, as in any question, rather than nothing being answered.
         quoting = passages_with(conn, phrases) if phrases else set()
@@ -173,12 +173,12 @@ class Searcher:
             allowed = quoting
         candidates = gather(files, stems, query, ranking, allowed)
         if not candidates:
-            return SearchResult(full_question, True, [], articles, reading=reading)
-        window = fresh_window(question)
+            return SearchResult(question, True, [], articles, reading=reading)
+        window = fresh_window(text)
         if window is not None and ranking.recency > 0:
             favour_fresh(conn, candidates, asked, window, ranking.recency)
         top = max(ranking.rescored, k + offset + 10)
-        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(question))
+        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(text))
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),
@@ -187,6 +187,6 @@ class Searcher:
             indexed_sentences=len(files.sentences),
         )
         if not evidence.answerable():
-            return SearchResult(full_question, True, [], articles, evidence, reading)
+            return SearchResult(question, True, [], articles, evidence, reading)
         answers = fold(ranked, k + offset, self.settings.public_url)
-        return SearchResult(full_question, not answers, answers[offset:], articles, evidence, reading)
+        return SearchResult(question, not answers, answers[offset:], articles, evidence, reading)
