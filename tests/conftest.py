@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 NATO_QUESTION = "why did NATO expel the diplomats?"
 OFF_TOPIC_QUESTION = "What is the recipe for banana bread?"
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +83,33 @@ def newsbot(*args: str, env: dict[str, str], cwd: Path | None = None, input: str
         text=True,
         timeout=timeout,
     )
+
+
+# --- fetching from local test sites (tests/websites.py) --------------------------------------------------
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to 127.0.0.1 must never go through a proxy from the environment (use with `usefixtures`)."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def site():
+    """A local web server on 127.0.0.1 for one test module."""
+    from websites import Site
+
+    web = Site()
+    yield web
+    web.server.shutdown()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, embedder: Embedder) -> Index:
+    """An index over a private copy of the seeds, sharing the session's loaded model."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    index = make_index(tmp_path, embedder, articles)
+    index.update(progress=False)
+    return index

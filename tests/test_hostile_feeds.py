@@ -8,49 +8,24 @@ process where it is killed.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, cli_env, make_index
+from conftest import PROXY_VARS, cli_env
 from websites import Site, conditional_feed, numbered_story, rss
-from index import Index
 from index.feeds import BATCH_ITEMS, MAX_TRIES, FeedError, add_feed, list_feeds, poll_feeds
 from index.fetch import FetchSettings
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+# Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
+# come from conftest.py.
+pytestmark = pytest.mark.usefixtures("no_proxy")
 LOCAL = FetchSettings(timeout=3, max_bytes=300_000, allow_private=True)
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests to 127.0.0.1 must never go through a proxy from the environment."""
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def site() -> Site:
-    web = Site()
-    yield web
-    web.server.shutdown()
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, embedder) -> Index:
-    """An index over a private copy of the seeds, sharing the session's loaded model."""
-    articles = tmp_path / "articles"
-    shutil.copytree(SEEDS, articles)
-    index = make_index(tmp_path, embedder, articles)
-    index.update(progress=False)
-    return index
 
 
 def numbered_feed(site: Site, prefix: str, count: int) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -8,14 +8,12 @@ Pages are served by a real HTTP server on 127.0.0.1 and fetched with the real fe
 from __future__ import annotations
 
 import gzip
-import shutil
 import tracemalloc
 import zlib
-from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, cli_env, make_index
+from conftest import cli_env
 from websites import Site, html_page, numbered_story, redirect, rss
 from index import Index
 from index.adding import add_urls
@@ -23,35 +21,13 @@ from index.feeds import FeedError, add_feed, list_feeds, poll_feeds
 from index import fetch as fetch_module
 from index.fetch import FetchError, FetchSettings, fetch, redact
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+# Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
+# come from conftest.py.
+pytestmark = pytest.mark.usefixtures("no_proxy")
 LOCAL = FetchSettings(timeout=3, max_bytes=300_000, allow_private=True)
 GUARDED = FetchSettings(timeout=3, max_bytes=300_000, allow_private=False)
 SECRET = "s3cr3t-pw"
 MIB = 1 << 20
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests to 127.0.0.1 must never go through a proxy from the environment."""
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def site() -> Site:
-    web = Site()
-    yield web
-    web.server.shutdown()
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, embedder) -> Index:
-    """An index over a private copy of the seeds, sharing the session's loaded model."""
-    articles = tmp_path / "articles"
-    shutil.copytree(SEEDS, articles)
-    index = make_index(tmp_path, embedder, articles)
-    index.update(progress=False)
-    return index
 
 
 def with_credentials(url: str) -> str:

@@ -15,11 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from conftest import NATO_QUESTION, SEEDS, cli_env, make_index
+from conftest import NATO_QUESTION, PROXY_VARS, SEEDS, cli_env, make_index
 from websites import Site, conditional_feed, html_page
 from index import Index
 from index import fetch as fetch_module
@@ -30,7 +29,9 @@ from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from index.fetch import FetchError, FetchSettings, blocked_reason, fetch
 from index.watcher import Watcher
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+# Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
+# come from conftest.py.
+pytestmark = pytest.mark.usefixtures("no_proxy")
 LOCAL = FetchSettings(timeout=2, max_bytes=300_000, allow_private=True)
 
 
@@ -84,30 +85,6 @@ HONEY = (
     ],
 )
 BEEKEEPING = ("How much honey did the Veldmark beekeepers harvest?", "14 tonnes of honey")
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests to 127.0.0.1 must never go through a proxy from the environment."""
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def site() -> Site:
-    web = Site()
-    yield web
-    web.server.shutdown()
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, embedder) -> Index:
-    """An index over a private copy of the seeds, sharing the session's loaded model."""
-    articles = tmp_path / "articles"
-    shutil.copytree(SEEDS, articles)
-    index = make_index(tmp_path, embedder, articles)
-    index.update(progress=False)
-    return index
 
 
 def files(index: Index) -> set[str]:
