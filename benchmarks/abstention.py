@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index import Embedder, Index, Settings  # noqa: E402
+from bench_index import BENCH, open_bench_index  # noqa: E402
 from index.evaluate import load_questions  # noqa: E402
 from index.results import DEFAULT_FLOORS, Evidence, Floors  # noqa: E402
 
-BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 CANDIDATES: dict[str, Floors] = {
     "passage cosine or rare words (before issue 9)": Floors(sentence=2.0, known=0.0),
     "+ words the corpus knows (known >= 0.5)": Floors(sentence=2.0),
@@ -51,13 +51,8 @@ def main() -> int:
         labelled = load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
         seed_answerable = evidence(seeds, [(q.question, None) for q in labelled if not q.off_topic])
         seed_off_topic = evidence(seeds, [(q.question, None) for q in labelled if q.off_topic])
-    bench = Index.open(
-        settings=Settings(index_dir=ROOT / ".bench" / "rtqa-2022", articles_dir=BENCH / "articles.jsonl.gz"),
-        embedder=embedder,
-        log=lambda m: None,
-    )
-    if not bench.exists():
-        print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
+    bench = open_bench_index(embedder)
+    if bench is None:
         return 1
     rtqa = evidence(bench, [(q.question, q.asked) for q in load_questions(BENCH / "questions.jsonl")])
     off_topic_lines = [line for line in (ROOT / "benchmarks" / "off_topic.txt").read_text().splitlines() if line.strip()]

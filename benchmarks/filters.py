@@ -14,17 +14,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder, Index, Settings  # noqa: E402
+from index import Embedder  # noqa: E402
+from bench_index import BENCH, open_bench_index  # noqa: E402
 from index.evaluate import load_questions  # noqa: E402
 
-BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 
 
 def main() -> int:
-    settings = Settings(index_dir=ROOT / ".bench" / "rtqa-2022", articles_dir=BENCH / "articles.jsonl.gz")
-    index = Index.open(settings=settings, embedder=Embedder(), log=lambda m: None)
-    if not index.exists():
-        print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
+    index = open_bench_index(Embedder())
+    if index is None:
         return 1
     index.warm_up()
     stats = index.stats()

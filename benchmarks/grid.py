@@ -15,11 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder, Index, Ranking, Settings  # noqa: E402
+from index import Embedder, Ranking  # noqa: E402
+from bench_index import BENCH, open_bench_index  # noqa: E402
 from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
-BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 
 
 def main() -> int:
@@ -32,10 +32,8 @@ def main() -> int:
     }
     grid = eval(sys.argv[1], {"__builtins__": {}}, names) if len(sys.argv) > 1 else {"default": DEFAULT_RANKING}
     questions = load_questions(BENCH / "questions.jsonl")
-    settings = Settings(index_dir=ROOT / ".bench" / "rtqa-2022", articles_dir=BENCH / "articles.jsonl.gz")
-    index = Index.open(settings=settings, embedder=Embedder(), log=lambda m: None)
-    if not index.exists():
-        print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
+    index = open_bench_index(Embedder())
+    if index is None:
         return 1
     index.warm_up()
     print("\n".join(format_table([]).splitlines()[:2]))
