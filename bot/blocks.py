@@ -36,6 +36,8 @@ HOW_TO_ASK = (
     "• Mention me in a channel: `@Newsbot what did the minister say about the strike?` — I answer in a thread.\n"
     "• Send me a direct message with your question.\n"
     "• `/news <question>` answers just for you, with a button to share the answer.\n"
+    "• Narrow a question with `source:reuters`, `site:apnews.com`, `after:2025-01-01`, `before:…`, `on:…`, "
+    "`during:2025-01`, or exclude with `-source:…` / `-site:…`.\n"
     "• `/news add <url>` adds a news article from the web.\n"
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
 )

@@ -329,7 +329,7 @@ def test_feedback_is_stored(slack, fake, bot_corpus):  # noqa: F811
 
 def test_news_help_and_stats(slack, fake):
     help_reply = slack.command("help", "help")
-    assert help_reply.status == 200 and "/news" in help_reply.body
+    assert help_reply.status == 200 and "/news" in help_reply.body and "source:" in help_reply.body
     assert slack.command("stats", "stats").status == 200
     stats = wait_response(fake, "stats")
     assert re.search(r"\*\d+ articles\*", stats.mrkdwn()) and "all-MiniLM-L6-v2" in stats.mrkdwn()
