@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .context import NO_CONTEXT, Context
 from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
@@ -19,6 +20,7 @@ from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
 
 __all__ = [
     "Answer",
+    "Context",
     "Embedder",
     "ArticleInfo",
     "EmptyQuestion",
@@ -111,12 +113,14 @@ class Index:
         offset: int = 0,
         ranking: Ranking = DEFAULT_RANKING,
         asked: date | None = None,
+        context: Context = NO_CONTEXT,
     ) -> SearchResult:
         """Answer a question from the newest committed version of the index.
 
-        `asked`: the day the question is asked, for time words like "this week" (default: today).
+        `asked`: the day the question is asked, for time words like "this week" (default: today);
+        `context`: the earlier questions of its thread and its channel's scope.
         """
-        return self._searcher.search(question, k=k, offset=offset, ranking=ranking, asked=asked)
+        return self._searcher.search(question, k=k, offset=offset, ranking=ranking, asked=asked, context=context)
 
     def generation(self) -> int:
         """The committed index version (changes after every update that changed something)."""

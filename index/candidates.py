@@ -43,9 +43,18 @@ def passages_with(conn: sqlite3.Connection, phrases: list[str]) -> set[int]:
 
 
 def gather(
-    files: Generation, stems: list[str], query: np.ndarray, ranking: Ranking, allowed: set[int] | None = None
+    files: Generation,
+    stems: list[str],
+    query: np.ndarray,
+    ranking: Ranking,
+    allowed: set[int] | None = None,
+    earlier_stems: list[str] | None = None,
+    earlier_weight: float = 0.0,
 ) -> list[Candidate]:
-    """Dense, sentence and keyword candidates (only `allowed` passages, when given), scored by every signal, fused."""
+    """Dense, sentence and keyword candidates (only `allowed` passages, when given), scored by every signal, fused.
+
+    `earlier_stems` (a thread's earlier questions) add their BM25 score at `earlier_weight`.
+    """
     vectors, keywords, sentences = files.vectors, files.keywords, files.sentences
     found: dict[int, Candidate] = {}
 
@@ -63,8 +72,10 @@ def gather(
         for pid, _, _ in sentences.search(query, ranking.sentence_candidates):
             if allowed is None or pid in allowed:
                 add(pid)
-    if stems and ranking.keyword > 0 and len(keywords):
+    if (stems or earlier_stems) and ranking.keyword > 0 and len(keywords):
         bm25 = keywords.scores(stems)  # every passage's score: dense candidates get theirs too
+        if earlier_stems and earlier_weight > 0:
+            bm25 = bm25 + earlier_weight * keywords.scores(earlier_stems)
         if allowed is not None:
             ranked_scores = np.full_like(bm25, -1.0)
             positions = keywords.positions(sorted(allowed))

@@ -18,9 +18,9 @@ import numpy as np
 
 from .answers import fold
 from .candidates import favour_fresh, gather, passages_with
+from .context import NO_CONTEXT, Context, ReadQuestion, blend, read_question
 from .embeddings import Embedder
-from .filters import Catalog, FilterError, Filters
-from .filters import parse as parse_filters
+from .filters import Catalog, FilterError
 from .generations import Generation, Generations
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
@@ -104,18 +104,22 @@ class Searcher:
         offset: int = 0,
         ranking: Ranking = DEFAULT_RANKING,
         asked: date | None = None,
+        context: Context = NO_CONTEXT,
     ) -> SearchResult:
         """The top `k` answers after the first `offset` (for "more results"), or an abstention.
 
-        `asked` is the day "this week" in the question counts back from (default: today, UTC).
+        `asked` is the day "this week" in the question counts back from (default: today, UTC);
+        `context` holds the thread's earlier questions and the channel's scope.
         """
         question = clean_question(question)
-        text, filters = parse_filters(question)  # FilterError for a malformed filter
-        if not text:
+        read = read_question(question, context)  # FilterError for a malformed filter
+        if not read.text:
             raise EmptyQuestion("the question is empty once its filters are taken out")
         conn = self._conn()
         Store.check_model(conn, self.settings.model)  # before loading a model that cannot match the vectors
-        query = self.embedder.encode_query(text)
+        query = self.embedder.encode_query(read.text)
+        if read.earlier:
+            query = blend(query, self.embedder.encode_query(read.earlier), read.weight)
         for attempt in range(3):
             conn.execute("BEGIN")
             try:
@@ -128,7 +132,7 @@ class Searcher:
                     if attempt == 2:
                         raise
                     continue  # a newer version replaced those files meanwhile: read again
-                return self._search(conn, files, question, text, filters, query, k, offset, ranking, asked or today())
+                return self._search(conn, files, question, read, query, k, offset, ranking, asked or today())
             finally:
                 conn.execute("COMMIT")
         raise AssertionError("unreachable")
@@ -138,32 +142,39 @@ class Searcher:
         conn: sqlite3.Connection,
         files: Generation,
         question: str,
-        text: str,
-        filters: Filters,
+        read: ReadQuestion,
         query: np.ndarray,
         k: int,
         offset: int,
         ranking: Ranking,
         asked: date,
     ) -> SearchResult:
-        """Search `text` (the question without its filters) among what `filters` allow; results show `question`."""
+        """Search `read.text` (with its thread context) among what the filters allow; results show `question`."""
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, len(files.keywords))
-        reading, allowed = "", None
-        if filters:
-            ids = filters.article_ids(self._catalog(files.number, conn))
+        notes, allowed = [read.context_note()], None
+        if read.filters or read.scope:
+            catalog = self._catalog(files.number, conn)
+            ids = {aid for aid, *_ in catalog.rows}
+            for filters in (read.filters, read.scope):
+                if filters:
+                    ids &= filters.article_ids(catalog)
             if not ids:
-                return SearchResult(question, True, [], articles, reading=f"No articles {filters.describe()} — {articles:,} indexed in all")
+                reading = f"No articles {read.describe()} — {articles:,} indexed in all"
+                return SearchResult(question, True, [], articles, reading=reading)
             allowed = Catalog.passages(conn, ids)
-            reading = f"Searched {len(ids):,} of {articles:,} articles, {filters.describe()}"
-        stems = list(dict.fromkeys(stem(t) for t in query_terms(text)))
-        frequencies = {s: files.keywords.frequency(s) for s in stems}
+            notes.insert(0, f"Searched {len(ids):,} of {articles:,} articles, {read.describe()}")
+        reading = ". ".join(note for note in notes if note)
+        stems = list(dict.fromkeys(stem(t) for t in query_terms(read.text)))
+        earlier_stems = [s for s in dict.fromkeys(stem(t) for t in query_terms(read.earlier)) if s not in stems]
+        frequencies = {s: files.keywords.frequency(s) for s in stems + earlier_stems}
+        share = {s: read.weight if s in earlier_stems else 1.0 for s in frequencies}
         # A word no passage holds cannot be matched: weighing it (at the highest IDF) would only sink
         # every sentence's share, so it counts in `known` (how much of the question the corpus knows).
-        weights = {s: idf(f, documents) for s, f in frequencies.items() if f > 0}
-        all_weight = sum(idf(f, documents) for f in frequencies.values())
+        weights = {s: share[s] * idf(f, documents) for s, f in frequencies.items() if f > 0}
+        all_weight = sum(share[s] * idf(f, documents) for s, f in frequencies.items())
         known = sum(weights.values()) / all_weight if all_weight else 0.0
-        phrases = quoted_phrases(text)
+        phrases = quoted_phrases(read.text)
         # Quoted phrases narrow the search to the passages quoting them, unless none does: then
         # the words still count, as in any question, rather than nothing being answered.
         quoting = passages_with(conn, phrases) if phrases else set()
@@ -171,14 +182,14 @@ class Searcher:
             allowed &= quoting
         elif allowed is None and quoting:
             allowed = quoting
-        candidates = gather(files, stems, query, ranking, allowed)
+        candidates = gather(files, stems, query, ranking, allowed, earlier_stems, read.weight)
         if not candidates:
             return SearchResult(question, True, [], articles, reading=reading)
-        window = fresh_window(text)
+        window = fresh_window(read.all_text)
         if window is not None and ranking.recency > 0:
             favour_fresh(conn, candidates, asked, window, ranking.recency)
         top = max(ranking.rescored, k + offset + 10)
-        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(text))
+        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(read.all_text))
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),
