@@ -14,6 +14,8 @@ from index import Answer, SearchResult, Stats, UpdateSummary
 from index.adding import AddResult
 from index.fetch import redact
 
+from .scopes import Scope
+
 SECTION_LIMIT = 3000  # characters of text in one section block
 CONTEXT_LIMIT = 3000  # characters of text in one context element
 MAX_BLOCKS = 50
@@ -22,6 +24,7 @@ PAGE_SIZE = 3  # answers per message
 FALLBACK_CHARS = 300  # the notification text needs only a taste of the answer
 TITLE_CHARS = 150
 QUESTION_CHARS = 500
+EARLIER_CHARS = 300  # of each earlier question carried in a button's value
 ELLIPSIS = "…"
 SOURCES_SHOWN = 25  # sources listed by /news stats (a section holds 3000 characters)
 
@@ -38,6 +41,9 @@ HOW_TO_ASK = (
     "• `/news <question>` answers just for you, with a button to share the answer.\n"
     "• Narrow a question with `source:reuters`, `site:apnews.com`, `after:2025-01-01`, `before:…`, `on:…`, "
     "`during:2025-01`, or exclude with `-source:…` / `-site:…`.\n"
+    "• Ask a follow-up in the same thread (`@Newsbot and what did Russia say?`): I read it with the thread's "
+    "earlier questions.\n"
+    "• `/news scope source:reuters` limits a channel to some sources or dates (admins); `/news scope` shows it.\n"
     "• `/news add <url>` adds a news article from the web.\n"
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
 )
@@ -217,15 +223,20 @@ def button_value(question: str, **data: object) -> str:
         text = text[: max(0, len(text) - (len(value) - BUTTON_VALUE_LIMIT))]
 
 
-def _answer_actions(result: SearchResult, offset: int, shareable: bool) -> dict:
-    """👍 / 👎, More results when there may be more, and Share for a private answer."""
+def _answer_actions(result: SearchResult, offset: int, shareable: bool, earlier: tuple[str, ...]) -> dict:
+    """👍 / 👎, More results when there may be more, and Share for a private answer.
+
+    The thread's earlier questions ride along (shortened), so "More results" reads the question as the answer did.
+    """
     passages = [[a.article.id[:300], a.start, a.end] for a in result.answers]
     feedback = button_value(result.question, p=passages)
+    context = {"e": [shorten(q, EARLIER_CHARS) for q in earlier]} if earlier else {}
     elements = [button("👍", ACTION_UP, feedback), button("👎", ACTION_DOWN, feedback)]
     if len(result.answers) == PAGE_SIZE:
-        elements.append(button("More results", ACTION_MORE, button_value(result.question, o=offset + PAGE_SIZE)))
+        more = button_value(result.question, o=offset + PAGE_SIZE, **context)
+        elements.append(button("More results", ACTION_MORE, more))
     if shareable:
-        elements.append(button("Share in channel", ACTION_SHARE, button_value(result.question, o=offset), "primary"))
+        elements.append(button("Share in channel", ACTION_SHARE, button_value(result.question, o=offset, **context), "primary"))
     return {"type": "actions", "block_id": "answer_actions", "elements": elements}
 
 
@@ -235,7 +246,7 @@ def nothing_found(result: SearchResult, offset: int) -> str:
         return "That's all I found for this question — there are no more results."
     if result.reading.startswith("No articles"):
         return escape(result.reading) + ". Try the question without its filters, or see `/news stats` for the sources."
-    if result.reading:
+    if result.reading.startswith("Searched"):
         return "I couldn't find that in those articles. Try other words, or fewer filters."
     return (
         f"I couldn't find that in the {result.articles} indexed articles. "
@@ -249,6 +260,7 @@ def answer_message(
     shareable: bool = False,
     shared_by: str | None = None,
     show_question: bool = False,
+    earlier: tuple[str, ...] = (),
 ) -> dict:
     """Up to `PAGE_SIZE` quotes with sources and buttons, or a plain "not found", with a `text` fallback."""
     blocks: list[dict] = []
@@ -256,7 +268,7 @@ def answer_message(
         blocks.append(context(f"Shared by <@{escape(shared_by)}>"))
     if show_question or shared_by:
         blocks.append(section(f"*Q:* {escape(shorten(result.question, QUESTION_CHARS))}"))
-    if result.reading:  # how filters in the question were read, in one grey line
+    if result.reading:  # how filters, scope and thread context were read, in one grey line
         blocks.append(context(escape(shorten(result.reading, CONTEXT_LIMIT))))
     if result.abstained or not result.answers:
         message = nothing_found(result, offset)
@@ -264,7 +276,7 @@ def answer_message(
     room = (MAX_BLOCKS - len(blocks) - 1) // 2
     for answer in result.answers[:room]:
         blocks += [section(quote_text(answer)), context(source_line(answer))]
-    blocks.append(_answer_actions(result, offset, shareable))
+    blocks.append(_answer_actions(result, offset, shareable, earlier))
     first = result.answers[0]
     sentence = shorten(" ".join(first.highlight.split()), FALLBACK_CHARS)
     fallback = escape(f"“{sentence}” — {shorten(first.article.title, TITLE_CHARS)}")
@@ -276,6 +288,17 @@ def answer_message(
 def text_message(text: str) -> dict:
     """A one-section message whose fallback is the same (already escaped) text."""
     return {"text": text, "blocks": [section(text)]}
+
+
+def scope_message(scope: Scope | None, changed: bool = False) -> dict:
+    """`/news scope`: the channel's filters and who set them, or that it has none."""
+    if scope is None:
+        return text_message("This channel has no scope: questions here search every article. "
+                            "Admins can set one, e.g. `/news scope source:reuters after:2025-01-01`.")
+    who = f" by <@{escape(scope.set_by)}>" if scope.set_by else ""
+    lead = "Scope set" if changed else "This channel's scope is"
+    return text_message(f"{lead}: `{escape(scope.filters)}` (set{who} on {escape(scope.set_at[:10])}). "
+                        "Questions here search only those articles; `/news scope off` clears it.")
 
 
 def help_message(articles: int | None = None) -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from index.context import MAX_EARLIER
+
 from .blocks import BUTTON_VALUE_LIMIT
 
 MAX_OFFSET = 1000  # results a "More results" click may skip (the offset counts results, not pages); bounds the search
@@ -21,10 +23,12 @@ class ButtonState:
     question: str
     offset: int = 0
     passages: tuple[tuple[str, int, int], ...] = ()
+    earlier: tuple[str, ...] = ()  # the thread's earlier questions the answer was read with
 
     def __post_init__(self) -> None:
         """Store the passages as tuples, so a frozen state is immutable all the way down (JSON gives lists)."""
         object.__setattr__(self, "passages", tuple(tuple(item) for item in self.passages))
+        object.__setattr__(self, "earlier", tuple(self.earlier))
 
 
 def _is_int(value: object) -> bool:
@@ -53,11 +57,13 @@ def read_button(value: object) -> ButtonState | None:
         return None
     if not isinstance(data, dict):
         return None
-    question, offset, passages = data.get("q"), data.get("o", 0), data.get("p", [])
+    question, offset, passages, earlier = data.get("q"), data.get("o", 0), data.get("p", []), data.get("e", [])
     if not isinstance(question, str) or not question.strip():
         return None
     if not _is_int(offset) or not 0 <= offset <= MAX_OFFSET:
         return None
     if not isinstance(passages, list) or not all(_is_passage(item) for item in passages):
         return None
-    return ButtonState(question, offset, passages)
+    if not isinstance(earlier, list) or len(earlier) > MAX_EARLIER or not all(isinstance(q, str) for q in earlier):
+        return None
+    return ButtonState(question, offset, passages, earlier)

@@ -108,9 +108,10 @@ def _is_utf8(text: str) -> bool:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line with `-`; a bad line gets one error line, the rest are answered."""
-    from index import EmptyQuestion, FilterError
+    from index import Context, EmptyQuestion, FilterError
 
     many = args.question == "-"
+    context = Context(earlier=tuple(args.earlier or ()))
     if many:  # answered as they arrive, so a pipe gets each answer without waiting for the end of input
         questions: Iterable[tuple[int, str | None]] = _stdin_questions()
     else:
@@ -134,7 +135,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             failed += 1
             continue
         try:
-            result = index.search(question, k=args.k)
+            result = index.search(question, k=args.k, context=context)
         except (EmptyQuestion, FilterError) as exc:
             reason = "is empty" if isinstance(exc, EmptyQuestion) else f"has a bad filter: {exc}"
             _err(f"newsbot ask: the question{where} {reason}")
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help='the question, or "-" to read one question per line from stdin')
     p.add_argument("--k", type=_positive, default=3, help="number of answers (default 3)")
     p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.add_argument("--earlier", action="append", metavar="QUESTION",
+                   help="read the question as a follow-up to this earlier one, as in a Slack thread (repeatable)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("stats", help="what the index holds")

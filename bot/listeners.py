@@ -14,7 +14,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from index import EmptyQuestion, FilterError, Index, SearchResult, UpdateSummary
+from index import Context, EmptyQuestion, FilterError, Index, SearchResult, UpdateSummary
 from index.adding import add_urls
 from index.fetch import redact
 
@@ -26,6 +26,8 @@ from .home import publish_home
 from .questions import question_from
 from .reindex import Reindexer
 from .replies import post, react, respond
+from .scopes import Scopes
+from .threads import earlier_questions
 
 log = logging.getLogger("newsbot.listeners")
 
@@ -53,6 +55,14 @@ def _add_command(text: str) -> list[str] | None:
         return None
     links = [word.split("|", 1)[0].strip("<>") for word in words[1:]]
     return links if all(_URL_LIKE.match(word) for word in words[1:]) else None
+
+
+def _scope_command(text: str) -> str | None:
+    """What follows `/news scope` ('' for a bare `scope`); None when the text is not a scope command."""
+    words = text.split(maxsplit=1)
+    if not words or words[0].lower() != "scope":
+        return None
+    return words[1].strip() if len(words) > 1 else ""
 
 
 def _is_user_dm(event: dict) -> bool:
@@ -85,6 +95,12 @@ def _reply_thread(body: dict) -> str | None:
     return None if _is_dm_channel(container.get("channel_id", "")) else message.get("ts")
 
 
+def _clicked_channel(body: dict) -> str | None:
+    """The channel of a clicked message (block_actions carry it twice; either may be missing)."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return channel if isinstance(channel, str) else None
+
+
 class Listeners:
     """The bot's behaviour on Slack, sharing one index, one event de-duplicator and one reindexer."""
 
@@ -101,6 +117,7 @@ class Listeners:
         self.add_admins_only = add_admins_only
         self.deduper = deduper
         self.reindexer = reindexer
+        self.scopes = Scopes(index)
 
     def register(self, app: App) -> None:
         """Attach a listener to every event, command and action the manifest subscribes to."""
@@ -142,7 +159,15 @@ class Listeners:
         try:
             question = question_from(event.get("text", ""), bot_user_id)
             wants_help = question.lower() in ("", "help", "help?")
-            message = blocks.help_message(self._article_count()) if wants_help else self._answer(question)
+            if wants_help:
+                message = blocks.help_message(self._article_count())
+            else:
+                earlier: tuple[str, ...] = ()
+                if event.get("thread_ts") and event["thread_ts"] != ts:  # a reply: read with the thread
+                    earlier = earlier_questions(
+                        client, channel, event["thread_ts"], ts, bot_user_id, direct=_is_dm_channel(channel)
+                    )
+                message = self._answer(question, context=self._context(channel, earlier))
             post(client, channel, message, thread_ts)
             answered = True
         except Exception:
@@ -152,17 +177,21 @@ class Listeners:
             self.deduper.finish(event_id, answered)
             react(client, channel, ts, WORKING_REACTION, add=False)
 
-    def _answer(self, question: str, offset: int = 0, **layout: object) -> dict:
+    def _context(self, channel: str | None, earlier: tuple[str, ...] = ()) -> Context:
+        """What a question in `channel` is read with: the thread's earlier questions and the channel's scope."""
+        return Context(earlier=earlier, scope=self.scopes.filters(channel))
+
+    def _answer(self, question: str, offset: int = 0, context: Context = Context(), **layout: object) -> dict:
         """Search and lay out the answer message."""
         started = time.monotonic()
         try:
-            result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset)
+            result: SearchResult = self.index.search(question, k=blocks.PAGE_SIZE, offset=offset, context=context)
         except FilterError as exc:
             return blocks.text_message(blocks.escape(f"{exc}. Filters: source: site: after: before: on: during: (and -source: -site:)."))
         except EmptyQuestion:
             return blocks.text_message("Ask a question as well as the filters, e.g. `why did NATO expel the diplomats? source:reuters`.")
         log.info("answered with %d quotes in %.2fs", len(result.answers), time.monotonic() - started)
-        return blocks.answer_message(result, offset=offset, **layout)
+        return blocks.answer_message(result, offset=offset, earlier=context.earlier, **layout)
 
     def _article_count(self) -> int | None:
         """How many articles the help text can promise (None before the first index)."""
@@ -186,7 +215,7 @@ class Listeners:
             ack(**blocks.help_message())
         elif word == "reindex":
             ack(**self._start_reindex(command))
-        elif word == "stats":
+        elif word == "stats" or _scope_command(text) is not None:
             ack()
         elif _add_command(text) is not None:
             ack(**self._ack_add(command, _add_command(text)))
@@ -202,18 +231,39 @@ class Listeners:
         try:
             question = question_from(text)
             urls = _add_command(text)
+            scope = _scope_command(text)
             if urls is not None:
                 message = blocks.added_message(add_urls(self.index, urls)) if urls else blocks.help_message()
             elif text.lower() == "stats":
                 message = blocks.stats_message(self.index.stats() if self.index.exists() else None)
+            elif scope is not None:
+                message = self._scope(command, scope)
             elif question:
-                message = self._answer(question, shareable=True, show_question=True)
+                context = self._context(command.get("channel_id"))
+                message = self._answer(question, context=context, shareable=True, show_question=True)
             else:
                 message = blocks.help_message(self._article_count())
             respond(response_url, message)
         except Exception:
             log.exception("could not answer /news")
             self._apologize(lambda: respond(response_url, blocks.text_message(blocks.APOLOGY)))
+
+    def _scope(self, command: dict, filters: str) -> dict:
+        """`/news scope …`: show the channel's scope to anyone; set or clear it for admins."""
+        channel, user = command.get("channel_id") or "", command.get("user_id")
+        if not filters:
+            return blocks.scope_message(self.scopes.get(channel))
+        if user not in self.admins:
+            return blocks.text_message("Sorry, only Newsbot admins can change this channel's scope (`NEWSBOT_ADMINS`).")
+        if filters.lower() == "off":
+            cleared = self.scopes.clear(channel)
+            return blocks.text_message("Scope cleared: questions here search every article." if cleared
+                                       else "This channel has no scope to clear.")
+        try:
+            scope = self.scopes.set(channel, filters, user)
+        except (FilterError, ValueError) as exc:
+            return blocks.text_message(blocks.escape(f"{exc}. E.g. `/news scope source:reuters site:apnews.com`."))
+        return blocks.scope_message(scope, changed=True)
 
     def _may_add(self, command: dict) -> bool:
         """Whether this user may `/news add` (everyone, unless NEWSBOT_ADD_ADMINS_ONLY=1)."""
@@ -282,7 +332,9 @@ class Listeners:
             return
         private = bool(body.get("container", {}).get("is_ephemeral"))
         try:
-            answer = self._answer(state.question, offset=state.offset, shareable=private, show_question=private)
+            context = self._context(_clicked_channel(body), state.earlier)
+            answer = self._answer(state.question, offset=state.offset, context=context,
+                                  shareable=private, show_question=private)
             respond(body["response_url"], answer, public=not private, thread_ts=_reply_thread(body))
         except Exception:
             log.exception("could not show more results")
@@ -295,7 +347,8 @@ class Listeners:
             return
         user = body.get("user", {}).get("id")
         try:
-            answer = self._answer(state.question, offset=state.offset, shared_by=user)
+            context = self._context(_clicked_channel(body), state.earlier)
+            answer = self._answer(state.question, offset=state.offset, context=context, shared_by=user)
             respond(body["response_url"], answer, public=True)
         except Exception:
             log.exception("could not share an answer")

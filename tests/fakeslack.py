@@ -90,6 +90,7 @@ class FakeSlack:
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    messages: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages, for conversations.replies
     _server: ThreadingHTTPServer | None = None
     _socket_mode: "_SocketModeServer | None" = None
 
@@ -152,10 +153,30 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, times))
 
     def reset(self) -> None:
-        """Forget recorded calls and pending failures."""
+        """Forget recorded calls, pending failures and conversation history."""
         with self._changed:
             self.calls_made.clear()
             self._failures.clear()
+            self.messages.clear()
+
+    def add_message(self, channel: str, message: dict) -> None:
+        """Put a person's message (as a test also sends it in an event) into the channel's history."""
+        with self._changed:
+            self.messages.setdefault(channel, []).append(dict(message))
+
+    def _replies(self, params: dict) -> dict:
+        """conversations.replies: the thread's parent and replies, oldest first, `limit` per page."""
+        root, limit = params.get("ts"), int(params.get("limit") or 1000)
+        start = int(params.get("cursor") or 0)
+        thread = sorted(
+            (m for m in self.messages.get(params.get("channel"), []) if root in (m.get("ts"), m.get("thread_ts"))),
+            key=lambda m: float(m["ts"]),
+        )
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        page, more = thread[start : start + limit], start + limit < len(thread)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def calls(self, method: str | None = None, ok: bool | None = True, name: str | None = None) -> list[Call]:
         """Recorded calls, optionally of one method, only successful ones by default."""
@@ -208,7 +229,12 @@ class FakeSlack:
             message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": params.get("text"), "ts": ts}
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]
+            with self._changed:
+                self.messages.setdefault(params.get("channel"), []).append(message)
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": message}
+        if method == "conversations.replies":
+            with self._changed:
+                return self._replies(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method == "apps.connections.open":
@@ -254,7 +280,13 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, headers, body = fake._handle(self.path.split("?", 1)[0], self.headers, raw)
+            self._reply(*fake._handle(self.path.split("?", 1)[0], self.headers, raw))
+
+        def do_GET(self) -> None:  # slack_sdk reads with GET and query parameters (conversations.replies)
+            path, _, query = self.path.partition("?")
+            self._reply(*fake._handle(path, self.headers, query.encode()))
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)

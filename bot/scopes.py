@@ -1,0 +1,86 @@
+"""Channel scopes: default filters an admin sets for a channel (`/news scope source:reuters`), kept in the
+index database so every bot process sees the same ones and a restart keeps them.
+
+Every question asked in the channel is searched within its scope, together with its own filters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from index import Index
+from index.context import read_scope
+from index.store import now_iso
+
+TABLE = """CREATE TABLE IF NOT EXISTS channel_scopes (
+    channel TEXT PRIMARY KEY,
+    filters TEXT NOT NULL,
+    set_by TEXT,
+    set_at TEXT NOT NULL
+)"""
+MAX_SCOPE_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A channel's filters as written, who set them and when."""
+
+    channel: str
+    filters: str
+    set_by: str | None
+    set_at: str
+
+
+class Scopes:
+    """Read and change channel scopes in the index's SQLite database."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = self.index.store.connect()
+        conn.execute(TABLE)
+        return conn
+
+    def get(self, channel: str | None) -> Scope | None:
+        """The channel's scope, or None."""
+        if not channel:
+            return None
+        conn = self._connect()
+        try:
+            row = conn.execute(
+                "SELECT channel, filters, set_by, set_at FROM channel_scopes WHERE channel = ?", (channel,)
+            ).fetchone()
+        finally:
+            conn.close()
+        return Scope(*row) if row else None
+
+    def filters(self, channel: str | None) -> str:
+        """The channel's filters as written, or '' when it has no scope."""
+        scope = self.get(channel)
+        return scope.filters if scope else ""
+
+    def set(self, channel: str, filters: str, user: str | None) -> Scope:
+        """Set the channel's scope; `FilterError` (naming the problem) for anything but valid filters."""
+        filters = " ".join(filters.split())[:MAX_SCOPE_CHARS]
+        if not read_scope(filters):
+            raise ValueError("a scope needs at least one filter")
+        scope = Scope(channel, filters, user, now_iso())
+        conn = self._connect()
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO channel_scopes(channel, filters, set_by, set_at) VALUES (?, ?, ?, ?)",
+                (scope.channel, scope.filters, scope.set_by, scope.set_at),
+            )
+        finally:
+            conn.close()
+        return scope
+
+    def clear(self, channel: str) -> bool:
+        """Remove the channel's scope; whether it had one."""
+        conn = self._connect()
+        try:
+            return conn.execute("DELETE FROM channel_scopes WHERE channel = ?", (channel,)).rowcount > 0
+        finally:
+            conn.close()
