@@ -34,6 +34,27 @@ def make_index(tmp: Path, embedder: Embedder, articles: Path | None = None, **se
     return Index.open(settings=config, embedder=embedder, log=lambda message: None)
 
 
+# Three articles with front matter: a source, a url and a day each (the seeds under two outlets' names).
+SOURCED_ARTICLES = {
+    "reuters.md": ("Reuters", "https://www.reuters.com/world/nato-1", "2025-01-10", "000_1c6ccadab8500b43.txt"),
+    "ap.md": ("AP News", "https://apnews.com/article/nato-2", "2025-02-03", "003_856c997e904d8576.txt"),
+    "crier.md": ("Town Crier", "https://news.example.org/zebra", "2024-12-20", None),
+}
+ZEBRA_TEXT = "The town council said the zebra crossing festival will close the high street on Saturday for the parade."
+
+
+def write_sourced_corpus(folder: Path) -> Path:
+    """Write `SOURCED_ARTICLES` into `folder` (created), for filters and channel scopes to tell apart."""
+    folder.mkdir(parents=True)
+    for name, (source, url, published, seed) in SOURCED_ARTICLES.items():
+        body = (SEEDS / seed).read_text(encoding="utf-8") if seed else ZEBRA_TEXT
+        folder.joinpath(name).write_text(
+            f"---\ntitle: {source} report\nsource: {source}\nurl: {url}\npublished: {published}\n---\n{body}",
+            encoding="utf-8",
+        )
+    return folder
+
+
 @pytest.fixture
 def seed_copy(tmp_path: Path) -> Path:
     """A private, editable copy of the seed articles."""

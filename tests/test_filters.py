@@ -11,30 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import NATO_QUESTION, SEEDS, make_index
+from conftest import NATO_QUESTION, make_index, write_sourced_corpus
 from index import EmptyQuestion, FilterError, vector_index
 from index.candidates import _nearest
 from index.filters import parse
 
-ARTICLES = {
-    "reuters.md": ("Reuters", "https://www.reuters.com/world/nato-1", "2025-01-10", "000_1c6ccadab8500b43.txt"),
-    "ap.md": ("AP News", "https://apnews.com/article/nato-2", "2025-02-03", "003_856c997e904d8576.txt"),
-    "crier.md": ("Town Crier", "https://news.example.org/zebra", "2024-12-20", None),
-}
-ZEBRA = "The town council said the zebra crossing festival will close the high street on Saturday for the parade."
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("filtered") / "articles"
-    folder.mkdir()
-    for name, (source, url, published, seed) in ARTICLES.items():
-        body = (SEEDS / seed).read_text(encoding="utf-8") if seed else ZEBRA
-        title = f"{source} report"
-        folder.joinpath(name).write_text(
-            f"---\ntitle: {title}\nsource: {source}\nurl: {url}\npublished: {published}\n---\n{body}", encoding="utf-8"
-        )
-    return folder
+    return write_sourced_corpus(tmp_path_factory.mktemp("filtered") / "articles")
 
 
 @pytest.fixture(scope="module")

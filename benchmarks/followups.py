@@ -1,0 +1,68 @@
+"""Follow-up questions in a thread: top-3 accuracy of the follow-up alone and read with the earlier
+question, at several context weights, on the seed articles and on RealTimeQA 2022 (`followup_pairs.jsonl`).
+
+A pair is answered when one of the top 3 quotes holds its answer phrase (case-insensitive, on word
+boundaries) and, on RealTimeQA, comes from one of the question's relevant articles.
+
+    .venv/bin/python benchmarks/followups.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_index import BENCH, open_bench_index  # noqa: E402
+from index import Context, Embedder, Index, Settings  # noqa: E402
+from index.context import CONTEXT_WEIGHT  # noqa: E402
+from index.evaluate import load_questions  # noqa: E402
+
+PAIRS = Path(__file__).with_name("followup_pairs.jsonl")
+WEIGHTS = (0.25, 0.35, 0.5, 0.75, 1.0)  # of the earlier question, relative to the follow-up
+
+
+def answered(index: Index, pair: dict, context: Context | None, asked) -> bool:
+    """Whether one of the top 3 quotes holds the answer (from a relevant article, when the pair names them)."""
+    result = index.search(pair["followup"], k=3, asked=asked, context=context or Context())
+    pattern = re.compile(rf"(?<!\w){re.escape(pair['answer'])}(?!\w)", re.IGNORECASE)
+    relevant = set(pair.get("relevant_article_ids") or [])
+    return any(pattern.search(a.quote) and (not relevant or a.article.id in relevant) for a in result.answers)
+
+
+def main() -> int:
+    pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+    embedder = Embedder()
+    bench = open_bench_index(embedder)
+    if bench is None:
+        return 1
+    asked_on = {q.id: q.asked for q in load_questions(BENCH / "questions.jsonl")}
+    with tempfile.TemporaryDirectory() as folder:
+        seeds = Index.open(settings=Settings(index_dir=Path(folder), articles_dir=ROOT / "seeds"), embedder=embedder,
+                           log=lambda m: None)
+        seeds.update(progress=False)
+        corpora = {"seeds": seeds, "rtqa-2022": bench}
+        rows = [("follow-up alone", None)] + [
+            (f"with the earlier question, weight {w}" + (" (default)" if w == CONTEXT_WEIGHT else ""), w) for w in WEIGHTS
+        ]
+        print("| reading | seeds (12) | RealTimeQA 2022 (12) | all (24) |\n|---|---|---|---|")
+        for label, weight in rows:
+            hits = {"seeds": 0, "rtqa-2022": 0}
+            for pair in pairs:
+                context = None if weight is None else Context(earlier=(pair["earlier"],), weight=weight)
+                asked = asked_on.get(pair.get("question_id"))
+                hits[pair["corpus"]] += answered(corpora[pair["corpus"]], pair, context, asked)
+            counts = {c: sum(p["corpus"] == c for p in pairs) for c in hits}
+            total = sum(hits.values())
+            print(f"| {label} | {hits['seeds'] / counts['seeds']:.2f} | {hits['rtqa-2022'] / counts['rtqa-2022']:.2f} "
+                  f"| {total / len(pairs):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
