@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from . import arrivals
 from .context import NO_CONTEXT, Context
 from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
 from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
+from .stories import Story
 
 __all__ = [
     "Answer",
@@ -36,6 +38,7 @@ __all__ = [
     "SettingsError",
     "Stats",
     "StoredArticle",
+    "Story",
     "UpdateSummary",
 ]
 
@@ -164,6 +167,20 @@ class Index:
             generation=int(meta.get("generation", 0)),
             source_list=[tuple(row) for row in source_list],
         )
+
+    def arrivals(self, after: int = 0, limit: int = 1000) -> list[tuple[int, str]]:
+        """(seq, article id) of the articles updates brought after arrival `after`, oldest first, still indexed."""
+        with self.store.connection() as conn:
+            return arrivals.since(conn, after, limit)
+
+    def stories(self, article_ids: Iterable[str], limit: int = 10) -> list[Story]:
+        """These articles grouped into stories (same lead, several sources), most sources and newest first."""
+        return self._searcher.stories(set(article_ids), limit)
+
+    def last_arrival(self) -> int:
+        """The newest arrival's seq: where a new follow starts watching (0 before any)."""
+        with self.store.connection() as conn:
+            return arrivals.latest(conn)
 
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article with its passage spans, or None."""

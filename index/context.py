@@ -28,9 +28,10 @@ class Context:
     earlier: tuple[str, ...] = ()
     scope: str = ""  # default filters as written, e.g. "source:reuters site:apnews.com"
     weight: float = CONTEXT_WEIGHT  # of the earlier questions' words and meaning (benchmarks vary it)
+    articles: frozenset[str] | None = None  # only these articles (a follow's newly arrived ones)
 
     def __bool__(self) -> bool:
-        return bool(self.earlier or self.scope)
+        return bool(self.earlier or self.scope or self.articles is not None)
 
 
 NO_CONTEXT = Context()
@@ -46,6 +47,7 @@ class ReadQuestion:
     earlier: str = ""  # the earlier questions' words (filters taken out), joined
     earlier_shown: tuple[str, ...] = ()  # the earlier questions as asked, for the grey line
     weight: float = CONTEXT_WEIGHT  # of `earlier`, relative to `text`
+    articles: frozenset[str] | None = None  # only these articles, when given
 
     @property
     def all_text(self) -> str:
@@ -92,7 +94,7 @@ def read_question(question: str, context: Context = NO_CONTEXT) -> ReadQuestion:
     words = [w for w in words if w]
     if not text and words:  # only filters in the thread ("source:bbc"): the last question again, so narrowed
         text = words.pop()
-    return ReadQuestion(text, filters, scope, " ".join(words), tuple(earlier), context.weight)
+    return ReadQuestion(text, filters, scope, " ".join(words), tuple(earlier), context.weight, context.articles)
 
 
 def read_scope(scope: str) -> Filters:

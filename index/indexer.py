@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from . import arrivals
 from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
 from .generation_files import GenerationFiles
@@ -323,6 +324,7 @@ class Indexer:
                 )
                 conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
             conn.executemany("DELETE FROM articles WHERE id=?", [(a,) for a in removed])
+            arrivals.record(conn, arrivals.new_ids(conn, (p.article.id for p in planned)), generation, stamp)
             for plan in planned:
                 a = plan.article
                 conn.execute(

@@ -66,6 +66,7 @@ class Answer:
     highlight_start: int = 0
     highlight_end: int = 0
     excerpt: Excerpt | None = None
+    evidence: Evidence | None = None  # this answer's own signals (its passage, best sentence, rare words)
 
 
 @dataclass(frozen=True)

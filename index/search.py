@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import date
 
 import faiss
@@ -29,6 +30,7 @@ from .rescoring import rescore
 from .results import Answer, ArticleInfo, Evidence, SearchResult
 from .settings import Settings
 from .store import IndexCorrupt, Store
+from .stories import Story, group
 
 __all__ = [
     "BM25_ONLY", "DEFAULT_RANKING", "DENSE_ONLY", "Answer", "ArticleInfo", "EmptyQuestion", "Evidence", "FilterError",
@@ -97,6 +99,19 @@ class Searcher:
         finally:
             conn.execute("COMMIT")
 
+    def stories(self, article_ids: set[str], limit: int) -> list[Story]:
+        """The top `limit` stories among these articles, read from one index version (for digests)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            generation = Store.generation(conn)
+            if generation == 0:
+                return []
+            files = self.generations.get(generation, conn)
+            return group(conn, files.vectors, article_ids, limit, self.settings.public_url)
+        finally:
+            conn.execute("COMMIT")
+
     def search(
         self,
         question: str,
@@ -153,9 +168,9 @@ class Searcher:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         documents = max(1, len(files.keywords))
         notes, allowed = [read.context_note()], None
-        if read.filters or read.scope:
+        if read.filters or read.scope or read.articles is not None:
             catalog = self._catalog(files.number, conn)
-            ids = {aid for aid, *_ in catalog.rows}
+            ids = {aid for aid, *_ in catalog.rows} if read.articles is None else set(read.articles)
             for filters in (read.filters, read.scope):
                 if filters:
                     ids &= filters.article_ids(catalog)
@@ -163,7 +178,8 @@ class Searcher:
                 reading = f"No articles {read.describe()} — {articles:,} indexed in all"
                 return SearchResult(question, True, [], articles, reading=reading)
             allowed = Catalog.passages(conn, ids)
-            notes.insert(0, f"Searched {len(ids):,} of {articles:,} articles, {read.describe()}")
+            described = read.describe()
+            notes.insert(0, f"Searched {len(ids):,} of {articles:,} articles" + (f", {described}" if described else ""))
         reading = ". ".join(note for note in notes if note)
         stems = list(dict.fromkeys(stem(t) for t in query_terms(read.text)))
         earlier_stems = [s for s in dict.fromkeys(stem(t) for t in query_terms(read.earlier)) if s not in stems]
@@ -200,4 +216,9 @@ class Searcher:
         if not evidence.answerable():
             return SearchResult(question, True, [], articles, evidence, reading)
         answers = fold(ranked, k + offset, self.settings.public_url)
+        own = {c.pid: c for c in ranked[:top]}
+        for answer in answers:  # each answer's own evidence, for callers that post answers one by one (follows)
+            cand = own.get(answer.passage_id)
+            if cand is not None:
+                answer.evidence = replace(evidence, passage=cand.dense, sentence=cand.sentence_dense, lexical=cand.match)
         return SearchResult(question, not answers, answers[offset:], articles, evidence, reading)

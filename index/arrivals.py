@@ -1,0 +1,57 @@
+"""Which articles each committed update brought, in commit order: the feed follows are matched against.
+
+Rows are written in the update's own transaction, so a reader sees the new articles and their arrival
+together; `seq` only grows (AUTOINCREMENT never reuses a number), so "after seq N" never skips or repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+ARRIVALS_TABLE = """CREATE TABLE IF NOT EXISTS arrivals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    arrived_at TEXT NOT NULL
+)"""
+
+
+def new_ids(conn: sqlite3.Connection, article_ids: Iterable[str]) -> list[str]:
+    """Those of `article_ids` not stored yet (call before the update inserts them)."""
+    wanted = list(dict.fromkeys(article_ids))
+    known = {
+        row[0]
+        for row in conn.execute("SELECT id FROM articles WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+    }
+    return [a for a in wanted if a not in known]
+
+
+def record(conn: sqlite3.Connection, article_ids: list[str], generation: int, stamp: str) -> None:
+    """Note the arrival of `article_ids` with the update that commits them (inside its transaction)."""
+    conn.execute(ARRIVALS_TABLE)
+    conn.executemany(
+        "INSERT INTO arrivals(article_id, generation, arrived_at) VALUES (?, ?, ?)",
+        [(article_id, generation, stamp) for article_id in article_ids],
+    )
+
+
+def since(conn: sqlite3.Connection, seq: int, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` (seq, article id) arrivals after `seq`, oldest first, of articles still indexed."""
+    try:
+        return conn.execute(
+            """SELECT r.seq, r.article_id FROM arrivals r JOIN articles a ON a.id = r.article_id
+               WHERE r.seq > ? ORDER BY r.seq LIMIT ?""",
+            (seq, limit),
+        ).fetchall()
+    except sqlite3.OperationalError:  # an index no update of this version has written to yet
+        return []
+
+
+def latest(conn: sqlite3.Connection) -> int:
+    """The newest arrival's seq (0 when none)."""
+    try:
+        return conn.execute("SELECT coalesce(max(seq), 0) FROM arrivals").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
