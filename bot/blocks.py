@@ -43,6 +43,8 @@ HOW_TO_ASK = (
     "`during:2025-01`, or exclude with `-source:…` / `-site:…`.\n"
     "• Ask a follow-up in the same thread (`@Newsbot and what did Russia say?`): I read it with the thread's "
     "earlier questions.\n"
+    "• `/news follow <topic>` posts new articles that answer it here; `/news following` lists follows.\n"
+    "• `/news digest daily 08:00` (or `weekly mon 09:00`, with a topic) sends the day's stories here.\n"
     "• `/news scope source:reuters` limits a channel to some sources or dates (admins); `/news scope` shows it.\n"
     "• `/news add <url>` adds a news article from the web.\n"
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."

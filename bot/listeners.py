@@ -22,6 +22,12 @@ from . import blocks
 from .button_state import ButtonState, read_button
 from .dedupe import EventDeduper
 from .feedback import record_feedback
+from .channel_commands import ChannelCommands, channel_command
+from .digest_commands import DigestCommands
+from .digests import DigestStore
+from .follow_blocks import ACTION_UNFOLLOW
+from .follow_commands import FollowCommands
+from .follows import FollowStore
 from .home import publish_home
 from .questions import question_from
 from .reindex import Reindexer
@@ -55,14 +61,6 @@ def _add_command(text: str) -> list[str] | None:
         return None
     links = [word.split("|", 1)[0].strip("<>") for word in words[1:]]
     return links if all(_URL_LIKE.match(word) for word in words[1:]) else None
-
-
-def _scope_command(text: str) -> str | None:
-    """What follows `/news scope` ('' for a bare `scope`); None when the text is not a scope command."""
-    words = text.split(maxsplit=1)
-    if not words or words[0].lower() != "scope":
-        return None
-    return words[1].strip() if len(words) > 1 else ""
 
 
 def _is_user_dm(event: dict) -> bool:
@@ -111,6 +109,8 @@ class Listeners:
         deduper: EventDeduper,
         reindexer: Reindexer,
         add_admins_only: bool = False,
+        follow_store: FollowStore | None = None,
+        digest_store: DigestStore | None = None,
     ) -> None:
         self.index = index
         self.admins = admins
@@ -118,6 +118,8 @@ class Listeners:
         self.deduper = deduper
         self.reindexer = reindexer
         self.scopes = Scopes(index)
+        self.follows = FollowCommands(follow_store or FollowStore(index), admins)
+        self.commands = ChannelCommands(self.scopes, self.follows, DigestCommands(digest_store or DigestStore(index)), admins)
 
     def register(self, app: App) -> None:
         """Attach a listener to every event, command and action the manifest subscribes to."""
@@ -130,6 +132,7 @@ class Listeners:
         app.action(blocks.ACTION_DOWN)(ack=_ack, lazy=[self.vote])
         app.action(blocks.ACTION_MORE)(ack=_ack, lazy=[self.more_results])
         app.action(blocks.ACTION_SHARE)(ack=_ack, lazy=[self.share])
+        app.action(ACTION_UNFOLLOW)(ack=_ack, lazy=[self.follows.clicked_unfollow])
         app.event(ANY_EVENT)(_ack_other_event)  # last: only events no listener above took
 
     # --- questions in conversations ---------------------------------------------------------------------
@@ -159,8 +162,11 @@ class Listeners:
         try:
             question = question_from(event.get("text", ""), bot_user_id)
             wants_help = question.lower() in ("", "help", "help?")
+            command = channel_command(question)
             if wants_help:
                 message = blocks.help_message(self._article_count())
+            elif command is not None:  # "@Newsbot follow …": follows, digests and scopes belong to the conversation
+                message = self.commands.run(*command, channel, event.get("user"), client)
             else:
                 earlier: tuple[str, ...] = ()
                 if event.get("thread_ts") and event["thread_ts"] != ts:  # a reply: read with the thread
@@ -215,14 +221,14 @@ class Listeners:
             ack(**blocks.help_message())
         elif word == "reindex":
             ack(**self._start_reindex(command))
-        elif word == "stats" or _scope_command(text) is not None:
+        elif word == "stats" or channel_command(text) is not None:
             ack()
         elif _add_command(text) is not None:
             ack(**self._ack_add(command, _add_command(text)))
         else:
             ack(text=f":mag: Looking for “{blocks.escape(blocks.shorten(text, 200))}” in the news…")
 
-    def answer_news(self, command: dict) -> None:
+    def answer_news(self, command: dict, client: WebClient) -> None:
         """The private answer to `/news <question>` (or `/news stats`), sent to the command's `response_url`."""
         text = command.get("text", "").strip()
         if text.lower() in ("", "help", "reindex") or (_add_command(text) is not None and not self._may_add(command)):
@@ -231,13 +237,13 @@ class Listeners:
         try:
             question = question_from(text)
             urls = _add_command(text)
-            scope = _scope_command(text)
+            subcommand = channel_command(question)
             if urls is not None:
                 message = blocks.added_message(add_urls(self.index, urls)) if urls else blocks.help_message()
             elif text.lower() == "stats":
                 message = blocks.stats_message(self.index.stats() if self.index.exists() else None)
-            elif scope is not None:
-                message = self._scope(command, scope)
+            elif subcommand is not None:
+                message = self.commands.run(*subcommand, command.get("channel_id") or "", command.get("user_id"), client)
             elif question:
                 context = self._context(command.get("channel_id"))
                 message = self._answer(question, context=context, shareable=True, show_question=True)
@@ -247,23 +253,6 @@ class Listeners:
         except Exception:
             log.exception("could not answer /news")
             self._apologize(lambda: respond(response_url, blocks.text_message(blocks.APOLOGY)))
-
-    def _scope(self, command: dict, filters: str) -> dict:
-        """`/news scope …`: show the channel's scope to anyone; set or clear it for admins."""
-        channel, user = command.get("channel_id") or "", command.get("user_id")
-        if not filters:
-            return blocks.scope_message(self.scopes.get(channel))
-        if user not in self.admins:
-            return blocks.text_message("Sorry, only Newsbot admins can change this channel's scope (`NEWSBOT_ADMINS`).")
-        if filters.lower() == "off":
-            cleared = self.scopes.clear(channel)
-            return blocks.text_message("Scope cleared: questions here search every article." if cleared
-                                       else "This channel has no scope to clear.")
-        try:
-            scope = self.scopes.set(channel, filters, user)
-        except (FilterError, ValueError) as exc:
-            return blocks.text_message(blocks.escape(f"{exc}. E.g. `/news scope source:reuters site:apnews.com`."))
-        return blocks.scope_message(scope, changed=True)
 
     def _may_add(self, command: dict) -> bool:
         """Whether this user may `/news add` (everyone, unless NEWSBOT_ADD_ADMINS_ONLY=1)."""

@@ -9,22 +9,29 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from index import Index, Settings, SettingsError
+from index.settings import number_env
 
 from .app import WORKERS, build_app
 from .config import SlackConfig
 from .dedupe import EventDeduper
 from .events_door import EventsDoor
+from .digest_sender import DigestSender
+from .digests import DigestStore
+from .follow_worker import DEFAULT_CAP, DEFAULT_INTERVAL, FollowWorker
+from .follows import FollowStore
 from .listeners import Listeners
 from .readiness import Readiness
 from .reindex import Reindexer
 from .web import EVENTS_PATH, WebServer
 
 log = logging.getLogger("newsbot.server")
+DIGEST_INTERVAL = 20  # seconds between looks for due digests
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -66,13 +73,47 @@ def _connect_socket_mode(app: App, config: SlackConfig) -> SocketModeHandler:
     return handler
 
 
+def _schedule(follows: FollowWorker, digests: DigestSender, follow_interval: float) -> BackgroundScheduler:
+    """The bot's timed work on APScheduler: follows every few seconds, due digests every `DIGEST_INTERVAL`.
+
+    One run of a job at a time (a slow tick is not stacked) and missed runs folded into one; what
+    was sent is in SQLite, so a restart resumes without repeats.
+    """
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True})
+    scheduler.add_job(_logged(follows.tick, "follows"), "interval", seconds=follow_interval, id="follows")
+    scheduler.add_job(_logged(digests.tick, "digests"), "interval", seconds=DIGEST_INTERVAL, id="digests")
+    return scheduler
+
+
+def _logged(job, name: str):
+    """The job, its errors logged (the scheduler would otherwise report them as its own)."""
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("%s: this run failed; the next one tries again", name)
+    return run
+
+
 def _run(config: SlackConfig, socket_mode: bool) -> int:
     """Start everything, wait for SIGTERM/SIGINT or a fatal warm-up error, then stop cleanly."""
     _setup_logging()
     index = Index.open(settings=Settings.from_env(), log=logging.getLogger("newsbot.index").info)
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="answer")
     app = build_app(config, executor)
-    Listeners(index, config.admins, EventDeduper(), Reindexer(index), config.add_admins_only).register(app)
+    follow_store, digest_store = FollowStore(index), DigestStore(index)
+    listeners = Listeners(
+        index, config.admins, EventDeduper(), Reindexer(index), config.add_admins_only, follow_store, digest_store
+    )
+    listeners.register(app)
+    follow_worker = FollowWorker(
+        index, follow_store, listeners.scopes, app.client, cap=int(number_env("NEWSBOT_FOLLOW_POSTS_PER_HOUR", DEFAULT_CAP))
+    )
+    scheduler = _schedule(
+        follow_worker,
+        DigestSender(index, digest_store, listeners.scopes, app.client),
+        follow_interval=number_env("NEWSBOT_FOLLOW_INTERVAL", DEFAULT_INTERVAL, float),
+    )
 
     stop = threading.Event()
     failure: list[str] = []
@@ -91,6 +132,7 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
         routes = "/healthz and article pages" if socket_mode else f"Slack requests at POST {EVENTS_PATH}"
         log.info("listening on port %d (%s)", config.port, routes)
     readiness.start()
+    scheduler.start()
     stop.wait()
 
     log.info("stopping")
@@ -98,6 +140,8 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
         web.close()
     if socket_handler is not None:
         socket_handler.close()
+    follow_worker.stopping.set()  # a tick in progress ends after its current follow
+    scheduler.shutdown(wait=True)
     executor.shutdown(wait=True)
     if failure:
         print(f"newsbot {'socket' if socket_mode else 'serve'}: {failure[0]}", file=sys.stderr, flush=True)

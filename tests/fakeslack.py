@@ -91,6 +91,7 @@ class FakeSlack:
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     messages: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages, for conversations.replies
+    user_zones: dict[str, str] = field(default_factory=dict)  # user id -> Slack time zone, for users.info
     _server: ThreadingHTTPServer | None = None
     _socket_mode: "_SocketModeServer | None" = None
 
@@ -232,6 +233,8 @@ class FakeSlack:
             with self._changed:
                 self.messages.setdefault(params.get("channel"), []).append(message)
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": message}
+        if method == "users.info":
+            return {"ok": True, "user": {"id": params.get("user"), "tz": self.user_zones.get(params.get("user"), "UTC")}}
         if method == "conversations.replies":
             with self._changed:
                 return self._replies(params)

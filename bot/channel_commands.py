@@ -1,0 +1,57 @@
+"""The conversation-level commands of `/news` and `@Newsbot`: `scope`, `follow`/`following`/`unfollow` and
+`digest`. Each answers with one message; the listeners only route to `ChannelCommands.run`."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from index import FilterError
+
+from . import blocks
+from .digest_commands import DigestCommands
+from .follow_commands import FollowCommands
+from .scopes import Scopes
+
+WORDS = ("scope", "follow", "following", "unfollow", "digest")
+
+
+def channel_command(text: str) -> tuple[str, str] | None:
+    """(word, rest) when `text` is one of these commands; None for a question."""
+    words = text.split(maxsplit=1)
+    if not words or words[0].lower() not in WORDS:
+        return None
+    return words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+
+
+class ChannelCommands:
+    """Scopes (admins), follows and digests (anyone in the conversation)."""
+
+    def __init__(self, scopes: Scopes, follows: FollowCommands, digests: DigestCommands, admins: frozenset[str]) -> None:
+        self.scopes = scopes
+        self.follows = follows
+        self.digests = digests
+        self.admins = admins
+
+    def run(self, word: str, rest: str, channel: str, user: str | None, client: WebClient | None) -> dict:
+        """The reply to one command `word rest` sent in `channel` by `user`."""
+        if word == "scope":
+            return self.scope(rest, channel, user)
+        if word == "digest":
+            return self.digests.run(rest, channel, user, client)
+        return self.follows.run(word, rest, channel, user)
+
+    def scope(self, filters: str, channel: str, user: str | None) -> dict:
+        """`scope …`: show the channel's scope to anyone; set or clear it for admins."""
+        if not filters:
+            return blocks.scope_message(self.scopes.get(channel))
+        if user not in self.admins:
+            return blocks.text_message("Sorry, only Newsbot admins can change this channel's scope (`NEWSBOT_ADMINS`).")
+        if filters.lower() == "off":
+            cleared = self.scopes.clear(channel)
+            return blocks.text_message("Scope cleared: questions here search every article." if cleared
+                                       else "This channel has no scope to clear.")
+        try:
+            scope = self.scopes.set(channel, filters, user)
+        except (FilterError, ValueError) as exc:
+            return blocks.text_message(blocks.escape(f"{exc}. E.g. `/news scope source:reuters site:apnews.com`."))
+        return blocks.scope_message(scope, changed=True)

@@ -1,0 +1,144 @@
+"""The running bot's follow loop: match each follow against newly arrived articles, then post what is owed.
+
+Any update (`newsbot watch` in another process, `/news add`, feeds, reindex) notes its new articles in
+the index (`Index.arrivals`); this loop reads them every few seconds. Matching uses the question
+pipeline restricted to the new articles, with its abstention, and each posted story must pass the
+evidence floors on its own. At most `cap` stories per follow per hour; the rest of a burst is one
+summary line (and if a summary already went out this hour, they wait for the next hour).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from index import Context, FilterError, Index
+
+from . import follow_blocks
+from .follows import Follow, FollowStore, OwedPost, Story
+from .replies import NO_PREVIEWS
+from .scopes import Scopes
+
+log = logging.getLogger("newsbot.follows")
+
+DEFAULT_CAP = 5  # stories per follow per hour (NEWSBOT_FOLLOW_POSTS_PER_HOUR)
+DEFAULT_INTERVAL = 10.0  # seconds between looks at the arrivals (NEWSBOT_FOLLOW_INTERVAL)
+BATCH = 1000  # arrivals matched per follow per search
+MAX_STORIES = 30  # answers a search may turn into stories for one batch
+# Slack errors after which a post can never succeed: the story is dropped rather than retried forever.
+PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long"}
+
+
+class FollowWorker:
+    """Matches and posts for every follow of the index; one per bot process (claims keep processes apart)."""
+
+    def __init__(
+        self,
+        index: Index,
+        store: FollowStore,
+        scopes: Scopes,
+        client: WebClient,
+        cap: int = DEFAULT_CAP,
+    ) -> None:
+        self.index = index
+        self.store = store
+        self.scopes = scopes
+        self.client = client
+        self.cap = cap
+        self.stopping = threading.Event()  # set to end a tick between follows (at shutdown)
+
+    def tick(self) -> None:
+        """Match new arrivals, then post owed stories."""
+        if not self.index.exists():
+            return
+        follows = self.store.all()
+        last = self.index.last_arrival()
+        for follow in follows:
+            if follow.seen < last and not self.stopping.is_set():
+                self.match(follow)
+        for follow in self.store.all():
+            if not self.stopping.is_set():
+                self.post(follow)
+
+    # --- matching -----------------------------------------------------------------------------------------
+
+    def match(self, follow: Follow) -> int:
+        """Match the follow against the next batch of arrivals and owe the stories found; how many."""
+        batch = self.index.arrivals(after=follow.seen, limit=BATCH)
+        if not batch:  # the arrivals after `seen` were articles removed since: nothing to read
+            return self.store.record(follow, self.index.last_arrival(), [])
+        stories = self.stories(follow, frozenset(article for _, article in batch))
+        owed = self.store.record(follow, batch[-1][0], stories)
+        if owed:
+            log.info("follow #%d: %d new stories in %d new articles", follow.id, owed, len(batch))
+        return owed
+
+    def stories(self, follow: Follow, articles: frozenset[str]) -> list[Story]:
+        """The new stories among `articles` that answer the follow (within its channel's scope)."""
+        return find_stories(self.index, follow, articles, self.scopes.filters(follow.channel))
+
+    # --- posting ------------------------------------------------------------------------------------------
+
+    def post(self, follow: Follow) -> int:
+        """Post the follow's owed stories within the hourly cap, then one summary line for the rest; how many posted."""
+        sent, full = 0, False
+        for post in self.store.owed(follow):
+            claim = self.store.claim(post, self.cap)
+            if claim == "full":
+                full = True  # this hour's posts are spent: the rest goes into one summary line
+                break
+            if claim == "claimed":
+                sent += self._send(post)
+        if not full:
+            return sent
+        taken = self.store.summarise(follow)
+        if taken:
+            try:
+                message = follow_blocks.summary_message(follow, len(taken))
+                self.client.chat_postMessage(channel=follow.channel, **message, **NO_PREVIEWS)
+            except (SlackApiError, OSError) as exc:
+                log.warning("follow #%d: could not post the summary line: %s", follow.id, _reason(exc))
+                for post in taken:
+                    self.store.mark(post, "owed")
+        return sent
+
+    def _send(self, post: OwedPost) -> bool:
+        """Post one claimed story; whether it was posted."""
+        try:
+            self.client.chat_postMessage(channel=post.follow.channel, **post.message, **NO_PREVIEWS)
+        except (SlackApiError, OSError) as exc:
+            reason = _reason(exc)
+            permanent = reason in PERMANENT
+            log.warning("follow #%d: could not post a story (%s)%s", post.follow.id, reason,
+                        "; dropped" if permanent else "; will retry")
+            self.store.mark(post, "failed" if permanent else "owed")
+            return False
+        self.store.mark(post, "posted")
+        return True
+
+
+def find_stories(index: Index, follow: Follow, articles: frozenset[str], scope: str = "") -> list[Story]:
+    """The stories among `articles` that answer the follow, one per lead article, best first.
+
+    The question pipeline restricted to `articles`, with its abstention; then each answer must pass
+    the evidence floors on its own, since a rank is no evidence (the 30th answer of a batch is).
+    """
+    try:
+        result = index.search(follow.question, k=MAX_STORIES, context=Context(scope=scope, articles=articles))
+    except FilterError as exc:  # a scope changed since the follow was made; the follow itself was checked
+        log.warning("follow #%d cannot be matched: %s", follow.id, exc)
+        return []
+    stories: dict[str, Story] = {}
+    for answer in [] if result.abstained else result.answers:
+        if answer.evidence is None or not answer.evidence.answerable() or answer.article.id in stories:
+            continue
+        also = tuple(a.id for a in answer.also_in if a.id != answer.article.id)
+        stories[answer.article.id] = Story(answer.article.id, also, follow_blocks.story_message(follow, answer), answer.score)
+    return list(stories.values())
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else str(exc)
