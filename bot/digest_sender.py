@@ -1,0 +1,138 @@
+"""Send the digests that are due: the stories of the articles indexed since the last digest, at most
+`MAX_STORIES`, each quoted by its lead sentence with its sources linked; one line when nothing is new."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from index import Context, FilterError, Index, Story
+from index.context import read_scope
+
+from .blocks import TITLE_CHARS, context, escape, link, section, shorten
+from .digests import Digest, DigestStore
+from .replies import NO_PREVIEWS
+from .scopes import Scopes
+
+log = logging.getLogger("newsbot.digests")
+
+MAX_STORIES = 10
+MAX_ARTICLES = 20_000  # arrivals read for one digest
+TOPIC_ANSWERS = 100  # answers a topic search may keep as the digest's articles
+SOURCES_SHOWN = 5
+
+
+class DigestSender:
+    """Looks for due digests and sends each once (see `digests` for how processes agree)."""
+
+    def __init__(self, index: Index, store: DigestStore, scopes: Scopes, client: WebClient,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.index = index
+        self.store = store
+        self.scopes = scopes
+        self.client = client
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def tick(self) -> int:
+        """Send every digest due now; how many were sent (or skipped as empty, by the channel's choice)."""
+        if not self.index.exists():
+            return 0
+        sent = 0
+        now = self.clock()
+        for digest in self.store.all():
+            due = digest.due(now)
+            if due is None or not self.store.claim(digest, due):
+                continue
+            try:
+                sent += self.send(digest, due)
+            except Exception:
+                log.exception("the digest for %s failed; it will be tried again", digest.channel)
+                self.store.release(digest, due)
+        return sent
+
+    def send(self, digest: Digest, due: datetime) -> bool:
+        """Build and post one digest; False when it was skipped (nothing new and the channel chose so)."""
+        arrivals = self.index.arrivals(after=digest.last_seq, limit=MAX_ARTICLES)
+        covered = arrivals[-1][0] if arrivals else digest.last_seq
+        articles = self._articles(digest, {article for _, article in arrivals})
+        scope = self.scopes.filters(digest.channel)
+        stories = self._stories(articles, scope) if articles else []
+        if not stories and digest.skip_empty:
+            self.store.covered(digest, covered)
+            log.info("digest for %s: nothing new, skipped as the channel chose", digest.channel)
+            return False
+        message = digest_message(digest, stories, len(articles), due)
+        try:
+            self.client.chat_postMessage(channel=digest.channel, **message, **NO_PREVIEWS)
+        except (SlackApiError, OSError) as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.warning("could not post the digest in %s (%s); will retry", digest.channel, reason)
+            self.store.release(digest, due)
+            return False
+        self.store.covered(digest, covered)
+        log.info("digest for %s: %d stories from %d new articles", digest.channel, len(stories), len(articles))
+        return True
+
+    def _articles(self, digest: Digest, arrived: set[str]) -> set[str]:
+        """The new articles the digest reports: all of them, or those answering its topic."""
+        if not digest.topic or not arrived:
+            return arrived
+        context = Context(scope=self.scopes.filters(digest.channel), articles=frozenset(arrived))
+        try:
+            result = self.index.search(digest.topic, k=TOPIC_ANSWERS, context=context)
+        except FilterError as exc:
+            log.warning("the digest topic of %s cannot be searched: %s", digest.channel, exc)
+            return set()
+        if result.abstained:
+            return set()
+        keep = set()
+        for answer in result.answers:
+            if answer.evidence is not None and answer.evidence.answerable():
+                keep |= {answer.article.id, *(a.id for a in answer.also_in)}
+        return keep
+
+    def _stories(self, articles: set[str], scope: str) -> list[Story]:
+        try:
+            filters = read_scope(scope)
+        except FilterError:
+            filters = None
+        if filters:
+            with self.index.store.connection() as conn:
+                rows = conn.execute(
+                    "SELECT id, source, url, published FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(articles)),),
+                ).fetchall()
+            articles = {aid for aid, source, url, published in rows if filters.allows(source, url, published)}
+        return self.index.stories(articles, MAX_STORIES)
+
+
+def digest_message(digest: Digest, stories: list[Story], new_articles: int, due: datetime) -> dict:
+    """The digest: a heading, then each story's lead sentence quoted (verbatim) with its sources linked."""
+    local = due.astimezone(ZoneInfo(digest.zone))
+    kind = "Daily" if digest.cadence == "daily" else "Weekly"
+    topic = f" on “{escape(shorten(digest.topic, 200))}”" if digest.topic else ""
+    when = local.strftime("%a %-d %b %Y, %H:%M") + f" ({escape(digest.zone)})"
+    if not stories:
+        text = f":newspaper: {kind} digest{topic}: nothing new since the last one. — {when}"
+        return {"text": text, "blocks": [section(text)]}
+    noun = "story" if len(stories) == 1 else "stories"
+    head = f":newspaper: *{kind} digest{topic}* — {len(stories)} {noun} from {new_articles} new articles · {when}"
+    blocks = [section(head)]
+    for story in stories:
+        quote = escape(" ".join(story.sentence.split()))
+        blocks.append(section(f">*{quote}*" if quote else ">…"))
+        lead = link(story.link, shorten(story.lead.title, TITLE_CHARS))
+        by_source = {}
+        for article in story.articles:  # each source linked to its own article
+            by_source.setdefault(article.source or article.title, article)
+        shown = [link(a.url, shorten(name, 60)) for name, a in list(by_source.items())[:SOURCES_SHOWN]]
+        more = f" and {len(by_source) - SOURCES_SHOWN} more" if len(by_source) > SOURCES_SHOWN else ""
+        blocks.append(context(f"{lead} · {', '.join(shown)}{more}"))
+    fallback = f"{kind} digest{topic}: {len(stories)} {noun} — “{escape(shorten(stories[0].sentence, 200))}”"
+    return {"text": fallback, "blocks": blocks}

@@ -1,0 +1,213 @@
+"""Scheduled digests per channel: `/news digest daily 08:00 [Europe/Berlin] [topic] [skip-empty]`,
+`/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the index's SQLite.
+
+When a digest is due is computed with APScheduler's `CronTrigger` in the digest's time zone (DST
+included). A process claims a due digest by moving `last_due` from the value it read to the new one
+in one statement: when several bot processes run, exactly one sends it. A restart neither repeats a
+sent digest (`last_due` says it went) nor skips a missed one (it is sent late, once).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from index import Index
+from index.context import read_question
+
+TABLE = """CREATE TABLE IF NOT EXISTS digests (
+    channel TEXT PRIMARY KEY,
+    cadence TEXT NOT NULL,  -- daily or weekly
+    weekday TEXT,  -- mon..sun for weekly
+    at_time TEXT NOT NULL,  -- HH:MM in `zone`
+    zone TEXT NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    skip_empty INTEGER NOT NULL DEFAULT 0,
+    set_by TEXT,
+    set_at TEXT NOT NULL,
+    last_due TEXT NOT NULL,  -- the latest scheduled time handled (UTC ISO); a new digest starts at its creation
+    last_seq INTEGER NOT NULL  -- the last article arrival (index arrivals seq) a digest covered
+)"""
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SKIP_EMPTY = "skip-empty"
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+USAGE = ("e.g. `/news digest daily 08:00`, `/news digest weekly mon 09:00 Europe/Berlin ukraine`, "
+         "`/news digest daily 07:30 skip-empty`, or `/news digest off`")
+
+
+class ScheduleError(ValueError):
+    """A digest command that cannot be read; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A channel's digest setting and where it stands."""
+
+    channel: str
+    cadence: str
+    weekday: str | None
+    at_time: str
+    zone: str
+    topic: str
+    skip_empty: bool
+    set_by: str | None
+    set_at: str
+    last_due: str
+    last_seq: int
+
+    def trigger(self) -> CronTrigger:
+        hour, minute = self.at_time.split(":")
+        return CronTrigger(day_of_week=self.weekday or "*", hour=int(hour), minute=int(minute), timezone=ZoneInfo(self.zone))
+
+    def due(self, now: datetime) -> datetime | None:
+        """The latest scheduled time after `last_due` and not after `now` (one digest for any number missed)."""
+        trigger, latest = self.trigger(), None
+        moment = datetime.fromisoformat(self.last_due)
+        for _ in range(400):  # more than a year of daily digests missed is sent once all the same
+            upcoming = trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
+            if upcoming is None or upcoming > now:
+                break
+            latest = moment = upcoming
+        return latest
+
+    def describe(self) -> str:
+        """'daily at 08:00 (Europe/Berlin)' or 'every Monday at 09:00 (UTC)', with the topic."""
+        when = "daily" if self.cadence == "daily" else f"every {_weekday_name(self.weekday)}"
+        topic = f" on “{self.topic}”" if self.topic else ""
+        quiet = ", skipped when nothing is new" if self.skip_empty else ""
+        return f"{when} at {self.at_time} ({self.zone}){topic}{quiet}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What `/news digest …` asked for (the zone may be left to the user's Slack time zone)."""
+
+    cadence: str
+    weekday: str | None
+    at_time: str
+    zone: str | None
+    topic: str
+    skip_empty: bool
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Read `daily HH:MM` / `weekly <day> HH:MM`, then an optional zone, `skip-empty` and topic words."""
+    words = text.split()
+    if not words or words[0].lower() not in ("daily", "weekly"):
+        raise ScheduleError(f"say daily or weekly, {USAGE}")
+    cadence, rest = words[0].lower(), words[1:]
+    weekday = None
+    if cadence == "weekly":
+        if not rest or rest[0][:3].lower() not in WEEKDAYS:
+            raise ScheduleError(f"say which day a weekly digest comes (mon … sun), {USAGE}")
+        weekday, rest = rest[0][:3].lower(), rest[1:]
+    if not rest or not _TIME.fullmatch(rest[0]):
+        raise ScheduleError(f"say the time as HH:MM (24-hour), {USAGE}")
+    hour, minute = _TIME.fullmatch(rest[0]).groups()
+    at_time, rest = f"{int(hour):02d}:{minute}", rest[1:]
+    zone = None
+    if rest and ("/" in rest[0] or rest[0].upper() == "UTC"):
+        zone = check_zone(rest[0])
+        rest = rest[1:]
+    skip_empty = any(w.lower() == SKIP_EMPTY for w in rest)
+    topic = " ".join(w for w in rest if w.lower() != SKIP_EMPTY)[:300]
+    if topic:
+        read_question(topic)  # a malformed filter in the topic is a FilterError now, not at 08:00
+    return Schedule(cadence, weekday, at_time, zone, topic, skip_empty)
+
+
+def check_zone(name: str) -> str:
+    """The IANA zone name, or a `ScheduleError` naming it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"`{name}` is not a time zone; use a name like Europe/Berlin or UTC") from None
+    return "UTC" if name.upper() == "UTC" else name
+
+
+def _weekday_name(day: str | None) -> str:
+    names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    return names[WEEKDAYS.index(day)] if day in WEEKDAYS else "day"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DigestStore:
+    """Digest settings in the index database."""
+
+    def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
+        self.index = index
+        self.clock = clock
+        self._ready = False
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        conn = self.index.store.connect()
+        try:
+            if not self._ready:
+                conn.execute(TABLE)
+                self._ready = True
+            yield conn
+        finally:
+            conn.close()
+
+    def set(self, channel: str, schedule: Schedule, zone: str, user: str | None) -> Digest:
+        """Set (or replace) the channel's digest; it covers articles arriving from now on."""
+        now = self.clock().isoformat()
+        digest = Digest(channel, schedule.cadence, schedule.weekday, schedule.at_time, zone, schedule.topic,
+                        schedule.skip_empty, user, now, now, self.index.last_arrival())
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (digest.channel, digest.cadence, digest.weekday, digest.at_time, digest.zone, digest.topic,
+                 int(digest.skip_empty), digest.set_by, digest.set_at, digest.last_due, digest.last_seq),
+            )
+        return digest
+
+    def get(self, channel: str) -> Digest | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT * FROM digests WHERE channel = ?", (channel,)).fetchone()
+        return _digest(row) if row else None
+
+    def all(self) -> list[Digest]:
+        with self._conn() as conn:
+            return [_digest(row) for row in conn.execute("SELECT * FROM digests ORDER BY channel")]
+
+    def clear(self, channel: str) -> bool:
+        with self._conn() as conn:
+            return conn.execute("DELETE FROM digests WHERE channel = ?", (channel,)).rowcount > 0
+
+    def claim(self, digest: Digest, due: datetime) -> bool:
+        """Take the digest due at `due` for sending; False when another process took it (or it changed)."""
+        with self._conn() as conn:
+            return conn.execute(
+                "UPDATE digests SET last_due = ? WHERE channel = ? AND last_due = ? AND set_at = ?",
+                (due.isoformat(), digest.channel, digest.last_due, digest.set_at),
+            ).rowcount == 1
+
+    def release(self, digest: Digest, due: datetime) -> None:
+        """Give a claimed digest back after its message could not be sent, so the next look retries it."""
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE digests SET last_due = ? WHERE channel = ? AND last_due = ? AND set_at = ?",
+                (digest.last_due, digest.channel, due.isoformat(), digest.set_at),
+            )
+
+    def covered(self, digest: Digest, seq: int) -> None:
+        """Note that the articles up to arrival `seq` were reported."""
+        with self._conn() as conn:
+            conn.execute("UPDATE digests SET last_seq = ? WHERE channel = ? AND set_at = ?", (seq, digest.channel, digest.set_at))
+
+
+def _digest(row: tuple) -> Digest:
+    channel, cadence, weekday, at_time, zone, topic, skip_empty, set_by, set_at, last_due, last_seq = row
+    return Digest(channel, cadence, weekday, at_time, zone, topic, bool(skip_empty), set_by, set_at, last_due, last_seq)
