@@ -1,0 +1,99 @@
+"""Follows on RealTimeQA 2022 (the index `rtqa.py` built): what matching costs, and how precise the posts are.
+
+1. Cost: 100 follows (benchmark questions) matched against 1,000 newly arrived articles, the way the
+   bot's follow loop does it (`find_stories`): milliseconds per follow per update, and the total.
+2. Precision: questions as follows, the 4,884 articles arriving week by week in publication order;
+   of the articles a follow would post, the share relevant to its question (one of its
+   `relevant_article_ids`), and of the relevant articles, the share posted. Relevance here is the
+   benchmark's: the few articles a web search returned for the quiz question, so other articles on
+   the same story count as misses and precision is a lower bound; the share of posts holding the
+   quiz answer is reported beside it.
+
+    .venv/bin/python benchmarks/follows.py [--questions 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_index import BENCH, open_bench_index  # noqa: E402
+from bot.follow_worker import find_stories  # noqa: E402
+from bot.follows import Follow  # noqa: E402
+from index import Embedder  # noqa: E402
+from index.evaluate import load_questions  # noqa: E402
+
+
+def weeks(index) -> list[frozenset[str]]:
+    """The indexed articles grouped by ISO week of publication, oldest first (undated ones last)."""
+    groups: dict[tuple, set[str]] = defaultdict(set)
+    with index.store.connection() as conn:
+        for article_id, published in conn.execute("SELECT id, published FROM articles"):
+            try:
+                key = tuple(date.fromisoformat((published or "")[:10]).isocalendar()[:2])
+            except ValueError:
+                key = (9999, 0)
+            groups[key].add(article_id)
+    return [frozenset(groups[k]) for k in sorted(groups)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=120, help="questions used as follows for precision")
+    args = parser.parse_args()
+    index = open_bench_index(Embedder())
+    if index is None:
+        return 1
+    index.warm_up()
+    questions = load_questions(BENCH / "questions.jsonl")
+
+    newest = frozenset(article for _, article in index.arrivals(after=0, limit=10**6)[-1000:])
+    if len(newest) < 1000:  # an index built before arrivals were recorded: any 1,000 articles
+        with index.store.connection() as conn:
+            newest = frozenset(row[0] for row in conn.execute("SELECT id FROM articles ORDER BY id LIMIT 1000"))
+    follows = [Follow(i, "C", q.question, "U", "", 0) for i, q in enumerate(questions[:100])]
+    times, posted = [], 0
+    for follow in follows:
+        started = time.perf_counter()
+        posted += len(find_stories(index, follow, newest))
+        times.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    print(f"cost: 100 follows x {len(newest)} new articles: {sum(times) / 1000:.1f} s in all; per follow "
+          f"p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms; {posted} stories\n")
+
+    batches = weeks(index)
+    chosen = questions[: args.questions]
+    relevant_posted = posted_total = relevant_total = holding_answer = covered = 0
+    for number, q in enumerate(chosen):
+        follow = Follow(number, "C", q.question, "U", "", 0)
+        relevant = set(q.article_ids)
+        relevant_total += len(relevant)
+        pattern = re.compile(rf"(?<!\w){re.escape(q.answer)}(?!\w)", re.IGNORECASE) if q.answer else None
+        reached: set[str] = set()
+        for batch in batches:
+            for story in find_stories(index, follow, batch):
+                ids = {story.article_id, *story.also_in}
+                posted_total += 1
+                relevant_posted += bool(ids & relevant)
+                reached |= ids & relevant
+                holding_answer += bool(pattern and pattern.search(story.message["text"] + str(story.message["blocks"])))
+        covered += len(reached)
+    print(f"precision: {len(chosen)} questions as follows, {len(batches)} weekly updates")
+    print("| posts | relevant (precision) | holding the quiz answer | relevant articles posted (recall) |")
+    print("|---|---|---|---|")
+    print(f"| {posted_total} ({posted_total / len(chosen):.1f} per follow) | {relevant_posted / max(posted_total, 1):.3f} "
+          f"| {holding_answer / max(posted_total, 1):.3f} | {covered / max(relevant_total, 1):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Follow matching and posting in process, on a real index (real model, FAISS, SQLite), posting over real
+HTTP to the fake Slack API: scopes, per-answer evidence, and what a failed post does."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from slack_sdk import WebClient
+
+from conftest import make_index, write_sourced_corpus
+from fakeslack import FakeSlack
+from bot.follow_worker import FollowWorker
+from bot.follows import FollowStore
+from bot.scopes import Scopes
+
+TOKEN = "xoxb-follow-test"
+CHANNEL = "C0MATCH"
+NATO_FOLLOW = "NATO expels Russian diplomats"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    fake = FakeSlack.start(TOKEN)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def world(tmp_path, embedder, fake):
+    """An empty index that the sourced articles arrive in after the follows are made."""
+    fake.reset()
+    staged = write_sourced_corpus(tmp_path / "staged")
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    index = make_index(tmp_path, embedder, articles=articles)
+    (articles / "old.txt").write_text("Old news\n\nThe harbour reopened after the storm, the port authority said.")
+    index.update(progress=False)
+    store = FollowStore(index)
+    worker = FollowWorker(index, store, Scopes(index), WebClient(token=TOKEN, base_url=fake.api_url), cap=5)
+
+    def arrive() -> None:
+        for path in staged.iterdir():
+            shutil.copy(path, articles / path.name)
+        index.update(progress=False)
+
+    return index, store, worker, arrive
+
+
+def posted(fake: FakeSlack) -> list:
+    return [c for c in fake.calls("chat.postMessage") if c.params.get("channel") == CHANNEL]
+
+
+def test_a_follow_in_a_scoped_channel_posts_only_from_its_scope(world, fake):
+    index, store, worker, arrive = world
+    Scopes(index).set(CHANNEL, "source:reuters", "U0ADMIN")
+    store.add(CHANNEL, NATO_FOLLOW, "U0ALICE")
+    store.add("C0OPEN", NATO_FOLLOW, "U0ALICE")
+    arrive()
+    worker.tick()
+    scoped = posted(fake)
+    open_posts = [c for c in fake.calls("chat.postMessage") if c.params.get("channel") == "C0OPEN"]
+    assert len(scoped) == 1 and "Reuters" in scoped[0].mrkdwn() and "AP News" not in scoped[0].mrkdwn()
+    assert any("AP News" in c.mrkdwn() for c in open_posts), "without a scope the other wire is reported too"
+
+
+def test_an_unrelated_follow_posts_nothing_and_the_old_articles_never_match(world, fake):
+    index, store, worker, arrive = world
+    store.add(CHANNEL, "harbour storm port authority", "U0ALICE")  # only the old article is about it
+    store.add(CHANNEL, "banana bread recipe", "U0ALICE")
+    arrive()
+    worker.tick()
+    assert posted(fake) == []
+
+
+def test_a_post_slack_refuses_for_good_is_dropped_and_a_passing_failure_retried(world, fake):
+    index, store, worker, arrive = world
+    follow = store.add(CHANNEL, NATO_FOLLOW, "U0ALICE")
+    arrive()
+    fake.fail("chat.postMessage", status=500, times=100)  # more than the client's retries: this tick fails
+    worker.tick()
+    assert posted(fake) == [] and store.owed(follow), "kept for the next tick"
+    fake.reset()  # Slack is back
+    worker.tick()
+    assert posted(fake) and not store.owed(follow)
+    fake.reset()
+    other = store.add("C0GONE", NATO_FOLLOW, "U0ALICE")
+    with store._conn() as conn:  # made after the arrivals: let it read them as if it had been there before
+        conn.execute("UPDATE follows SET seen = 0 WHERE id = ?", (other.id,))
+    fake.fail("chat.postMessage", error="channel_not_found", times=10)
+    worker.tick()
+    assert not store.owed(store.get(other.id)), "a channel that is gone does not block the loop forever"
