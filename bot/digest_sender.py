@@ -17,6 +17,7 @@ from index.context import read_scope
 
 from .blocks import TITLE_CHARS, context, escape, link, section, shorten
 from .digests import Digest, DigestStore
+from .follow_worker import worth_posting
 from .replies import NO_PREVIEWS
 from .scopes import Scopes
 
@@ -93,7 +94,7 @@ class DigestSender:
             return set()
         keep = set()
         for answer in result.answers:
-            if answer.evidence is not None and answer.evidence.answerable():
+            if worth_posting(answer.evidence):
                 keep |= {answer.article.id, *(a.id for a in answer.also_in)}
         return keep
 
