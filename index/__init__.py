@@ -78,7 +78,7 @@ class Index:
         self.directory = Path(directory)
         self.settings = settings
         self.store = Store(self.directory)
-        self.embedder = embedder or Embedder(settings.model)
+        self.embedder = embedder or Embedder(settings.model, settings.embedding_backend)
         self.log = log
         self._searcher = Searcher(self.store, self.embedder, settings)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .onnx_backend import BACKENDS, BackendError, OnnxEncoder, check_mean_pooling, max_tokens, mean_pool, model_file
 from .settings import DEFAULT_MODEL
 
 # Never contact a model hub, even by accident: set before sentence-transformers is imported.
@@ -45,13 +46,46 @@ def model_path(name: str) -> Path:
 
 
 class Embedder:
-    """A lazily loaded sentence-transformers model; loading happens on the first `encode`."""
+    """A lazily loaded sentence-transformers model; loading happens on the first `encode`.
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+    `backend` "torch" runs the model as sentence-transformers does; "onnx" and "onnx-int8" run the
+    same model exported to ONNX Runtime (int8: quantized per channel), see `onnx_backend`.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch") -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"NEWSBOT_EMBEDDING_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.name = name
+        self.backend = backend
         self._model = None
+        self._onnx: OnnxEncoder | None = None
+        self._tokenizer = None
+        self._max_tokens = 256
         self._lock = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}  # question -> vector, oldest first
+
+    @property
+    def key(self) -> str:
+        """What the index records as its model: the name, and the backend unless torch (vectors never mix)."""
+        return self.name if self.backend == "torch" else f"{self.name}@{self.backend}"
+
+    def _onnx_encoder(self) -> OnnxEncoder:
+        """The ONNX session and tokenizer, exported on first use (loaded once, thread-safely)."""
+        with self._lock:
+            if self._onnx is None:
+                path = model_path(self.name)
+                from transformers import AutoTokenizer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+                try:
+                    check_mean_pooling(path)
+                    self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+                    self._max_tokens = max_tokens(path)
+                    self._onnx = OnnxEncoder(model_file(path, self.backend))
+                except BackendError as exc:
+                    raise ModelError(f"embedding backend {self.backend}: {exc}") from None
+            return self._onnx
 
     @property
     def model(self):
@@ -72,11 +106,15 @@ class Embedder:
     @property
     def loaded(self) -> bool:
         """True once the model is in memory."""
-        return self._model is not None
+        return self._model is not None or self._onnx is not None
 
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
+        if self.backend != "torch":
+            import json
+
+            return int(json.loads((model_path(self.name) / "config.json").read_text())["hidden_size"])
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
@@ -88,6 +126,8 @@ class Embedder:
         on_batch: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Unit-length float32 vectors for `texts`, one row each; `on_batch(n)` reports progress."""
+        if self.backend != "torch":
+            return self._encode_onnx(texts, batch_size, on_batch)
         model = self.model
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -158,25 +198,8 @@ class Embedder:
 
         Also returns, per item, the first sentence the window did not reach in full (None if all fit).
         """
-        import torch
-
-        model = self.model
-        tokenizer = model.tokenizer
         texts = [prefix + body for prefix, body, _ in chunk]
-        encoded = tokenizer(
-            texts,
-            padding=True,
-            truncation="longest_first",
-            max_length=model.max_seq_length,
-            return_tensors="pt",
-            return_offsets_mapping=True,
-        )
-        offsets = encoded.pop("offset_mapping").numpy()
-        with torch.inference_mode():
-            output = model(dict(encoded))
-            vectors = torch.nn.functional.normalize(output["sentence_embedding"], p=2, dim=1).numpy()
-            tokens = output["token_embeddings"].numpy()
-        mask = encoded["attention_mask"].numpy().astype(bool)
+        vectors, tokens, mask, offsets = self._forward(texts)
         results, uncovered = [], []
         for row, (prefix, _, spans) in enumerate(chunk):
             starts, ends = offsets[row, :, 0], offsets[row, :, 1]
@@ -198,6 +221,41 @@ class Embedder:
             uncovered.append(first_cut)
         return results, uncovered
 
+    def _forward(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One forward pass: unit vectors, token embeddings, the real-token mask and each token's character offsets."""
+        if self.backend != "torch":
+            encoder = self._onnx_encoder()
+            encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self._max_tokens,
+                                      return_tensors="np", return_offsets_mapping=True)
+            offsets = encoded.pop("offset_mapping")
+            tokens = encoder.token_embeddings(encoded)
+            mask = encoded["attention_mask"].astype(bool)
+            return mean_pool(tokens, mask), tokens, mask, offsets
+        import torch
+
+        model = self.model
+        encoded = model.tokenizer(texts, padding=True, truncation="longest_first", max_length=model.max_seq_length,
+                                  return_tensors="pt", return_offsets_mapping=True)
+        offsets = encoded.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            output = model(dict(encoded))
+            vectors = torch.nn.functional.normalize(output["sentence_embedding"], p=2, dim=1).numpy()
+            tokens = output["token_embeddings"].numpy()
+        return vectors, tokens, encoded["attention_mask"].numpy().astype(bool), offsets
+
+    def _encode_onnx(
+        self, texts: Sequence[str], batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """`encode` on the ONNX session: similar lengths batched, the model's mean pooling, unit length."""
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            out[idx] = self._forward([texts[j] for j in idx])[0]
+            if on_batch:
+                on_batch(len(idx))
+        return out
+
     def encode_query(self, text: str) -> np.ndarray:
         """One unit-length vector for a question, the same as `encode` gives, a little sooner.
 
@@ -209,14 +267,17 @@ class Embedder:
             cached = self._recent.get(text)
         if cached is not None:
             return cached
-        import torch
+        if self.backend != "torch":
+            vector = self._encode_onnx([text])[0]
+        else:
+            import torch
 
-        model = self.model
-        prepare = getattr(model, "preprocess", None) or model.tokenize
-        with torch.inference_mode():
-            features = prepare([text])
-            vector = model(features)["sentence_embedding"]
-            vector = torch.nn.functional.normalize(vector, p=2, dim=1)[0].numpy().astype(np.float32)
+            model = self.model
+            prepare = getattr(model, "preprocess", None) or model.tokenize
+            with torch.inference_mode():
+                features = prepare([text])
+                vector = model(features)["sentence_embedding"]
+                vector = torch.nn.functional.normalize(vector, p=2, dim=1)[0].numpy().astype(np.float32)
         vector.setflags(write=False)  # shared by every caller asking the same question
         with self._lock:
             self._recent[text] = vector

@@ -67,9 +67,9 @@ class UpdateSummary:
         )
 
 
-def pipeline_signature(settings: Settings) -> str:
+def pipeline_signature(settings: Settings, model_key: str) -> str:
     """Everything that changes how articles become passages and vectors; a change forces a full pass."""
-    parts = [PIPELINE_VERSION, MIN_WORDS, TARGET_WORDS, MAX_WORDS, settings.model, settings.max_article_bytes]
+    parts = [PIPELINE_VERSION, MIN_WORDS, TARGET_WORDS, MAX_WORDS, model_key, settings.max_article_bytes]
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -136,7 +136,7 @@ class Indexer:
         summary = UpdateSummary()
         meta = Store.meta(conn)
         generation = int(meta.get("generation", 0))
-        signature = pipeline_signature(self.settings)
+        signature = pipeline_signature(self.settings, self.embedder.key)
         full = rebuild or generation == 0 or meta.get("signature") != signature
         if not full and not GenerationFiles(self.store, progress).has_sentences(generation):
             self.log("The sentence vectors of the index are missing or unreadable: re-processing every article.")
@@ -250,7 +250,7 @@ class Indexer:
         )
         self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
         self.store.remove_old_generations(new_generation)
-        Store.prune_cache(conn, self.settings.model)
+        Store.prune_cache(conn, self.embedder.key)
         summary.generation = new_generation
         summary.passages = int(index.ntotal)
         return summary
@@ -264,7 +264,7 @@ class Indexer:
         self, conn: sqlite3.Connection, planned: list[_Planned], progress: bool
     ) -> tuple[dict[bytes, tuple[np.ndarray, np.ndarray]], int]:
         """Passage and sentence vectors of every planned passage, and how many were computed rather than cached."""
-        model = self.settings.model
+        model = self.embedder.key
         wanted: dict[bytes, tuple[str, str, list[tuple[int, int]]]] = {}
         for plan in planned:
             wanted.update(plan.embedding_items())
@@ -360,7 +360,7 @@ class Indexer:
                 generation=generation,
                 next_passage_id=next_id,
                 signature=signature,
-                model=self.settings.model,
+                model=self.embedder.key,
                 updated_at=stamp,
                 passages=count,
                 dimension=index_dimension,

@@ -94,7 +94,7 @@ class Searcher:
         try:
             generation = Store.generation(conn)
             if generation:
-                Store.check_model(conn, self.settings.model)
+                Store.check_model(conn, self.embedder.key)
                 self.generations.get(generation, conn)
         finally:
             conn.execute("COMMIT")
@@ -131,7 +131,7 @@ class Searcher:
         if not read.text:
             raise EmptyQuestion("the question is empty once its filters are taken out")
         conn = self._conn()
-        Store.check_model(conn, self.settings.model)  # before loading a model that cannot match the vectors
+        Store.check_model(conn, self.embedder.key)  # before loading a model that cannot match the vectors
         query = self.embedder.encode_query(read.text)
         if read.earlier:
             query = blend(query, self.embedder.encode_query(read.earlier), read.weight)

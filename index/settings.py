@@ -38,6 +38,9 @@ def flag_env(name: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+DEFAULT_BACKEND = "torch"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the index lives, where articles come from, and how they are processed."""
@@ -47,6 +50,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
     public_url: str | None = None
+    embedding_backend: str = "torch"  # torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,4 +64,13 @@ class Settings:
             model=os.environ.get("NEWSBOT_EMBEDDING_MODEL", "").strip() or DEFAULT_MODEL,
             max_article_bytes=int(number_env("NEWSBOT_MAX_ARTICLE_BYTES", DEFAULT_MAX_ARTICLE_BYTES)),
             public_url=public_url.rstrip("/") if public_url else None,
+            embedding_backend=_backend(),
         )
+
+
+def _backend() -> str:
+    """NEWSBOT_EMBEDDING_BACKEND, checked: how the model runs (the index records it with the model)."""
+    raw = os.environ.get("NEWSBOT_EMBEDDING_BACKEND", "").strip().lower() or DEFAULT_BACKEND
+    if raw not in ("torch", "onnx", "onnx-int8"):
+        raise SettingsError(f"NEWSBOT_EMBEDDING_BACKEND must be torch, onnx or onnx-int8, got {raw!r}")
+    return raw

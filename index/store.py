@@ -180,8 +180,9 @@ class Store:
         row = conn.execute("SELECT value FROM meta WHERE key='model'").fetchone()
         if row and row[0] != model:
             raise ModelMismatch(
-                f"the index was built with the embedding model {row[0]!r} but NEWSBOT_EMBEDDING_MODEL is "
-                f"{model!r}; run `newsbot index` to re-embed it (or set the variable back)"
+                f"the index was built with the embedding model {row[0]!r} but this newsbot uses {model!r} "
+                "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
+                "to re-embed it (or set the variables back)"
             )
 
     @staticmethod
