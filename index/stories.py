@@ -17,7 +17,7 @@ import numpy as np
 from .links import passage_link
 from .results import ArticleInfo
 
-SAME_STORY = 0.75  # cosine between two articles' lead passages that makes them one story
+SAME_STORY = 0.7  # cosine between two articles' lead passages that makes them one story
 MIN_LEAD_WORDS = 5  # shorter first "sentences" are datelines or headings, not the lead
 
 
