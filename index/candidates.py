@@ -8,16 +8,12 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
-import faiss
 import numpy as np
 
-from . import vector_index
 from .generations import Generation
 from .keywords import phrase_query
 from .ranking import RRF_K, Ranking
 from .recency import is_fresh, parse_day
-
-EXACT_SCAN = 5000  # allowed passages up to which the dense side scans them all instead of the graph
 
 
 @dataclass
@@ -63,7 +59,7 @@ def gather(
             found[pid] = Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
 
     if vectors.ntotal and ranking.dense > 0:
-        for pid, score in _nearest(vectors, query, ranking.candidates, allowed):
+        for pid, score in vectors.nearest(query, ranking.candidates, allowed):
             found[pid] = Candidate(pid, dense=score)
     if allowed is not None and not stems:  # a quoted phrase of stop words only: no keyword ranking
         for pid in sorted(allowed)[: ranking.candidates]:
@@ -97,27 +93,6 @@ def gather(
             cand.sentence_dense = cand.dense if np.isnan(cosine) else cosine
     _fuse(candidates, ranking)
     return candidates
-
-
-def _nearest(vectors: faiss.Index, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-    """The `n` passages closest to `query`, only among `allowed` when given (restricted inside the search).
-
-    A few thousand allowed passages are scanned exactly; more are searched in the HNSW graph with an
-    id selector, so a narrow filter still finds its best passages rather than none of a global top n.
-    """
-    if allowed is not None and len(allowed) <= EXACT_SCAN:
-        ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
-        if not len(ids):
-            return []
-        scores = vectors.reconstruct_batch(ids) @ query
-        top = np.argsort(-scores)[:n]
-        return list(zip(ids[top].tolist(), scores[top].tolist()))
-    params = None
-    if allowed is not None:
-        selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=vector_index.EF_SEARCH)
-    scores, ids = vectors.search(query.reshape(1, -1), min(n, vectors.ntotal), params=params)
-    return [(pid, score) for pid, score in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0]
 
 
 def _fuse(candidates: list[Candidate], ranking: Ranking) -> None:

@@ -41,3 +41,20 @@ def write_folder(directory: Path, fill: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def link_folder(source: Path, directory: Path, format_file: str, format_text: str) -> None:
+    """Create `directory` atomically as hard links to `source`'s files, with a new `format_file`.
+
+    The files of a generation are never changed once written, so a later generation can share them:
+    an update that leaves the base alone costs no copy, and deleting the old generation's names
+    leaves the shared files to the new ones.
+    """
+
+    def fill(tmp: Path) -> None:
+        for path in Path(source).iterdir():
+            if path.name != format_file and path.is_file():
+                os.link(path, tmp / path.name)
+        (tmp / format_file).write_text(format_text)
+
+    write_folder(directory, fill)

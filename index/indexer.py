@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 from tqdm import tqdm
 
 from . import arrivals
 from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
-from .generation_files import GenerationFiles
+from .generation_files import GenerationFiles, Written
 from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from .settings import Settings
 from .store import Store, now_iso
@@ -245,14 +244,14 @@ class Indexer:
                 next_id += 1
         new_generation = generation + 1
         fallback_dimension = int(meta.get("dimension") or 0) or None
-        index = GenerationFiles(self.store, progress).write(
+        written = GenerationFiles(self.store, progress).write(
             conn, generation, full, stale_ids, rows, vectors, fallback_dimension or self.embedder.dimension
         )
-        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, index)
+        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, written)
         self.store.remove_old_generations(new_generation)
         Store.prune_cache(conn, self.embedder.key)
         summary.generation = new_generation
-        summary.passages = int(index.ntotal)
+        summary.passages = written.passages
         return summary
 
     def _plan(self, article: Article) -> _Planned:
@@ -306,7 +305,7 @@ class Indexer:
         generation: int,
         next_id: int,
         signature: str,
-        index: faiss.Index,
+        written: Written,
     ) -> None:
         """One transaction: passages, articles, FTS and the pointer to the new generation's files."""
         stamp = now_iso()
@@ -352,9 +351,8 @@ class Indexer:
                 [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
             )
             count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            if count != index.ntotal:
-                raise RuntimeError(f"internal error: {count} passages in SQLite but {index.ntotal} vectors in FAISS")
-            index_dimension = index.d
+            if count != written.passages:
+                raise RuntimeError(f"internal error: {count} passages in SQLite but {written.passages} in the index files")
             Store.set_meta(
                 conn,
                 generation=generation,
@@ -363,5 +361,5 @@ class Indexer:
                 model=self.embedder.key,
                 updated_at=stamp,
                 passages=count,
-                dimension=index_dimension,
+                dimension=written.dimension,
             )

@@ -40,9 +40,10 @@ def document_tokens(title: str, body: str) -> list[str]:
 class KeywordIndex:
     """BM25 scores of every passage of one generation; `ids[i]` is the passage id of column i."""
 
-    def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray) -> None:
+    def __init__(self, retriever: bm25s.BM25 | None, ids: np.ndarray, average_length: float | None = None) -> None:
         self.retriever = retriever
         self.ids = ids
+        self.average_length = average_length  # stems per passage, for scoring a delta alike (None: unknown)
 
     @classmethod
     def build(cls, passages: Iterable[tuple[int, str, str]], total: int | None = None, progress: bool = False) -> KeywordIndex:
@@ -60,7 +61,7 @@ class KeywordIndex:
             return cls(None, id_array)
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
         retriever.index(corpus, show_progress=False)
-        return cls(retriever, id_array)
+        return cls(retriever, id_array, sum(map(len, corpus)) / len(corpus))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,9 +73,13 @@ class KeywordIndex:
             if self.retriever is not None:
                 self.retriever.save(str(tmp), show_progress=False)
             np.save(tmp / IDS_FILE, self.ids)
-            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
+            (tmp / FORMAT_FILE).write_text(self.format_text(generation))
 
         write_folder(directory, fill)
+
+    def format_text(self, generation: int) -> str:
+        """The folder's format file for `generation` (a linked copy for a later generation gets its own)."""
+        return json.dumps({**FORMAT, "generation": generation, "average_length": self.average_length})
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> KeywordIndex:
@@ -85,7 +90,8 @@ class KeywordIndex:
         """
         directory = Path(directory)
         try:
-            if json.loads((directory / FORMAT_FILE).read_text()) != {**FORMAT, "generation": generation}:
+            written = json.loads((directory / FORMAT_FILE).read_text())
+            if {k: written.get(k) for k in (*FORMAT, "generation")} != {**FORMAT, "generation": generation}:
                 raise ValueError(f"{directory} was written with other settings or for another index version")
             ids = np.load(directory / IDS_FILE)
             retriever = None
@@ -93,7 +99,7 @@ class KeywordIndex:
                 retriever = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot read the keyword index {directory}: {exc}") from exc
-        return cls(retriever, ids)
+        return cls(retriever, ids, written.get("average_length"))
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """The BM25 score of every passage (aligned with `ids`) for these distinct query stems."""

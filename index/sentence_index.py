@@ -145,7 +145,7 @@ class SentenceIndex:
             np.save(tmp / IDS_FILE, self.passage_ids)
             if self.ann is not None:
                 vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
-            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation}))
+            (tmp / FORMAT_FILE).write_text(format_text(generation))
 
         write_folder(directory, fill)
 
@@ -163,6 +163,11 @@ class SentenceIndex:
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
         return cls(ids, offsets, vectors, None, ann_path)
+
+
+def format_text(generation: int) -> str:
+    """The folder's format file for `generation` (a linked copy for a later generation gets its own)."""
+    return json.dumps({**FORMAT, "generation": generation})
 
 
 def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:

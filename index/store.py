@@ -8,6 +8,7 @@ the commit leaves the old generation (whose files are kept) in force; SQLite and
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -21,7 +22,8 @@ import filelock
 import numpy as np
 
 from . import vector_index
-from .durable import fsync_directory
+from .delta import FORMAT_FILE, Delta
+from .durable import fsync_directory, link_folder
 from .keyword_index import KeywordIndex
 from .sentence_index import SentenceIndex
 
@@ -229,6 +231,7 @@ class Store:
             *self.directory.glob("vectors-*.faiss"),
             *self.directory.glob("keywords-*"),
             *self.directory.glob("sentences-*"),
+            *self.directory.glob("delta-*"),
         ]:
             try:
                 generation = int(path.name.split(".")[0].split("-")[1])
@@ -236,9 +239,40 @@ class Store:
                 continue
             if generation <= current - KEEP_GENERATIONS or generation > current:
                 _remove(path)
-        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp"):
+        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp", ".delta-*.tmp"):
             for path in self.directory.glob(pattern):
                 _remove(path)
+
+    # --- a base shared by later generations, and their deltas -------------------------------------
+
+    def link_base(self, generation: int, new_generation: int) -> None:
+        """Give `new_generation` the base files of `generation` (vectors, BM25, sentences) as hard links."""
+        target = self.faiss_path(new_generation)
+        target.unlink(missing_ok=True)  # left by an update that crashed before its commit
+        os.link(self.faiss_path(generation), target)
+        for folder in (self.keywords_path, self.sentences_path):
+            written = json.loads((folder(generation) / FORMAT_FILE).read_text())
+            link_folder(folder(generation), folder(new_generation), FORMAT_FILE, json.dumps({**written, "generation": new_generation}))
+        fsync_directory(self.directory)
+
+    def delta_path(self, generation: int) -> Path:
+        """The delta folder of one index generation (none after a full build)."""
+        return self.directory / f"delta-{generation:08d}"
+
+    def write_delta(self, delta: Delta, generation: int, base: int) -> None:
+        """Write one generation's delta durably (temp folder, fsync, rename)."""
+        delta.save(self.delta_path(generation), generation, base)
+        fsync_directory(self.directory)
+
+    def read_delta(self, generation: int) -> tuple[Delta, int] | None:
+        """`generation`'s delta and base generation, or None after a full build; `IndexCorrupt` when unreadable."""
+        path = self.delta_path(generation)
+        if not path.exists():
+            return None
+        try:
+            return Delta.load(path, generation)
+        except ValueError as exc:
+            raise IndexCorrupt(str(exc)) from exc
 
     # --- sentence vector generations ---------------------------------------------------------------
 

@@ -33,7 +33,8 @@ def _synthetic_corpus(folder: Path, count: int = 36) -> None:
 
 
 def assert_consistent(index_dir: Path) -> int:
-    """SQLite passages, the FTS table and the committed FAISS and keyword files hold exactly the same ids."""
+    """SQLite passages, the FTS table and the committed files hold the same ids: the base's (FAISS and BM25
+    agreeing), less those removed since it was built, plus the delta's."""
     store = Store(index_dir)
     with store.connection() as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -44,7 +45,12 @@ def assert_consistent(index_dir: Path) -> int:
         assert orphans.fetchone()[0] == 0
     vectors = store.read_vectors(generation)
     keywords = store.read_keywords(generation)
-    assert set(faiss.vector_to_array(vectors.id_map).tolist()) == passages == fts == set(keywords.ids.tolist())
+    base = set(faiss.vector_to_array(vectors.id_map).tolist())
+    assert base == set(keywords.ids.tolist())
+    found = store.read_delta(generation)
+    recent = set(found[0].ids.tolist()) if found else set()
+    assert not base & recent and recent <= passages
+    assert (base & passages) | recent == passages == fts
     return generation
 
 
@@ -138,12 +144,15 @@ def test_index_files_from_older_versions_and_crashed_updates_are_repaired(seed_c
     assert assert_consistent(index_dir) == generation
 
     # A keyword folder left for the next generation by an update that crashed before its commit
-    # (here: a copy of the current one) is replaced, and the flat vectors carry over into HNSW.
+    # (here: a copy of the current one) is replaced; the flat vectors stay the base of a delta
+    # generation, and become an HNSW graph at the next full build.
     shutil.copytree(store.keywords_path(generation), store.keywords_path(generation + 1))
     (seed_copy / "000_1c6ccadab8500b43.txt").unlink()
     summary = make_index(tmp_path, embedder, articles=seed_copy).update()
     assert summary.removed == 1 and summary.generation == generation + 1
-    assert assert_consistent(index_dir) == generation + 1
-    assert isinstance(faiss.downcast_index(store.read_vectors(generation + 1).index), faiss.IndexHNSWFlat)
+    assert assert_consistent(index_dir) == generation + 1 and store.delta_path(generation + 1).exists()
+    rebuilt = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
+    assert assert_consistent(index_dir) == rebuilt.generation
+    assert isinstance(faiss.downcast_index(store.read_vectors(rebuilt.generation).index), faiss.IndexHNSWFlat)
     answers = make_index(tmp_path, embedder, articles=seed_copy).search(NATO_QUESTION, k=5).answers
     assert answers and all("000_1c6ccadab8500b43" not in a.article.path for a in answers)

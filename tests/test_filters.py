@@ -13,7 +13,8 @@ import pytest
 
 from conftest import NATO_QUESTION, make_index, write_sourced_corpus
 from index import EmptyQuestion, FilterError, vector_index
-from index.candidates import _nearest
+from index.delta import Delta
+from index.segments import PassageVectors
 from index.filters import parse
 
 @pytest.fixture(scope="module")
@@ -110,17 +111,17 @@ def test_parsing_takes_the_filters_out_of_the_question():
 
 @pytest.mark.parametrize("exact_scan", [5000, 10])  # scanned exactly, then through the HNSW graph with a selector
 def test_the_dense_side_is_restricted_inside_the_search(monkeypatch, exact_scan):
-    import index.candidates as candidates
+    import index.segments as segments
 
-    monkeypatch.setattr(candidates, "EXACT_SCAN", exact_scan)
+    monkeypatch.setattr(segments, "EXACT_SCAN", exact_scan)
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(3000, 16)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    graph = vector_index.build(16, matrix, np.arange(1, 3001))
+    graph = PassageVectors(vector_index.build(16, matrix, np.arange(1, 3001)), Delta.empty(16), np.zeros(0, np.int64))
     query = matrix[0]
     allowed = set(range(2001, 2031))  # 1%: none of them in the global top 100
-    assert not {pid for pid, _ in _nearest(graph, query, 100, None)} & allowed
-    found = _nearest(graph, query, 10, allowed)
+    assert not {pid for pid, _ in graph.nearest(query, 100, None)} & allowed
+    found = graph.nearest(query, 10, allowed)
     exact = sorted(allowed, key=lambda pid: -float(matrix[pid - 1] @ query))[:10]
     assert [pid for pid, _ in found][:5] == exact[:5]
 

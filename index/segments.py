@@ -1,0 +1,167 @@
+"""One generation's passages as readers see them: the base files plus the recent delta (see `delta`),
+minus the base passages removed since the base was built ("dead"). The three views answer what search
+asks of passage vectors, BM25 and sentence vectors, whichever segment a passage is in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import faiss
+import numpy as np
+
+from . import vector_index
+from .delta import Delta
+from .keyword_index import B, K1, KeywordIndex
+from .sentence_index import SentenceIndex
+
+EXACT_SCAN = 5000  # allowed passages up to which the dense side scans them all instead of the graph
+
+
+def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Index of each wanted id in the ascending `ids`; -1 where absent."""
+    if not len(ids):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    found = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+    return np.where(ids[found] == wanted, found, -1)
+
+
+class PassageVectors:
+    """Passage vectors: the base HNSW graph and the delta's rows, without dead passages."""
+
+    def __init__(self, base: faiss.Index, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.dead = dead  # ascending
+        self.d = base.d
+        self.ntotal = int(base.ntotal) - len(dead) + len(delta)
+
+    def reconstruct(self, pid: int) -> np.ndarray:
+        position = int(_positions(self.delta.ids, np.asarray([pid]))[0])
+        return self.delta.vectors[position] if position >= 0 else self.base.reconstruct(int(pid))
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), self.d), dtype=np.float32)
+        in_delta = _positions(self.delta.ids, ids)
+        recent = in_delta >= 0
+        if recent.any():
+            out[recent] = self.delta.vectors[in_delta[recent]]
+        if (~recent).any():
+            out[~recent] = self.base.reconstruct_batch(ids[~recent])
+        return out
+
+    def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        """The `n` passages closest to `query`, only among `allowed` when given (restricted inside the search).
+
+        A few thousand allowed passages are scanned exactly; more are searched in the HNSW graph with an
+        id selector, so a narrow filter still finds its best passages rather than none of a global top n.
+        The delta is always scanned exactly; dead passages are never returned.
+        """
+        if allowed is not None and len(allowed) <= EXACT_SCAN:
+            ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
+            if not len(ids):
+                return []
+            scores = self.reconstruct_batch(ids) @ query
+            top = np.argsort(-scores)[:n]
+            return list(zip(ids[top].tolist(), scores[top].tolist()))
+        found: list[tuple[int, float]] = []
+        if self.base.ntotal:
+            params = None
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=vector_index.EF_SEARCH)
+            wanted = min(n + len(self.dead), self.base.ntotal)
+            scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
+            dead = set(self.dead.tolist()) if len(self.dead) else ()
+            found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
+        if len(self.delta):
+            scores = self.delta.vectors @ query
+            keep = np.ones(len(scores), dtype=bool) if allowed is None else np.isin(self.delta.ids, list(allowed))
+            found += list(zip(self.delta.ids[keep].tolist(), scores[keep].tolist()))
+        found.sort(key=lambda item: -item[1])
+        return found[:n]
+
+
+class Keywords:
+    """BM25 over base and delta: the base's precomputed scores (dead passages zeroed) and the delta's
+    scored with the same constants and the combined document frequencies."""
+
+    def __init__(self, base: KeywordIndex, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.ids = np.concatenate([base.ids, delta.ids])
+        self._dead_positions = _positions(base.ids, dead)
+        self._documents = len(base.ids) + len(delta)
+        self._alive = self._documents - len(dead)
+
+    def __len__(self) -> int:
+        return self._alive
+
+    def frequency(self, stem: str) -> int:
+        """How many passages hold this stem (base and delta)."""
+        recent = self.delta.terms.get(stem)
+        return self.base.frequency(stem) + (len(recent[0]) if recent else 0)
+
+    def scores(self, stems: list[str]) -> np.ndarray:
+        """The BM25 score of every passage (aligned with `ids`) for these distinct query stems."""
+        base = self.base.scores(stems) if len(self.base.ids) else np.zeros(0, dtype=np.float32)
+        if len(self._dead_positions):
+            base = base.copy()
+            base[self._dead_positions[self._dead_positions >= 0]] = 0.0
+        if not len(self.delta):
+            return base
+        recent = np.zeros(len(self.delta), dtype=np.float32)
+        average = self.base.average_length or float(self.delta.lengths.mean() or 1.0)
+        norms = K1 * ((1 - B) + B * self.delta.lengths / average)
+        for stem in dict.fromkeys(stems):
+            posting = self.delta.terms.get(stem)
+            if posting is None:
+                continue
+            where, counts = posting
+            frequency = self.frequency(stem)
+            idf = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
+            recent[where] += idf * counts / (norms[where] + counts)
+        return np.concatenate([base, recent])
+
+    def positions(self, pids: list[int]) -> np.ndarray:
+        """Column of each passage id; -1 for an id not in this generation."""
+        return _positions(self.ids, np.asarray(pids, dtype=np.int64))
+
+
+class Sentences:
+    """Sentence vectors of base and delta passages (dead passages are never asked for, and not found)."""
+
+    def __init__(self, base: SentenceIndex, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.dead = dead
+        self._first_recent = int(delta.ids[0]) if len(delta) else None
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.delta.sentences)
+
+    def _part(self, pid: int) -> SentenceIndex:
+        return self.delta.sentences if self._first_recent is not None and pid >= self._first_recent else self.base
+
+    def of(self, pid: int) -> np.ndarray:
+        return self._part(pid).of(pid)
+
+    def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
+        if self._first_recent is None:
+            return self.base.cosines(pids, query)
+        old = [p for p in pids if p < self._first_recent]
+        new = [p for p in pids if p >= self._first_recent]
+        found = dict(zip(old, self.base.cosines(old, query)))
+        found.update(zip(new, self.delta.sentences.cosines(new, query)))
+        return [found[p] for p in pids]
+
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
+
+    def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
+        dead = set(self.dead.tolist())
+        found = [hit for hit in self.base.search(query, n + 4 * len(dead)) if hit[0] not in dead]
+        found += self.delta.sentences.search(query, n)
+        found.sort(key=lambda hit: -hit[2])
+        return found[:n]

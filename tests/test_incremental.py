@@ -1,0 +1,94 @@
+"""Updates that cost what changed: after a full build, an update of a few articles writes a small delta
+beside the unchanged base (its files hard-linked, not rebuilt); removed base passages are skipped;
+past a share of the base the next update builds in full again. Real model, FAISS, bm25s and SQLite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+import index.generation_files as generation_files
+from conftest import NATO_QUESTION, SEEDS, make_index
+from index.store import Store
+
+ZEBRA = "Zebra festival\n\nThe town council said the zebra crossing festival will close the high street on Saturday for the parade."
+ZEBRA_QUESTION = "when does the zebra crossing festival close the high street?"
+
+
+@pytest.fixture
+def articles(tmp_path):
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def files_of(index, generation: int) -> dict[str, os.stat_result]:
+    store = index.store
+    return {
+        "vectors": store.faiss_path(generation).stat(),
+        "keywords": next(p for p in store.keywords_path(generation).iterdir() if p.suffix == ".npz" or p.name.endswith(".npy")).stat(),
+    }
+
+
+def test_an_added_article_is_a_delta_beside_the_linked_base_and_answers(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    first = index.update(progress=False)
+    assert not index.store.delta_path(first.generation).exists(), "the first build is a full one"
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    second = index.update(progress=False)
+    assert index.store.delta_path(second.generation).exists()
+    before, after = files_of(index, first.generation), files_of(index, second.generation)
+    assert all(before[k].st_ino == after[k].st_ino for k in before), "the base is shared, not rewritten"
+    answer = index.search(ZEBRA_QUESTION).answers[0]
+    assert "zebra crossing festival" in answer.quote and answer.article.title == "Zebra festival"
+    assert "intelligence" in " ".join(a.quote for a in index.search(NATO_QUESTION).answers), "the base still answers"
+    assert second.passages == first.passages + 1 == index.stats().passages
+
+
+def test_removed_and_changed_articles_never_answer_from_stale_passages(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    index.update(progress=False)
+    seed = sorted(articles.glob("0*.txt"))[0]
+    seed.unlink()  # a base article goes: its passages are dead in the base
+    (articles / "zebra.txt").write_text(ZEBRA.replace("Saturday", "Sunday"), encoding="utf-8")  # a delta article changes
+    summary = index.update(progress=False)
+    assert index.store.delta_path(summary.generation).exists()
+    found = index.search(ZEBRA_QUESTION, k=5).answers
+    assert found and all("Saturday" not in a.quote for a in found) and "Sunday" in found[0].quote
+    gone = {a.article.id for a in index.search(NATO_QUESTION, k=10).answers}
+    assert not any(article_id.startswith(seed.stem.replace("_", "-")) for article_id in gone)
+    with index.store.connection() as conn:
+        assert Store.generation(conn) == summary.generation
+        alive = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+    assert summary.passages == alive
+
+
+def test_past_its_share_the_delta_is_folded_into_a_full_build(tmp_path, embedder, articles, monkeypatch):
+    monkeypatch.setattr(generation_files, "MIN_SIZE", 1)
+    monkeypatch.setattr(generation_files, "MAX_SHARE", 0.0)
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    summary = index.update(progress=False)  # one new passage: the delta would hold 1, the limit is 1
+    assert index.store.delta_path(summary.generation).exists()
+    (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
+    summary = index.update(progress=False)  # two: a full build, no delta
+    assert not index.store.delta_path(summary.generation).exists()
+    assert "giraffe" in index.search("when does the giraffe crossing festival close the high street?").answers[0].quote
+
+
+def test_a_reader_swaps_to_a_delta_generation_without_reloading_the_base(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.search(NATO_QUESTION)  # load generation 1
+    loaded = index._searcher.generations
+    base_vectors = next(iter(loaded._loaded.values())).vectors.base
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    index.update(progress=False)
+    assert "zebra" in index.search(ZEBRA_QUESTION).answers[0].quote
+    newest = loaded._loaded[max(loaded._loaded)]
+    assert newest.vectors.base is base_vectors, "the base was kept in memory, only the delta was read"
