@@ -6,6 +6,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from index import FilterError
+from index.filters import parse as parse_filters
 
 from . import blocks
 from .digest_commands import DigestCommands
@@ -16,11 +17,34 @@ WORDS = ("scope", "follow", "following", "unfollow", "digest")
 
 
 def channel_command(text: str) -> tuple[str, str] | None:
-    """(word, rest) when `text` is one of these commands; None for a question."""
+    """(word, rest) when `text` is one of these commands; None for a question.
+
+    Only the shapes the commands take count, so a question that starts with one of the words
+    ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?") stays a question:
+    `following` alone, `unfollow` with a number or nothing, `digest` with nothing, off, daily or weekly,
+    `scope` with nothing, off or filters only. `follow` takes anything after it.
+    """
     words = text.split(maxsplit=1)
     if not words or words[0].lower() not in WORDS:
         return None
-    return words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+    word, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+    first = rest.split()[0].lower() if rest else ""
+    shaped = {
+        "follow": bool(rest),
+        "following": not rest,
+        "unfollow": not rest or rest.lstrip("#").isdigit(),
+        "digest": not rest or first in ("off", "daily", "weekly"),
+        "scope": not rest or first == "off" or _only_filters(rest),
+    }
+    return (word, rest) if shaped[word] else None
+
+
+def _only_filters(text: str) -> bool:
+    """Whether `text` is filters and nothing else (a malformed filter counts: the reply will say what is wrong)."""
+    try:
+        return not parse_filters(text)[0]
+    except FilterError:
+        return True
 
 
 class ChannelCommands:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -18,13 +19,15 @@ from index.context import read_scope
 from .blocks import TITLE_CHARS, context, escape, link, section, shorten
 from .digests import Digest, DigestStore
 from .follow_worker import worth_posting
-from .replies import NO_PREVIEWS
+from .replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
 from .scopes import Scopes
 
 log = logging.getLogger("newsbot.digests")
 
 MAX_STORIES = 10
-MAX_ARTICLES = 20_000  # arrivals read for one digest
+MAX_ARRIVALS = 1_000_000  # arrivals read for one digest (ids only)
+MAX_ARTICLES = 5_000  # the newest of them grouped into stories (grouping compares each with every story)
+RETRY_AFTER = 300.0  # seconds before a digest that failed to post is tried again
 TOPIC_ANSWERS = 100  # answers a topic search may keep as the digest's articles
 SOURCES_SHOWN = 5
 
@@ -39,6 +42,7 @@ class DigestSender:
         self.scopes = scopes
         self.client = client
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._waiting: dict[str, float] = {}  # channel -> monotonic time before which a failed digest is not retried
 
     def tick(self) -> int:
         """Send every digest due now; how many were sent (or skipped as empty, by the channel's choice)."""
@@ -48,37 +52,47 @@ class DigestSender:
         now = self.clock()
         for digest in self.store.all():
             due = digest.due(now)
-            if due is None or not self.store.claim(digest, due):
+            if due is None or self._waiting.get(digest.channel, 0.0) > time.monotonic() or not self.store.claim(digest):
                 continue
             try:
                 sent += self.send(digest, due)
             except Exception:
-                log.exception("the digest for %s failed; it will be tried again", digest.channel)
-                self.store.release(digest, due)
+                log.exception("the digest for %s failed; it will be tried again in %.0f s", digest.channel, RETRY_AFTER)
+                self._retry_later(digest)
         return sent
 
     def send(self, digest: Digest, due: datetime) -> bool:
-        """Build and post one digest; False when it was skipped (nothing new and the channel chose so)."""
-        arrivals = self.index.arrivals(after=digest.last_seq, limit=MAX_ARTICLES)
+        """Build and post one claimed digest; False when skipped (nothing new and the channel chose so) or not sent."""
+        arrivals = self.index.arrivals(after=digest.last_seq, limit=MAX_ARRIVALS)
         covered = arrivals[-1][0] if arrivals else digest.last_seq
-        articles = self._articles(digest, {article for _, article in arrivals})
+        articles = self._articles(digest, {article for _, article in arrivals[-MAX_ARTICLES:]})
         scope = self.scopes.filters(digest.channel)
         stories = self._stories(articles, scope) if articles else []
         if not stories and digest.skip_empty:
-            self.store.covered(digest, covered)
+            self.store.done(digest, due, covered)
             log.info("digest for %s: nothing new, skipped as the channel chose", digest.channel)
             return False
         message = digest_message(digest, stories, len(articles), due)
         try:
             self.client.chat_postMessage(channel=digest.channel, **message, **NO_PREVIEWS)
         except (SlackApiError, OSError) as exc:
-            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-            log.warning("could not post the digest in %s (%s); will retry", digest.channel, reason)
-            self.store.release(digest, due)
+            reason = slack_error(exc)
+            if reason in PERMANENT_ERRORS:  # this slot is skipped; its articles wait for the next digest
+                log.warning("digest for %s skipped: Slack refused it (%s)", digest.channel, reason)
+                self.store.done(digest, due, digest.last_seq)
+            else:
+                log.warning("could not post the digest in %s (%s); will retry in %.0f s", digest.channel, reason, RETRY_AFTER)
+                self._retry_later(digest)
             return False
-        self.store.covered(digest, covered)
+        self.store.done(digest, due, covered)
+        self._waiting.pop(digest.channel, None)
         log.info("digest for %s: %d stories from %d new articles", digest.channel, len(stories), len(articles))
         return True
+
+    def _retry_later(self, digest: Digest) -> None:
+        """Give the claim back, and leave this digest alone for `RETRY_AFTER` seconds (it is rebuilt each try)."""
+        self.store.release(digest)
+        self._waiting[digest.channel] = time.monotonic() + RETRY_AFTER
 
     def _articles(self, digest: Digest, arrived: set[str]) -> set[str]:
         """The new articles the digest reports: all of them, or those answering its topic."""

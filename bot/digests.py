@@ -2,9 +2,10 @@
 `/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the index's SQLite.
 
 When a digest is due is computed with APScheduler's `CronTrigger` in the digest's time zone (DST
-included). A process claims a due digest by moving `last_due` from the value it read to the new one
-in one statement: when several bot processes run, exactly one sends it. A restart neither repeats a
-sent digest (`last_due` says it went) nor skips a missed one (it is sent late, once).
+included). A process claims a due digest (`claimed_at`, in one statement that also checks `last_due`), sends
+it, then moves `last_due` on: with several bot processes exactly one sends it; a restart neither
+repeats a sent digest nor skips a missed one (it is sent late, once); a process that dies while
+sending leaves a claim that expires, and the digest is sent then (at least once).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -33,8 +34,10 @@ TABLE = """CREATE TABLE IF NOT EXISTS digests (
     set_by TEXT,
     set_at TEXT NOT NULL,
     last_due TEXT NOT NULL,  -- the latest scheduled time handled (UTC ISO); a new digest starts at its creation
-    last_seq INTEGER NOT NULL  -- the last article arrival (index arrivals seq) a digest covered
+    last_seq INTEGER NOT NULL,  -- the last article arrival (index arrivals seq) a digest covered
+    claimed_at TEXT  -- while a process sends the due digest; a claim older than CLAIM_TIMEOUT was a crash
 )"""
+CLAIM_TIMEOUT = timedelta(minutes=10)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SKIP_EMPTY = "skip-empty"
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -61,6 +64,7 @@ class Digest:
     set_at: str
     last_due: str
     last_seq: int
+    claimed_at: str | None = None
 
     def trigger(self) -> CronTrigger:
         hour, minute = self.at_time.split(":")
@@ -70,11 +74,17 @@ class Digest:
         """The latest scheduled time after `last_due` and not after `now` (one digest for any number missed)."""
         trigger, latest = self.trigger(), None
         moment = datetime.fromisoformat(self.last_due)
+        zone = ZoneInfo(self.zone)
         for _ in range(400):  # more than a year of daily digests missed is sent once all the same
             upcoming = trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
+            if upcoming is not None and upcoming <= moment:  # APScheduler 3 repeats the second 02:30 of a DST fall-back
+                upcoming = trigger.get_next_fire_time(None, moment + timedelta(hours=1, seconds=1))
             if upcoming is None or upcoming > now:
                 break
-            latest = moment = upcoming
+            same_wall_time = upcoming.astimezone(zone).replace(tzinfo=None) == moment.astimezone(zone).replace(tzinfo=None)
+            moment = upcoming
+            if not same_wall_time:  # the hour that repeats when clocks go back fires once, not twice
+                latest = upcoming
         return latest
 
     def describe(self) -> str:
@@ -113,7 +123,7 @@ def parse_schedule(text: str) -> Schedule:
     hour, minute = _TIME.fullmatch(rest[0]).groups()
     at_time, rest = f"{int(hour):02d}:{minute}", rest[1:]
     zone = None
-    if rest and ("/" in rest[0] or rest[0].upper() == "UTC"):
+    if rest and ("/" in rest[0] or rest[0].upper() == "UTC" or rest[0] in available_timezones()):
         zone = check_zone(rest[0])
         rest = rest[1:]
     skip_empty = any(w.lower() == SKIP_EMPTY for w in rest)
@@ -167,7 +177,7 @@ class DigestStore:
                         schedule.skip_empty, user, now, now, self.index.last_arrival())
         with self._conn() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (digest.channel, digest.cadence, digest.weekday, digest.at_time, digest.zone, digest.topic,
                  int(digest.skip_empty), digest.set_by, digest.set_at, digest.last_due, digest.last_seq),
             )
@@ -186,28 +196,31 @@ class DigestStore:
         with self._conn() as conn:
             return conn.execute("DELETE FROM digests WHERE channel = ?", (channel,)).rowcount > 0
 
-    def claim(self, digest: Digest, due: datetime) -> bool:
-        """Take the digest due at `due` for sending; False when another process took it (or it changed)."""
+    def claim(self, digest: Digest) -> bool:
+        """Take the digest for sending; False when another process has it (or it changed since it was read)."""
+        now = self.clock()
         with self._conn() as conn:
             return conn.execute(
-                "UPDATE digests SET last_due = ? WHERE channel = ? AND last_due = ? AND set_at = ?",
-                (due.isoformat(), digest.channel, digest.last_due, digest.set_at),
+                """UPDATE digests SET claimed_at = ? WHERE channel = ? AND last_due = ? AND set_at = ?
+                   AND (claimed_at IS NULL OR claimed_at < ?)""",
+                (now.isoformat(), digest.channel, digest.last_due, digest.set_at, (now - CLAIM_TIMEOUT).isoformat()),
             ).rowcount == 1
 
-    def release(self, digest: Digest, due: datetime) -> None:
-        """Give a claimed digest back after its message could not be sent, so the next look retries it."""
+    def done(self, digest: Digest, due: datetime, seq: int) -> None:
+        """The digest due at `due` is handled (sent, skipped as empty, or skipped for good); it covered arrivals up to `seq`."""
         with self._conn() as conn:
             conn.execute(
-                "UPDATE digests SET last_due = ? WHERE channel = ? AND last_due = ? AND set_at = ?",
-                (digest.last_due, digest.channel, due.isoformat(), digest.set_at),
+                "UPDATE digests SET last_due = ?, last_seq = ?, claimed_at = NULL WHERE channel = ? AND set_at = ?",
+                (due.isoformat(), seq, digest.channel, digest.set_at),
             )
 
-    def covered(self, digest: Digest, seq: int) -> None:
-        """Note that the articles up to arrival `seq` were reported."""
+    def release(self, digest: Digest) -> None:
+        """Give a claimed digest back after a passing failure, so a later look retries it."""
         with self._conn() as conn:
-            conn.execute("UPDATE digests SET last_seq = ? WHERE channel = ? AND set_at = ?", (seq, digest.channel, digest.set_at))
+            conn.execute("UPDATE digests SET claimed_at = NULL WHERE channel = ? AND set_at = ?", (digest.channel, digest.set_at))
 
 
 def _digest(row: tuple) -> Digest:
-    channel, cadence, weekday, at_time, zone, topic, skip_empty, set_by, set_at, last_due, last_seq = row
-    return Digest(channel, cadence, weekday, at_time, zone, topic, bool(skip_empty), set_by, set_at, last_due, last_seq)
+    channel, cadence, weekday, at_time, zone, topic, skip_empty, set_by, set_at, last_due, last_seq, claimed_at = row
+    return Digest(channel, cadence, weekday, at_time, zone, topic, bool(skip_empty), set_by, set_at, last_due, last_seq,
+                  claimed_at)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -20,7 +21,7 @@ from index.results import Evidence
 
 from . import follow_blocks
 from .follows import Follow, FollowStore, OwedPost, Story
-from .replies import NO_PREVIEWS
+from .replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
 from .scopes import Scopes
 
 log = logging.getLogger("newsbot.follows")
@@ -28,14 +29,13 @@ log = logging.getLogger("newsbot.follows")
 DEFAULT_CAP = 5  # stories per follow per hour (NEWSBOT_FOLLOW_POSTS_PER_HOUR)
 DEFAULT_INTERVAL = 10.0  # seconds between looks at the arrivals (NEWSBOT_FOLLOW_INTERVAL)
 BATCH = 1000  # arrivals matched per follow per search
+PRUNE_EVERY = 3600.0  # seconds between clean-ups of old handled posts
 MAX_STORIES = 30  # answers a search may turn into stories for one batch
 # A follow is told about a story, unasked, only when it is clearly about what was followed: besides the
 # answer floors, one sentence holds half the follow's rare-word weight. On RealTimeQA 2022 (80 questions
 # as follows, weekly updates) this cut posts from 47.5 to 3.9 per follow-year and raised precision from
 # 0.05 to 0.37 at recall 0.47 (docs/benchmarks.md).
 FOLLOW_LEXICAL = 0.5
-# Slack errors after which a post can never succeed: the story is dropped rather than retried forever.
-PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long"}
 
 
 class FollowWorker:
@@ -55,27 +55,36 @@ class FollowWorker:
         self.client = client
         self.cap = cap
         self.stopping = threading.Event()  # set to end a tick between follows (at shutdown)
+        self._pruned = float("-inf")
 
     def tick(self) -> None:
         """Match new arrivals, then post owed stories."""
         if not self.index.exists():
             return
-        follows = self.store.all()
         last = self.index.last_arrival()
+        self._each(self.match, [f for f in self.store.all() if f.seen < last])
+        self._each(self.post, self.store.all())
+        if time.monotonic() - self._pruned > PRUNE_EVERY:
+            self.store.prune()
+            self._pruned = time.monotonic()
+
+    def _each(self, step, follows: list[Follow]) -> None:
+        """`step` for every follow; one follow's failure (a locked database, a bad scope) does not hold up the rest."""
         for follow in follows:
-            if follow.seen < last and not self.stopping.is_set():
-                self.match(follow)
-        for follow in self.store.all():
-            if not self.stopping.is_set():
-                self.post(follow)
+            if self.stopping.is_set():
+                return
+            try:
+                step(follow)
+            except Exception:
+                log.exception("follow #%d: %s failed; trying again on the next look", follow.id, step.__name__)
 
     # --- matching -----------------------------------------------------------------------------------------
 
     def match(self, follow: Follow) -> int:
         """Match the follow against the next batch of arrivals and owe the stories found; how many."""
-        batch = self.index.arrivals(after=follow.seen, limit=BATCH)
-        if not batch:  # the arrivals after `seen` were articles removed since: nothing to read
-            return self.store.record(follow, self.index.last_arrival(), [])
+        batch = self.index.arrivals(after=follow.seen, limit=BATCH)  # removed articles included: the bound is exact
+        if not batch:
+            return 0
         stories = self.stories(follow, frozenset(article for _, article in batch))
         owed = self.store.record(follow, batch[-1][0], stories)
         if owed:
@@ -106,7 +115,7 @@ class FollowWorker:
                 message = follow_blocks.summary_message(follow, len(taken))
                 self.client.chat_postMessage(channel=follow.channel, **message, **NO_PREVIEWS)
             except (SlackApiError, OSError) as exc:
-                log.warning("follow #%d: could not post the summary line: %s", follow.id, _reason(exc))
+                log.warning("follow #%d: could not post the summary line: %s", follow.id, slack_error(exc))
                 for post in taken:
                     self.store.mark(post, "owed")
         return sent
@@ -116,8 +125,8 @@ class FollowWorker:
         try:
             self.client.chat_postMessage(channel=post.follow.channel, **post.message, **NO_PREVIEWS)
         except (SlackApiError, OSError) as exc:
-            reason = _reason(exc)
-            permanent = reason in PERMANENT
+            reason = slack_error(exc)
+            permanent = reason in PERMANENT_ERRORS
             log.warning("follow #%d: could not post a story (%s)%s", post.follow.id, reason,
                         "; dropped" if permanent else "; will retry")
             self.store.mark(post, "failed" if permanent else "owed")
@@ -149,7 +158,3 @@ def find_stories(index: Index, follow: Follow, articles: frozenset[str], scope: 
         also = tuple(a.id for a in answer.also_in if a.id != answer.article.id)
         stories[answer.article.id] = Story(answer.article.id, also, follow_blocks.story_message(follow, answer), answer.score)
     return list(stories.values())
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else str(exc)

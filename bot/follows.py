@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS follow_posts (
 CREATE INDEX IF NOT EXISTS follow_posts_state ON follow_posts(state, follow_id);
 """
 POSTING_TIMEOUT = timedelta(minutes=10)  # a claim older than this is from a process that died mid-post
+KEEP_DONE = timedelta(days=30)  # how long handled posts are kept (each arrival is matched once anyway)
 
 
 def _now() -> datetime:
@@ -246,3 +247,11 @@ class FollowStore:
                 "UPDATE follow_posts SET state = ?, posted_at = ? WHERE follow_id = ? AND article_id = ?",
                 (state, _iso(self.clock()), post.follow.id, post.article_id),
             )
+
+    def prune(self, keep: timedelta = KEEP_DONE) -> int:
+        """Forget posts handled longer ago than `keep` (their arrivals are never read again); how many went."""
+        with self._conn() as conn:
+            return conn.execute(
+                "DELETE FROM follow_posts WHERE state NOT IN ('owed', 'posting') AND created_at < ?",
+                (_iso(self.clock() - keep),),
+            ).rowcount

@@ -13,6 +13,18 @@ from .app import retry_handlers
 log = logging.getLogger("newsbot.replies")
 
 NO_PREVIEWS = {"unfurl_links": False, "unfurl_media": False}
+# Errors after which posting in that conversation cannot succeed by trying again.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "messages_tab_disabled",
+    "restricted_action", "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel", "team_access_not_granted", "cannot_reply_to_message",
+    "channel_is_archived", "account_inactive", "invalid_auth", "not_authed", "token_revoked", "missing_scope",
+})
+
+
+def slack_error(exc: Exception) -> str:
+    """Slack's error code for a failed call (or the network error's text)."""
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else str(exc)
 
 
 class ResponseUrlError(RuntimeError):

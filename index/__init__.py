@@ -169,7 +169,7 @@ class Index:
         )
 
     def arrivals(self, after: int = 0, limit: int = 1000) -> list[tuple[int, str]]:
-        """(seq, article id) of the articles updates brought after arrival `after`, oldest first, still indexed."""
+        """(seq, article id) of the articles updates brought after arrival `after`, oldest first (removed ones too)."""
         with self.store.connection() as conn:
             return arrivals.since(conn, after, limit)
 

@@ -38,12 +38,14 @@ def record(conn: sqlite3.Connection, article_ids: list[str], generation: int, st
 
 
 def since(conn: sqlite3.Connection, seq: int, limit: int) -> list[tuple[int, str]]:
-    """Up to `limit` (seq, article id) arrivals after `seq`, oldest first, of articles still indexed."""
+    """Up to `limit` (seq, article id) arrivals after `seq`, oldest first.
+
+    Articles removed since are included (a search simply does not find them), so the last seq read is
+    always where the next read starts: nothing committed meanwhile is skipped.
+    """
     try:
         return conn.execute(
-            """SELECT r.seq, r.article_id FROM arrivals r JOIN articles a ON a.id = r.article_id
-               WHERE r.seq > ? ORDER BY r.seq LIMIT ?""",
-            (seq, limit),
+            "SELECT seq, article_id FROM arrivals WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
     except sqlite3.OperationalError:  # an index no update of this version has written to yet
         return []

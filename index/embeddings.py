@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_backend import BACKENDS, BackendError, OnnxEncoder, check_mean_pooling, max_tokens, mean_pool, model_file
+from .onnx_backend import (
+    BACKENDS, BackendError, OnnxEncoder, check_mean_pooling, has_vnni, max_tokens, mean_pool, model_file,
+)
 from .settings import DEFAULT_MODEL
 
 # Never contact a model hub, even by accident: set before sentence-transformers is imported.
@@ -62,12 +64,15 @@ class Embedder:
         self._tokenizer = None
         self._max_tokens = 256
         self._lock = threading.Lock()
+        self._tokenizing = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}  # question -> vector, oldest first
 
     @property
     def key(self) -> str:
         """What the index records as its model: the name, and the backend unless torch (vectors never mix)."""
-        return self.name if self.backend == "torch" else f"{self.name}@{self.backend}"
+        if self.backend == "torch":
+            return self.name
+        return f"{self.name}@{self.backend}{'-r7' if self.backend == 'onnx-int8' and not has_vnni() else ''}"
 
     def _onnx_encoder(self) -> OnnxEncoder:
         """The ONNX session and tokenizer, exported on first use (loaded once, thread-safely)."""
@@ -225,8 +230,9 @@ class Embedder:
         """One forward pass: unit vectors, token embeddings, the real-token mask and each token's character offsets."""
         if self.backend != "torch":
             encoder = self._onnx_encoder()
-            encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self._max_tokens,
-                                      return_tensors="np", return_offsets_mapping=True)
+            with self._tokenizing:  # a fast tokenizer is not safe to call from two threads at once
+                encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self._max_tokens,
+                                          return_tensors="np", return_offsets_mapping=True)
             offsets = encoded.pop("offset_mapping")
             tokens = encoder.token_embeddings(encoded)
             mask = encoded["attention_mask"].astype(bool)

@@ -10,6 +10,7 @@ torch path computes them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ def cache_root() -> Path:
     return Path(base) / "newsbot"
 
 
+@functools.cache
 def has_vnni() -> bool:
     """Whether the CPU has 8-bit dot-product instructions (AVX-512 VNNI or AVX-VNNI)."""
     try:
@@ -163,6 +165,9 @@ def check_mean_pooling(model_dir: Path) -> None:
     """`BackendError` unless the model pools by the mean of its tokens (what `mean_pool` computes)."""
     try:
         modules = json.loads((model_dir / "modules.json").read_text())
+        kinds = {m.get("type", "").rsplit(".", 1)[-1] for m in modules}
+        if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+            raise BackendError(f"the ONNX backends run Transformer + Pooling (+ Normalize) models, not {sorted(kinds)}; use torch")
         pooling = next(m for m in modules if m.get("type", "").endswith("Pooling"))
         config = json.loads((model_dir / pooling["path"] / "config.json").read_text())
     except (OSError, ValueError, StopIteration, KeyError) as exc:

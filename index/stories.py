@@ -11,7 +11,6 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-import faiss
 import numpy as np
 
 from .links import passage_link
@@ -39,38 +38,55 @@ class Story:
 
 
 def group(
-    conn: sqlite3.Connection, vectors: faiss.Index, article_ids: set[str], limit: int, public_url: str | None
+    conn: sqlite3.Connection, vectors, article_ids: set[str], limit: int, public_url: str | None
 ) -> list[Story]:
-    """The top `limit` stories among `article_ids` (read in the caller's transaction, with its generation's vectors)."""
+    """The top `limit` stories among `article_ids` (read in the caller's transaction, with its generation's vectors).
+
+    Leader clustering, newest first: an article joins the first story whose lead it is close to,
+    else leads a new one. One matrix-vector product per article against the leads so far.
+    """
     if not article_ids:
         return []
     rows = conn.execute(
-        """SELECT p.id, p.start, p.sentences, a.id, a.title, a.source, a.url, a.published, a.path, a.text
+        """SELECT p.id, a.id, a.title, a.source, a.url, a.published, a.path
            FROM passages p JOIN articles a ON a.id = p.article_id
-           WHERE p.ord = 0 AND a.id IN (SELECT value FROM json_each(?))""",
+           WHERE p.ord = 0 AND a.id IN (SELECT value FROM json_each(?))
+           ORDER BY coalesce(a.published, '') DESC, a.id DESC""",
         (json.dumps(sorted(article_ids)),),
     ).fetchall()
     if not rows:
         return []
     leads = vectors.reconstruct_batch(np.asarray([row[0] for row in rows], dtype=np.int64))
-    # newest first, so each story's lead is its most recent article
-    order = sorted(range(len(rows)), key=lambda i: (rows[i][7] or "", rows[i][3]), reverse=True)
-    stories: list[tuple[Story, np.ndarray]] = []
-    for i in order:
-        pid, start, spans, aid, title, source, url, published, path, text = rows[i]
-        article = ArticleInfo(aid, title, source, url, published, path)
-        home = next((story for story, vector in stories if float(vector @ leads[i]) >= SAME_STORY), None)
-        if home is not None:
-            home.articles.append(article)
-            continue
-        first = _lead_sentence(text, title, json.loads(spans) or [(start, start)])
-        sentence = text[first[0] : first[1]]
-        link = passage_link(sentence, first[0], first[1], aid, url, path, public_url, passage=tuple(first))
-        stories.append((Story(article, sentence, first[0], first[1], link, [article]), leads[i]))
+    centres = np.empty_like(leads)  # the story leads' vectors, in story order
+    members: list[list[int]] = []  # row numbers of each story's articles, the lead first
+    for i in range(len(rows)):
+        if members:
+            close = np.nonzero(centres[: len(members)] @ leads[i] >= SAME_STORY)[0]
+            if len(close):
+                members[int(close[0])].append(i)
+                continue
+        centres[len(members)] = leads[i]
+        members.append([i])
+    articles = [ArticleInfo(*row[1:]) for row in rows]
     ranked = sorted(
-        (story for story, _ in stories), key=lambda s: (len(s.sources), s.lead.published or ""), reverse=True
-    )
-    return ranked[:limit]
+        members,
+        key=lambda m: (len({articles[i].source or articles[i].title for i in m}), articles[m[0]].published or ""),
+        reverse=True,
+    )[:limit]
+    return [_story(conn, rows[m[0]][0], [articles[i] for i in m], public_url) for m in ranked]
+
+
+def _story(conn: sqlite3.Connection, lead_passage: int, articles: list[ArticleInfo], public_url: str | None) -> Story:
+    """A story quoted by its lead article's lead sentence (its text read only now, for the few stories shown)."""
+    lead = articles[0]
+    start, spans, text = conn.execute(
+        "SELECT p.start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
+        (lead_passage,),
+    ).fetchone()
+    begin, end = _lead_sentence(text, lead.title, json.loads(spans) or [(start, start)])
+    sentence = text[begin:end]
+    link = passage_link(sentence, begin, end, lead.id, lead.url, lead.path, public_url, passage=(begin, end))
+    return Story(lead, sentence, begin, end, link, articles)
 
 
 def _lead_sentence(text: str, title: str, spans: list) -> tuple[int, int]:

@@ -171,3 +171,17 @@ def test_news_add_ack_and_links_never_show_a_password(monkeypatch):
     assert blocks.link("https://news.example/a", "Story") == "<https://news.example/a|Story>"  # the happy case
     failed = AddResult("https://reader:s3cr3t@news.example/a", ok=False, reason="refused")
     assert "s3cr3t" not in json.dumps(blocks.added_message([failed]))
+
+
+def test_command_words_at_the_start_of_a_question_stay_a_question():
+    from bot.channel_commands import channel_command
+
+    for question in ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?", "digest of the week?",
+                     "unfollow what?", "follow"):
+        assert channel_command(question) is None, question
+    assert channel_command("following") == ("following", "")
+    assert channel_command("unfollow #3") == ("unfollow", "#3")
+    assert channel_command("digest weekly mon 09:00 ukraine") == ("digest", "weekly mon 09:00 ukraine")
+    assert channel_command('scope source:"AP News" -site:example.com') == ("scope", 'source:"AP News" -site:example.com')
+    assert channel_command("scope source:") == ("scope", "source:"), "a malformed scope is answered with its mistake"
+    assert channel_command("follow grain exports") == ("follow", "grain exports")

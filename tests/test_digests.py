@@ -168,11 +168,41 @@ def test_a_topic_digest_reports_only_what_answers_the_topic(setup, fake):
     assert "on “grain shipments from Odesa”" in shown and "Odesa" in shown and "zebra" not in shown
 
 
-def test_a_channel_that_cannot_be_posted_to_gets_its_digest_later(setup, fake):
+def test_a_passing_failure_is_retried_later_and_a_channel_gone_skips_its_slot(setup, fake):
     index, store, clock, sender, add = setup
     store.set(CHANNEL, parse_schedule("daily 08:00 UTC"), "UTC", None)
     add({"grain.txt": GRAIN})
     clock.now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    fake.fail("chat.postMessage", error="channel_not_found")
-    assert sender().tick() == 0
-    assert sender().tick() == 1 and "Three ships" in digests_posted(fake)[-1].mrkdwn()
+    fake.fail("chat.postMessage", status=500, times=100)  # beyond the client's own retries
+    first = sender()
+    assert first.tick() == 0
+    fake.reset()
+    assert first.tick() == 0, "not rebuilt and retried at once"
+    assert sender().tick() == 1 and "Three ships" in digests_posted(fake)[-1].mrkdwn(), "a restarted bot sends it"
+    # the channel is gone: the slot is skipped for good, and its articles wait for the next digest
+    add({"zebra.txt": "Zebra festival\n\nThe town council said the zebra crossing festival will close the high "
+                      "street on Saturday for the parade."})
+    clock.now = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    fake.fail("chat.postMessage", error="channel_not_found", times=100)
+    assert sender().tick() == 0 and sender().tick() == 0
+    fake.reset()
+    clock.now = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
+    assert sender().tick() == 1 and "zebra" in digests_posted(fake)[-1].mrkdwn()
+
+
+def test_the_repeated_hour_when_clocks_go_back_sends_once():
+    schedule = parse_schedule("weekly sun 02:30 Europe/Berlin")
+    store_row = dict(channel=CHANNEL, cadence=schedule.cadence, weekday=schedule.weekday, at_time=schedule.at_time,
+                     zone="Europe/Berlin", topic="", skip_empty=False, set_by=None, set_at="x", last_seq=0)
+    from bot.digests import Digest
+
+    # 25 October 2026: 02:30 CEST (00:30 UTC), then clocks go back and 02:30 CET (01:30 UTC) comes again
+    sent = Digest(**store_row, last_due=datetime(2026, 10, 25, 0, 30, tzinfo=UTC).isoformat())
+    assert sent.due(datetime(2026, 10, 25, 1, 45, tzinfo=UTC)) is None
+    assert sent.due(datetime(2026, 11, 1, 1, 30, tzinfo=UTC)) == datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
+
+
+def test_zone_names_without_a_slash_are_zones_not_topic_words():
+    assert parse_schedule("daily 08:00 Japan grain").zone == "Japan"
+    assert parse_schedule("daily 08:00 GMT grain").topic == "grain"
+    assert parse_schedule("daily 08:00 grain exports").zone is None
