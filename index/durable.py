@@ -54,7 +54,15 @@ def link_folder(source: Path, directory: Path, format_file: str, format_text: st
     def fill(tmp: Path) -> None:
         for path in Path(source).iterdir():
             if path.name != format_file and path.is_file():
-                os.link(path, tmp / path.name)
+                link_or_copy(path, tmp / path.name)
         (tmp / format_file).write_text(format_text)
 
     write_folder(directory, fill)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link to `source` at `target`, or a copy on a file system without hard links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

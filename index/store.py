@@ -23,7 +23,7 @@ import numpy as np
 
 from . import vector_index
 from .delta import FORMAT_FILE, Delta
-from .durable import fsync_directory, link_folder
+from .durable import fsync_directory, link_folder, link_or_copy
 from .keyword_index import KeywordIndex
 from .sentence_index import SentenceIndex
 
@@ -249,7 +249,7 @@ class Store:
         """Give `new_generation` the base files of `generation` (vectors, BM25, sentences) as hard links."""
         target = self.faiss_path(new_generation)
         target.unlink(missing_ok=True)  # left by an update that crashed before its commit
-        os.link(self.faiss_path(generation), target)
+        link_or_copy(self.faiss_path(generation), target)
         for folder in (self.keywords_path, self.sentences_path):
             written = json.loads((folder(generation) / FORMAT_FILE).read_text())
             link_folder(folder(generation), folder(new_generation), FORMAT_FILE, json.dumps({**written, "generation": new_generation}))
