@@ -33,6 +33,7 @@ class PassageVectors:
         self.base = base
         self.delta = delta
         self.dead = dead  # ascending
+        self._dead = frozenset(dead.tolist())
         self.d = base.d
         self.ntotal = int(base.ntotal) - len(dead) + len(delta)
 
@@ -73,13 +74,18 @@ class PassageVectors:
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=vector_index.EF_SEARCH)
             wanted = min(n + len(self.dead), self.base.ntotal)
             scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
-            dead = set(self.dead.tolist()) if len(self.dead) else ()
+            dead = self._dead
             found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
         if len(self.delta):
-            scores = self.delta.vectors @ query
-            keep = np.ones(len(scores), dtype=bool) if allowed is None else np.isin(self.delta.ids, list(allowed))
-            found += list(zip(self.delta.ids[keep].tolist(), scores[keep].tolist()))
-        found.sort(key=lambda item: -item[1])
+            ids, scores = self.delta.ids, self.delta.vectors @ query
+            if allowed is not None:
+                keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+                ids, scores = ids[keep], scores[keep]
+            if len(ids) > n:  # only the delta's own best n can make the merged top n
+                top = np.argpartition(-scores, n - 1)[:n]
+                ids, scores = ids[top], scores[top]
+            found += list(zip(ids.tolist(), scores.tolist()))
+            found.sort(key=lambda item: -item[1])
         return found[:n]
 
 
@@ -160,7 +166,7 @@ class Sentences:
         return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
 
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
-        dead = set(self.dead.tolist())
+        dead = frozenset(self.dead.tolist())
         found = [hit for hit in self.base.search(query, n + 4 * len(dead)) if hit[0] not in dead]
         found += self.delta.sentences.search(query, n)
         found.sort(key=lambda hit: -hit[2])
