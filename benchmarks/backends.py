@@ -1,4 +1,4 @@
-"""Embedding backends side by side in one run: torch, ONNX fp32 and ONNX int8 (NEWSBOT_EMBEDDING_BACKEND).
+"""Embedding backends side by side in one run: torch, ONNX fp32, ONNX int8 and auto (NEWSBOT_EMBEDDING_BACKEND).
 
     .venv/bin/python benchmarks/backends.py           # speed, agreement, cold start, question-side quality
     .venv/bin/python benchmarks/backends.py --build   # first build .bench/rtqa-2022-onnx-int8 (~1 h here)
@@ -37,7 +37,7 @@ from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.indexer import embed_text  # noqa: E402
 from index.passages import split_passages  # noqa: E402
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "auto")  # auto (the default): torch passages, ONNX fp32 questions
 INT8_INDEX = ROOT / ".bench" / "rtqa-2022-onnx-int8"
 
 
@@ -103,7 +103,8 @@ def quality(embedders: dict[str, Embedder]) -> None:
     questions = load_questions(BENCH / "questions.jsonl")
     rows, latency = [], []
     settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz")
-    runs = [(f"torch passages, {name} questions", settings, QuestionsFrom(embedders["torch"], e)) for name, e in embedders.items()]
+    runs = [(f"torch passages, {name} questions", settings, QuestionsFrom(embedders["torch"], e))
+            for name, e in embedders.items() if name != "auto"]
     if (INT8_INDEX / "newsbot.sqlite").exists():
         int8 = Settings(index_dir=INT8_INDEX, articles_dir=BENCH / "articles.jsonl.gz", embedding_backend="onnx-int8")
         runs.append(("onnx-int8 passages, onnx-int8 questions", int8, embedders["onnx-int8"]))

@@ -22,7 +22,7 @@ from pathlib import Path
 import filelock
 import numpy as np
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
 FORMAT = 1  # bump when the export changes, so old cached files are not used

@@ -38,7 +38,7 @@ def flag_env(name: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "auto"  # passages with torch, questions with the same model on ONNX Runtime
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
     public_url: str | None = None
-    embedding_backend: str = "torch"  # torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
+    embedding_backend: str = DEFAULT_BACKEND  # auto, torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -71,6 +71,6 @@ class Settings:
 def _backend() -> str:
     """NEWSBOT_EMBEDDING_BACKEND, checked: how the model runs (the index records it with the model)."""
     raw = os.environ.get("NEWSBOT_EMBEDDING_BACKEND", "").strip().lower() or DEFAULT_BACKEND
-    if raw not in ("torch", "onnx", "onnx-int8"):
-        raise SettingsError(f"NEWSBOT_EMBEDDING_BACKEND must be torch, onnx or onnx-int8, got {raw!r}")
+    if raw not in ("auto", "torch", "onnx", "onnx-int8"):
+        raise SettingsError(f"NEWSBOT_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8, got {raw!r}")
     return raw

@@ -207,5 +207,6 @@ def test_quoted_phrases_must_appear_in_every_answer(seeds_index):
 
 def test_a_question_is_embedded_exactly_as_passages_are(embedder):
     for question in (NATO_QUESTION, "Zürich café “quoted” — and why?", "NATO " * 400):
-        assert np.allclose(embedder.encode_query(question), embedder.encode([question])[0], atol=1e-6)
+        # (the default backend asks ONNX Runtime for questions: the same vectors as torch's, to 1e-4)
+        assert np.allclose(embedder.encode_query(question), embedder.encode([question])[0], atol=1e-4)
     assert embedder.encode_query(NATO_QUESTION) is embedder.encode_query(NATO_QUESTION)  # asked again: remembered

@@ -60,7 +60,7 @@ def test_the_backend_is_part_of_the_model_key_so_vectors_never_mix(tmp_path, emb
     torch_reader = make_index(tmp_path, embedder)
     with pytest.raises(ModelMismatch, match="@onnx-int8"):
         torch_reader.search(NATO_QUESTION)
-    assert Settings(index_dir=tmp_path, articles_dir=SEEDS).embedding_backend == "torch"
+    assert Settings(index_dir=tmp_path, articles_dir=SEEDS).embedding_backend == "auto"
 
 
 def test_a_bad_backend_is_one_line(tmp_path):
@@ -68,7 +68,7 @@ def test_a_bad_backend_is_one_line(tmp_path):
         Embedder(backend="tensorrt")
     done = newsbot("ask", NATO_QUESTION, env=cli_env(tmp_path, NEWSBOT_EMBEDDING_BACKEND="gpu"))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
-    assert "NEWSBOT_EMBEDDING_BACKEND must be torch, onnx or onnx-int8" in done.stderr
+    assert "NEWSBOT_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8" in done.stderr
 
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
@@ -77,3 +77,19 @@ def test_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSBOT_CACHE_DIR", str(blocked))
     with pytest.raises(ModelError, match="NEWSBOT_CACHE_DIR"):
         Embedder(backend="onnx").encode(["x"])
+
+
+def test_auto_embeds_questions_on_onnx_with_torchs_vectors_and_key(cache, embedder):
+    auto, torch_only = Embedder(backend="auto"), Embedder(backend="torch")
+    assert auto.key == torch_only.key == Embedder(backend="onnx").key == embedder.key, "one vector space, one key"
+    question = "Who speaks for the Kremlin?"
+    assert np.allclose(auto.encode_query(question), torch_only.encode_query(question), atol=1e-4)
+    assert auto._onnx is not None and auto._model is None, "a question never loads torch's model"
+
+
+def test_auto_falls_back_to_torch_when_onnx_cannot_be_prepared(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("NEWSBOT_CACHE_DIR", str(blocked))
+    auto = Embedder(backend="auto")
+    assert np.allclose(auto.encode_query(NATO_QUESTION), Embedder(backend="torch").encode_query(NATO_QUESTION), atol=1e-5)
