@@ -22,7 +22,7 @@ def channel_command(text: str) -> tuple[str, str] | None:
     Only the shapes the commands take count, so a question that starts with one of the words
     ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?") stays a question:
     `following` alone, `unfollow` with a number or nothing, `digest` with nothing, off, daily or weekly,
-    `scope` with nothing, off or filters only. `follow` takes anything after it.
+    `scope` with nothing, off or a filter. `follow` takes anything after it.
     """
     words = text.split(maxsplit=1)
     if not words or words[0].lower() not in WORDS:
@@ -34,15 +34,15 @@ def channel_command(text: str) -> tuple[str, str] | None:
         "following": not rest,
         "unfollow": not rest or rest.lstrip("#").isdigit(),
         "digest": not rest or first in ("off", "daily", "weekly"),
-        "scope": not rest or first == "off" or _only_filters(rest),
+        "scope": not rest or first == "off" or _has_filters(rest),
     }
     return (word, rest) if shaped[word] else None
 
 
-def _only_filters(text: str) -> bool:
-    """Whether `text` is filters and nothing else (a malformed filter counts: the reply will say what is wrong)."""
+def _has_filters(text: str) -> bool:
+    """Whether `text` holds a filter (a malformed one too: the reply says what is wrong, and so do other words)."""
     try:
-        return not parse_filters(text)[0]
+        return bool(parse_filters(text)[1].given)
     except FilterError:
         return True
 

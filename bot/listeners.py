@@ -20,11 +20,11 @@ from index.fetch import redact
 
 from . import blocks
 from .button_state import ButtonState, read_button
-from .dedupe import EventDeduper
-from .feedback import record_feedback
 from .channel_commands import ChannelCommands, channel_command
+from .dedupe import EventDeduper
 from .digest_commands import DigestCommands
 from .digests import DigestStore
+from .feedback import record_feedback
 from .follow_blocks import ACTION_UNFOLLOW
 from .follow_commands import FollowCommands
 from .follows import FollowStore
