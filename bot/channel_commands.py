@@ -22,7 +22,7 @@ def channel_command(text: str) -> tuple[str, str] | None:
     Only the shapes the commands take count, so a question that starts with one of the words
     ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?") stays a question:
     `following` alone, `unfollow` with a number or nothing, `digest` with nothing, off, daily or weekly,
-    `scope` with nothing, off or a filter. `follow` takes anything after it.
+    `scope` with nothing, off or a filter. `follow` takes anything after it (alone: what to follow?).
     """
     words = text.split(maxsplit=1)
     if not words or words[0].lower() not in WORDS:
@@ -30,7 +30,7 @@ def channel_command(text: str) -> tuple[str, str] | None:
     word, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
     first = rest.split()[0].lower() if rest else ""
     shaped = {
-        "follow": bool(rest),
+        "follow": True,  # alone, it asks what to follow
         "following": not rest,
         "unfollow": not rest or rest.lstrip("#").isdigit(),
         "digest": not rest or first in ("off", "daily", "weekly"),

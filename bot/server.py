@@ -95,6 +95,14 @@ def _logged(job, name: str):
     return run
 
 
+def _stop_step(name: str, step) -> None:
+    """One step of a clean stop; a socket already closed under it (EBADF) is logged, not a failed exit."""
+    try:
+        step()
+    except OSError:
+        log.exception("while stopping: %s failed", name)
+
+
 def _run(config: SlackConfig, socket_mode: bool) -> int:
     """Start everything, wait for SIGTERM/SIGINT or a fatal warm-up error, then stop cleanly."""
     _setup_logging()
@@ -136,13 +144,15 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
     stop.wait()
 
     log.info("stopping")
-    if web is not None:
-        web.close()
-    if socket_handler is not None:
-        socket_handler.close()
     follow_worker.stopping.set()  # a tick in progress ends after its current follow
-    scheduler.shutdown(wait=True)
-    executor.shutdown(wait=True)
+    for name, step in (
+        ("closing the HTTP server", web.close if web is not None else None),
+        ("closing the Socket Mode connection", socket_handler.close if socket_handler is not None else None),
+        ("stopping follows and digests", lambda: scheduler.shutdown(wait=True)),
+        ("finishing the answers in progress", lambda: executor.shutdown(wait=True)),
+    ):
+        if step is not None:
+            _stop_step(name, step)
     if failure:
         print(f"newsbot {'socket' if socket_mode else 'serve'}: {failure[0]}", file=sys.stderr, flush=True)
         return 1

@@ -213,7 +213,8 @@ def test_a_forged_unfollow_click_and_bad_follow_commands_get_one_line(slack_bot,
                 user=ADMIN, channel=CHANNEL)
     assert "can't use that button" in fake.wait_for(lambda c: c.name == "forged")[0].mrkdwn()
     for text, name, says in [("follow", "empty", "Say what to follow"), ("follow x after:2025-13-01", "bad", "not a real date"),
-                             ("unfollow abc", "nan", "Say which follow to end")]:
+                             ("unfollow 999999", "none", "There is no follow #999999"),
+                             ("unfollow", "bare", "Say which follow to end")]:
         slack.command(text, name, user=ALICE, channel=CHANNEL)
         assert says in fake.wait_for(lambda c, name=name: c.name == name)[0].mrkdwn()
 

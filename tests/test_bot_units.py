@@ -177,7 +177,7 @@ def test_command_words_at_the_start_of_a_question_stay_a_question():
     from bot.channel_commands import channel_command
 
     for question in ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?", "digest of the week?",
-                     "unfollow what?", "follow"):
+                     "unfollow what?"):
         assert channel_command(question) is None, question
     assert channel_command("following") == ("following", "")
     assert channel_command("unfollow #3") == ("unfollow", "#3")
@@ -185,3 +185,4 @@ def test_command_words_at_the_start_of_a_question_stay_a_question():
     assert channel_command('scope source:"AP News" -site:example.com') == ("scope", 'source:"AP News" -site:example.com')
     assert channel_command("scope source:") == ("scope", "source:"), "a malformed scope is answered with its mistake"
     assert channel_command("follow grain exports") == ("follow", "grain exports")
+    assert channel_command("follow") == ("follow", ""), "answered with what to follow"
