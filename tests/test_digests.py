@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
