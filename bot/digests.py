@@ -11,9 +11,7 @@ sending leaves a claim that expires, and the digest is sent then (at least once)
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -22,6 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from index import Index
 from index.context import read_question
+
+from .state_tables import StateTables
 
 TABLE = """CREATE TABLE IF NOT EXISTS digests (
     channel TEXT PRIMARY KEY,
@@ -151,24 +151,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class DigestStore:
+class DigestStore(StateTables):
     """Digest settings in the index database."""
 
-    def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
-        self.index = index
-        self.clock = clock
-        self._ready = False
+    SCHEMA = TABLE
 
-    @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        conn = self.index.store.connect()
-        try:
-            if not self._ready:
-                conn.execute(TABLE)
-                self._ready = True
-            yield conn
-        finally:
-            conn.close()
+    def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
+        super().__init__(index)
+        self.clock = clock
 
     def set(self, channel: str, schedule: Schedule, zone: str, user: str | None) -> Digest:
         """Set (or replace) the channel's digest; it covers articles arriving from now on."""

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 from index import Index
 
+from .state_tables import StateTables
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS follows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -83,24 +85,14 @@ class OwedPost:
     message: dict
 
 
-class FollowStore:
+class FollowStore(StateTables):
     """Follows and owed posts in the index database; safe to use from several threads and processes."""
 
-    def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
-        self.index = index
-        self.clock = clock
-        self._ready = False
+    SCHEMA = SCHEMA
 
-    @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        conn = self.index.store.connect()
-        try:
-            if not self._ready:
-                conn.executescript(SCHEMA)
-                self._ready = True
-            yield conn
-        finally:
-            conn.close()
+    def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
+        super().__init__(index)
+        self.clock = clock
 
     # --- follows ----------------------------------------------------------------------------------------
 

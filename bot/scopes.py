@@ -6,12 +6,12 @@ Every question asked in the channel is searched within its scope, together with 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
-from index import Index
 from index.context import read_scope
 from index.store import now_iso
+
+from .state_tables import StateTables
 
 TABLE = """CREATE TABLE IF NOT EXISTS channel_scopes (
     channel TEXT PRIMARY KEY,
@@ -32,28 +32,19 @@ class Scope:
     set_at: str
 
 
-class Scopes:
+class Scopes(StateTables):
     """Read and change channel scopes in the index's SQLite database."""
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = self.index.store.connect()
-        conn.execute(TABLE)
-        return conn
+    SCHEMA = TABLE
 
     def get(self, channel: str | None) -> Scope | None:
         """The channel's scope, or None."""
         if not channel:
             return None
-        conn = self._connect()
-        try:
+        with self._conn() as conn:
             row = conn.execute(
                 "SELECT channel, filters, set_by, set_at FROM channel_scopes WHERE channel = ?", (channel,)
             ).fetchone()
-        finally:
-            conn.close()
         return Scope(*row) if row else None
 
     def filters(self, channel: str | None) -> str:
@@ -67,20 +58,14 @@ class Scopes:
         if not read_scope(filters):
             raise ValueError("a scope needs at least one filter")
         scope = Scope(channel, filters, user, now_iso())
-        conn = self._connect()
-        try:
+        with self._conn() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO channel_scopes(channel, filters, set_by, set_at) VALUES (?, ?, ?, ?)",
                 (scope.channel, scope.filters, scope.set_by, scope.set_at),
             )
-        finally:
-            conn.close()
         return scope
 
     def clear(self, channel: str) -> bool:
         """Remove the channel's scope; whether it had one."""
-        conn = self._connect()
-        try:
+        with self._conn() as conn:
             return conn.execute("DELETE FROM channel_scopes WHERE channel = ?", (channel,)).rowcount > 0
-        finally:
-            conn.close()
