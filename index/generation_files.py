@@ -58,6 +58,7 @@ class GenerationFiles:
         `vectors` maps each new passage's hash to its passage and sentence vectors.
         """
         stale = np.asarray(sorted(stale_ids), dtype=np.int64)
+        delta, alive = None, None
         if not full:
             previous = self.store.read_delta(generation)
             delta, base = previous if previous else (None, generation)
@@ -74,7 +75,7 @@ class GenerationFiles:
                 limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
                 if len(recent) <= limit and len(dead) <= limit:
                     return self._write_delta(generation, base, recent, dimension, len(alive) - len(stale) + len(rows))
-        return self._write_full(conn, generation, full, stale, rows, vectors, dimension)
+        return self._write_full(generation, full, stale, rows, vectors, dimension, delta, alive, conn)
 
     def _write_delta(self, generation: int, base: int, recent: list, dimension: int, passages: int) -> Written:
         """The previous base, linked, and a delta of the recent passages: seconds at any corpus size."""
@@ -87,28 +88,29 @@ class GenerationFiles:
 
     def _write_full(
         self,
-        conn: sqlite3.Connection,
         generation: int,
         full: bool,
         stale: np.ndarray,
         rows: list[NewPassage],
         vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
         dimension: int,
+        previous_delta: Delta | None,
+        alive: np.ndarray | None,
+        conn: sqlite3.Connection,
     ) -> Written:
-        """Rebuild the HNSW graph, sentence vectors and BM25 over every passage of the coming generation."""
-        previous_delta = None
+        """Rebuild the HNSW graph, sentence vectors and BM25 over every passage of the coming generation.
+
+        `previous_delta` and `alive` (the passage ids before this update) as `write` read them; unused if `full`.
+        """
         if full:
             if vectors:
                 dimension = len(next(iter(vectors.values()))[0])
             kept, kept_ids = np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
         else:
             kept, kept_ids = vector_index.contents(self.store.read_vectors(generation))
-            found = self.store.read_delta(generation)
-            if found is not None:
-                previous_delta = found[0]
+            if previous_delta is not None:
                 kept = np.concatenate([kept, previous_delta.vectors])
                 kept_ids = np.concatenate([kept_ids, previous_delta.ids])
-            alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages")), dtype=np.int64)
             keep = np.isin(kept_ids, alive) & ~np.isin(kept_ids, stale)
             kept, kept_ids = kept[keep], kept_ids[keep]
             dimension = kept.shape[1]
