@@ -145,11 +145,15 @@ class Corpus:
 def bot_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """The test corpus, indexed once per session with the real `newsbot index`."""
     base = tmp_path_factory.mktemp("botcorpus")
-    corpus = Corpus(build_corpus(base / "articles"), base / "newsbot-index")
+    return index_corpus(Corpus(build_corpus(base / "articles"), base / "newsbot-index"))
+
+
+def index_corpus(corpus: Corpus) -> Corpus:
+    """Index `corpus` with the real `newsbot index` (in a separate process, as a deployment would)."""
     done = subprocess.run(
         [*NEWSBOT, "index", "--quiet"],
         env=clean_env(NEWSBOT_INDEX_DIR=str(corpus.index_dir), NEWSBOT_ARTICLES_DIR=str(corpus.articles)),
-        cwd=base,
+        cwd=corpus.index_dir.parent,
         capture_output=True,
         text=True,
         timeout=300,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from botkit import BOT_TOKEN
+from fakeslack import FakeSlack
 from index import Embedder, Index, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +20,14 @@ SEEDS = ROOT / "seeds"
 NATO_QUESTION = "why did NATO expel the diplomats?"
 OFF_TOPIC_QUESTION = "What is the recipe for banana bread?"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    """A fake Slack Web API on 127.0.0.1 for one test module, knowing the bot token `botkit.BOT_TOKEN`."""
+    fake = FakeSlack.start(BOT_TOKEN)
+    yield fake
+    fake.close()
 
 
 @pytest.fixture(scope="session")

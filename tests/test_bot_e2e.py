@@ -39,13 +39,6 @@ POST = "chat.postMessage"
 
 
 @pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(BOT_TOKEN)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def bot(bot_corpus, fake, tmp_path_factory):  # noqa: F811
     # pages for `/news add` are served from 127.0.0.1, which the fetch guard refuses unless told otherwise
     process = BotProcess(bot_corpus, fake, tmp_path_factory.mktemp("bot"), NEWSBOT_ALLOW_PRIVATE_URLS="1")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from botkit import ADMIN, ALICE, BOT_TOKEN, NEWSBOT, SEEDS, BotProcess, Corpus, SlackSender, clean_env, mention_event
+from botkit import ADMIN, ALICE, NEWSBOT, SEEDS, BotProcess, Corpus, SlackSender, clean_env, index_corpus, mention_event
 from fakeslack import FakeSlack
 
 POST = "chat.postMessage"
@@ -33,21 +33,11 @@ RECIPE = "Banana bread at its best\n\nMix flour, sugar and three ripe bananas, t
 
 
 @pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(BOT_TOKEN)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
     base = tmp_path_factory.mktemp("follows")
     corpus = Corpus(base / "articles", base / "index")
     shutil.copytree(SEEDS, corpus.articles)
-    env = clean_env(NEWSBOT_INDEX_DIR=str(corpus.index_dir), NEWSBOT_ARTICLES_DIR=str(corpus.articles))
-    done = subprocess.run([*NEWSBOT, "index", "--quiet"], env=env, cwd=base, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return corpus
+    return index_corpus(corpus)
 
 
 @pytest.fixture(scope="module")

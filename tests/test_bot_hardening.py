@@ -55,13 +55,6 @@ Visitors will walk the marsh boardwalk with a ranger and listen for barn owls hu
 
 
 @pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(BOT_TOKEN)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def bot(fake, tmp_path_factory):
     base = tmp_path_factory.mktemp("hardening")
     articles = build_corpus(base / "articles")

@@ -4,21 +4,18 @@ Slack API) and channel scopes set with `/news scope`, on a real `newsbot serve` 
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from botkit import (
     ADMIN,
     ALICE,
-    BOT_TOKEN,
     NATO_QUESTION,
-    NEWSBOT,
     BotProcess,
     Corpus,
     SlackSender,
     buttons,
-    clean_env,
+    index_corpus,
     mention_event,
     next_ts,
 )
@@ -32,19 +29,9 @@ CONTEXT_LINE = f"Read with this thread's earlier question “{NATO_QUESTION}”"
 
 
 @pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(BOT_TOKEN)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def bot(fake, tmp_path_factory):
     base = tmp_path_factory.mktemp("threads")
-    corpus = Corpus(write_sourced_corpus(base / "articles"), base / "index")
-    env = clean_env(NEWSBOT_INDEX_DIR=str(corpus.index_dir), NEWSBOT_ARTICLES_DIR=str(corpus.articles))
-    done = subprocess.run([*NEWSBOT, "index", "--quiet"], env=env, cwd=base, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    corpus = index_corpus(Corpus(write_sourced_corpus(base / "articles"), base / "index"))
     process = BotProcess(corpus, fake, base)
     try:
         process.wait_ready()

@@ -18,7 +18,6 @@ from bot.digest_sender import DigestSender
 from bot.digests import DigestStore, ScheduleError, parse_schedule
 from bot.scopes import Scopes
 
-TOKEN = "xoxb-digest-test"
 CHANNEL = "C0DIGEST"
 UTC = timezone.utc
 # 08:00 in Berlin is 07:00 UTC in winter (CET) and 06:00 UTC in summer (CEST, from 29 March 2026)
@@ -40,13 +39,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(TOKEN)
-    yield fake
-    fake.close()
-
-
 @pytest.fixture
 def setup(tmp_path, embedder, fake):
     """An index of the seeds, a digest store and a sender on one clock, and a way to add articles."""
@@ -59,7 +51,7 @@ def setup(tmp_path, embedder, fake):
     store = DigestStore(index, clock)
 
     def sender() -> DigestSender:  # a new one is a restarted bot
-        return DigestSender(index, DigestStore(index, clock), Scopes(index), WebClient(token=TOKEN, base_url=fake.api_url), clock)
+        return DigestSender(index, DigestStore(index, clock), Scopes(index), WebClient(token=fake.token, base_url=fake.api_url), clock)
 
     def add(files: dict[str, str]) -> None:
         for name, text in files.items():

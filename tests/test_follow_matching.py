@@ -14,16 +14,8 @@ from bot.follow_worker import FollowWorker
 from bot.follows import FollowStore
 from bot.scopes import Scopes
 
-TOKEN = "xoxb-follow-test"
 CHANNEL = "C0MATCH"
 NATO_FOLLOW = "NATO expels Russian diplomats"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    fake = FakeSlack.start(TOKEN)
-    yield fake
-    fake.close()
 
 
 @pytest.fixture
@@ -37,7 +29,7 @@ def world(tmp_path, embedder, fake):
     (articles / "old.txt").write_text("Old news\n\nThe harbour reopened after the storm, the port authority said.")
     index.update(progress=False)
     store = FollowStore(index)
-    worker = FollowWorker(index, store, Scopes(index), WebClient(token=TOKEN, base_url=fake.api_url), cap=5)
+    worker = FollowWorker(index, store, Scopes(index), WebClient(token=fake.token, base_url=fake.api_url), cap=5)
 
     def arrive() -> None:
         for path in staged.iterdir():
