@@ -356,6 +356,23 @@ def reindex_message(summary: UpdateSummary) -> dict:
     return text_message(f":white_check_mark: Reindex finished: {escape(summary.line())}")
 
 
+def reindex_progress_message(done: int, total: int, seconds_left: float | None) -> dict:
+    """How far a running `/news reindex` has come, with the time left at the rate so far."""
+    left = "" if seconds_left is None else f", about {_duration(seconds_left)} left"
+    return text_message(f":hourglass_flowing_sand: Reindexing: {done:,} of {total:,} passages embedded{left}.")
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as a person says them: "40 s", "3 min", "1 h 20 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
 def home_view(stats: Stats | None, recent_titles: list[str]) -> dict:
     """The App Home tab: what the bot knows, example questions and how to ask."""
     blocks = [

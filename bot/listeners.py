@@ -282,7 +282,10 @@ class Listeners:
             else:
                 respond(response_url, blocks.text_message(f":warning: Reindex did not run: {blocks.escape(error)}"))
 
-        if not self.reindexer.start(report):
+        def progress(done: int, total: int, seconds_left: float | None) -> None:
+            respond(response_url, blocks.reindex_progress_message(done, total, seconds_left))
+
+        if not self.reindexer.start(report, progress):
             return blocks.text_message("A reindex is already running; I'll post its summary when it's done.")
         return blocks.text_message(":arrows_counterclockwise: Reindexing… I'll post the summary here when it's done.")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import arrivals
 from .context import NO_CONTEXT, Context
 from .embeddings import Embedder, ModelError
-from .indexer import Indexer, Log, UpdateSummary
+from .indexer import Indexer, Log, Progress, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
 from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
@@ -32,6 +32,7 @@ __all__ = [
     "IndexCorrupt",
     "ModelError",
     "ModelMismatch",
+    "Progress",
     "Ranking",
     "SearchResult",
     "Settings",
@@ -102,11 +103,19 @@ class Index:
         return self.store.exists()
 
     def update(
-        self, paths: Iterable[Path | str] | None = None, rebuild: bool = False, progress: bool = True, wait: float = 0
+        self,
+        paths: Iterable[Path | str] | None = None,
+        rebuild: bool = False,
+        progress: bool = True,
+        wait: float = 0,
+        on_progress: Progress | None = None,
     ) -> UpdateSummary:
-        """Index files and folders (default: the articles folder) incrementally."""
+        """Index files and folders (default: the articles folder) incrementally.
+
+        `progress` draws a bar on stderr; `on_progress(done, total, seconds_left)` hears the same from the embedding loop.
+        """
         chosen = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
-        indexer = Indexer(self.store, self.embedder, self.settings, self.log)
+        indexer = Indexer(self.store, self.embedder, self.settings, self.log, on_progress)
         return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
 
     def search(

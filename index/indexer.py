@@ -29,6 +29,8 @@ PIPELINE_VERSION = "3"  # 2: sentences may span hard-wrapped lines; 3: sentence 
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
 
 Log = Callable[[str], None]
+# (passages embedded so far, passages to embed, seconds left at the rate so far or None before the first batch)
+Progress = Callable[[int, int, float | None], None]
 
 
 @dataclass
@@ -105,11 +107,14 @@ def _is_under(path: str, roots: list[Path]) -> bool:
 class Indexer:
     """Runs one update of a `Store` with an `Embedder`; holds the update lock for the whole run."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings, log: Log = print) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, settings: Settings, log: Log = print, on_progress: Progress | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.log = log
+        self.on_progress = on_progress  # told after each embedded batch (e.g. `/news reindex`'s progress line)
 
     def update(
         self,
@@ -275,10 +280,22 @@ class Indexer:
             return vectors, 0
         missing.sort(key=lambda m: len(m[1][0]) + len(m[1][1]), reverse=True)  # similar lengths batch well
         bar = tqdm(total=len(missing), desc="Embedding", unit="passage", disable=not progress)
+        started, done = time.monotonic(), 0
+
+        def on_batch(count: int) -> None:
+            nonlocal done
+            bar.update(count)
+            done += count
+            if self.on_progress:
+                rate = done / max(time.monotonic() - started, 1e-6)
+                self.on_progress(done, len(missing), (len(missing) - done) / rate)
+
+        if self.on_progress:
+            self.on_progress(0, len(missing), None)
         try:
             for i in range(0, len(missing), CACHE_CHUNK):
                 chunk = missing[i : i + CACHE_CHUNK]
-                passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=bar.update)
+                passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
                 items = [(digest, vec, sent) for (digest, _), vec, sent in zip(chunk, passages, sentences)]
                 Store.cache_vectors(conn, model, items)
                 vectors.update((digest, (vec, sent)) for digest, vec, sent in items)
