@@ -25,7 +25,7 @@ import numpy as np
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
-FORMAT = 1  # bump when the export changes, so old cached files are not used
+FORMAT = 2  # bump when the export changes, so old cached files are not used (2: eager attention, fused graph)
 
 
 class BackendError(RuntimeError):
@@ -74,6 +74,7 @@ def model_file(model_dir: Path, backend: str) -> Path:
             if target.exists() and stamp_file.exists() and json.loads(stamp_file.read_text()) == versions:
                 return target
             _export(model_dir, folder / "model.onnx")
+            _fuse(folder / "model.onnx", model_dir)
             if quantized:
                 _quantize(folder / "model.onnx", target, reduce_range)
             stamp_file.write_text(json.dumps(versions))
@@ -87,7 +88,9 @@ def _export(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    # Eager attention exports as plain MatMul/Softmax, which onnxruntime's optimizer fuses (`_fuse`);
+    # the SDPA export is left unfused and ran 25% slower.
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     example = tokenizer(["an example sentence to trace"], return_tensors="pt")
 
@@ -115,8 +118,35 @@ def _export(model_dir: Path, target: Path) -> None:
             os.unlink(tmp)
 
 
+def _fuse(path: Path, model_dir: Path) -> None:
+    """Fuse attention, layer norms and GELU in place with onnxruntime's BERT optimizer, atomically.
+
+    Same vectors (cosine 1.0000 to torch on 200 news passages); int8 of the fused graph embedded 38.5
+    passages/s against 25.3 unfused and 29–32 for torch, in one run on this machine.
+    """
+    from onnxruntime.transformers import optimizer
+
+    config = json.loads((model_dir / "config.json").read_text())
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the optimizer logs each fusion on the root logger
+    try:
+        fused = optimizer.optimize_model(
+            str(path), model_type="bert", num_heads=int(config["num_attention_heads"]), hidden_size=int(config["hidden_size"])
+        )
+        fused.save_model_to_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        root.setLevel(level)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
     """Dynamic int8 quantization, one scale per output channel of each weight, atomically."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
@@ -125,7 +155,11 @@ def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice on the root logger
     try:
-        quantize_dynamic(str(source), tmp, per_channel=True, reduce_range=reduce_range, weight_type=QuantType.QInt8)
+        # The fused operators are outside shape inference's reach: their outputs are float32.
+        quantize_dynamic(
+            str(source), tmp, per_channel=True, reduce_range=reduce_range, weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
         os.replace(tmp, target)
     finally:
         root.setLevel(level)
