@@ -179,6 +179,29 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """`newsbot db upgrade` / `status`: the shared PostgreSQL database's schema (NEWSBOT_DATABASE_URL)."""
+    from index import Settings
+    from index.postgres import LATEST, connect, redact, upgrade, version
+
+    url = Settings.from_env().database_url
+    if not url:
+        _err("newsbot db: NEWSBOT_DATABASE_URL is not set (postgresql://user:password@host/database)")
+        return EXIT_USAGE
+    if args.db_command == "upgrade":
+        applied = upgrade(url)
+        done = ", ".join(f"{m.version} ({m.name})" for m in applied)
+        print(f"{redact(url)}: applied {done}" if applied else f"{redact(url)}: already at schema {LATEST}")
+        return 0
+    with connect(url) as conn:
+        current = version(conn)
+    state = "up to date" if current == LATEST else f"run `newsbot db upgrade` (this newsbot needs {LATEST})"
+    if current > LATEST:
+        state = f"newer than this newsbot's {LATEST}: upgrade newsbot"
+    print(f"{redact(url)}: schema {current}, {state}")
+    return 0 if current == LATEST else 1
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -236,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_parser("poll", help="fetch every feed now and add its new items")
     p.set_defaults(func=_lazy("bot.updating", "cmd_feeds"))
 
+    p = sub.add_parser("db", help="the shared PostgreSQL database (NEWSBOT_DATABASE_URL): upgrade or check its schema")
+    db = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply the schema migrations it lacks (safe from several processes at once)")
+    db.add_parser("status", help="its schema version against this newsbot's (exit 1 unless equal)")
+    p.set_defaults(func=cmd_db)
+
     p = sub.add_parser("eval", help="score answer quality on your own questions")
     p.add_argument("questions", type=Path, help="JSON Lines file of questions (see docs/benchmarks.md)")
     p.add_argument("--json", action="store_true")
@@ -259,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(find_dotenv(usecwd=True))
     args = build_parser().parse_args(argv)
     from index import IndexBusy, IndexCorrupt, ModelError, ModelMismatch, SettingsError
+    from index.postgres import DatabaseError
 
-    handled: tuple[type[BaseException], ...] = (SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt)
+    handled: tuple[type[BaseException], ...] = (
+        SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt, DatabaseError,
+    )
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

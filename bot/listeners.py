@@ -21,7 +21,7 @@ from index.fetch import redact
 from . import blocks
 from .button_state import ButtonState, read_button
 from .channel_commands import ChannelCommands, channel_command
-from .dedupe import EventDeduper
+from .dedupe import EventClaims
 from .digest_commands import DigestCommands
 from .digests import DigestStore
 from .feedback import record_feedback
@@ -106,7 +106,7 @@ class Listeners:
         self,
         index: Index,
         admins: frozenset[str],
-        deduper: EventDeduper,
+        deduper: EventClaims,
         reindexer: Reindexer,
         add_admins_only: bool = False,
         follow_store: FollowStore | None = None,

@@ -15,11 +15,14 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from index import Index, Settings, SettingsError
+from index.postgres import DatabaseError, upgrade
 from index.settings import number_env
 
 from .app import WORKERS, build_app
 from .config import SlackConfig
-from .dedupe import EventDeduper
+from .dedupe import EventClaims
+from .dedupe_postgres import PostgresEventClaims
+from .dedupe_sqlite import SqliteEventClaims
 from .events_door import EventsDoor
 from .digest_sender import DigestSender
 from .digests import DigestStore
@@ -103,15 +106,25 @@ def _stop_step(name: str, step) -> None:
         log.exception("while stopping: %s failed", name)
 
 
+def _event_claims(index: Index, settings: Settings) -> EventClaims:
+    """Where events are claimed: the shared PostgreSQL database (its schema brought up to date), else the index's SQLite."""
+    if settings.database_url:
+        upgrade(settings.database_url)  # safe while another process upgrades too (advisory lock)
+        return PostgresEventClaims(settings.database_url)
+    return SqliteEventClaims(index)
+
+
 def _run(config: SlackConfig, socket_mode: bool) -> int:
     """Start everything, wait for SIGTERM/SIGINT or a fatal warm-up error, then stop cleanly."""
     _setup_logging()
-    index = Index.open(settings=Settings.from_env(), log=logging.getLogger("newsbot.index").info)
+    settings = Settings.from_env()
+    index = Index.open(settings=settings, log=logging.getLogger("newsbot.index").info)
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="answer")
     app = build_app(config, executor)
     follow_store, digest_store = FollowStore(index), DigestStore(index)
     listeners = Listeners(
-        index, config.admins, EventDeduper(), Reindexer(index), config.add_admins_only, follow_store, digest_store
+        index, config.admins, _event_claims(index, settings), Reindexer(index), config.add_admins_only, follow_store,
+        digest_store,
     )
     listeners.register(app)
     follow_worker = FollowWorker(

@@ -51,6 +51,8 @@ class Settings:
     max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
     public_url: str | None = None
     embedding_backend: str = DEFAULT_BACKEND  # auto, torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
+    # postgresql://… shared by every bot process (NEWSBOT_DATABASE_URL); None: the index folder's SQLite.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +67,7 @@ class Settings:
             max_article_bytes=int(number_env("NEWSBOT_MAX_ARTICLE_BYTES", DEFAULT_MAX_ARTICLE_BYTES)),
             public_url=public_url.rstrip("/") if public_url else None,
             embedding_backend=_backend(),
+            database_url=_database_url(),
         )
 
 
@@ -74,3 +77,16 @@ def _backend() -> str:
     if raw not in ("auto", "torch", "onnx", "onnx-int8"):
         raise SettingsError(f"NEWSBOT_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8, got {raw!r}")
     return raw
+
+
+def _database_url() -> str | None:
+    """NEWSBOT_DATABASE_URL, checked to name a PostgreSQL database (its password never shown)."""
+    from .postgres import check_url
+
+    raw = os.environ.get("NEWSBOT_DATABASE_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        return check_url(raw)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None

@@ -144,3 +144,19 @@ def corpus(tmp_path: Path, embedder: Embedder) -> Index:
     index = make_index(tmp_path, embedder, articles)
     index.update(progress=False)
     return index
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (started once, stopped at the end)."""
+    from pgserver import TestDatabases
+
+    databases = TestDatabases()
+    yield databases
+    databases.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    return postgres_server.fresh()

@@ -1,0 +1,60 @@
+"""Event claims in the index's SQLite database: every bot process of one index folder answers an event once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from index import Index
+
+from .dedupe import KEEP_SECONDS, LEASE_SECONDS
+from .state_tables import StateTables
+
+
+class SqliteEventClaims(StateTables):
+    """`EventClaims` for processes sharing one index folder (one machine)."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS event_claims (
+        event_id TEXT PRIMARY KEY,
+        claimed_at REAL NOT NULL,
+        answered INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS event_claims_claimed_at ON event_claims(claimed_at);
+    """
+
+    def __init__(
+        self, index: Index, lease_seconds: float = LEASE_SECONDS, keep_seconds: float = KEEP_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(index)
+        self.lease = lease_seconds
+        self.keep = keep_seconds
+        self.clock = clock
+
+    def claim(self, event_id: str | None) -> bool:
+        """True if this process should answer: nobody claimed the event, or a claim was left unfinished past the lease."""
+        if not event_id:
+            return True
+        now = self.clock()
+        with self._conn() as conn, conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM event_claims WHERE claimed_at < ?", (now - self.keep,))
+            row = conn.execute(
+                """INSERT INTO event_claims(event_id, claimed_at) VALUES (?, ?)
+                   ON CONFLICT(event_id) DO UPDATE SET claimed_at = excluded.claimed_at
+                   WHERE NOT event_claims.answered AND event_claims.claimed_at < ?
+                   RETURNING event_id""",
+                (event_id, now, now - self.lease),
+            ).fetchone()
+        return row is not None
+
+    def finish(self, event_id: str | None, answered: bool) -> None:
+        """Mark the claim answered, or drop it so Slack's re-delivery can try again."""
+        if not event_id:
+            return
+        with self._conn() as conn:
+            if answered:
+                conn.execute("UPDATE event_claims SET answered = 1 WHERE event_id = ?", (event_id,))
+            else:
+                conn.execute("DELETE FROM event_claims WHERE event_id = ? AND NOT answered", (event_id,))

@@ -1,0 +1,109 @@
+"""PostgreSQL as the store several bot processes share (`NEWSBOT_DATABASE_URL`): connections and the
+schema's versioned migrations, applied under an advisory lock so two processes may upgrade at once.
+
+So far the shared Slack state lives here (event de-duplication); the index itself is still the SQLite
+folder (issue 14). Migrations only ever append: each has a number, and the database records which ran.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+CONNECT_TIMEOUT_SECONDS = 10
+MIGRATION_LOCK = 0x6E657773626F74  # "newsbot": the advisory lock every upgrade takes
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or is not one this newsbot can use; the message says why, without the password."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: its number (applied in order, once) and its SQL."""
+
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "event claims",
+        """CREATE TABLE event_claims (
+               event_id text PRIMARY KEY,
+               claimed_at timestamptz NOT NULL,
+               answered boolean NOT NULL DEFAULT false
+           );
+           CREATE INDEX event_claims_claimed_at ON event_claims (claimed_at);""",
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=re.sub(r":[^:@]*$", ":***", netloc[0]) + "@" + netloc[1]))
+
+
+def check_url(url: str) -> str:
+    """`url` if it names a PostgreSQL database, else a `ValueError` saying what is expected."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"NEWSBOT_DATABASE_URL must start with postgresql://, got {redact(url)!r}")
+    return url
+
+
+def connect(url: str):
+    """An autocommit connection; `DatabaseError` (password left out) when the server cannot be reached."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from None
+
+
+def version(conn) -> int:
+    """The schema version this database is at (0 when newsbot never upgraded it)."""
+    exists = conn.execute("SELECT to_regclass('newsbot_migrations') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM newsbot_migrations").fetchone()[0]
+
+
+def upgrade(url: str) -> list[Migration]:
+    """Apply the migrations the database lacks, in one transaction under the advisory lock; the ones applied.
+
+    A second process upgrading at the same moment waits for the lock, then finds nothing left to do.
+    A database already past this newsbot's migrations is refused rather than written in an old shape.
+    """
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS newsbot_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        current = version(conn)
+        if current > LATEST:
+            raise DatabaseError(f"the database is at schema {current}, newer than this newsbot's {LATEST}: upgrade newsbot")
+        pending = [m for m in MIGRATIONS if m.version > current]
+        for migration in pending:
+            conn.execute(migration.sql)
+            conn.execute("INSERT INTO newsbot_migrations (version, name) VALUES (%s, %s)", (migration.version, migration.name))
+    return pending
+
+
+def require_current(conn) -> None:
+    """`DatabaseError` unless the schema is exactly this newsbot's (run `newsbot db upgrade` otherwise)."""
+    current = version(conn)
+    if current < LATEST:
+        raise DatabaseError(f"the database is at schema {current}, this newsbot needs {LATEST}: run `newsbot db upgrade`")
+    if current > LATEST:
+        raise DatabaseError(f"the database is at schema {current}, newer than this newsbot's {LATEST}: upgrade newsbot")

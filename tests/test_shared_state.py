@@ -1,0 +1,150 @@
+"""Shared Slack state for several bot processes (issue 14): event claims in the index's SQLite or in a real
+PostgreSQL server (NEWSBOT_DATABASE_URL), and the PostgreSQL schema's migrations."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+
+from botkit import NEWSBOT, BotProcess, SlackSender, bot_corpus, clean_env, mention_event  # noqa: F401 (a fixture)
+from conftest import make_index
+from bot.dedupe_postgres import PostgresEventClaims
+from bot.dedupe_sqlite import SqliteEventClaims
+from index import postgres
+from index.postgres import LATEST, DatabaseError, upgrade
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def claims_for(request, tmp_path, embedder):
+    """Make event claims on one engine: `claims_for(lease_seconds=…)`; two calls share one store, as two processes do."""
+    if request.param == "sqlite":
+        index = make_index(tmp_path, embedder)
+        return lambda **options: SqliteEventClaims(index, **options)
+    url = request.getfixturevalue("database_url")
+    upgrade(url)
+    return lambda **options: PostgresEventClaims(url, **options)
+
+
+def test_an_event_is_claimed_once_and_released_when_not_answered(claims_for):
+    first, second = claims_for(), claims_for()
+    assert first.claim("Ev1")
+    assert not second.claim("Ev1"), "another process is answering it"
+    first.finish("Ev1", answered=False)  # it failed: Slack's re-delivery may try again
+    assert second.claim("Ev1")
+    second.finish("Ev1", answered=True)
+    assert not first.claim("Ev1") and not second.claim("Ev1")
+    assert first.claim(None) and first.claim(None), "an envelope without an id cannot be de-duplicated"
+
+
+def test_a_claim_left_unfinished_past_its_lease_is_taken_over_but_an_answer_stays(claims_for):
+    crashed, other = claims_for(lease_seconds=0.2), claims_for(lease_seconds=0.2)
+    assert crashed.claim("Ev2") and crashed.claim("Ev3")
+    crashed.finish("Ev3", answered=True)
+    assert not other.claim("Ev2")
+    time.sleep(0.5)
+    assert other.claim("Ev2"), "the process holding the claim died; a re-delivery must be answered"
+    assert not other.claim("Ev3"), "an answered event is never answered again"
+
+
+def test_many_threads_claiming_one_event_get_one_yes(claims_for):
+    stores = [claims_for() for _ in range(8)]
+    start, results = threading.Barrier(len(stores)), []
+
+    def claim(store):
+        start.wait()
+        results.append(store.claim("EvRace"))
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+# --- migrations ------------------------------------------------------------------------------------
+
+
+def _migrations(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT version, name FROM newsbot_migrations ORDER BY version").fetchall()
+
+
+def test_two_processes_upgrading_at_once_apply_each_migration_once(database_url, tmp_path):
+    env = clean_env(NEWSBOT_DATABASE_URL=database_url)
+    runs = [subprocess.Popen([*NEWSBOT, "db", "upgrade"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted(out for out, _ in outputs)[0].endswith(f"already at schema {LATEST}\n"), outputs
+    assert _migrations(database_url) == [(m.version, m.name) for m in postgres.MIGRATIONS]
+    status = subprocess.run([*NEWSBOT, "db", "status"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert status.returncode == 0 and "up to date" in status.stdout, status
+
+
+def test_a_database_from_a_newer_newsbot_is_refused(database_url):
+    upgrade(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO newsbot_migrations (version, name) VALUES (%s, 'from the future')", (LATEST + 1,))
+    with pytest.raises(DatabaseError, match="newer than this newsbot"):
+        upgrade(database_url)
+    with pytest.raises(DatabaseError, match="newer than this newsbot"):
+        PostgresEventClaims(database_url)
+
+
+def test_an_old_schema_asks_for_an_upgrade(database_url):
+    with pytest.raises(DatabaseError, match="newsbot db upgrade"):
+        PostgresEventClaims(database_url)
+
+
+def test_bad_database_urls_get_one_line_without_the_password(tmp_path, postgres_server):
+    env = clean_env(NEWSBOT_DATABASE_URL="mysql://root:hunter2@db/news")
+    done = subprocess.run([*NEWSBOT, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "must start with postgresql://" in done.stderr
+    assert "hunter2" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    socket_dir = postgres_server.folder / "data"
+    unreachable = f"postgresql://newsbot:hunter2@localhost:1/news?host={socket_dir}&port=1"
+    done = subprocess.run([*NEWSBOT, "db", "status"], env=clean_env(NEWSBOT_DATABASE_URL=unreachable), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "cannot connect to postgresql://newsbot:***@" in done.stderr, done.stderr
+    assert "hunter2" not in done.stderr + done.stdout and len(done.stderr.strip().splitlines()) == 1
+    done = subprocess.run([*NEWSBOT, "db", "status"], env=clean_env(), cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2 and "NEWSBOT_DATABASE_URL is not set" in done.stderr
+
+
+# --- two real bot processes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_one_event_delivered_to_two_bot_processes_is_answered_once(engine, request, bot_corpus, fake, tmp_path):  # noqa: F811
+    extra = {"NEWSBOT_DATABASE_URL": request.getfixturevalue("database_url")} if engine == "postgresql" else {}
+    fake.reset()
+    bots = [BotProcess(bot_corpus, fake, tmp_path, **extra) for _ in range(2)]
+    try:
+        for bot in bots:
+            bot.wait_ready()
+        event = mention_event("why did NATO expel the diplomats?", channel="C0TWICE")
+        replies: list = []
+
+        def deliver(bot: BotProcess, retry: int | None) -> None:  # Slack's delivery and its re-delivery, at once
+            replies.append(SlackSender(bot.url, fake).event(event, event_id="EvTwice", retry_num=retry).status)
+
+        threads = [threading.Thread(target=deliver, args=(bot, retry)) for bot, retry in zip(bots, (None, 1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert replies == [200, 200]
+        fake.wait_for(lambda c: c.method == "chat.postMessage" and c.params.get("channel") == "C0TWICE", timeout=90)
+        time.sleep(3)  # time for a second answer, were one coming
+        answers = [c for c in fake.calls("chat.postMessage") if c.params.get("channel") == "C0TWICE"]
+        assert len(answers) == 1, [c.dump()[:200] for c in answers]
+        assert "NATO" in answers[0].dump()
+        assert sum("delivered again" in bot.log() for bot in bots) == 1
+    finally:
+        codes = [bot.stop() for bot in bots]
+    assert codes == [0, 0], [bot.log() for bot in bots]
