@@ -7,17 +7,18 @@ Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(path
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from . import arrivals
 from .context import NO_CONTEXT, Context
 from .embeddings import Embedder, ModelError
 from .indexer import Indexer, Log, Progress, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
+from .sqlite_reader import SqliteReader
+from .sqlite_writer import SqliteWriter
 from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
+from .stored import Stats, StoredArticle
 from .stories import Story
 
 __all__ = [
@@ -44,32 +45,6 @@ __all__ = [
 ]
 
 
-@dataclass
-class Stats:
-    """What the index holds, for `newsbot stats`, `/news stats` and App Home."""
-
-    articles: int
-    passages: int
-    sources: int
-    newest_title: str | None
-    newest_published: str | None
-    model: str
-    size_bytes: int
-    updated_at: str | None
-    generation: int
-    # Per source (by article count): name, articles, first and last publication day — what to filter on.
-    source_list: list[tuple[str, int, str | None, str | None]] = field(default_factory=list)
-
-
-@dataclass
-class StoredArticle:
-    """An article as stored, with its passages' spans (for the article page)."""
-
-    info: ArticleInfo
-    text: str
-    passages: list[tuple[int, int]]
-
-
 class Index:
     """An index folder plus the model that embeds into it; share one instance per process."""
 
@@ -81,7 +56,9 @@ class Index:
         self.store = Store(self.directory)
         self.embedder = embedder or Embedder(settings.model, settings.embedding_backend)
         self.log = log
-        self._searcher = Searcher(self.store, self.embedder, settings)
+        self.reader = SqliteReader(self.store)
+        self.writer = SqliteWriter(self.store)
+        self._searcher = Searcher(self.reader, self.embedder, settings)
 
     @classmethod
     def open(
@@ -115,7 +92,7 @@ class Index:
         `progress` draws a bar on stderr; `on_progress(done, total, seconds_left)` hears the same from the embedding loop.
         """
         chosen = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
-        indexer = Indexer(self.store, self.embedder, self.settings, self.log, on_progress)
+        indexer = Indexer(self.writer, self.embedder, self.settings, self.log, on_progress)
         return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
 
     def search(
@@ -145,42 +122,11 @@ class Index:
 
     def stats(self) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""
-        with self.store.connection() as conn:
-            meta = Store.meta(conn)
-            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            sources = conn.execute("SELECT count(DISTINCT source) FROM articles").fetchone()[0]
-            newest = conn.execute(
-                "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
-            ).fetchone()
-            source_list = conn.execute(
-                """SELECT coalesce(source, '(no source)'), count(*), min(substr(published, 1, 10)),
-                          max(substr(published, 1, 10))
-                   FROM articles GROUP BY coalesce(source, '(no source)') ORDER BY count(*) DESC, 1"""
-            ).fetchall()
-        size = 0
-        for path in self.directory.rglob("*"):  # keyword indexes are folders
-            try:
-                size += path.stat().st_size if path.is_file() else 0
-            except FileNotFoundError:  # an update just renamed or removed it
-                pass
-        return Stats(
-            articles=articles,
-            passages=passages,
-            sources=sources,
-            newest_title=newest[0] if newest else None,
-            newest_published=newest[1] if newest else None,
-            model=meta.get("model", self.settings.model),
-            size_bytes=size,
-            updated_at=meta.get("updated_at"),
-            generation=int(meta.get("generation", 0)),
-            source_list=[tuple(row) for row in source_list],
-        )
+        return self.reader.stats(self.settings.model)
 
     def arrivals(self, after: int = 0, limit: int = 1000) -> list[tuple[int, str]]:
         """(seq, article id) of the articles updates brought after arrival `after`, oldest first (removed ones too)."""
-        with self.store.connection() as conn:
-            return arrivals.since(conn, after, limit)
+        return self.reader.arrivals(after, limit)
 
     def stories(self, article_ids: Iterable[str], limit: int = 10) -> list[Story]:
         """These articles grouped into stories (same lead, several sources), most sources and newest first."""
@@ -188,22 +134,8 @@ class Index:
 
     def last_arrival(self) -> int:
         """The newest arrival's seq: where a new follow starts watching (0 before any)."""
-        with self.store.connection() as conn:
-            return arrivals.latest(conn)
+        return self.reader.last_arrival()
 
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article with its passage spans, or None."""
-        with self.store.connection() as conn:
-            conn.execute("BEGIN")  # text and spans from one index version, even while an update commits
-            try:
-                row = conn.execute(
-                    "SELECT id, title, source, url, published, path, text FROM articles WHERE id=?", (article_id,)
-                ).fetchone()
-                if row is None:
-                    return None
-                spans = conn.execute(
-                    "SELECT start, end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
-                ).fetchall()
-            finally:
-                conn.execute("COMMIT")
-        return StoredArticle(ArticleInfo(*row[:6]), row[6], [tuple(s) for s in spans])
+        return self.reader.article(article_id)

@@ -4,16 +4,14 @@ name are lifted."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
-from .generations import Generation
-from .keywords import phrase_query
 from .ranking import RRF_K, Ranking
 from .recency import is_fresh, parse_day
+from .snapshot import Snapshot
 
 
 @dataclass
@@ -32,14 +30,8 @@ class Candidate:
     sentence_dense: float = 0.0  # cosine of the passage's closest sentence to the question
 
 
-def passages_with(conn: sqlite3.Connection, phrases: list[str]) -> set[int]:
-    """Ids of the passages whose text holds every quoted phrase, found by FTS5."""
-    rows = conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
-    return {row[0] for row in rows}
-
-
 def gather(
-    files: Generation,
+    files: Snapshot,
     stems: list[str],
     query: np.ndarray,
     ranking: Ranking,
@@ -69,23 +61,12 @@ def gather(
             if allowed is None or pid in allowed:
                 add(pid)
     if (stems or earlier_stems) and ranking.keyword > 0 and len(keywords):
-        bm25 = keywords.scores(stems)  # every passage's score: dense candidates get theirs too
-        if earlier_stems and earlier_weight > 0:
-            bm25 = bm25 + earlier_weight * keywords.scores(earlier_stems)
-        if allowed is not None:
-            ranked_scores = np.full_like(bm25, -1.0)
-            positions = keywords.positions(sorted(allowed))
-            positions = positions[positions >= 0]
-            ranked_scores[positions] = bm25[positions]
-        else:
-            ranked_scores = bm25
-        n = min(ranking.candidates, len(bm25))
-        top = np.argpartition(-ranked_scores, n - 1)[:n]
-        for pid in keywords.ids[top[ranked_scores[top] > 0]].tolist():
+        # The keyword retriever's own top candidates, and the BM25 score of every candidate found so far too.
+        top, scores = keywords.best(stems, ranking.candidates, allowed, list(found), earlier_stems or [], earlier_weight)
+        for pid in top:
             add(pid)
-        positions = keywords.positions(list(found))
-        for cand, position in zip(found.values(), positions.tolist()):
-            cand.keyword = float(bm25[position]) if position >= 0 else 0.0
+        for cand in found.values():
+            cand.keyword = scores.get(cand.pid, 0.0)
     candidates = list(found.values())
     if candidates and ranking.sentence_dense > 0:
         best = sentences.best_cosines([c.pid for c in candidates], query)
@@ -118,15 +99,9 @@ def _fuse(candidates: list[Candidate], ranking: Ranking) -> None:
         )
 
 
-def favour_fresh(conn: sqlite3.Connection, candidates: list[Candidate], asked: date, window: int, weight: float) -> None:
+def favour_fresh(snapshot: Snapshot, candidates: list[Candidate], asked: date, window: int, weight: float) -> None:
     """Raise candidates whose article was published within `window` days before `asked`."""
-    marks = ",".join("?" * len(candidates))
-    published = dict(
-        conn.execute(
-            f"SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
-            [c.pid for c in candidates],
-        )
-    )
+    published = snapshot.published([c.pid for c in candidates])
     for cand in candidates:
         if is_fresh(parse_day(published.get(cand.pid)), asked, window):
             cand.score += weight

@@ -9,9 +9,8 @@ theirs; dates narrow together). A malformed value is a `FilterError` naming it, 
 from __future__ import annotations
 
 import calendar
-import json
 import re
-import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlsplit
@@ -90,19 +89,9 @@ class Filters:
 class Catalog:
     """What filters look at for every article of one index version: id, source, host, publication day."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.rows = [
-            (aid, (source or "").casefold(), _host(url), _day(published))
-            for aid, source, url, published in conn.execute("SELECT id, source, url, published FROM articles")
-        ]
-
-    @staticmethod
-    def passages(conn: sqlite3.Connection, article_ids: set[str]) -> set[int]:
-        """Ids of the passages of these articles."""
-        rows = conn.execute(
-            "SELECT id FROM passages WHERE article_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(article_ids)),)
-        )
-        return {row[0] for row in rows}
+    def __init__(self, articles: Iterable[tuple[str, str | None, str | None, str | None]]) -> None:
+        """From (article id, source, url, published) rows (`Snapshot.catalog_rows`)."""
+        self.rows = [(aid, (source or "").casefold(), _host(url), _day(published)) for aid, source, url, published in articles]
 
 
 def parse(question: str) -> tuple[str, Filters]:

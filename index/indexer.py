@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from . import arrivals
 from .articles import Article, Skip, discover, read_file
 from .embeddings import Embedder
-from .generation_files import GenerationFiles, Written
 from .passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from .settings import Settings
-from .store import Store, now_iso
+from .writer import Change, Vectors, Writer
 
 PIPELINE_VERSION = "3"  # 2: sentences may span hard-wrapped lines; 3: sentence vectors
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
@@ -105,12 +101,12 @@ def _is_under(path: str, roots: list[Path]) -> bool:
 
 
 class Indexer:
-    """Runs one update of a `Store` with an `Embedder`; holds the update lock for the whole run."""
+    """Runs one update through an engine's `Writer` with an `Embedder`; holds the update lock for the whole run."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, settings: Settings, log: Log = print, on_progress: Progress | None = None
+        self, writer: Writer, embedder: Embedder, settings: Settings, log: Log = print, on_progress: Progress | None = None
     ) -> None:
-        self.store = store
+        self.writer = writer
         self.embedder = embedder
         self.settings = settings
         self.log = log
@@ -126,35 +122,25 @@ class Indexer:
         """Index `paths` (files or folders): add new articles, re-embed changed ones, drop deleted ones."""
         started = time.monotonic()
         roots = [Path(p).resolve() for p in paths]
-        with self.store.lock(wait=wait):
-            conn = self.store.connect()
-            try:
-                Store.migrate(conn)
-                summary = self._update(conn, roots, rebuild, progress)
-            finally:
-                conn.close()
+        with self.writer.session(wait):
+            summary = self._update(roots, rebuild, progress)
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _update(self, conn: sqlite3.Connection, roots: list[Path], rebuild: bool, progress: bool) -> UpdateSummary:
+    def _update(self, roots: list[Path], rebuild: bool, progress: bool) -> UpdateSummary:
         summary = UpdateSummary()
-        meta = Store.meta(conn)
-        generation = int(meta.get("generation", 0))
+        stored = self.writer.state()
+        generation = stored.generation
         signature = pipeline_signature(self.settings, self.embedder.key)
-        full = rebuild or generation == 0 or meta.get("signature") != signature
-        if not full and not GenerationFiles(self.store, progress).has_sentences(generation):
+        full = rebuild or generation == 0 or stored.signature != signature
+        if not full and not self.writer.complete(generation):
             self.log("The sentence vectors of the index are missing or unreadable: re-processing every article.")
             full = True
-        if generation and not rebuild and meta.get("signature") != signature:
+        if generation and not rebuild and stored.signature != signature:
             self.log("Settings or model changed since the last update: re-processing every article.")
 
-        known_files = {} if full else {
-            path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")
-        }
-        known = {
-            row[0]: (row[1], row[2])
-            for row in conn.execute("SELECT id, content_hash, path FROM articles")
-        }
+        known_files = {} if full else stored.files
+        known = stored.articles
         by_path: dict[str, list[str]] = {}
         for article_id, (_, path) in known.items():
             by_path.setdefault(path or "", []).append(article_id)
@@ -223,40 +209,26 @@ class Indexer:
         summary.removed = len(removed)
 
         if not changed and not removed and not full:
-            self._record_fingerprints(conn, fingerprints)
-            summary.passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            try:
-                self.store.read_keywords(generation)
-            except ValueError:  # written by an older version, or with other keyword settings
-                GenerationFiles(self.store, progress).write_keywords(generation, Store.passage_texts(conn), summary.passages)
+            summary.passages = self.writer.keep(generation, fingerprints, progress)
             summary.generation = generation
             return summary
 
         planned = [self._plan(article) for article in changed]
-        vectors, summary.embedded = self._vectors(conn, planned, progress)
-
-        # Passages of changed and removed articles are replaced; their FAISS ids are never reused.
-        stale_ids = [
-            row[0]
-            for article_id in [a.article.id for a in planned if a.article.id in known] + removed
-            for row in conn.execute("SELECT id FROM passages WHERE article_id=?", (article_id,))
-        ]
-        next_id = int(meta.get("next_passage_id", 1))
+        vectors, summary.embedded = self._vectors(planned, progress)
+        next_id = stored.next_passage_id  # passage ids are never reused
         rows = []
         for plan in planned:
             for ordinal, (passage, digest) in enumerate(zip(plan.passages, plan.hashes)):
                 rows.append((next_id, plan, ordinal, passage, digest))
                 next_id += 1
         new_generation = generation + 1
-        fallback_dimension = int(meta.get("dimension") or 0) or None
-        written = GenerationFiles(self.store, progress).write(
-            conn, generation, full, stale_ids, rows, vectors, fallback_dimension or self.embedder.dimension
+        change = Change(
+            full, planned, removed, rows, vectors, fingerprints, new_generation, next_id, signature, self.embedder.key,
+            stored.dimension or self.embedder.dimension,
         )
-        self._commit(conn, full, planned, removed, rows, fingerprints, new_generation, next_id, signature, written)
-        self.store.remove_old_generations(new_generation)
-        Store.prune_cache(conn, self.embedder.key)
+        summary.passages = self.writer.commit(change, progress)
+        self.writer.tidy(new_generation, self.embedder.key)
         summary.generation = new_generation
-        summary.passages = written.passages
         return summary
 
     def _plan(self, article: Article) -> _Planned:
@@ -264,15 +236,13 @@ class Indexer:
         texts = [embed_text(article.title, article.text[p.start : p.end]) for p in passages]
         return _Planned(article, passages, [_text_hash(t) for t in texts], texts)
 
-    def _vectors(
-        self, conn: sqlite3.Connection, planned: list[_Planned], progress: bool
-    ) -> tuple[dict[bytes, tuple[np.ndarray, np.ndarray]], int]:
+    def _vectors(self, planned: list[_Planned], progress: bool) -> tuple[Vectors, int]:
         """Passage and sentence vectors of every planned passage, and how many were computed rather than cached."""
         model = self.embedder.key
         wanted: dict[bytes, tuple[str, str, list[tuple[int, int]]]] = {}
         for plan in planned:
             wanted.update(plan.embedding_items())
-        vectors = Store.cached_vectors(conn, model, list(wanted))
+        vectors = self.writer.cached_vectors(model, list(wanted))
         # A cached row must have a vector per sentence as split now (the hash covers the text, not the split).
         vectors = {digest: pair for digest, pair in vectors.items() if len(pair[1]) == len(wanted[digest][2])}
         missing = [(digest, item) for digest, item in wanted.items() if digest not in vectors]
@@ -297,86 +267,9 @@ class Indexer:
                 chunk = missing[i : i + CACHE_CHUNK]
                 passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
                 items = [(digest, vec, sent) for (digest, _), vec, sent in zip(chunk, passages, sentences)]
-                Store.cache_vectors(conn, model, items)
+                self.writer.cache_vectors(model, items)
                 vectors.update((digest, (vec, sent)) for digest, vec, sent in items)
         finally:
             bar.close()
         return vectors, len(missing)
 
-    def _record_fingerprints(self, conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
-                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
-            )
-
-    def _commit(
-        self,
-        conn: sqlite3.Connection,
-        full: bool,
-        planned: list[_Planned],
-        removed: list[str],
-        rows: list,
-        fingerprints: dict[str, tuple[int, int]],
-        generation: int,
-        next_id: int,
-        signature: str,
-        written: Written,
-    ) -> None:
-        """One transaction: passages, articles, FTS and the pointer to the new generation's files."""
-        stamp = now_iso()
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            if full:
-                conn.execute("DELETE FROM passages_fts")
-                conn.execute("DELETE FROM passages")
-                conn.execute("DELETE FROM files")
-            replaced = [p.article.id for p in planned] + removed
-            for article_id in replaced:
-                conn.execute(
-                    "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id=?)",
-                    (article_id,),
-                )
-                conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
-            conn.executemany("DELETE FROM articles WHERE id=?", [(a,) for a in removed])
-            arrivals.record(conn, arrivals.new_ids(conn, (p.article.id for p in planned)), generation, stamp)
-            for plan in planned:
-                a = plan.article
-                conn.execute(
-                    """INSERT INTO articles(id, title, url, source, published, path, text, content_hash, added_at, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(id) DO UPDATE SET title=excluded.title, url=excluded.url,
-                         source=excluded.source, published=excluded.published, path=excluded.path,
-                         text=excluded.text, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
-                    (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
-                )
-            conn.executemany(
-                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest)
-                    for pid, plan, ordinal, p, digest in rows
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO passages_fts(rowid, title, body) VALUES (?, ?, ?)",
-                [(pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows],
-            )
-            conn.execute("DELETE FROM files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)")
-            conn.executemany(
-                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
-                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
-            )
-            count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            if count != written.passages:
-                raise RuntimeError(f"internal error: {count} passages in SQLite but {written.passages} in the index files")
-            Store.set_meta(
-                conn,
-                generation=generation,
-                next_passage_id=next_id,
-                signature=signature,
-                model=self.embedder.key,
-                updated_at=stamp,
-                passages=count,
-                dimension=written.dimension,
-            )

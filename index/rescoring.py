@@ -3,48 +3,18 @@ the best one becomes the highlight and lifts its passage."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 import numpy as np
 
 from .candidates import Candidate
 from .keywords import new_names, sentence_match
 from .ranking import Ranking
-from .results import ArticleInfo
-from .sentence_index import SentenceIndex
+from .snapshot import Snapshot
 
 NOVELTY_CONTENDERS = 3  # sentences per passage whose new names and numbers are counted
 
 
-def passage_rows(conn: sqlite3.Connection, pids: list[int]) -> dict[int, dict]:
-    """Text, offsets, sentences and article of each passage id."""
-    if not pids:
-        return {}
-    marks = ",".join("?" * len(pids))
-    rows = conn.execute(
-        f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
-                   a.id, a.title, a.source, a.url, a.published, a.path
-            FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
-        pids,
-    )
-    out = {}
-    for pid, start, end, sentences, quote, aid, title, source, url, published, path in rows:
-        spans = json.loads(sentences)
-        out[pid] = {
-            "start": start,
-            "end": end,
-            "quote": quote,
-            "sentence_texts": [quote[s - start : e - start] for s, e in spans],
-            "sentence_spans": [(s, e) for s, e in spans],
-            "article": ArticleInfo(aid, title, source, url, published, path),
-        }
-    return out
-
-
 def rescore(
-    conn: sqlite3.Connection,
-    sentences: SentenceIndex,
+    snapshot: Snapshot,
     query: np.ndarray,
     candidates: list[Candidate],
     weights: dict[str, float],
@@ -60,9 +30,9 @@ def rescore(
     """
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     head = ranked[:top]
-    rows = passage_rows(conn, [c.pid for c in head])
+    rows = snapshot.passage_rows([c.pid for c in head])
     meaning = ranking.sentence_meaning
-    all_cosines = sentences.cosines([c.pid for c in head], query)
+    all_cosines = snapshot.sentences.cosines([c.pid for c in head], query)
     for cand, cosines in zip(head, all_cosines):
         cand.row = rows.get(cand.pid)
         if cand.row is None:

@@ -1,36 +1,33 @@
 """Hybrid search: dense, sentence and keyword (BM25) candidates, fused, rescored by sentence,
 deduplicated, highlighted — or an honest abstention.
 
-Each question reads one consistent index version: a SQLite read transaction pins the snapshot,
-and the files of that same generation are swapped in between questions when they change. The
+Each question reads one consistent index version (a `Snapshot` from the engine's `Reader`). The
 steps live in their own modules: `candidates` (retrieval and fusion), `rescoring` (sentences,
 highlight), `answers` (folding duplicates, excerpts, links), `results` (what is returned).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import replace
 from datetime import date
 
-import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .answers import fold
-from .candidates import favour_fresh, gather, passages_with
+from .candidates import favour_fresh, gather
 from .context import NO_CONTEXT, Context, ReadQuestion, blend, read_question
 from .embeddings import Embedder
 from .filters import Catalog, FilterError
-from .generations import Generation, Generations
+from .generation_folder import IndexCorrupt
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
 from .recency import fresh_window, today
 from .rescoring import rescore
 from .results import Answer, ArticleInfo, Evidence, SearchResult
 from .settings import Settings
-from .store import IndexCorrupt, Store
+from .snapshot import Reader, Snapshot
 from .stories import Story, group
 
 __all__ = [
@@ -68,64 +65,38 @@ def _one_blas_thread() -> None:
 
 
 class Searcher:
-    """Answers questions from a `Store`; safe to share between threads."""
+    """Answers questions from an index `Reader` (any engine); safe to share between threads."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
-        self.store = store
+    def __init__(self, reader: Reader, embedder: Embedder, settings: Settings) -> None:
+        self.reader = reader
         self.embedder = embedder
         self.settings = settings
-        self.generations = Generations(store)
-        self._local = threading.local()
         self._catalog_lock = threading.Lock()
         self._catalogs: tuple[int, Catalog | None] = (0, None)
 
-    def _conn(self) -> sqlite3.Connection:
-        """This thread's connection; the first call also readies the thread for searching."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # One vector per question leaves OpenMP nothing to share out, and its idle threads spin
-            # for CPU afterwards: on 2 cores, p95 latency went from 29 to 42 ms with them. The
-            # setting is per thread, so an indexer thread still builds HNSW graphs in parallel.
-            faiss.omp_set_num_threads(1)
-            _one_blas_thread()
-            conn = self._local.conn = self.store.connect()
-        return conn
-
-    def _catalog(self, generation: int, conn: sqlite3.Connection) -> Catalog:
-        """What filters look at, read once per index version (`conn` must be reading `generation`)."""
+    def _catalog(self, snapshot: Snapshot) -> Catalog:
+        """What filters look at, read once per index version."""
         with self._catalog_lock:
-            if self._catalogs[0] != generation:
-                self._catalogs = (generation, Catalog(conn))
+            if self._catalogs[0] != snapshot.generation:
+                self._catalogs = (snapshot.generation, Catalog(snapshot.catalog_rows()))
             return self._catalogs[1]
 
     def generation(self) -> int:
-        """The committed index version on disk."""
-        return Store.generation(self._conn())
+        """The committed index version."""
+        return self.reader.generation()
 
     def warm_up(self) -> None:
-        """Load the current generation's files now rather than on the first question."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            generation = Store.generation(conn)
-            if generation:
-                Store.check_model(conn, self.embedder.key)
-                self.generations.get(generation, conn)
-        finally:
-            conn.execute("COMMIT")
+        """Load the current version's files now rather than on the first question."""
+        self.reader.check_model(self.embedder.key)
+        with self.reader.snapshot():
+            pass
 
     def stories(self, article_ids: set[str], limit: int) -> list[Story]:
         """The top `limit` stories among these articles, read from one index version (for digests)."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            generation = Store.generation(conn)
-            if generation == 0:
+        with self.reader.snapshot() as snapshot:
+            if snapshot is None:
                 return []
-            files = self.generations.get(generation, conn)
-            return group(conn, files.vectors, article_ids, limit, self.settings.public_url)
-        finally:
-            conn.execute("COMMIT")
+            return group(snapshot, article_ids, limit, self.settings.public_url)
 
     def search(
         self,
@@ -145,32 +116,26 @@ class Searcher:
         read = read_question(question, context)  # FilterError for a malformed filter
         if not read.text:
             raise EmptyQuestion("the question is empty once its filters are taken out")
-        conn = self._conn()
-        Store.check_model(conn, self.embedder.key)  # before loading a model that cannot match the vectors
+        _one_blas_thread()
+        self.reader.check_model(self.embedder.key)  # before loading a model that cannot match the vectors
         query = self.embedder.encode_query(read.text)
         if read.earlier:
             query = blend(query, self.embedder.encode_query(read.earlier), read.weight)
         for attempt in range(3):
-            conn.execute("BEGIN")
             try:
-                generation = Store.generation(conn)
-                if generation == 0:
-                    return SearchResult(question, True, [], 0)
-                try:
-                    files = self.generations.get(generation, conn)
-                except IndexCorrupt:
-                    if attempt == 2:
-                        raise
-                    continue  # a newer version replaced those files meanwhile: read again
-                return self._search(conn, files, question, read, query, k, offset, ranking, asked or today())
-            finally:
-                conn.execute("COMMIT")
+                with self.reader.snapshot() as snapshot:
+                    if snapshot is None:
+                        return SearchResult(question, True, [], 0)
+                    return self._search(snapshot, question, read, query, k, offset, ranking, asked or today())
+            except IndexCorrupt:
+                if attempt == 2:
+                    raise
+                # a newer version replaced the files being read meanwhile: read again
         raise AssertionError("unreachable")
 
     def _search(
         self,
-        conn: sqlite3.Connection,
-        files: Generation,
+        files: Snapshot,
         question: str,
         read: ReadQuestion,
         query: np.ndarray,
@@ -180,11 +145,11 @@ class Searcher:
         asked: date,
     ) -> SearchResult:
         """Search `read.text` (with its thread context) among what the filters allow; results show `question`."""
-        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        articles = files.article_count()
         documents = max(1, len(files.keywords))
         notes, allowed = [read.context_note()], None
         if read.filters or read.scope or read.articles is not None:
-            catalog = self._catalog(files.number, conn)
+            catalog = self._catalog(files)
             ids = {aid for aid, *_ in catalog.rows} if read.articles is None else set(read.articles)
             for filters in (read.filters, read.scope):
                 if filters:
@@ -192,7 +157,7 @@ class Searcher:
             if not ids:
                 reading = f"No articles {read.describe()} — {articles:,} indexed in all"
                 return SearchResult(question, True, [], articles, reading=reading)
-            allowed = Catalog.passages(conn, ids)
+            allowed = files.passages_of(ids)
             described = read.describe()
             notes.insert(0, f"Searched {len(ids):,} of {articles:,} articles" + (f", {described}" if described else ""))
         reading = ". ".join(note for note in notes if note)
@@ -208,7 +173,7 @@ class Searcher:
         phrases = quoted_phrases(read.text)
         # Quoted phrases narrow the search to the passages quoting them, unless none does: then
         # the words still count, as in any question, rather than nothing being answered.
-        quoting = passages_with(conn, phrases) if phrases else set()
+        quoting = files.quoting(phrases) if phrases else set()
         if allowed is not None and quoting & allowed:
             allowed &= quoting
         elif allowed is None and quoting:
@@ -218,9 +183,9 @@ class Searcher:
             return SearchResult(question, True, [], articles, reading=reading)
         window = fresh_window(read.all_text)
         if window is not None and ranking.recency > 0:
-            favour_fresh(conn, candidates, asked, window, ranking.recency)
+            favour_fresh(files, candidates, asked, window, ranking.recency)
         top = max(ranking.rescored, k + offset + 10)
-        ranked = rescore(conn, files.sentences, query, candidates, weights, top, ranking, question_words(read.all_text))
+        ranked = rescore(files, query, candidates, weights, top, ranking, question_words(read.all_text))
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),

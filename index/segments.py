@@ -134,6 +134,30 @@ class Keywords:
         """Column of each passage id; -1 for an id not in this generation."""
         return _positions(self.ids, np.asarray(pids, dtype=np.int64))
 
+    def best(
+        self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),
+        earlier_stems: list[str] = (), earlier_weight: float = 0.0,
+    ) -> tuple[list[int], dict[int, float]]:
+        """The `n` best-scoring passages (score > 0, among `allowed`), and the scores of those and of `also`."""
+        bm25 = self.scores(stems)  # every passage's score: the other retrievers' candidates get theirs too
+        if earlier_stems and earlier_weight > 0:
+            bm25 = bm25 + earlier_weight * self.scores(list(earlier_stems))
+        if allowed is not None:
+            ranked = np.full_like(bm25, -1.0)
+            positions = self.positions(sorted(allowed))
+            positions = positions[positions >= 0]
+            ranked[positions] = bm25[positions]
+        else:
+            ranked = bm25
+        count = min(n, len(bm25))
+        if count <= 0:
+            return [], {}
+        top = np.argpartition(-ranked, count - 1)[:count]
+        top_ids = self.ids[top[ranked[top] > 0]].tolist()
+        wanted = list(dict.fromkeys([*also, *top_ids]))
+        scores = {pid: float(bm25[at]) for pid, at in zip(wanted, self.positions(wanted).tolist()) if at >= 0}
+        return top_ids, scores
+
 
 class Sentences:
     """Sentence vectors of base and delta passages (dead passages are never asked for, and not found)."""

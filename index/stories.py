@@ -7,14 +7,13 @@ An article's lead is its first passage; two leads whose vectors have a cosine of
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .links import passage_link
 from .results import ArticleInfo
+from .snapshot import Snapshot
 
 SAME_STORY = 0.7  # cosine between two articles' lead passages that makes them one story
 MIN_LEAD_WORDS = 5  # shorter first "sentences" are datelines or headings, not the lead
@@ -37,9 +36,7 @@ class Story:
         return list(dict.fromkeys(a.source or a.title for a in self.articles))
 
 
-def group(
-    conn: sqlite3.Connection, vectors, article_ids: set[str], limit: int, public_url: str | None
-) -> list[Story]:
+def group(snapshot: Snapshot, article_ids: set[str], limit: int, public_url: str | None) -> list[Story]:
     """The top `limit` stories among `article_ids` (read in the caller's transaction, with its generation's vectors).
 
     Leader clustering, newest first: an article joins the first story whose lead it is close to,
@@ -47,16 +44,10 @@ def group(
     """
     if not article_ids:
         return []
-    rows = conn.execute(
-        """SELECT p.id, a.id, a.title, a.source, a.url, a.published, a.path
-           FROM passages p JOIN articles a ON a.id = p.article_id
-           WHERE p.ord = 0 AND a.id IN (SELECT value FROM json_each(?))
-           ORDER BY coalesce(a.published, '') DESC, a.id DESC""",
-        (json.dumps(sorted(article_ids)),),
-    ).fetchall()
+    rows = snapshot.lead_passages(article_ids)
     if not rows:
         return []
-    leads = vectors.reconstruct_batch(np.asarray([row[0] for row in rows], dtype=np.int64))
+    leads = snapshot.vectors.reconstruct_batch(np.asarray([row[0] for row in rows], dtype=np.int64))
     centres = np.empty_like(leads)  # the story leads' vectors, in story order
     members: list[list[int]] = []  # row numbers of each story's articles, the lead first
     for i in range(len(rows)):
@@ -73,17 +64,14 @@ def group(
         key=lambda m: (len({articles[i].source or articles[i].title for i in m}), articles[m[0]].published or ""),
         reverse=True,
     )[:limit]
-    return [_story(conn, rows[m[0]][0], [articles[i] for i in m], public_url) for m in ranked]
+    return [_story(snapshot, rows[m[0]][0], [articles[i] for i in m], public_url) for m in ranked]
 
 
-def _story(conn: sqlite3.Connection, lead_passage: int, articles: list[ArticleInfo], public_url: str | None) -> Story:
+def _story(snapshot: Snapshot, lead_passage: int, articles: list[ArticleInfo], public_url: str | None) -> Story:
     """A story quoted by its lead article's lead sentence (its text read only now, for the few stories shown)."""
     lead = articles[0]
-    start, spans, text = conn.execute(
-        "SELECT p.start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
-        (lead_passage,),
-    ).fetchone()
-    begin, end = _lead_sentence(text, lead.title, json.loads(spans) or [(start, start)])
+    start, spans, text = snapshot.lead_text(lead_passage)
+    begin, end = _lead_sentence(text, lead.title, spans or [(start, start)])
     sentence = text[begin:end]
     link = passage_link(sentence, begin, end, lead.id, lead.url, lead.path, public_url, passage=(begin, end))
     return Story(lead, sentence, begin, end, link, articles)

@@ -85,7 +85,7 @@ def test_a_reader_swaps_to_a_delta_generation_without_reloading_the_base(tmp_pat
     index = make_index(tmp_path, embedder, articles=articles)
     index.update(progress=False)
     index.search(NATO_QUESTION)  # load generation 1
-    loaded = index._searcher.generations
+    loaded = index.reader.generations
     base_vectors = next(iter(loaded._loaded.values())).vectors.base
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     index.update(progress=False)

@@ -1,0 +1,68 @@
+"""What an update writes, whatever engine stores the index: the protocol `Indexer` drives, and the
+change it hands over. `sqlite_writer` (an index folder) and `pg.writer` (PostgreSQL) implement it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+# Per text hash: the passage vector and its sentences' vectors.
+Vectors = dict[bytes, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class StoredState:
+    """What the committed index holds that an update compares against."""
+
+    generation: int
+    signature: str | None
+    next_passage_id: int
+    dimension: int | None
+    files: dict[str, tuple[int, int]]  # path -> (size, mtime_ns) of every file read before
+    articles: dict[str, tuple[str, str | None]]  # article id -> (content hash, path)
+
+
+@dataclass
+class Change:
+    """One update's result, committed at once: the new version becomes visible to every reader together."""
+
+    full: bool  # everything is replaced (rebuild, new model or settings)
+    planned: list[Any]  # the new and changed articles with their passages (`indexer._Planned`)
+    removed: list[str]  # ids of articles gone
+    rows: list[tuple]  # new passages: (passage id, planned article, ordinal, Passage, embedding hash)
+    vectors: Vectors
+    fingerprints: dict[str, tuple[int, int]]
+    generation: int  # the new version's number
+    next_passage_id: int
+    signature: str
+    model: str
+    dimension: int
+
+
+class Writer(Protocol):
+    """Writes one engine's index; used by one update at a time (see `session`)."""
+
+    def session(self, wait: float) -> AbstractContextManager[None]:
+        """Hold the engine's update lock (`IndexBusy` after `wait` seconds) and bring its schema up to date."""
+
+    def state(self) -> StoredState: ...
+
+    def complete(self, generation: int) -> bool:
+        """False when part of `generation` is missing or unreadable (an update must re-process everything)."""
+
+    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors: ...
+
+    def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
+        """Keep freshly computed vectors at once: a crash never loses finished work."""
+
+    def keep(self, generation: int, fingerprints: dict[str, tuple[int, int]], progress: bool) -> int:
+        """Nothing changed: note the files read, repair what can be, and return how many passages there are."""
+
+    def commit(self, change: Change, progress: bool) -> int:
+        """Write the change as one new version; returns how many passages it holds."""
+
+    def tidy(self, generation: int, model: str) -> None:
+        """After a commit: drop what no version in use needs (old files, unused cached vectors)."""
