@@ -202,6 +202,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0 if current == LATEST else 1
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy the index folder into a PostgreSQL database (vectors included), then point NEWSBOT_DATABASE_URL at it."""
+    from index import Settings
+    from index.migrate import migrate
+    from index.postgres import check_url
+    from index.store import Store
+
+    try:
+        url = check_url(args.to)
+    except ValueError as exc:
+        _err(f"newsbot migrate: {str(exc).replace('NEWSBOT_DATABASE_URL', '--to')}")
+        return EXIT_USAGE
+    folder = Settings.from_env().index_dir
+    print(migrate(Store(folder), url).line())
+    print("set NEWSBOT_DATABASE_URL to that URL for newsbot to use it")
+    return 0
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -264,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply the schema migrations it lacks (safe from several processes at once)")
     db.add_parser("status", help="its schema version against this newsbot's (exit 1 unless equal)")
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("migrate", help="copy the index folder into PostgreSQL (no re-embedding)")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host/database (empty)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("eval", help="score answer quality on your own questions")
     p.add_argument("questions", type=Path, help="JSON Lines file of questions (see docs/benchmarks.md)")

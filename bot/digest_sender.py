@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -117,14 +116,7 @@ class DigestSender:
             filters = read_scope(scope)
         except FilterError:
             filters = None
-        if filters:
-            with self.index.store.connection() as conn:
-                rows = conn.execute(
-                    "SELECT id, source, url, published FROM articles WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps(sorted(articles)),),
-                ).fetchall()
-            articles = {aid for aid, source, url, published in rows if filters.allows(source, url, published)}
-        return self.index.stories(articles, MAX_STORIES)
+        return self.index.stories(articles, MAX_STORIES, filters or None)
 
 
 def digest_message(digest: Digest, stories: list[Story], new_articles: int, due: datetime) -> dict:

@@ -14,11 +14,7 @@ EXAMPLES = 3
 
 def recent_titles(index: Index, limit: int = EXAMPLES) -> list[str]:
     """Titles of the newest articles, to suggest questions about them."""
-    with index.store.connection() as conn:
-        rows = conn.execute(
-            "SELECT title FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT ?", (limit,)
-        ).fetchall()
-    return [row[0] for row in rows]
+    return index.recent_titles(limit)
 
 
 def publish_home(client: WebClient, index: Index, user_id: str) -> None:

@@ -12,14 +12,17 @@ from pathlib import Path
 
 from .context import NO_CONTEXT, Context
 from .embeddings import Embedder, ModelError
+from .filters import Filters
 from .indexer import Indexer, Log, Progress, UpdateSummary
 from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
 from .settings import Settings, SettingsError
+from .snapshot import Reader
 from .sqlite_reader import SqliteReader
 from .sqlite_writer import SqliteWriter
 from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
 from .stored import Stats, StoredArticle
 from .stories import Story
+from .writer import Writer
 
 __all__ = [
     "Answer",
@@ -45,6 +48,16 @@ __all__ = [
 ]
 
 
+def _engine(settings: Settings, store: Store) -> tuple[Reader, Writer]:
+    """Where the index lives: PostgreSQL when `NEWSBOT_DATABASE_URL` names one, else the index folder."""
+    if settings.database_url:
+        from .pg_reader import PgReader
+        from .pg_writer import PgWriter
+
+        return PgReader(settings.database_url), PgWriter(settings.database_url)
+    return SqliteReader(store), SqliteWriter(store)
+
+
 class Index:
     """An index folder plus the model that embeds into it; share one instance per process."""
 
@@ -56,8 +69,7 @@ class Index:
         self.store = Store(self.directory)
         self.embedder = embedder or Embedder(settings.model, settings.embedding_backend)
         self.log = log
-        self.reader = SqliteReader(self.store)
-        self.writer = SqliteWriter(self.store)
+        self.reader, self.writer = _engine(settings, self.store)
         self._searcher = Searcher(self.reader, self.embedder, settings)
 
     @classmethod
@@ -77,7 +89,7 @@ class Index:
 
     def exists(self) -> bool:
         """True once an update has been committed."""
-        return self.store.exists()
+        return self.reader.exists()
 
     def update(
         self,
@@ -128,9 +140,17 @@ class Index:
         """(seq, article id) of the articles updates brought after arrival `after`, oldest first (removed ones too)."""
         return self.reader.arrivals(after, limit)
 
-    def stories(self, article_ids: Iterable[str], limit: int = 10) -> list[Story]:
-        """These articles grouped into stories (same lead, several sources), most sources and newest first."""
-        return self._searcher.stories(set(article_ids), limit)
+    def stories(self, article_ids: Iterable[str], limit: int = 10, scope: Filters | None = None) -> list[Story]:
+        """These articles (those `scope` allows) grouped into stories (same lead, several sources), most sources and newest first."""
+        return self._searcher.stories(set(article_ids), limit, scope)
+
+    def recent_titles(self, limit: int = 3) -> list[str]:
+        """Titles of the newest articles (App Home suggests questions about them)."""
+        return self.reader.recent_titles(limit)
+
+    def find_article(self, urls: Iterable[str] = (), text: str | None = None) -> tuple[str, str] | None:
+        """(id, title) of an indexed article with one of these urls or exactly this text, else None."""
+        return self.reader.find_article(sorted(set(urls)), text)
 
     def last_arrival(self) -> int:
         """The newest arrival's seq: where a new follow starts watching (0 before any)."""

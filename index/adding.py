@@ -67,18 +67,7 @@ def _with_scheme(url: str) -> str:
 
 def find_indexed(index: Index, urls: Iterable[str] = (), text: str | None = None) -> tuple[str, str] | None:
     """(id, title) of an indexed article with one of these urls or exactly this text, else None."""
-    candidates = sorted({clean_url(u) for u in urls} | {u.strip() for u in urls})
-    with index.store.connection() as conn:
-        if candidates:
-            marks = ",".join("?" * len(candidates))
-            row = conn.execute(f"SELECT id, title FROM articles WHERE url IN ({marks}) LIMIT 1", candidates).fetchone()
-            if row:
-                return row[0], row[1]
-        if text is not None:
-            row = conn.execute("SELECT id, title FROM articles WHERE text = ? LIMIT 1", (text,)).fetchone()
-            if row:
-                return row[0], row[1]
-    return None
+    return index.find_article({clean_url(u) for u in urls} | {u.strip() for u in urls}, text)
 
 
 def save_article(article: WebArticle, folder: Path) -> Path:

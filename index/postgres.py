@@ -1,8 +1,8 @@
 """PostgreSQL as the store several bot processes share (`NEWSBOT_DATABASE_URL`): connections and the
 schema's versioned migrations, applied under an advisory lock so two processes may upgrade at once.
 
-So far the shared Slack state lives here (event de-duplication); the index itself is still the SQLite
-folder (issue 14). Migrations only ever append: each has a number, and the database records which ran.
+The index lives here (`pg_writer`, `pg_reader`) with the shared Slack state (event de-duplication).
+Migrations only ever append: each has a number, and the database records which ran.
 """
 
 from __future__ import annotations
@@ -38,6 +38,71 @@ MIGRATIONS: tuple[Migration, ...] = (
                answered boolean NOT NULL DEFAULT false
            );
            CREATE INDEX event_claims_claimed_at ON event_claims (claimed_at);""",
+    ),
+    Migration(
+        2,
+        "index",
+        # Vectors are stored unsized; the HNSW indexes, which need a size, are made on the first commit
+        # for the model's dimension (`pg_writer`). `length` (stems in title + passage) and the postings
+        # give BM25 from term statistics, read in the reader's own snapshot.
+        """CREATE EXTENSION IF NOT EXISTS vector;
+           CREATE TABLE index_meta (key text PRIMARY KEY, value text NOT NULL);
+           CREATE TABLE index_files (path text PRIMARY KEY, size bigint NOT NULL, mtime_ns bigint NOT NULL);
+           CREATE TABLE articles (
+               id text PRIMARY KEY,
+               title text NOT NULL,
+               url text,
+               source text,
+               published text,
+               path text,
+               text text NOT NULL,
+               content_hash text NOT NULL,
+               added_at text NOT NULL,
+               updated_at text NOT NULL
+           );
+           CREATE INDEX articles_path ON articles (path);
+           CREATE TABLE passages (
+               id bigint PRIMARY KEY,
+               article_id text NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+               ord integer NOT NULL,
+               char_start integer NOT NULL,
+               char_end integer NOT NULL,
+               sentences jsonb NOT NULL,
+               embed_hash bytea NOT NULL,
+               body text NOT NULL,
+               length integer NOT NULL,
+               embedding vector NOT NULL
+           );
+           CREATE INDEX passages_article ON passages (article_id);
+           CREATE INDEX passages_embed_hash ON passages (embed_hash);
+           CREATE INDEX passages_body ON passages USING gin (to_tsvector('english', body));
+           CREATE TABLE postings (
+               stem text NOT NULL,
+               passage_id bigint NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+               tf integer NOT NULL,
+               length integer NOT NULL,
+               PRIMARY KEY (stem, passage_id)
+           );
+           CREATE INDEX postings_passage ON postings (passage_id);
+           CREATE TABLE sentences (
+               passage_id bigint NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+               ord integer NOT NULL,
+               embedding halfvec NOT NULL,
+               PRIMARY KEY (passage_id, ord)
+           );
+           CREATE TABLE embeddings (
+               model text NOT NULL,
+               hash bytea NOT NULL,
+               vector bytea NOT NULL,
+               sentences bytea NOT NULL,
+               PRIMARY KEY (model, hash)
+           );
+           CREATE TABLE arrivals (
+               seq bigserial PRIMARY KEY,
+               article_id text NOT NULL,
+               generation integer NOT NULL,
+               arrived_at text NOT NULL
+           );""",
     ),
 )
 LATEST = MIGRATIONS[-1].version

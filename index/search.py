@@ -19,7 +19,7 @@ from .answers import fold
 from .candidates import favour_fresh, gather
 from .context import NO_CONTEXT, Context, ReadQuestion, blend, read_question
 from .embeddings import Embedder
-from .filters import Catalog, FilterError
+from .filters import Catalog, FilterError, Filters
 from .generation_folder import IndexCorrupt
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
@@ -91,11 +91,13 @@ class Searcher:
         with self.reader.snapshot():
             pass
 
-    def stories(self, article_ids: set[str], limit: int) -> list[Story]:
-        """The top `limit` stories among these articles, read from one index version (for digests)."""
+    def stories(self, article_ids: set[str], limit: int, scope: Filters | None = None) -> list[Story]:
+        """The top `limit` stories among these articles (those `scope` allows), read from one index version (for digests)."""
         with self.reader.snapshot() as snapshot:
             if snapshot is None:
                 return []
+            if scope:
+                article_ids = article_ids & scope.article_ids(self._catalog(snapshot))
             return group(snapshot, article_ids, limit, self.settings.public_url)
 
     def search(

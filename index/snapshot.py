@@ -98,6 +98,9 @@ class Reader(Protocol):
     def generation(self) -> int:
         """The committed index version (0 before the first update)."""
 
+    def exists(self) -> bool:
+        """True once an update has been committed (without creating anything to find out)."""
+
     def check_model(self, model: str) -> None:
         """`ModelMismatch` when the committed index was embedded with another model."""
 
@@ -110,5 +113,11 @@ class Reader(Protocol):
     def article(self, article_id: str) -> StoredArticle | None: ...
 
     def arrivals(self, after: int, limit: int) -> list[tuple[int, str]]: ...
+
+    def recent_titles(self, limit: int) -> list[str]:
+        """Titles of the newest articles (by publication, then addition)."""
+
+    def find_article(self, urls: list[str], text: str | None) -> tuple[str, str] | None:
+        """(id, title) of an article with one of these urls or exactly this text."""
 
     def last_arrival(self) -> int: ...

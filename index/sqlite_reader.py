@@ -44,6 +44,9 @@ class SqliteReader:
         """The committed index version."""
         return Store.generation(self._conn())
 
+    def exists(self) -> bool:
+        return self.store.exists()
+
     def check_model(self, model: str) -> None:
         """`ModelMismatch` when the committed index was embedded with another model."""
         Store.check_model(self._conn(), model)
@@ -122,3 +125,23 @@ class SqliteReader:
         """The newest arrival's seq (0 before any)."""
         with self.store.connection() as conn:
             return arrivals.latest(conn)
+
+    def recent_titles(self, limit: int) -> list[str]:
+        with self.store.connection() as conn:
+            rows = conn.execute(
+                "SELECT title FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def find_article(self, urls: list[str], text: str | None) -> tuple[str, str] | None:
+        with self.store.connection() as conn:
+            if urls:
+                marks = ",".join("?" * len(urls))
+                row = conn.execute(f"SELECT id, title FROM articles WHERE url IN ({marks}) LIMIT 1", urls).fetchone()
+                if row:
+                    return row[0], row[1]
+            if text is not None:
+                row = conn.execute("SELECT id, title FROM articles WHERE text = ? LIMIT 1", (text,)).fetchone()
+                if row:
+                    return row[0], row[1]
+        return None

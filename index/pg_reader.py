@@ -1,0 +1,126 @@
+"""Reads the index in PostgreSQL for search, stats, the article page and follows: one connection per
+thread, each question in its own REPEATABLE READ transaction (a `PgSnapshot`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .pg_snapshot import PgSnapshot
+from .postgres import connect, require_current
+from .results import ArticleInfo
+from .store import ModelMismatch
+from .stored import Stats, StoredArticle
+
+
+class PgReader:
+    """`Reader` for a PostgreSQL database; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._checked = False
+
+    def _conn(self):
+        """This thread's connection (reopened if the server closed it)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            from pgvector.psycopg import register_vector
+
+            conn = connect(self.url)
+            if not self._checked:
+                require_current(conn)  # a clear "run newsbot db upgrade" rather than a missing table
+                self._checked = True
+            register_vector(conn)
+            self._local.conn = conn
+        return conn
+
+    def _meta(self, conn) -> dict[str, str]:
+        return dict(conn.execute("SELECT key, value FROM index_meta").fetchall())
+
+    def generation(self) -> int:
+        return int(self._meta(self._conn()).get("generation", 0))
+
+    def exists(self) -> bool:
+        with connect(self.url) as conn:  # a fresh database has no index tables yet: not an error here
+            from .postgres import version
+
+            if version(conn) < 2:
+                return False
+            return int(self._meta(conn).get("generation", 0)) > 0
+
+    def check_model(self, model: str) -> None:
+        stored = self._meta(self._conn()).get("model")
+        if stored and stored != model:
+            raise ModelMismatch(
+                f"the index was built with the embedding model {stored!r} but this newsbot uses {model!r} "
+                "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
+                "to re-embed it (or set the variables back)"
+            )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PgSnapshot | None]:
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            meta = self._meta(conn)
+            yield PgSnapshot(conn, meta) if int(meta.get("generation", 0)) else None
+
+    def stats(self, fallback_model: str) -> Stats:
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            meta = self._meta(conn)
+            articles, sources = conn.execute("SELECT count(*), count(DISTINCT source) FROM articles").fetchone()
+            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            newest = conn.execute(
+                "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
+            ).fetchone()
+            source_list = conn.execute(
+                """SELECT coalesce(source, '(no source)'), count(*), min(substr(published, 1, 10)),
+                          max(substr(published, 1, 10))
+                   FROM articles GROUP BY coalesce(source, '(no source)') ORDER BY count(*) DESC, 1"""
+            ).fetchall()
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        return Stats(
+            articles=articles, passages=passages, sources=sources,
+            newest_title=newest[0] if newest else None, newest_published=newest[1] if newest else None,
+            model=meta.get("model", fallback_model), size_bytes=size, updated_at=meta.get("updated_at"),
+            generation=int(meta.get("generation", 0)), source_list=[tuple(row) for row in source_list],
+        )
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            row = conn.execute(
+                "SELECT id, title, source, url, published, path, text FROM articles WHERE id = %s", (article_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            spans = conn.execute(
+                "SELECT char_start, char_end FROM passages WHERE article_id = %s ORDER BY ord", (article_id,)
+            ).fetchall()
+        return StoredArticle(ArticleInfo(*row[:6]), row[6], [tuple(s) for s in spans])
+
+    def arrivals(self, after: int, limit: int) -> list[tuple[int, str]]:
+        return self._conn().execute(
+            "SELECT seq, article_id FROM arrivals WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
+        ).fetchall()
+
+    def last_arrival(self) -> int:
+        return self._conn().execute("SELECT coalesce(max(seq), 0) FROM arrivals").fetchone()[0]
+
+    def recent_titles(self, limit: int) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT title FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT %s", (limit,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def find_article(self, urls: list[str], text: str | None) -> tuple[str, str] | None:
+        conn = self._conn()
+        row = conn.execute("SELECT id, title FROM articles WHERE url = ANY(%s) LIMIT 1", (urls,)).fetchone() if urls else None
+        if row is None and text is not None:
+            row = conn.execute("SELECT id, title FROM articles WHERE text = %s LIMIT 1", (text,)).fetchone()
+        return (row[0], row[1]) if row else None

@@ -1,0 +1,182 @@
+"""The index on PostgreSQL (NEWSBOT_DATABASE_URL, issue 14): a real server, the real model, the same
+answers as the SQLite folder, updates and removals, one updater at a time, readers on one version,
+`kill -9` mid-update, and `newsbot migrate` copying a folder without re-embedding."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from botkit import NEWSBOT, clean_env
+from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
+from index import Index, IndexBusy, Settings
+from index.pg_writer import PgWriter
+
+QUESTIONS = [
+    NATO_QUESTION,
+    "Who died after contact with the nerve agent?",
+    "What happened at the ammunition depot in the Czech Republic?",
+    'which outlets reported the "zebra crossing festival"?',
+    "source:reuters why were the diplomats expelled?",
+    "during:2024-12 what closes the high street?",
+]
+
+
+def _pg_index(tmp: Path, embedder, url: str, articles: Path) -> Index:
+    config = Settings(index_dir=tmp / "unused-folder", articles_dir=articles, database_url=url)
+    return Index.open(settings=config, embedder=embedder, log=lambda message: None)
+
+
+def _shown(index: Index, question: str) -> list[tuple]:
+    result = index.search(question, k=3)
+    return [(a.article.id, a.start, a.end, a.highlight, round(a.score, 4)) for a in result.answers] or [result.reading]
+
+
+def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, database_url):
+    articles = write_sourced_corpus(tmp_path / "articles")
+    folder = make_index(tmp_path / "sqlite", embedder, articles)
+    server = _pg_index(tmp_path, embedder, database_url, articles)
+    assert not server.exists()
+    for index in (folder, server):
+        assert index.update(progress=False).added == 3
+    assert server.exists() and server.generation() == 1
+    for question in QUESTIONS:
+        assert _shown(server, question) == _shown(folder, question), question
+    stats = server.stats()
+    assert (stats.articles, stats.passages, stats.sources) == (3, folder.stats().passages, 3)
+    ids = [server.find_article([url])[0] for _, url, _, _ in SOURCED_ARTICLES.values()]
+    assert ids == [folder.find_article([url])[0] for _, url, _, _ in SOURCED_ARTICLES.values()]
+    assert ZEBRA_TEXT in server.article(ids[2]).text and server.article(ids[2]).passages == folder.article(ids[2]).passages
+    assert [(s.sentence, len(s.articles)) for s in server.stories(ids)] == [(s.sentence, len(s.articles)) for s in folder.stories(ids)]
+
+
+def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, database_url):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (articles / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    index = _pg_index(tmp_path, embedder, database_url, articles)
+    first = index.update(progress=False)
+    assert first.added == 2 and index.last_arrival() == 2
+    (articles / "zebra.md").write_text(f"---\ntitle: Town news\n---\n{ZEBRA_TEXT}", encoding="utf-8")
+    added = index.update(progress=False)
+    assert (added.added, added.embedded) == (1, 1), added.line()  # only the new article is embedded
+    zebra = index.search("when will the zebra crossing festival close the high street?").answers[0].article.id
+    assert zebra.startswith("zebra")
+    assert [aid for _, aid in index.arrivals(after=2)] == [zebra]
+    (articles / "zebra.md").write_text(f"---\ntitle: Town news\n---\nThe zebra parade is cancelled because of rain.", encoding="utf-8")
+    edited = index.update(progress=False)
+    assert edited.updated == 1 and "cancelled" in index.search("what happened to the zebra parade?").answers[0].highlight
+    (articles / "zebra.md").unlink()
+    removed = index.update(progress=False)
+    assert removed.removed == 1 and index.article(zebra) is None
+    assert all(a.article.id != zebra for a in index.search("zebra parade rain", k=5).answers)
+    with psycopg.connect(database_url) as conn:  # nothing of the removed article is left behind
+        assert conn.execute("SELECT count(*) FROM postings p LEFT JOIN passages q ON q.id = p.passage_id WHERE q.id IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM passages WHERE article_id = %s", (zebra,)).fetchone()[0] == 0
+    assert index.update(progress=False).changed is False
+
+
+def test_a_second_updater_is_refused_while_one_holds_the_lock(tmp_path, embedder, database_url):
+    index = _pg_index(tmp_path, embedder, database_url, SEEDS)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with PgWriter(database_url).session(wait=0):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(IndexBusy, match="another newsbot process is updating the index"):
+            index.update(progress=False, wait=0.5)
+    finally:
+        release.set()
+        holder.join()
+    assert index.update(progress=False).added == 2  # the lock went with its session
+
+
+def test_readers_see_one_whole_version_while_updates_commit(tmp_path, embedder, database_url):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (articles / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    index = _pg_index(tmp_path, embedder, database_url, articles)
+    index.update(progress=False)
+    stop, seen, errors = threading.Event(), [], []
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                with index.reader.snapshot() as snapshot:  # counts and rows of one version agree
+                    rows = snapshot.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+                    seen.append((snapshot.generation, rows == len(snapshot.keywords)))
+                index.search(NATO_QUESTION)
+            except Exception as exc:  # noqa: BLE001 (any failure is the test's finding)
+                errors.append(repr(exc))
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        for n in range(4):
+            (articles / "zebra.md").write_text(f"---\ntitle: Town news {n}\n---\n{ZEBRA_TEXT} Edition {n}.", encoding="utf-8")
+            index.update(progress=False)
+    finally:
+        stop.set()
+        asker.join()
+    assert not errors, errors[:3]
+    assert len({g for g, _ in seen}) >= 2 and all(whole for _, whole in seen), seen[-5:]
+
+
+def test_kill_9_mid_update_leaves_the_last_version_and_the_rerun_reuses_the_finished_vectors(tmp_path, database_url):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for seed in SEEDS.glob("*.txt"):  # 20 titled copies of each seed: a few seconds of embedding
+        for n in range(20):
+            (articles / f"{seed.stem}-{n}.md").write_text(f"---\ntitle: Copy {n}\n---\n{seed.read_text(encoding='utf-8')}", encoding="utf-8")
+    env = clean_env(NEWSBOT_DATABASE_URL=database_url, NEWSBOT_ARTICLES_DIR=str(articles), NEWSBOT_INDEX_DIR=str(tmp_path / "f"))
+    first = subprocess.run([*NEWSBOT, "index", "--quiet", str(SEEDS)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    run = subprocess.Popen([*NEWSBOT, "index", "--quiet"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] <= 8 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the run has cached its first batches of vectors
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        assert conn.execute("SELECT value FROM index_meta WHERE key = 'generation'").fetchone()[0] == "1"
+        assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+        cached = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    assert 8 < cached < 8 + 160, "killed before or after the embedding"
+    ask = subprocess.run([*NEWSBOT, "ask", "--json", NATO_QUESTION], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ask.returncode == 0 and json.loads(ask.stdout)["answers"], ask.stderr
+    again = subprocess.run([*NEWSBOT, "index", "--quiet"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "40 added" in again.stdout and f"({160 - (cached - 8)} embedded)" in again.stdout, again.stdout
+
+
+def test_migrate_copies_a_folder_without_re_embedding(tmp_path, embedder, database_url):
+    articles = write_sourced_corpus(tmp_path / "articles")
+    folder = make_index(tmp_path, embedder, articles)
+    folder.update(progress=False)
+    env = clean_env(NEWSBOT_INDEX_DIR=str(tmp_path / "index"), NEWSBOT_ARTICLES_DIR=str(articles))
+    done = subprocess.run([*NEWSBOT, "migrate", "--to", database_url], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"copied 3 articles and {folder.stats().passages} passages" in done.stdout
+    server = _pg_index(tmp_path, embedder, database_url, articles)
+    for question in QUESTIONS:
+        assert _shown(server, question) == _shown(folder, question), question
+    assert server.update(progress=False).embedded == 0, "the copied cache and fingerprints make the next update a no-op"
+    again = subprocess.run([*NEWSBOT, "migrate", "--to", database_url], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and "already holds an index" in again.stderr
+    bad = subprocess.run([*NEWSBOT, "migrate", "--to", "sqlite:///x.db"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--to must start with postgresql://" in bad.stderr
