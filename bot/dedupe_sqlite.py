@@ -37,8 +37,7 @@ class SqliteEventClaims(StateTables):
         if not event_id:
             return True
         now = self.clock()
-        with self._conn() as conn, conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._conn() as conn, conn.write():
             conn.execute("DELETE FROM event_claims WHERE claimed_at < ?", (now - self.keep,))
             row = conn.execute(
                 """INSERT INTO event_claims(event_id, claimed_at) VALUES (?, ?)

@@ -1,5 +1,5 @@
 """Scheduled digests per channel: `/news digest daily 08:00 [Europe/Berlin] [topic] [skip-empty]`,
-`/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the index's SQLite.
+`/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the state database (`state_db`).
 
 When a digest is due is computed with APScheduler's `CronTrigger` in the digest's time zone (DST
 included). A process claims a due digest (`claimed_at`, in one statement that also checks `last_due`), sends
@@ -152,7 +152,7 @@ def _now() -> datetime:
 
 
 class DigestStore(StateTables):
-    """Digest settings in the index database."""
+    """Digest settings in the state database."""
 
     SCHEMA = TABLE
 
@@ -167,7 +167,11 @@ class DigestStore(StateTables):
                         schedule.skip_empty, user, now, now, self.index.last_arrival())
         with self._conn() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                """INSERT INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                   ON CONFLICT (channel) DO UPDATE SET cadence = excluded.cadence, weekday = excluded.weekday,
+                   at_time = excluded.at_time, zone = excluded.zone, topic = excluded.topic,
+                   skip_empty = excluded.skip_empty, set_by = excluded.set_by, set_at = excluded.set_at,
+                   last_due = excluded.last_due, last_seq = excluded.last_seq, claimed_at = NULL""",
                 (digest.channel, digest.cadence, digest.weekday, digest.at_time, digest.zone, digest.topic,
                  int(digest.skip_empty), digest.set_by, digest.set_at, digest.last_due, digest.last_seq),
             )

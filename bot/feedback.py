@@ -1,4 +1,4 @@
-"""Store 👍/👎 votes on answers in the index database's `feedback` table, to learn which answers help."""
+"""Store 👍/👎 votes on answers in the state database's `feedback` table (`state_db`), to learn which answers help."""
 
 from __future__ import annotations
 
@@ -7,6 +7,18 @@ from collections.abc import Sequence
 
 from index import Index
 from index.store import now_iso
+
+from .state_db import state_database
+
+# On SQLite the table is part of the index schema (index/store.py); this only names it for `state_db`.
+SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    user TEXT,
+    question TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    vote TEXT NOT NULL
+)"""
 
 VOTES = ("up", "down")
 
@@ -17,8 +29,8 @@ def record_feedback(
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
-    with index.store.connection() as conn:
+    with state_database(index).connection(SCHEMA) as conn:
         conn.execute(  # one statement in autocommit mode: atomic on its own
-            "INSERT INTO feedback(created_at, user, question, passages, vote) VALUES (?, ?, ?, ?, ?)",
+            'INSERT INTO feedback(created_at, "user", question, passages, vote) VALUES (?, ?, ?, ?, ?)',
             (now_iso(), user, question, json.dumps(passages, ensure_ascii=False), vote),
         )

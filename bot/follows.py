@@ -1,4 +1,4 @@
-"""Follows (saved questions) and the posts they owe, kept in the index's SQLite database.
+"""Follows (saved questions) and the posts they owe, kept in the state database (`state_db`).
 
 Every process of one index sees the same follows. A match is written down as owed *before* it is
 posted, in the same transaction that moves the follow past the arrivals it has read, so a crash or a
@@ -9,9 +9,7 @@ article) pair is stored at most once: an article is never posted twice for one f
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -86,7 +84,7 @@ class OwedPost:
 
 
 class FollowStore(StateTables):
-    """Follows and owed posts in the index database; safe to use from several threads and processes."""
+    """Follows and owed posts in the state database; safe to use from several threads and processes."""
 
     SCHEMA = SCHEMA
 
@@ -101,11 +99,11 @@ class FollowStore(StateTables):
         with self._conn() as conn:
             created = _iso(self.clock())
             seen = self.index.last_arrival()
-            cursor = conn.execute(
-                "INSERT INTO follows(channel, question, created_by, created_at, seen) VALUES (?, ?, ?, ?, ?)",
+            number = conn.execute(
+                "INSERT INTO follows(channel, question, created_by, created_at, seen) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (channel, question, user, created, seen),
-            )
-            return Follow(cursor.lastrowid, channel, question, user, created, seen)
+            ).fetchone()[0]
+            return Follow(number, channel, question, user, created, seen)
 
     def get(self, follow_id: int) -> Follow | None:
         with self._conn() as conn:
@@ -123,12 +121,9 @@ class FollowStore(StateTables):
 
     def remove(self, follow_id: int) -> bool:
         """End a follow and forget what it owes; whether it existed."""
-        with self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._conn() as conn, conn.write():
             conn.execute("DELETE FROM follow_posts WHERE follow_id = ?", (follow_id,))
-            gone = conn.execute("DELETE FROM follows WHERE id = ?", (follow_id,)).rowcount > 0
-            conn.execute("COMMIT")
-            return gone
+            return conn.execute("DELETE FROM follows WHERE id = ?", (follow_id,)).rowcount > 0
 
     # --- matches ----------------------------------------------------------------------------------------
 
@@ -139,31 +134,25 @@ class FollowStore(StateTables):
         arrivals) or the follow was removed. Returns how many stories are newly owed; a story whose
         article this follow already posted or folded is not owed again.
         """
-        with self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT seen FROM follows WHERE id = ?", (follow.id,)).fetchone()
-                if row is None or row[0] != follow.seen:
-                    return 0
-                owed = 0
-                created = _iso(self.clock())
-                for story in stories:
-                    fresh = conn.execute(
-                        "INSERT OR IGNORE INTO follow_posts(follow_id, article_id, state, story, score, created_at)"
-                        " VALUES (?, ?, 'owed', ?, ?, ?)",
-                        (follow.id, story.article_id, json.dumps(story.message, ensure_ascii=False), story.score, created),
-                    ).rowcount
-                    owed += fresh
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO follow_posts(follow_id, article_id, state, created_at) VALUES (?, ?, 'folded', ?)",
-                        [(follow.id, other, created) for other in story.also_in],
-                    )
-                conn.execute("UPDATE follows SET seen = ? WHERE id = ?", (read_up_to, follow.id))
-                conn.execute("COMMIT")
-                return owed
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._conn() as conn, conn.write():
+            row = conn.execute("SELECT seen FROM follows WHERE id = ?", (follow.id,)).fetchone()
+            if row is None or row[0] != follow.seen:
+                return 0
+            owed = 0
+            created = _iso(self.clock())
+            for story in stories:
+                owed += conn.execute(
+                    "INSERT INTO follow_posts(follow_id, article_id, state, story, score, created_at)"
+                    " VALUES (?, ?, 'owed', ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (follow.id, story.article_id, json.dumps(story.message, ensure_ascii=False), story.score, created),
+                ).rowcount
+                conn.executemany(
+                    "INSERT INTO follow_posts(follow_id, article_id, state, created_at) VALUES (?, ?, 'folded', ?)"
+                    " ON CONFLICT DO NOTHING",
+                    [(follow.id, other, created) for other in story.also_in],
+                )
+            conn.execute("UPDATE follows SET seen = ? WHERE id = ?", (read_up_to, follow.id))
+            return owed
 
     def owed(self, follow: Follow) -> list[OwedPost]:
         """The follow's owed stories, best first, including claims abandoned by a process that died."""
@@ -176,25 +165,13 @@ class FollowStore(StateTables):
             ).fetchall()
         return [OwedPost(follow, article_id, json.loads(story)) for article_id, story in rows]
 
-    @contextmanager
-    def _immediate(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken at once, so checks and changes in it are one step for every process."""
-        with self._conn() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
     def claim(self, post: OwedPost, cap: int) -> str:
         """Take an owed post for sending, if the follow has sent (or is sending) fewer than `cap` in the last hour.
 
         'claimed'; 'full' when the cap is reached; 'taken' when another process took the post first.
         """
         now = self.clock()
-        with self._immediate() as conn:
+        with self._conn() as conn, conn.write():
             busy = conn.execute(
                 """SELECT count(*) FROM follow_posts WHERE follow_id = ?
                    AND ((state = 'posted' AND posted_at >= ?) OR (state = 'posting' AND claimed_at >= ?))""",
@@ -216,7 +193,7 @@ class FollowStore(StateTables):
         `mark(post, 'owed')` gives them back if the line cannot be sent.
         """
         now = self.clock()
-        with self._immediate() as conn:
+        with self._conn() as conn, conn.write():
             recent = conn.execute(
                 "SELECT count(*) FROM follow_posts WHERE follow_id = ? AND state = 'summarised' AND posted_at >= ?",
                 (follow.id, _iso(now - timedelta(hours=1))),

@@ -1,5 +1,5 @@
 """Channel scopes: default filters an admin sets for a channel (`/news scope source:reuters`), kept in the
-index database so every bot process sees the same ones and a restart keeps them.
+state database (`state_db`) so every bot process sees the same ones and a restart keeps them.
 
 Every question asked in the channel is searched within its scope, together with its own filters.
 """
@@ -33,7 +33,7 @@ class Scope:
 
 
 class Scopes(StateTables):
-    """Read and change channel scopes in the index's SQLite database."""
+    """Read and change channel scopes in the state database."""
 
     SCHEMA = TABLE
 
@@ -60,7 +60,9 @@ class Scopes(StateTables):
         scope = Scope(channel, filters, user, now_iso())
         with self._conn() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO channel_scopes(channel, filters, set_by, set_at) VALUES (?, ?, ?, ?)",
+                """INSERT INTO channel_scopes(channel, filters, set_by, set_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (channel) DO UPDATE SET filters = excluded.filters, set_by = excluded.set_by,
+                   set_at = excluded.set_at""",
                 (scope.channel, scope.filters, scope.set_by, scope.set_at),
             )
         return scope

@@ -1,32 +1,30 @@
-"""Bot state kept in the index's SQLite database (channel scopes, follows, digests): one connection per
-call, the store's tables created on its first use, so every bot process of one index shares them."""
+"""Bot state stores (channel scopes, follows, digests, feedback): one short-lived connection per call to
+the state database (`state_db`), so every bot process sees the same rows."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from index import Index
 
+from .state_db import StateConnection, StateDatabase, state_database
+
 
 class StateTables:
-    """A store whose `SCHEMA` (CREATE … IF NOT EXISTS statements) lives in the index database."""
+    """A store whose SQLite `SCHEMA` (CREATE … IF NOT EXISTS statements) is made on first use; on PostgreSQL
+    its tables come from the migrations."""
 
     SCHEMA = ""
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._ready = False
+        self._database: StateDatabase | None = None
 
     @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection (autocommit) with the store's tables in place."""
-        conn = self.index.store.connect()
-        try:
-            if not self._ready:
-                conn.executescript(self.SCHEMA)
-                self._ready = True
+    def _conn(self) -> Iterator[StateConnection]:
+        """A short-lived connection (each statement commits unless inside `conn.write()`)."""
+        if self._database is None:  # chosen on first use: where the index's settings say
+            self._database = state_database(self.index)
+        with self._database.connection(self.SCHEMA) as conn:
             yield conn
-        finally:
-            conn.close()

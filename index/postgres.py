@@ -104,6 +104,55 @@ MIGRATIONS: tuple[Migration, ...] = (
                arrived_at text NOT NULL
            );""",
     ),
+    Migration(
+        3,
+        "bot state",
+        # The bot's stores (bot/scopes.py, follows.py, digests.py, feedback.py), column for column as on SQLite.
+        """CREATE TABLE channel_scopes (channel text PRIMARY KEY, filters text NOT NULL, set_by text, set_at text NOT NULL);
+           CREATE TABLE follows (
+               id bigserial PRIMARY KEY,
+               channel text NOT NULL,
+               question text NOT NULL,
+               created_by text,
+               created_at text NOT NULL,
+               seen bigint NOT NULL
+           );
+           CREATE INDEX follows_channel ON follows (channel);
+           CREATE TABLE follow_posts (
+               follow_id bigint NOT NULL,
+               article_id text NOT NULL,
+               state text NOT NULL,
+               story text,
+               score double precision NOT NULL DEFAULT 0,
+               created_at text NOT NULL,
+               claimed_at text,
+               posted_at text,
+               PRIMARY KEY (follow_id, article_id)
+           );
+           CREATE INDEX follow_posts_state ON follow_posts (state, follow_id);
+           CREATE TABLE digests (
+               channel text PRIMARY KEY,
+               cadence text NOT NULL,
+               weekday text,
+               at_time text NOT NULL,
+               zone text NOT NULL,
+               topic text NOT NULL DEFAULT '',
+               skip_empty integer NOT NULL DEFAULT 0,
+               set_by text,
+               set_at text NOT NULL,
+               last_due text NOT NULL,
+               last_seq bigint NOT NULL,
+               claimed_at text
+           );
+           CREATE TABLE feedback (
+               id bigserial PRIMARY KEY,
+               created_at text NOT NULL,
+               "user" text,
+               question text NOT NULL,
+               passages text NOT NULL,
+               vote text NOT NULL
+           );""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -160,3 +160,11 @@ def postgres_server():
 def database_url(postgres_server) -> str:
     """The URL of a new, empty PostgreSQL database."""
     return postgres_server.fresh()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_settings(request) -> dict:
+    """Settings that put an index (and the bot's state) in the index folder's SQLite, or in a real PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    return {"database_url": request.getfixturevalue("database_url")}

@@ -40,12 +40,12 @@ class Clock:
 
 
 @pytest.fixture
-def setup(tmp_path, embedder, fake):
-    """An index of the seeds, a digest store and a sender on one clock, and a way to add articles."""
+def setup(tmp_path, embedder, fake, engine_settings):
+    """An index of the seeds (SQLite or PostgreSQL), a digest store and a sender on one clock, and a way to add articles."""
     fake.reset()
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
-    index = make_index(tmp_path, embedder, articles=articles)
+    index = make_index(tmp_path, embedder, articles=articles, **engine_settings)
     index.update(progress=False)
     clock = Clock(SET_AT)
     store = DigestStore(index, clock)

@@ -19,13 +19,13 @@ NATO_FOLLOW = "NATO expels Russian diplomats"
 
 
 @pytest.fixture
-def world(tmp_path, embedder, fake):
-    """An empty index that the sourced articles arrive in after the follows are made."""
+def world(tmp_path, embedder, fake, engine_settings):
+    """An empty index (SQLite or PostgreSQL) that the sourced articles arrive in after the follows are made."""
     fake.reset()
     staged = write_sourced_corpus(tmp_path / "staged")
     articles = tmp_path / "articles"
     articles.mkdir()
-    index = make_index(tmp_path, embedder, articles=articles)
+    index = make_index(tmp_path, embedder, articles=articles, **engine_settings)
     (articles / "old.txt").write_text("Old news\n\nThe harbour reopened after the storm, the port authority said.")
     index.update(progress=False)
     store = FollowStore(index)

@@ -148,3 +148,23 @@ def test_one_event_delivered_to_two_bot_processes_is_answered_once(engine, reque
     finally:
         codes = [bot.stop() for bot in bots]
     assert codes == [0, 0], [bot.log() for bot in bots]
+
+
+def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, embedder, database_url):
+    from bot.digests import DigestStore, parse_schedule
+    from bot.feedback import record_feedback
+    from bot.follows import FollowStore
+    from bot.scopes import Scopes
+
+    index = make_index(tmp_path, embedder, database_url=database_url)
+    index.update(progress=False)
+    record_feedback(index, "U0ALICE", "why did NATO expel the diplomats?", [["a1", 0, 10]], "up")
+    Scopes(index).set("C0SCOPE", "source:reuters", "U0ADMIN")
+    follow = FollowStore(index).add("C0SCOPE", "NATO expels diplomats", "U0ALICE")
+    DigestStore(index).set("C0SCOPE", parse_schedule("daily 08:00"), "Europe/Berlin", "U0ALICE")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute('SELECT "user", vote FROM feedback').fetchall() == [("U0ALICE", "up")]
+        assert conn.execute("SELECT filters FROM channel_scopes").fetchall() == [("source:reuters",)]
+        assert conn.execute("SELECT id, seen FROM follows").fetchall() == [(follow.id, index.last_arrival())]
+        assert conn.execute("SELECT channel, zone FROM digests").fetchall() == [("C0SCOPE", "Europe/Berlin")]
+    assert not (tmp_path / "index" / "newsbot.sqlite").exists(), "nothing of it went to a folder"
