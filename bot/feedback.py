@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from index import Index
 from index.store import now_iso
 
-from .state_db import state_database
+from index.state_db import state_database
 
 # On SQLite the table is part of the index schema (index/store.py); this only names it for `state_db`.
 SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (

@@ -26,6 +26,7 @@ from . import Index
 from .adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
 from .fetch import FetchError, Fetched, FetchSettings, fetch, redact
 from .settings import number_env
+from .state_db import StateConnection, state_database
 from .store import now_iso
 
 DEFAULT_MAX_ITEMS = 50  # new items handled per feed and poll; the rest wait for the next poll
@@ -115,14 +116,11 @@ class FeedError(Exception):
 
 
 @contextmanager
-def _transaction(index: Index) -> Iterator[sqlite3.Connection]:
-    """A connection to the index database with the feed tables, inside one committed transaction."""
-    with index.store.connection() as conn:
-        conn.executescript(SCHEMA)
-        _migrate(conn)
-        with conn:
-            conn.execute("BEGIN")
-            yield conn
+def _transaction(index: Index) -> Iterator[StateConnection]:
+    """A connection to the state database (the index folder's SQLite or the shared PostgreSQL) with the feed
+    tables, inside one committed transaction."""
+    with state_database(index).connection(SCHEMA, _migrate) as conn, conn.write():
+        yield conn
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -204,7 +202,7 @@ def list_feeds(index: Index) -> list[Feed]:
     with _transaction(index) as conn:
         rows = conn.execute(
             """SELECT f.url, f.title, f.added_at, f.polled_at, f.error,
-                      (SELECT count(*) FROM feed_items i WHERE i.feed_url = f.url AND i.done)
+                      (SELECT count(*) FROM feed_items i WHERE i.feed_url = f.url AND i.done = 1)
                FROM feeds f ORDER BY f.added_at, f.url"""
         ).fetchall()
     return [Feed(*row) for row in rows]
@@ -281,7 +279,7 @@ def poll_feed(
         return result
     result.title = (parsed.feed.get("title") or "").strip() or row[0]
     with _transaction(index) as conn:
-        seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=? AND done", (url,))}
+        seen = {key for (key,) in conn.execute("SELECT key FROM feed_items WHERE feed_url=? AND done = 1", (url,))}
     new = [item for item in items_of(parsed) if item.key not in seen]
     todo, result.waiting = new[:max_items], max(0, len(new) - max_items)
     retry = False
@@ -334,11 +332,12 @@ def _count_tries(index: Index, url: str, keys: list[str]) -> int:
     stamp, marks = now_iso(), ",".join("?" * len(keys))
     with _transaction(index) as conn:
         conn.executemany(
-            """INSERT INTO feed_items(feed_url, key, seen_at, tries, done) VALUES (?, ?, ?, 1, 1 >= ?)
-               ON CONFLICT(feed_url, key) DO UPDATE SET tries=tries + 1, done=(tries + 1 >= ?), seen_at=excluded.seen_at""",
+            """INSERT INTO feed_items(feed_url, key, seen_at, tries, done) VALUES (?, ?, ?, 1, CASE WHEN 1 >= ? THEN 1 ELSE 0 END)
+               ON CONFLICT(feed_url, key) DO UPDATE SET tries=feed_items.tries + 1,
+               done=CASE WHEN feed_items.tries + 1 >= ? THEN 1 ELSE 0 END, seen_at=excluded.seen_at""",
             [(url, key, stamp, MAX_TRIES, MAX_TRIES) for key in keys],
         )
-        query = f"SELECT count(*) FROM feed_items WHERE feed_url=? AND done AND key IN ({marks})"
+        query = f"SELECT count(*) FROM feed_items WHERE feed_url=? AND done = 1 AND key IN ({marks})"
         return conn.execute(query, (url, *keys)).fetchone()[0]
 
 

@@ -153,6 +153,28 @@ MIGRATIONS: tuple[Migration, ...] = (
                vote text NOT NULL
            );""",
     ),
+    Migration(
+        4,
+        "feeds",
+        # index/feeds.py: the feeds followed and the items each has handled, column for column as on SQLite.
+        """CREATE TABLE feeds (
+               url text PRIMARY KEY,
+               title text,
+               etag text,
+               modified text,
+               added_at text NOT NULL,
+               polled_at text,
+               error text
+           );
+           CREATE TABLE feed_items (
+               feed_url text NOT NULL,
+               key text NOT NULL,
+               seen_at text NOT NULL,
+               tries integer NOT NULL DEFAULT 0,
+               done integer NOT NULL DEFAULT 1,
+               PRIMARY KEY (feed_url, key)
+           );""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -417,7 +418,18 @@ def test_newsbot_add_of_a_malformed_url_prints_one_line(tmp_path, monkeypatch, c
 # --- feeds -----------------------------------------------------------------------------------------------
 
 
-def test_feed_poll_adds_new_items_once_with_conditional_get(site, corpus):
+@pytest.fixture
+def engine_corpus(tmp_path: Path, embedder, engine_settings) -> Index:
+    """An index over a private copy of the seeds, in the folder's SQLite or in PostgreSQL (feeds state with it)."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    index = make_index(tmp_path, embedder, articles, **engine_settings)
+    index.update(progress=False)
+    return index
+
+
+def test_feed_poll_adds_new_items_once_with_conditional_get(site, engine_corpus):
+    corpus = engine_corpus
     glacier, tunnel = site.article("/f/glacier", GLACIER), site.article("/f/tunnel", TUNNEL)
     state = {"version": 1, "items": [("g-1", glacier, "Glacier"), ("g-2", tunnel, "Tunnel"), ("g-3", site.url("/f/gone"), "Gone")]}
     feed_url = conditional_feed(site, "/feed.xml", state)

@@ -1,12 +1,14 @@
-"""Bot state in the index folder's SQLite database: every bot process of one folder shares it."""
+"""State beside the index in the index folder's SQLite database: every process of one folder shares it."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from index import Index
+if TYPE_CHECKING:
+    from . import Index
 
 
 class SqliteStateConnection:
@@ -40,11 +42,15 @@ class SqliteState:
         self._ready: set[str] = set()
 
     @contextmanager
-    def connection(self, sqlite_schema: str) -> Iterator[SqliteStateConnection]:
+    def connection(
+        self, sqlite_schema: str, sqlite_upgrade: Callable[[sqlite3.Connection], None] | None = None
+    ) -> Iterator[SqliteStateConnection]:
         conn = self.index.store.connect()
         try:
             if sqlite_schema not in self._ready:
                 conn.executescript(sqlite_schema)
+                if sqlite_upgrade:
+                    sqlite_upgrade(conn)
                 self._ready.add(sqlite_schema)
             yield SqliteStateConnection(conn)
         finally:

@@ -1,5 +1,5 @@
-"""Bot state in the shared PostgreSQL database (`NEWSBOT_DATABASE_URL`): every bot process on every machine
-sees the same scopes, follows, digests and feedback. The tables come from `index.postgres`'s migrations."""
+"""State beside the index in the shared PostgreSQL database (`NEWSBOT_DATABASE_URL`): every process on every
+machine sees the same feeds, scopes, follows, digests and feedback. The tables come from `postgres`'s migrations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from index.postgres import connect, require_current
+from .postgres import connect, require_current
 
 STATE_LOCK = 0x6E657773626F76  # the advisory lock a state write transaction holds
 _PLACEHOLDER = re.compile(r"\?")
@@ -47,7 +47,7 @@ class PostgresState:
         self._checked = False
 
     @contextmanager
-    def connection(self, sqlite_schema: str) -> Iterator[PostgresStateConnection]:
+    def connection(self, sqlite_schema: str, sqlite_upgrade=None) -> Iterator[PostgresStateConnection]:
         with connect(self.url) as conn:
             if not self._checked:
                 require_current(conn)

@@ -1,15 +1,17 @@
-"""Where the bot's own state lives (channel scopes, follows, digests, feedback): the index's SQLite folder,
-or the shared PostgreSQL database when `NEWSBOT_DATABASE_URL` is set, so every bot process on every
-machine sees the same. Stores write portable SQL (`?` placeholders, ON CONFLICT, RETURNING) against a
-`StateConnection`; `state_sqlite` and `state_postgres` are the two engines."""
+"""Where state beside the index lives (followed feeds; the bot's channel scopes, follows, digests, feedback):
+the index folder's SQLite, or the shared PostgreSQL database when `NEWSBOT_DATABASE_URL` is set, so every
+process on every machine sees the same. Stores write portable SQL (`?` placeholders, ON CONFLICT,
+RETURNING) against a `StateConnection`; `state_sqlite` and `state_postgres` are the two engines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from index import Index
+if TYPE_CHECKING:
+    from . import Index
 
 
 class StateConnection(Protocol):
@@ -28,9 +30,11 @@ class StateConnection(Protocol):
 class StateDatabase(Protocol):
     """Opens connections to the bot's state, its tables in place."""
 
-    def connection(self, sqlite_schema: str) -> AbstractContextManager[StateConnection]:
-        """A short-lived connection; on SQLite the store's `CREATE … IF NOT EXISTS` schema is applied first
-        (PostgreSQL's tables come from its versioned migrations)."""
+    def connection(
+        self, sqlite_schema: str, sqlite_upgrade: Callable[[sqlite3.Connection], None] | None = None
+    ) -> AbstractContextManager[StateConnection]:
+        """A short-lived connection; on SQLite the store's `CREATE … IF NOT EXISTS` schema (and `sqlite_upgrade`,
+        for tables an older newsbot wrote) is applied first. PostgreSQL's tables come from its migrations."""
 
 
 def state_database(index: Index) -> StateDatabase:
