@@ -6,19 +6,8 @@ import json
 from collections.abc import Sequence
 
 from index import Index
-from index.store import now_iso
-
 from index.state_db import state_database
-
-# On SQLite the table is part of the index schema (index/store.py); this only names it for `state_db`.
-SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    user TEXT,
-    question TEXT NOT NULL,
-    passages TEXT NOT NULL,
-    vote TEXT NOT NULL
-)"""
+from index.store import FEEDBACK_TABLE, now_iso
 
 VOTES = ("up", "down")
 
@@ -29,7 +18,7 @@ def record_feedback(
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
-    with state_database(index).connection(SCHEMA) as conn:
+    with state_database(index).connection(FEEDBACK_TABLE) as conn:
         conn.execute(  # one statement in autocommit mode: atomic on its own
             'INSERT INTO feedback(created_at, "user", question, passages, vote) VALUES (?, ?, ?, ?, ?)',
             (now_iso(), user, question, json.dumps(passages, ensure_ascii=False), vote),

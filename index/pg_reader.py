@@ -11,7 +11,7 @@ from .pg_snapshot import PgSnapshot
 from .postgres import connect, require_current
 from .results import ArticleInfo
 from .store import ModelMismatch
-from .stored import Stats, StoredArticle
+from .stored import Stats, StoredArticle, read_stats
 
 
 class PgReader:
@@ -71,24 +71,8 @@ class PgReader:
         conn = self._conn()
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            meta = self._meta(conn)
-            articles, sources = conn.execute("SELECT count(*), count(DISTINCT source) FROM articles").fetchone()
-            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            newest = conn.execute(
-                "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
-            ).fetchone()
-            source_list = conn.execute(
-                """SELECT coalesce(source, '(no source)'), count(*), min(substr(published, 1, 10)),
-                          max(substr(published, 1, 10))
-                   FROM articles GROUP BY coalesce(source, '(no source)') ORDER BY count(*) DESC, 1"""
-            ).fetchall()
             size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        return Stats(
-            articles=articles, passages=passages, sources=sources,
-            newest_title=newest[0] if newest else None, newest_published=newest[1] if newest else None,
-            model=meta.get("model", fallback_model), size_bytes=size, updated_at=meta.get("updated_at"),
-            generation=int(meta.get("generation", 0)), source_list=[tuple(row) for row in source_list],
-        )
+            return read_stats(conn, self._meta(conn), size, fallback_model)
 
     def article(self, article_id: str) -> StoredArticle | None:
         conn = self._conn()

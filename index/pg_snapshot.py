@@ -12,7 +12,7 @@ import numpy as np
 
 from .keyword_index import B, K1
 from .keywords import idf
-from .segments import EXACT_SCAN
+from .segments import EXACT_SCAN, scan
 from .sqlite_snapshot import passage_row
 from .vector_index import EF_SEARCH
 
@@ -35,12 +35,7 @@ class PgPassageVectors:
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         if allowed is not None and len(allowed) <= EXACT_SCAN:
-            ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
-            if not len(ids):
-                return []
-            scores = self.reconstruct_batch(ids) @ query
-            top = np.argsort(-scores)[:n]
-            return list(zip(ids[top].tolist(), scores[top].tolist()))
+            return scan(self, query, n, allowed)
         from pgvector import Vector
 
         self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")

@@ -26,6 +26,16 @@ def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(ids[found] == wanted, found, -1)
 
 
+def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[int, float]]:
+    """The `n` of `allowed` closest to `query`, every one compared (`vectors` has `reconstruct_batch`)."""
+    ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
+    if not len(ids):
+        return []
+    scores = vectors.reconstruct_batch(ids) @ query
+    top = np.argsort(-scores)[:n]
+    return list(zip(ids[top].tolist(), scores[top].tolist()))
+
+
 class PassageVectors:
     """Passage vectors: the base HNSW graph and the delta's rows, without dead passages."""
 
@@ -60,12 +70,7 @@ class PassageVectors:
         The delta is always scanned exactly; dead passages are never returned.
         """
         if allowed is not None and len(allowed) <= EXACT_SCAN:
-            ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
-            if not len(ids):
-                return []
-            scores = self.reconstruct_batch(ids) @ query
-            top = np.argsort(-scores)[:n]
-            return list(zip(ids[top].tolist(), scores[top].tolist()))
+            return scan(self, query, n, allowed)
         found: list[tuple[int, float]] = []
         if self.base.ntotal:
             params = None

@@ -18,7 +18,7 @@ from .generations import Generations
 from .results import ArticleInfo
 from .sqlite_snapshot import SqliteSnapshot
 from .store import Store
-from .stored import Stats, StoredArticle
+from .stored import Stats, StoredArticle, read_stats
 
 
 class SqliteReader:
@@ -67,37 +67,18 @@ class SqliteReader:
 
     def stats(self, fallback_model: str) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""
-        with self.store.connection() as conn:
-            meta = Store.meta(conn)
-            articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-            passages = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-            sources = conn.execute("SELECT count(DISTINCT source) FROM articles").fetchone()[0]
-            newest = conn.execute(
-                "SELECT title, published FROM articles ORDER BY coalesce(published, '') DESC, added_at DESC LIMIT 1"
-            ).fetchone()
-            source_list = conn.execute(
-                """SELECT coalesce(source, '(no source)'), count(*), min(substr(published, 1, 10)),
-                          max(substr(published, 1, 10))
-                   FROM articles GROUP BY coalesce(source, '(no source)') ORDER BY count(*) DESC, 1"""
-            ).fetchall()
         size = 0
         for path in self.store.directory.rglob("*"):  # keyword indexes are folders
             try:
                 size += path.stat().st_size if path.is_file() else 0
             except FileNotFoundError:  # an update just renamed or removed it
                 pass
-        return Stats(
-            articles=articles,
-            passages=passages,
-            sources=sources,
-            newest_title=newest[0] if newest else None,
-            newest_published=newest[1] if newest else None,
-            model=meta.get("model", fallback_model),
-            size_bytes=size,
-            updated_at=meta.get("updated_at"),
-            generation=int(meta.get("generation", 0)),
-            source_list=[tuple(row) for row in source_list],
-        )
+        with self.store.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                return read_stats(conn, Store.meta(conn), size, fallback_model)
+            finally:
+                conn.execute("COMMIT")
 
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article with its passage spans, or None."""

@@ -32,6 +32,15 @@ EMBEDDINGS_TABLE = """CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (model, hash)
 )"""
 SENTENCE_DTYPE = np.float16  # half the space; cosine differences stay below 1e-3
+# 👍/👎 votes (bot/feedback.py writes them through `state_db`, which makes this table on first use too).
+FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    user TEXT,
+    question TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    vote TEXT NOT NULL
+)"""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,14 +72,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 {EMBEDDINGS_TABLE};
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    user TEXT,
-    question TEXT NOT NULL,
-    passages TEXT NOT NULL,
-    vote TEXT NOT NULL
-);
+{FEEDBACK_TABLE};
 """
 
 
