@@ -34,6 +34,7 @@ from bench_index import BENCH, BENCH_INDEX  # noqa: E402
 from index import Embedder, Index, Settings  # noqa: E402
 from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.indexer import embed_text  # noqa: E402
+from index.keywords import clear_caches  # noqa: E402
 from index.passages import split_passages  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "auto")  # auto (the default): torch passages, ONNX fp32 questions
@@ -112,8 +113,9 @@ def quality(embedders: dict[str, Embedder]) -> None:
         if not index.exists():
             continue
         index.warm_up()
-        for q in questions[:20]:
+        for q in questions:  # every question once first: the index files are in memory, as in a running bot
             index.search(q.question, k=10, asked=q.asked)
+        clear_caches()  # but no sentence is known yet: the timed pass reads every one afresh
         timings = []
 
         def timed(question, asked=None, **kwargs):
@@ -178,6 +180,7 @@ def ceiling(items, embedder: Embedder) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", action="store_true", help=f"build {INT8_INDEX} (int8 passages) first")
+    parser.add_argument("--quality", action="store_true", help="only the RealTimeQA table (quality and query latency)")
     args = parser.parse_args()
     embedders = {name: Embedder(backend=name) for name in BACKENDS}
     if args.build:
@@ -185,6 +188,9 @@ def main() -> int:
         started = time.perf_counter()
         summary = Index.open(settings=settings, embedder=embedders["onnx-int8"], log=lambda m: print(m, file=sys.stderr)).update()
         print(f"built the int8 index: {summary.line()} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.quality:
+        quality(embedders)
+        return 0
     items = sample_items()
     questions = [q.question for q in load_questions(BENCH / "questions.jsonl")][:200]
     speed(embedders, items, questions)

@@ -53,9 +53,10 @@ class Embedder:
     """A lazily loaded sentence-transformers model; loading happens on the first `encode`.
 
     `backend` "torch" runs the model as sentence-transformers does; "onnx" and "onnx-int8" run the
-    same model exported to ONNX Runtime (int8: quantized per channel), see `onnx_backend`; "auto" (the
-    default) embeds passages with torch, faster in batches here, and questions with the fp32 ONNX
-    export, which computes the same vectors 2.5x sooner and starts without importing torch.
+    same model exported to ONNX Runtime (int8: quantized per channel), see `onnx_backend`; "auto"
+    embeds passages with torch and questions with the fp32 ONNX export, which computes the same
+    vectors 3x sooner and starts without importing torch. `Index` chooses between "auto" and
+    "onnx-int8" for `NEWSBOT_EMBEDDING_BACKEND=auto` (see `index.choose_backend`).
     """
 
     def __init__(self, name: str = DEFAULT_MODEL, backend: str = "auto") -> None:

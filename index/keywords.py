@@ -6,6 +6,7 @@ sentence scores and FTS5 all agree on what a word is.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -80,9 +81,19 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
 
 
-def stems(text: str) -> set[str]:
-    """The set of stems of every word in `text`."""
-    return {stem(w) for w in set(_WORD.findall(_fold(text)))}  # each distinct word stemmed once
+SENTENCES_CACHED = 65536  # sentences whose stems and names are kept: the passages answers come from recur
+
+
+def clear_caches() -> None:
+    """Forget the cached sentences (benchmarks time each configuration from the same cold start)."""
+    stems.cache_clear()
+    _names.cache_clear()
+
+
+@functools.lru_cache(maxsize=SENTENCES_CACHED)
+def stems(text: str) -> frozenset[str]:
+    """The set of stems of every word in `text` (cached: rescoring asks it of the same sentences again and again)."""
+    return frozenset(stem(w) for w in set(_WORD.findall(_fold(text))))  # each distinct word stemmed once
 
 
 def idf(frequency: int, documents: int) -> float:
@@ -115,12 +126,22 @@ def new_names(sentence: str, asked: frozenset[str], cap: int = 2) -> float:
     the first and tokens with digits count, up to `cap`.
     """
     found = 0
-    for i, token in enumerate(_TOKEN.findall(sentence)):
-        if not ((i > 0 and token[0].isupper()) or any(ch.isdigit() for ch in token)):
-            continue
-        parts = _WORD.findall(_fold(token))
-        if parts and not all(part in asked or part in STOPWORDS for part in parts):
+    for parts in _names(sentence):
+        if not all(part in asked for part in parts):
             found += 1
             if found >= cap:
                 break
     return found / cap
+
+
+@functools.lru_cache(maxsize=SENTENCES_CACHED)
+def _names(sentence: str) -> tuple[tuple[str, ...], ...]:
+    """The folded words (stop words left out) of each capitalised token after the first and each token with digits."""
+    found = []
+    for i, token in enumerate(_TOKEN.findall(sentence)):
+        if not ((i > 0 and token[0].isupper()) or any(ch.isdigit() for ch in token)):
+            continue
+        parts = tuple(part for part in _WORD.findall(_fold(token)) if part not in STOPWORDS)
+        if parts:
+            found.append(parts)
+    return tuple(found)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .pg_snapshot import PgSnapshot
-from .postgres import connect, require_current
+from .postgres import connect, require_current, version
 from .results import ArticleInfo
 from .store import ModelMismatch
 from .stored import Stats, StoredArticle, read_stats
@@ -43,12 +43,14 @@ class PgReader:
         return int(self._meta(self._conn()).get("generation", 0))
 
     def exists(self) -> bool:
-        with connect(self.url) as conn:  # a fresh database has no index tables yet: not an error here
-            from .postgres import version
+        return self.recorded_model() is not None
 
+    def recorded_model(self) -> str | None:
+        with connect(self.url) as conn:  # a fresh database has no index tables yet: not an error here
             if version(conn) < 2:
-                return False
-            return int(self._meta(conn).get("generation", 0)) > 0
+                return None
+            meta = self._meta(conn)
+            return meta.get("model") if int(meta.get("generation", 0)) else None
 
     def check_model(self, model: str) -> None:
         stored = self._meta(self._conn()).get("model")

@@ -101,6 +101,9 @@ class Reader(Protocol):
     def exists(self) -> bool:
         """True once an update has been committed (without creating anything to find out)."""
 
+    def recorded_model(self) -> str | None:
+        """The model key the committed index was embedded with; None before the first update."""
+
     def check_model(self, model: str) -> None:
         """`ModelMismatch` when the committed index was embedded with another model."""
 

@@ -47,6 +47,12 @@ class SqliteReader:
     def exists(self) -> bool:
         return self.store.exists()
 
+    def recorded_model(self) -> str | None:
+        if not self.store.exists():
+            return None
+        with self.store.connection() as conn:
+            return Store.meta(conn).get("model")
+
     def check_model(self, model: str) -> None:
         """`ModelMismatch` when the committed index was embedded with another model."""
         Store.check_model(self._conn(), model)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import NATO_QUESTION, SEEDS, cli_env, make_index, newsbot
-from index import Embedder, ModelMismatch, Settings
+from index import Embedder, Index, ModelMismatch, Settings
 from index.embeddings import ModelError
 from index.onnx_backend import cache_root
 from index.passages import split_passages
@@ -93,3 +93,17 @@ def test_auto_falls_back_to_torch_when_onnx_cannot_be_prepared(tmp_path, monkeyp
     monkeypatch.setenv("NEWSBOT_CACHE_DIR", str(blocked))
     auto = Embedder(backend="auto")
     assert np.allclose(auto.encode_query(NATO_QUESTION), Embedder(backend="torch").encode_query(NATO_QUESTION), atol=1e-5)
+
+
+def test_auto_embeds_a_new_index_in_int8_and_keeps_an_existing_float_index(tmp_path, embedder, cache):
+    fresh = Index.open(settings=Settings(index_dir=tmp_path / "new", articles_dir=SEEDS), log=lambda m: None)
+    assert fresh.embedder.backend == "onnx-int8"  # nothing recorded yet: the fastest that keeps quality
+    fresh.update(progress=False)
+    assert fresh.stats().model.endswith("@onnx-int8")
+    assert Index.open(settings=Settings(index_dir=tmp_path / "new", articles_dir=SEEDS)).embedder.backend == "onnx-int8"
+    old = make_index(tmp_path / "old", embedder)  # built before: torch passages, the model's own key
+    old.update(progress=False)
+    reopened = Index.open(settings=Settings(index_dir=tmp_path / "old" / "index", articles_dir=SEEDS), log=lambda m: None)
+    assert reopened.embedder.backend == "auto" and reopened.embedder.key == old.stats().model
+    assert reopened.update(progress=False).embedded == 0, "an upgrade does not re-embed an existing index"
+    assert reopened.search(NATO_QUESTION).answers
