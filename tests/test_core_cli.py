@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, cli_env, newsbot
+from index.onnx_backend import has_vnni
 
 
 def test_ask_builds_the_index_first_and_answers_in_json(tmp_path):
@@ -69,7 +70,8 @@ def test_index_summary_stats_and_exit_codes(tmp_path):
     assert "0 added, 0 updated, 0 removed, 2 unchanged" in again.stdout and "(0 embedded)" in again.stdout
     stats = newsbot("stats", "--json", env=env)
     data = json.loads(stats.stdout)
-    assert data["articles"] == 2 and data["passages"] >= 4 and data["model"] == "all-MiniLM-L6-v2"
+    assert data["articles"] == 2 and data["passages"] >= 4
+    assert data["model"] == "all-MiniLM-L6-v2@onnx-int8" + ("" if has_vnni() else "-r7")  # auto: int8 for a new index
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "empty.txt").write_text("")
@@ -126,7 +128,7 @@ def test_a_different_model_than_the_index_was_built_with_is_a_clear_error(tmp_pa
     other.symlink_to(model_path("all-MiniLM-L6-v2"), target_is_directory=True)
     done = newsbot("ask", NATO_QUESTION, env={**env, "NEWSBOT_EMBEDDING_MODEL": str(other)})
     assert done.returncode == 1
-    assert "built with the embedding model 'all-MiniLM-L6-v2'" in done.stderr
+    assert "built with the embedding model 'all-MiniLM-L6-v2@onnx-int8" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
