@@ -12,9 +12,13 @@ import numpy as np
 
 from .keyword_index import B, K1
 from .keywords import idf
+from .postgres import IMPACT
 from .segments import EXACT_SCAN, scan
 from .sqlite_snapshot import passage_row
 from .vector_index import EF_SEARCH
+
+
+REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
 
 
 class PgPassageVectors:
@@ -93,23 +97,30 @@ class PgKeywords:
             return [], {}
         idfs = [weights[s] * idf(frequencies[s], self.documents) for s in terms]
         score = f"sum(w.idf * p.tf / (p.tf + {K1} * (1 - {B} + {B} * p.length / %(average)s::float8)))"
-        base = f"""SELECT p.passage_id, {score} FROM postings p
-                   JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS w(stem, idf) USING (stem)"""
-        params = {"terms": terms, "idfs": idfs, "average": self.average, "n": n}
+        params = {"terms": terms, "idfs": idfs, "average": self.average, "n": n, "reach": REACH}
+        allowed_only = ""
         if allowed is not None:
             params["allowed"] = sorted(allowed)
-            top = self.conn.execute(
-                base + " WHERE p.passage_id = ANY(%(allowed)s) GROUP BY p.passage_id ORDER BY 2 DESC, 1 LIMIT %(n)s", params
-            ).fetchall()
-        else:
-            top = self.conn.execute(base + " GROUP BY p.passage_id ORDER BY 2 DESC, 1 LIMIT %(n)s", params).fetchall()
-        scores = {pid: float(s) for pid, s in top}
-        others = [pid for pid in also if pid not in scores]
-        if others:
-            params["others"] = others
-            rows = self.conn.execute(base + " WHERE p.passage_id = ANY(%(others)s) GROUP BY p.passage_id", params)
-            scores.update({pid: float(s) for pid, s in rows})
-        return [pid for pid, s in top if s > 0], scores
+            allowed_only = "AND q.passage_id = ANY(%(allowed)s)"
+        # Candidates from each stem's strongest postings (all of a rare stem's), by the impact index ...
+        found = self.conn.execute(
+            f"""SELECT p.passage_id, {score} FROM unnest(%(terms)s::text[], %(idfs)s::float8[]) AS w(stem, idf)
+                CROSS JOIN LATERAL (
+                    SELECT q.passage_id, q.tf, q.length FROM postings q WHERE q.stem = w.stem {allowed_only}
+                    ORDER BY {IMPACT} DESC LIMIT %(reach)s) AS p
+                GROUP BY p.passage_id ORDER BY 2 DESC, 1 LIMIT %(n)s""",
+            params,
+        ).fetchall()
+        top = [pid for pid, s in found if s > 0]
+        # ... then every candidate's exact score, over all its postings.
+        params["ids"] = list(dict.fromkeys([*top, *also]))
+        rows = self.conn.execute(
+            f"""SELECT p.passage_id, {score} FROM postings p
+                JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS w(stem, idf) USING (stem)
+                WHERE p.passage_id = ANY(%(ids)s) GROUP BY p.passage_id""",
+            params,
+        )
+        return top, {pid: float(s) for pid, s in rows}
 
 
 class PgSentences:
