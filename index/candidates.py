@@ -45,10 +45,12 @@ def gather(
     """
     vectors, keywords, sentences = files.vectors, files.keywords, files.sentences
     found: dict[int, Candidate] = {}
+    unscored: list[Candidate] = []  # found by another retriever: their cosine is read in one batch below
 
     def add(pid: int) -> None:
         if pid not in found:
-            found[pid] = Candidate(pid, dense=float(vectors.reconstruct(pid) @ query))
+            found[pid] = Candidate(pid)
+            unscored.append(found[pid])
 
     if vectors.ntotal and ranking.dense > 0:
         for pid, score in vectors.nearest(query, ranking.candidates, allowed):
@@ -67,6 +69,10 @@ def gather(
             add(pid)
         for cand in found.values():
             cand.keyword = scores.get(cand.pid, 0.0)
+    if unscored:
+        cosines = vectors.reconstruct_batch(np.asarray([c.pid for c in unscored], dtype=np.int64)) @ query
+        for cand, cosine in zip(unscored, cosines.tolist()):
+            cand.dense = float(cosine)
     candidates = list(found.values())
     if candidates and ranking.sentence_dense > 0:
         best = sentences.best_cosines([c.pid for c in candidates], query)
