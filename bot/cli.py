@@ -216,7 +216,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     folder = Settings.from_env().index_dir
     print(migrate(Store(folder), url).line())
-    print("set NEWSBOT_DATABASE_URL to that URL for newsbot to use it")
+    print("set NEWSBOT_DATABASE_URL to that URL for newsbot to use it; feeds, channel scopes, follows, digests and")
+    print("feedback stay in the folder: add them again there (docs/postgresql.md)")
     return 0
 
 

@@ -22,18 +22,21 @@ class PgReader:
         self._local = threading.local()
         self._checked = False
 
-    def _conn(self):
-        """This thread's connection (reopened if the server closed it)."""
+    def _conn(self, checked: bool = True):
+        """This thread's connection (reopened if the server closed it); `checked`: the schema must be current."""
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
+            conn = connect(self.url)
+            self._local.conn = conn
+            self._local.vectors = False
+        if checked and not self._checked:
+            require_current(conn)  # a clear "run newsbot db upgrade" rather than a missing table
+            self._checked = True
+        if checked and not self._local.vectors:
             from pgvector.psycopg import register_vector
 
-            conn = connect(self.url)
-            if not self._checked:
-                require_current(conn)  # a clear "run newsbot db upgrade" rather than a missing table
-                self._checked = True
             register_vector(conn)
-            self._local.conn = conn
+            self._local.vectors = True
         return conn
 
     def _meta(self, conn) -> dict[str, str]:
@@ -46,11 +49,11 @@ class PgReader:
         return self.recorded_model() is not None
 
     def recorded_model(self) -> str | None:
-        with connect(self.url) as conn:  # a fresh database has no index tables yet: not an error here
-            if version(conn) < 2:
-                return None
-            meta = self._meta(conn)
-            return meta.get("model") if int(meta.get("generation", 0)) else None
+        conn = self._conn(checked=False)  # a fresh database has no index tables yet: not an error here
+        if version(conn) < 2:
+            return None
+        meta = self._meta(conn)
+        return meta.get("model") if int(meta.get("generation", 0)) else None
 
     def check_model(self, model: str) -> None:
         stored = self._meta(self._conn()).get("model")

@@ -184,8 +184,13 @@ class PgSnapshot:
         return {row[0] for row in rows}
 
     def quoting(self, phrases: list[str]) -> set[int]:
-        query = " && ".join(["phraseto_tsquery('english', %s)"] * len(phrases))
-        rows = self.conn.execute(f"SELECT id FROM passages WHERE to_tsvector('english', body) @@ ({query})", phrases)
+        # The english configuration drops stop words: a phrase of stop words only ("The Who") is matched as
+        # whole words instead, case-insensitively (phrases hold only words and single spaces).
+        each = r"""CASE WHEN numnode(phraseto_tsquery('english', %s)) = 0
+                       THEN body ~* ('\m' || replace(%s, ' ', '\s+') || '\M')
+                       ELSE to_tsvector('english', body) @@ phraseto_tsquery('english', %s) END"""
+        condition = " AND ".join([f"({each})"] * len(phrases))
+        rows = self.conn.execute(f"SELECT id FROM passages WHERE {condition}", [v for p in phrases for v in (p, p, p)])
         return {row[0] for row in rows}
 
     def published(self, pids: list[int]) -> dict[int, str | None]:

@@ -25,13 +25,24 @@ UPDATE_LOCK = 0x6E657773626F75  # the advisory lock an update holds
 LOCK_POLL_SECONDS = 0.5
 
 
-def vector_indexes(conn, dimension: int) -> None:
-    """The HNSW indexes for vectors of `dimension` (inner product on unit vectors), made once per dimension."""
+def indexed_dimension(conn) -> int | None:
+    """The dimension the HNSW indexes are made for (None before the first commit)."""
     made = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()
-    if made and int(made[0]) == dimension:
-        return
+    return int(made[0]) if made else None
+
+
+def drop_vector_indexes(conn) -> None:
+    """Drop the HNSW indexes (before rows of another dimension go in: the indexes would refuse them)."""
     conn.execute("DROP INDEX IF EXISTS passages_hnsw")
     conn.execute("DROP INDEX IF EXISTS sentences_hnsw")
+    conn.execute("DELETE FROM index_meta WHERE key = 'hnsw_dimension'")
+
+
+def vector_indexes(conn, dimension: int) -> None:
+    """The HNSW indexes for vectors of `dimension` (inner product on unit vectors), made once per dimension."""
+    if indexed_dimension(conn) == dimension:
+        return
+    drop_vector_indexes(conn)
     options = f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
     conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::vector({dimension})) vector_ip_ops) {options}")
     conn.execute(
@@ -77,10 +88,13 @@ class PgWriter:
                         f"another newsbot process is updating the index in {redact(self.url)}; try again when it has finished"
                     )
                 time.sleep(LOCK_POLL_SECONDS)
+            # Only now: a caller turned away above must not touch the session of the update that holds the lock.
             self._conn = conn
-            yield
+            try:
+                yield
+            finally:
+                self._conn = None
         finally:
-            self._conn = None
             conn.close()  # also releases the advisory lock
 
     def state(self) -> StoredState:
@@ -151,6 +165,8 @@ class PgWriter:
                         for a in (p.article for p in change.planned)
                     ],
                 )
+            if indexed_dimension(conn) not in (None, change.dimension):  # a new model: new graphs, built after the rows
+                drop_vector_indexes(conn)
             self._passages(change)
             # After the rows: the first commit builds the graphs in bulk; later ones were extended row by row.
             conn.execute("SET LOCAL maintenance_work_mem = '1GB'")

@@ -34,7 +34,9 @@ class PostgresStateConnection:
     @contextmanager
     def write(self) -> Iterator[None]:
         with self.conn.transaction():
-            # Writers of bot state take turns, as SQLite's BEGIN IMMEDIATE makes them (the volume is tiny).
+            # Read what the writer before committed (whatever the server's default isolation), then take turns
+            # as SQLite's BEGIN IMMEDIATE makes writers do (the volume is tiny).
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_LOCK,))
             yield
 
