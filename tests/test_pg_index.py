@@ -181,3 +181,23 @@ def test_migrate_copies_a_folder_without_re_embedding(tmp_path, embedder, databa
     assert again.returncode == 1 and "already holds an index" in again.stderr
     bad = subprocess.run([*NEWSBOT, "migrate", "--to", "sqlite:///x.db"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 2 and "--to must start with postgresql://" in bad.stderr
+
+
+def test_an_updater_turned_away_leaves_the_running_update_alone(tmp_path, embedder, database_url):
+    index = _pg_index(tmp_path, embedder, database_url, SEEDS)  # one writer, shared as in `newsbot serve`
+    inside, finish, seen = threading.Event(), threading.Event(), []
+
+    def running() -> None:
+        with index.writer.session(wait=0):
+            inside.set()
+            finish.wait(30)
+            seen.append(index.writer.state().generation)  # its session still works after the refusal
+
+    holder = threading.Thread(target=running)
+    holder.start()
+    assert inside.wait(30)
+    with pytest.raises(IndexBusy):
+        index.update(progress=False, wait=0.2)
+    finish.set()
+    holder.join()
+    assert seen == [0]

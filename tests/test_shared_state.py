@@ -173,3 +173,16 @@ def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, 
         assert conn.execute("SELECT id, seen FROM follows").fetchall() == [(follow.id, index.last_arrival())]
         assert conn.execute("SELECT channel, zone FROM digests").fetchall() == [("C0SCOPE", "Europe/Berlin")]
     assert not (tmp_path / "index" / "newsbot.sqlite").exists(), "nothing of it went to a folder"
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://newsbot:hunter2@db.internal/news", "postgresql://newsbot:***@db.internal/news"),
+        ("postgresql://newsbot:hun:ter2@db.internal/news", "postgresql://newsbot:***@db.internal/news"),
+        ("postgresql://db.internal/news?password=hunter2&sslmode=require", "postgresql://db.internal/news?password=***&sslmode=require"),
+        ("postgresql://newsbot@db.internal/news", "postgresql://newsbot@db.internal/news"),
+    ],
+)
+def test_a_password_never_shows(url, shown):
+    assert postgres.redact(url) == shown
