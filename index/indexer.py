@@ -222,9 +222,11 @@ class Indexer:
                 rows.append((next_id, plan, ordinal, passage, digest))
                 next_id += 1
         new_generation = generation + 1
+        # The vectors' own length (a new model may have another), else the index's when only removals happened.
+        dimension = len(next(iter(vectors.values()))[0]) if vectors else stored.dimension or self.embedder.dimension
         change = Change(
             full, planned, removed, rows, vectors, fingerprints, new_generation, next_id, signature, self.embedder.key,
-            stored.dimension or self.embedder.dimension,
+            dimension,
         )
         summary.passages = self.writer.commit(change, progress)
         self.writer.tidy(new_generation, self.embedder.key)
