@@ -73,7 +73,7 @@ def choose_backend(settings: Settings, reader: Reader) -> str:
 
 
 class Index:
-    """An index folder plus the model that embeds into it; share one instance per process."""
+    """An index (a folder, or PostgreSQL with `NEWSBOT_DATABASE_URL`) plus the model that embeds into it; share one instance per process."""
 
     def __init__(
         self, directory: Path, settings: Settings, log: Log = print, embedder: Embedder | None = None
