@@ -44,10 +44,6 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.sources or self.sites or self.not_sources or self.not_sites or self.start or self.end)
 
-    def allows(self, source: str | None, url: str | None, published: str | None) -> bool:
-        """True when an article with this source, url and publication day passes every filter."""
-        return self._allows((source or "").casefold(), _host(url), _day(published))
-
     def _allows(self, name: str, host: str, day: date | None) -> bool:
         if self.sources and name not in self.sources:
             return False

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from .pg_snapshot import PgSnapshot
 from .postgres import connect, require_current, version
 from .results import ArticleInfo
-from .store import ModelMismatch
+from .store import check_model_key
 from .stored import Stats, StoredArticle, read_stats
 
 
@@ -56,13 +56,7 @@ class PgReader:
         return meta.get("model") if int(meta.get("generation", 0)) else None
 
     def check_model(self, model: str) -> None:
-        stored = self._meta(self._conn()).get("model")
-        if stored and stored != model:
-            raise ModelMismatch(
-                f"the index was built with the embedding model {stored!r} but this newsbot uses {model!r} "
-                "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
-                "to re-embed it (or set the variables back)"
-            )
+        check_model_key(self._meta(self._conn()).get("model"), model)
 
     @contextmanager
     def snapshot(self) -> Iterator[PgSnapshot | None]:

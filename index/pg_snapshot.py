@@ -29,9 +29,6 @@ class PgPassageVectors:
         self.d = dimension
         self.ntotal = count
 
-    def reconstruct(self, pid: int) -> np.ndarray:
-        return self.reconstruct_batch(np.asarray([pid]))[0]
-
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
         wanted = [int(i) for i in ids]
         found = dict(self.conn.execute("SELECT id, embedding FROM passages WHERE id = ANY(%s)", (wanted,)).fetchall())
@@ -80,9 +77,6 @@ class PgKeywords:
             )
             self._frequencies.update({s: int(counts.get(s, 0)) for s in missing})
         return {s: self._frequencies[s] for s in stems}
-
-    def frequency(self, stem: str) -> int:
-        return self.frequencies([stem])[stem]
 
     def best(
         self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),

@@ -165,7 +165,7 @@ class Searcher:
         reading = ". ".join(note for note in notes if note)
         stems = list(dict.fromkeys(stem(t) for t in query_terms(read.text)))
         earlier_stems = [s for s in dict.fromkeys(stem(t) for t in query_terms(read.earlier)) if s not in stems]
-        frequencies = {s: files.keywords.frequency(s) for s in stems + earlier_stems}
+        frequencies = files.keywords.frequencies(stems + earlier_stems)
         share = {s: read.weight if s in earlier_stems else 1.0 for s in frequencies}
         # A word no passage holds cannot be matched: weighing it (at the highest IDF) would only sink
         # every sentence's share, so it counts in `known` (how much of the question the corpus knows).

@@ -114,6 +114,10 @@ class Keywords:
         recent = self.delta.terms.get(stem)
         return self.base.frequency(stem) + (len(recent[0]) if recent else 0)
 
+    def frequencies(self, stems: list[str]) -> dict[str, int]:
+        """How many passages hold each stem."""
+        return {s: self.frequency(s) for s in stems}
+
     def scores(self, stems: list[str]) -> np.ndarray:
         """The BM25 score of every passage (aligned with `ids`) for these distinct query stems."""
         base = self.base.scores(stems) if len(self.base.ids) else np.zeros(0, dtype=np.float32)

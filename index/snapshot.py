@@ -19,8 +19,6 @@ class PassageVectorsView(Protocol):
 
     ntotal: int
 
-    def reconstruct(self, pid: int) -> np.ndarray: ...
-
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray: ...
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -33,8 +31,8 @@ class KeywordsView(Protocol):
     def __len__(self) -> int:
         """How many passages are scored."""
 
-    def frequency(self, stem: str) -> int:
-        """How many passages hold this stem."""
+    def frequencies(self, stems: list[str]) -> dict[str, int]:
+        """How many passages hold each stem (one read for all of a question's)."""
 
     def best(
         self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),

@@ -128,10 +128,7 @@ class SqliteWriter:
                 [(pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows],
             )
             conn.execute("DELETE FROM files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)")
-            conn.executemany(
-                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
-                [(path, size, mtime) for path, (size, mtime) in change.fingerprints.items()],
-            )
+            _upsert_files(conn, change.fingerprints)
             count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
             if count != passages:
                 raise RuntimeError(f"internal error: {count} passages in SQLite but {passages} in the index files")
@@ -149,7 +146,12 @@ class SqliteWriter:
     def _record_fingerprints(self, fingerprints: dict[str, tuple[int, int]]) -> None:
         with self.conn:
             self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
-                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
-            )
+            _upsert_files(self.conn, fingerprints)
+
+
+def _upsert_files(conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
+    """Note the size and mtime of each file read (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
+        [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
+    )

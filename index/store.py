@@ -84,6 +84,16 @@ class ModelMismatch(RuntimeError):
     """The index was embedded with another model than the one configured now."""
 
 
+def check_model_key(recorded: str | None, model: str) -> None:
+    """Raise `ModelMismatch` when an index records another model key than `model` (None: nothing recorded yet)."""
+    if recorded and recorded != model:
+        raise ModelMismatch(
+            f"the index was built with the embedding model {recorded!r} but this newsbot uses {model!r} "
+            "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
+            "to re-embed it (or set the variables back)"
+        )
+
+
 def now_iso() -> str:
     """The current UTC time, to the second, in ISO 8601."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -159,12 +169,7 @@ class Store(GenerationFolder):
     def check_model(conn: sqlite3.Connection, model: str) -> None:
         """Raise `ModelMismatch` when the committed index was embedded with a different model."""
         row = conn.execute("SELECT value FROM meta WHERE key='model'").fetchone()
-        if row and row[0] != model:
-            raise ModelMismatch(
-                f"the index was built with the embedding model {row[0]!r} but this newsbot uses {model!r} "
-                "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
-                "to re-embed it (or set the variables back)"
-            )
+        check_model_key(row[0] if row else None, model)
 
     @staticmethod
     def set_meta(conn: sqlite3.Connection, **values: object) -> None:

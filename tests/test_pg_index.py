@@ -58,11 +58,8 @@ def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, datab
     assert [(s.sentence, len(s.articles)) for s in server.stories(ids)] == [(s.sentence, len(s.articles)) for s in folder.stories(ids)]
 
 
-def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, database_url):
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for seed in SEEDS.glob("*.txt"):
-        (articles / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, database_url, seed_copy):
+    articles = seed_copy
     index = _pg_index(tmp_path, embedder, database_url, articles)
     first = index.update(progress=False)
     assert first.added == 2 and index.last_arrival() == 2
@@ -72,7 +69,7 @@ def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, databa
     zebra = index.search("when will the zebra crossing festival close the high street?").answers[0].article.id
     assert zebra.startswith("zebra")
     assert [aid for _, aid in index.arrivals(after=2)] == [zebra]
-    (articles / "zebra.md").write_text(f"---\ntitle: Town news\n---\nThe zebra parade is cancelled because of rain.", encoding="utf-8")
+    (articles / "zebra.md").write_text("---\ntitle: Town news\n---\nThe zebra parade is cancelled because of rain.", encoding="utf-8")
     edited = index.update(progress=False)
     assert edited.updated == 1 and "cancelled" in index.search("what happened to the zebra parade?").answers[0].highlight
     (articles / "zebra.md").unlink()
@@ -106,11 +103,8 @@ def test_a_second_updater_is_refused_while_one_holds_the_lock(tmp_path, embedder
     assert index.update(progress=False).added == 2  # the lock went with its session
 
 
-def test_readers_see_one_whole_version_while_updates_commit(tmp_path, embedder, database_url):
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    for seed in SEEDS.glob("*.txt"):
-        (articles / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+def test_readers_see_one_whole_version_while_updates_commit(tmp_path, embedder, database_url, seed_copy):
+    articles = seed_copy
     index = _pg_index(tmp_path, embedder, database_url, articles)
     index.update(progress=False)
     stop, seen, errors = threading.Event(), [], []
