@@ -3,20 +3,21 @@ by"), each with its highlight, compact excerpt and link."""
 
 from __future__ import annotations
 
-import re
+from itertools import chain
 
 from .candidates import Candidate
 from .excerpts import Excerpt, excerpt
+from .keywords import words
 from .links import passage_link
 from .results import Answer, ArticleInfo
 
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    return set(zip(words, words[1:], words[2:])) if len(words) >= 3 else {tuple(words)}
+def _shingles(row: dict) -> set[tuple[str, ...]]:
+    """The word 3-grams of a passage, from its sentences' cached words (rescoring has read them already)."""
+    found = list(chain.from_iterable(map(words, row["sentence_texts"] or [row["quote"]])))
+    return set(zip(found, found[1:], found[2:])) if len(found) >= 3 else {tuple(found)}
 
 
 def _overlap(a: set, b: set) -> float:
@@ -30,7 +31,7 @@ def fold(ranked: list[Candidate], n: int, public_url: str | None) -> list[Answer
     for cand in ranked:
         if cand.row is None:
             continue  # beyond the rescored head (only reached when most of it were duplicates)
-        grams = _shingles(cand.row["quote"])
+        grams = _shingles(cand.row)
         duplicate = next((i for i, seen in enumerate(shingles) if _overlap(grams, seen) >= DUPLICATE_OVERLAP), None)
         if duplicate is not None:
             kept, article = answers[duplicate], cand.row["article"]

@@ -86,14 +86,25 @@ SENTENCES_CACHED = 65536  # sentences whose stems and names are kept: the passag
 
 def clear_caches() -> None:
     """Forget the cached sentences (benchmarks time each configuration from the same cold start)."""
+    words.cache_clear()
     stems.cache_clear()
     _names.cache_clear()
 
 
 @functools.lru_cache(maxsize=SENTENCES_CACHED)
+def words(text: str) -> tuple[str, ...]:
+    """The folded words of `text`, in order (cached: a sentence's words serve its stems and duplicate checks)."""
+    return tuple(_WORD.findall(_fold(text)))
+
+
+@functools.lru_cache(maxsize=SENTENCES_CACHED)
 def stems(text: str) -> frozenset[str]:
     """The set of stems of every word in `text` (cached: rescoring asks it of the same sentences again and again)."""
-    return frozenset(stem(w) for w in set(_WORD.findall(_fold(text))))  # each distinct word stemmed once
+    distinct = set(words(text))  # each distinct word stemmed once
+    try:  # every word seen before (the usual case once a corpus has been read): one C-level pass
+        return frozenset(map(_STEMS.__getitem__, distinct))
+    except KeyError:
+        return frozenset(map(stem, distinct))
 
 
 def idf(frequency: int, documents: int) -> float:
@@ -139,9 +150,13 @@ def _names(sentence: str) -> tuple[tuple[str, ...], ...]:
     """The folded words (stop words left out) of each capitalised token after the first and each token with digits."""
     found = []
     for i, token in enumerate(_TOKEN.findall(sentence)):
-        if not ((i > 0 and token[0].isupper()) or any(ch.isdigit() for ch in token)):
+        # Most tokens are plain words: `isalpha` rules out digits without looking at each character.
+        if not ((i > 0 and token[0].isupper()) or (not token.isalpha() and any(ch.isdigit() for ch in token))):
             continue
-        parts = tuple(part for part in _WORD.findall(_fold(token)) if part not in STOPWORDS)
+        if token.isascii() and token.isalnum():  # one plain word: no folding or splitting to do
+            parts = (token.lower(),) if token.lower() not in STOPWORDS else ()
+        else:
+            parts = tuple(part for part in _WORD.findall(_fold(token)) if part not in STOPWORDS)
         if parts:
             found.append(parts)
     return tuple(found)
