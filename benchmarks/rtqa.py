@@ -44,6 +44,7 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "default + sentence retriever (100 nearest sentences)": replace(DEFAULT_RANKING, sentence_candidates=100),
     "default + closest sentence in fusion (0.2)": replace(DEFAULT_RANKING, sentence_dense=0.2),
     "default without publication dates": replace(DEFAULT_RANKING, recency=0.0),
+    "default without the lead passage (the default before 2026-12-02)": replace(DEFAULT_RANKING, lead_passage=0.0),
     "default": DEFAULT_RANKING,
 }
 

@@ -199,7 +199,8 @@ class PgSnapshot:
         if not pids:
             return {}
         rows = self.conn.execute(
-            """SELECT p.id, p.char_start, p.char_end, p.sentences, p.body, a.id, a.title, a.source, a.url, a.published, a.path
+            """SELECT p.id, p.char_start, p.char_end, p.sentences, p.body, a.id, a.title, a.source, a.url, a.published, a.path,
+                      p.ord
                FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ANY(%s)""",
             (list(pids),),
         )

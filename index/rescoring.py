@@ -26,7 +26,8 @@ def rescore(
 
     A sentence's score fuses its meaning (cosine of its pooled vector to the question) with its
     share of the question's rare-word weight; `ranking.sentence_meaning` sets the balance, and
-    `ranking.sentence_novelty` rewards names and numbers the question (words `asked`) lacks.
+    `ranking.sentence_novelty` rewards names and numbers the question (words `asked`) lacks;
+    `ranking.lead_passage` lifts a passage that opens its article.
     """
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     head = ranked[:top]
@@ -37,6 +38,8 @@ def rescore(
         cand.row = rows.get(cand.pid)
         if cand.row is None:
             continue
+        if cand.row["opens_article"]:
+            cand.score += ranking.lead_passage
         texts, spans = cand.row["sentence_texts"], cand.row["sentence_spans"]
         has_vectors = len(cosines) == len(texts) > 0
         if not has_vectors:

@@ -11,8 +11,9 @@ from .results import ArticleInfo
 
 
 def passage_row(pid_row: tuple) -> dict:
-    """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url, published, path)."""
-    _, start, end, sentences, quote, aid, title, source, url, published, path = pid_row
+    """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url,
+    published, path, ord)."""
+    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_ = pid_row
     spans = json.loads(sentences) if isinstance(sentences, str) else sentences
     return {
         "start": start,
@@ -21,6 +22,7 @@ def passage_row(pid_row: tuple) -> dict:
         "sentence_texts": [quote[s - start : e - start] for s, e in spans],
         "sentence_spans": [(s, e) for s, e in spans],
         "article": ArticleInfo(aid, title, source, url, published, path),
+        "opens_article": ord_ == 0,
     }
 
 
@@ -65,7 +67,7 @@ class SqliteSnapshot:
         marks = ",".join("?" * len(pids))
         rows = self.conn.execute(
             f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
-                       a.id, a.title, a.source, a.url, a.published, a.path
+                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord
                 FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
             pids,
         )
