@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -9,6 +10,14 @@ from collections.abc import Callable
 from index import Index, IndexBusy, IndexCorrupt, ModelError, ModelMismatch
 
 log = logging.getLogger("newsbot.readiness")
+
+
+def _freeze_loaded_objects() -> None:
+    """Take the model's and index's objects, loaded once and kept for the process's life, out of the
+    collector's walks: every full collection traversed all of them, a 250-300 ms pause in the middle
+    of an answer (benchmarks/gc_pauses.py, docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 class Readiness:
@@ -34,6 +43,7 @@ class Readiness:
                 log.exception("warm-up failed")
             self.on_fatal(f"cannot load the model and index: {exc}")
             return
+        _freeze_loaded_objects()
         self._loaded.set()
         log.info("ready: model and index loaded")
 

@@ -6,13 +6,16 @@ Slack allows, a 5,000-character question).
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 
 import pytest
 
 from bot import blocks
 from bot.dedupe import EventDeduper
 from bot.questions import question_from
+from bot.readiness import Readiness
 from index import Answer, ArticleInfo, SearchResult, SettingsError
 from index.adding import AddResult
 from index.excerpts import Excerpt
@@ -186,3 +189,21 @@ def test_command_words_at_the_start_of_a_question_stay_a_question():
     assert channel_command("scope source:") == ("scope", "source:"), "a malformed scope is answered with its mistake"
     assert channel_command("follow grain exports") == ("follow", "grain exports")
     assert channel_command("follow") == ("follow", ""), "answered with what to follow"
+
+
+def test_a_loaded_bot_keeps_its_model_and_index_out_of_the_collectors_walks(corpus):
+    """Once warm, the long-lived objects are frozen: full collections no longer pause answers to walk them."""
+    gc.unfreeze()
+    fatal: list[str] = []
+    readiness = Readiness(corpus, on_fatal=fatal.append)
+    try:
+        assert gc.get_freeze_count() == 0
+        readiness.start()
+        for _ in range(600):
+            if readiness.status()[0] or fatal:
+                break
+            threading.Event().wait(0.1)
+        assert readiness.status() == (True, "ok") and not fatal
+        assert gc.get_freeze_count() > 10_000  # the model's modules, the tokenizer, the index's files
+    finally:
+        gc.unfreeze()
