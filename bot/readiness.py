@@ -14,7 +14,7 @@ log = logging.getLogger("newsbot.readiness")
 
 def _freeze_loaded_objects() -> None:
     """Take the model's and index's objects, loaded once and kept for the process's life, out of the
-    collector's walks: every full collection traversed all of them, a 250-300 ms pause in the middle
+    collector's walks: every full collection traversed all of them, a 200-300 ms pause in the middle
     of an answer (benchmarks/gc_pauses.py, docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
