@@ -1,0 +1,99 @@
+"""How far can the bold sentence get with the signals it has? The highlight's weights searched on RealTimeQA 2022.
+
+    .venv/bin/python benchmarks/highlight_ceiling.py
+
+Asks the 449 questions once with the default ranking and keeps, for each question whose first answer
+is a hit, every sentence of that passage with its signals: rare-word share, pooled-vector cosine, new
+names and numbers, position (the lede), a question mark. Then picks the highlight under every setting
+of a grid of weights and reports first-highlight accuracy (over all 449): the best settings, fitted on
+this very set, bound what re-weighting these signals can give; the oracle (any sentence holding the
+answer) bounds what any highlight rule can give on this first answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+
+from bench_index import BENCH, open_bench_index
+from index import Embedder
+from index import rescoring, search
+from index.evaluate import load_questions
+from index.keywords import new_names, sentence_match
+
+MEANING = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+NOVELTY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+LEDE = (0.0, 0.05, 0.1, 0.2)  # added to an article's first sentence
+QUESTION_MARK = (0.0, 0.3)  # taken from a sentence ending in "?"
+EVERY_SENTENCE_NOVEL = (False, True)  # new names counted for every sentence, not the three best
+
+
+def collect(index, questions) -> list[list[dict]]:
+    """The signals of every sentence of each question's first answer, when that answer is a hit."""
+    seen: dict[int, list[dict]] = {}
+    original = rescoring.rescore
+
+    def recording(snapshot, query, candidates, weights, top, ranking, asked=frozenset()):
+        ranked = original(snapshot, query, candidates, weights, top, ranking, asked)
+        head = [c for c in ranked[:top] if c.row is not None]
+        seen.clear()
+        for cand, cosines in zip(head, snapshot.sentences.cosines([c.pid for c in head], query)):
+            texts = cand.row["sentence_texts"]
+            seen[cand.pid] = [
+                {"match": sentence_match(t, weights), "cosine": float(cosines[i]) if len(cosines) == len(texts) else 0.0,
+                 "new": new_names(t, asked), "lede": cand.row["opens_article"] and i == 0,
+                 "asks": t.rstrip().rstrip("\"”’')").endswith("?"), "text": t}
+                for i, t in enumerate(texts)
+            ]
+        return ranked
+
+    search.rescore = recording
+    try:
+        found = []
+        for item in questions:
+            result = index.search(item.question, k=10, asked=item.asked)
+            if result.answers and item.is_hit(result.answers[0]) and result.answers[0].passage_id in seen:
+                answer = re.compile(r"(?<!\w)" + re.escape(item.answer) + r"(?!\w)", re.IGNORECASE)
+                sentences = seen[result.answers[0].passage_id]
+                found.append([{**s, "answers": bool(answer.search(s.pop("text")))} for s in sentences])
+        return found
+    finally:
+        search.rescore = original
+
+
+def accuracy(passages: list[list[dict]], total: int, meaning, novelty, lede, asks, every) -> float:
+    """First-highlight accuracy when the highlight is chosen with these weights."""
+    right = 0
+    for sentences in passages:
+        base = [(1 - meaning) * s["match"] + meaning * s["cosine"] for s in sentences]
+        novel = set(range(len(base))) if every else set(sorted(range(len(base)), key=base.__getitem__)[-3:])
+        scores = [
+            b + (novelty * s["new"] if i in novel else 0.0) + (lede if s["lede"] else 0.0) - (asks if s["asks"] else 0.0)
+            for i, (b, s) in enumerate(zip(base, sentences))
+        ]
+        right += sentences[max(range(len(scores)), key=scores.__getitem__)]["answers"]
+    return right / total
+
+
+def main() -> int:
+    questions = load_questions(BENCH / "questions.jsonl")
+    index = open_bench_index(Embedder())
+    if index is None:
+        return 1
+    passages = collect(index, questions)
+    total = len(questions)
+    grid = list(itertools.product(MEANING, NOVELTY, LEDE, QUESTION_MARK, EVERY_SENTENCE_NOVEL))
+    scored = sorted(((accuracy(passages, total, *w), w) for w in grid), reverse=True)
+    print(f"first answers that are hits: {len(passages)} of {total}")
+    print(f"default weights (meaning 0.5, novelty 0.2): {accuracy(passages, total, 0.5, 0.2, 0.0, 0.0, False):.3f}")
+    print(f"best of {len(grid)} settings, fitted on this set:")
+    for value, (meaning, novelty, lede, asks, every) in scored[:5]:
+        print(f"  {value:.3f}  meaning {meaning}, novelty {novelty}{' (every sentence)' if every else ''}, lede {lede}, '?' -{asks}")
+    oracle = sum(any(s["answers"] for s in sentences) for sentences in passages) / total
+    print(f"oracle (a sentence of the first answer holds the answer): {oracle:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
