@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
-from index import EmptyQuestion
+from index import DEFAULT_RANKING, EmptyQuestion
 from index.keywords import quoted_phrases
 from index.recency import fresh_window, is_fresh, parse_day
 
@@ -210,3 +211,22 @@ def test_a_question_is_embedded_exactly_as_passages_are(embedder):
         # (the default backend asks ONNX Runtime for questions: the same vectors as torch's, to 1e-4)
         assert np.allclose(embedder.encode_query(question), embedder.encode([question])[0], atol=1e-4)
     assert embedder.encode_query(NATO_QUESTION) is embedder.encode_query(NATO_QUESTION)  # asked again: remembered
+
+
+def test_an_articles_opening_passage_gains_the_lead_weight_on_both_engines(tmp_path, embedder, engine_settings):
+    """News puts who, what and where first: an article's first passage scores `lead_passage` more, the rest the same."""
+    index = make_index(tmp_path, embedder, **engine_settings)
+    index.update(progress=False)
+    plain = index.search(NATO_QUESTION, k=20, ranking=replace(DEFAULT_RANKING, lead_passage=0.0)).answers
+    lifted = index.search(NATO_QUESTION, k=20).answers
+    assert len(plain) == len(lifted) == index.stats().passages, "every seed passage is answered and scored"
+    first = {}
+    for answer in lifted:  # every passage is here, so an article's earliest one is its opening passage
+        first[answer.article.id] = min(first.get(answer.article.id, answer.start), answer.start)
+    before = {a.passage_id: a.score for a in plain}
+    openers = 0
+    for answer in lifted:
+        opens = answer.start == first[answer.article.id]
+        openers += opens
+        assert answer.score == pytest.approx(before[answer.passage_id] + (DEFAULT_RANKING.lead_passage if opens else 0.0))
+    assert openers == 2 and DEFAULT_RANKING.lead_passage > 0
