@@ -5,8 +5,9 @@
 A loaded index and model are some 300,000 long-lived Python objects, and a running bot keeps adding
 its sentence caches; every full collection walks them all. `newsbot serve` freezes what it loaded
 (`bot/readiness.py`), so full collections walk only what questions allocate since. Each mode runs in
-its own process over the same index: load, one pass to read every file, then three passes of the 449
-questions from cold sentence caches (what a bot meeting new questions does), alternating modes.
+its own process over the same index: load (and freeze, where the server does), one pass to read every
+file, then three passes of the 449 questions from cold sentence caches (what a bot meeting new
+questions does), alternating modes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import numpy as np
 
 from bench_index import BENCH, open_bench_index
+from bot.readiness import _freeze_loaded_objects
 from index import Embedder
 from index.evaluate import load_questions
 from index.keywords import clear_caches
@@ -34,11 +36,10 @@ def measure(mode: str) -> None:
     if index is None:
         sys.exit(1)
     index.warm_up()
-    for item in questions:
-        index.search(item.question, k=10, asked=item.asked)
     if mode != "default":
-        gc.collect()
-        gc.freeze()
+        _freeze_loaded_objects()  # where `newsbot serve` freezes: once warm, before any question
+    for item in questions:  # every index file read once, as in a bot that has answered a while
+        index.search(item.question, k=10, asked=item.asked)
     before, spent = gc.get_stats()[2]["collections"], []
     for _ in range(PASSES):
         clear_caches()

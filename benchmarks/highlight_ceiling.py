@@ -56,7 +56,9 @@ def collect(index, questions) -> list[list[dict]]:
             if result.answers and item.is_hit(result.answers[0]) and result.answers[0].passage_id in seen:
                 answer = re.compile(r"(?<!\w)" + re.escape(item.answer) + r"(?!\w)", re.IGNORECASE)
                 sentences = seen[result.answers[0].passage_id]
-                found.append([{**s, "answers": bool(answer.search(s.pop("text")))} for s in sentences])
+                for sentence in sentences:
+                    sentence["answers"] = bool(answer.search(sentence.pop("text")))
+                found.append(sentences)
         return found
     finally:
         search.rescore = original

@@ -15,7 +15,11 @@ DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to coun
 
 
 def _shingles(row: dict) -> set[tuple[str, ...]]:
-    """The word 3-grams of a passage, from its sentences' cached words (rescoring has read them already)."""
+    """The word 3-grams of a passage, from its sentences' cached words (rescoring has read them already).
+
+    Words are folded as for stems (case and accents), so a copy that drops the accents ("Beyonce",
+    "cafe") is the same text.
+    """
     found = list(chain.from_iterable(map(words, row["sentence_texts"] or [row["quote"]])))
     return set(zip(found, found[1:], found[2:])) if len(found) >= 3 else {tuple(found)}
 

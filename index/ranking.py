@@ -33,8 +33,9 @@ class Ranking:
     sentence_meaning: float = 0.5  # in a sentence's score, the cosine's share against its rare-word share
     sentence_novelty: float = 0.2  # added to a sentence's score for names and numbers the question lacks
     # News is written as an inverted pyramid: the opening passage says who, what, where and when. Added
-    # to a rescored passage that opens its article (RealTimeQA 2022, docs/benchmarks.md: a plateau from
-    # 0.06 to 0.15; Hits@1 +0.018, MRR@10 +0.010, first highlight +0.027 over none).
+    # to a rescored passage that opens its article, on the weighted-fusion scale (RealTimeQA 2022,
+    # docs/benchmarks.md: a plateau from 0.06 to 0.15; Hits@1 +0.018, MRR@10 +0.010, first highlight
+    # +0.027 over none).
     lead_passage: float = 0.1
 
 

@@ -191,19 +191,29 @@ def test_command_words_at_the_start_of_a_question_stay_a_question():
     assert channel_command("follow") == ("follow", ""), "answered with what to follow"
 
 
-def test_a_loaded_bot_keeps_its_model_and_index_out_of_the_collectors_walks(corpus):
-    """Once warm, the long-lived objects are frozen: full collections no longer pause answers to walk them."""
+def test_a_loaded_bot_keeps_its_model_and_index_out_of_the_collectors_walks(corpus, monkeypatch):
+    """Once warm (not before), what was loaded is frozen: full collections no longer walk it mid-answer."""
     gc.unfreeze()
+    frozen_while_loading: list[int] = []
+    warm_up = corpus.warm_up
+
+    def recording_warm_up() -> None:
+        warm_up()
+        frozen_while_loading.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(corpus, "warm_up", recording_warm_up)
     fatal: list[str] = []
     readiness = Readiness(corpus, on_fatal=fatal.append)
     try:
-        assert gc.get_freeze_count() == 0
         readiness.start()
         for _ in range(600):
             if readiness.status()[0] or fatal:
                 break
             threading.Event().wait(0.1)
         assert readiness.status() == (True, "ok") and not fatal
-        assert gc.get_freeze_count() > 10_000  # the model's modules, the tokenizer, the index's files
+        assert frozen_while_loading == [0], "frozen only after the model and index are loaded"
+        tracked = {id(o) for o in gc.get_objects()}  # frozen objects are no longer listed
+        assert id(corpus.embedder) not in tracked and id(corpus) not in tracked
+        assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()

@@ -99,12 +99,17 @@ def test_url_links_carry_a_text_fragment(tmp_path, embedder):
     assert "%20".join(first_words).replace("'", "%27") in answer.link
 
 
-def test_near_identical_passages_are_one_answer_listing_every_source(tmp_path, embedder):
+ACCENTED = str.maketrans("eaoEAO", "éàôÉÀÔ")
+
+
+@pytest.mark.parametrize("accents", [False, True], ids=["same text", "copy with accents"])
+def test_near_identical_passages_are_one_answer_listing_every_source(tmp_path, embedder, accents):
+    """Duplicates are found on folded words, as stems are: a copy that adds or drops accents is the same text."""
     folder = tmp_path / "articles"
     folder.mkdir()
     body = (Path(__file__).parent.parent / "seeds" / "003_856c997e904d8576.txt").read_text()
-    for name, source in (("wire.md", "AP"), ("copy.md", "Daily Paper")):
-        (folder / name).write_text(f"---\ntitle: NATO expels Russians\nsource: {source}\n---\n{body}")
+    for name, source, text in (("wire.md", "AP", body), ("copy.md", "Daily Paper", body.translate(ACCENTED) if accents else body)):
+        (folder / name).write_text(f"---\ntitle: NATO expels Russians\nsource: {source}\n---\n{text}")
     index = make_index(tmp_path, embedder, articles=folder)
     index.update()
     result = index.search(NATO_QUESTION, k=3)

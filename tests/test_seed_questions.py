@@ -15,10 +15,12 @@ QUESTIONS = load_questions(Path(__file__).parent / "data" / "seed_questions.json
 ANSWERABLE = [q for q in QUESTIONS if not q.off_topic]
 OFF_TOPIC = [q for q in QUESTIONS if q.off_topic]
 FIRST_HIGHLIGHT_FLOOR = 0.55  # measured 0.611 (docs/benchmarks.md); some answers sit beside the best sentence
-# Paraphrases the pipeline still ranks 4th or 5th of 9 passages: the question's telling words are
-# absent from the articles ("head" for Secretary-General, "particular incident" for specific event)
-# and the small model's vectors do not bridge them; the two articles' opening passages, lifted as
-# news leads, outrank the second. Strict: when they start passing, this list must shrink.
+# Paraphrases ranked 4th or 5th of 9 passages with the suite's embedding (torch passages; a new int8
+# index ranks "head of NATO" 6th, docs/benchmarks.md): the question's telling words are absent from
+# the articles ("head" for Secretary-General, "particular incident" for specific event) and the small
+# model's vectors do not bridge them. The second is new with the lead passage, which lifts the two
+# articles' opening passages above it; "In which city is NATO headquartered?" left the list then.
+# Strict: when they start passing, this list must shrink.
 KNOWN_MISSES = {"Who is the head of NATO?", "Was the expulsion a response to one particular incident?"}
 
 
@@ -36,7 +38,7 @@ def test_the_labelled_set_is_what_the_issue_asks_for():
 
 def _marked(item):
     if item.question in KNOWN_MISSES:
-        return pytest.param(item, marks=pytest.mark.xfail(strict=True, reason="a paraphrase ranked 4th-5th"))
+        return pytest.param(item, marks=pytest.mark.xfail(strict=True, reason="a paraphrase ranked 4th-5th (see KNOWN_MISSES)"))
     return item
 
 
