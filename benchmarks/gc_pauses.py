@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from bench_index import BENCH, open_bench_index
-from bot.readiness import _freeze_loaded_objects
+from bot.readiness import freeze_loaded_objects
 from index import Embedder
 from index.evaluate import load_questions
 from index.keywords import clear_caches
@@ -37,7 +37,7 @@ def measure(mode: str) -> None:
         sys.exit(1)
     index.warm_up()
     if mode != "default":
-        _freeze_loaded_objects()  # where `newsbot serve` freezes: once warm, before any question
+        freeze_loaded_objects()  # where `newsbot serve` freezes: once warm, before any question
     for item in questions:  # every index file read once, as in a bot that has answered a while
         index.search(item.question, k=10, asked=item.asked)
     before, spent = gc.get_stats()[2]["collections"], []

@@ -12,7 +12,7 @@ from index import Index, IndexBusy, IndexCorrupt, ModelError, ModelMismatch
 log = logging.getLogger("newsbot.readiness")
 
 
-def _freeze_loaded_objects() -> None:
+def freeze_loaded_objects() -> None:
     """Take the model's and index's objects, loaded once and kept for the process's life, out of the
     collector's walks: every full collection traversed all of them in the middle of an answer (worst of
     1,347 answers 234-240 ms, frozen 89-95 ms: benchmarks/gc_pauses.py, docs/benchmarks.md)."""
@@ -43,7 +43,7 @@ class Readiness:
                 log.exception("warm-up failed")
             self.on_fatal(f"cannot load the model and index: {exc}")
             return
-        _freeze_loaded_objects()
+        freeze_loaded_objects()
         self._loaded.set()
         log.info("ready: model and index loaded")
 
