@@ -98,14 +98,10 @@ class PgWriter:
             conn.close()  # also releases the advisory lock
 
     def state(self) -> StoredState:
-        meta = dict(self.conn.execute("SELECT key, value FROM index_meta").fetchall())
-        return StoredState(
-            generation=int(meta.get("generation", 0)),
-            signature=meta.get("signature"),
-            next_passage_id=int(meta.get("next_passage_id", 1)),
-            dimension=int(meta.get("dimension") or 0) or None,
-            files={path: (size, mtime) for path, size, mtime in self.conn.execute("SELECT path, size, mtime_ns FROM index_files")},
-            articles={row[0]: (row[1], row[2]) for row in self.conn.execute("SELECT id, content_hash, path FROM articles")},
+        return StoredState.read(
+            dict(self.conn.execute("SELECT key, value FROM index_meta").fetchall()),
+            self.conn.execute("SELECT path, size, mtime_ns FROM index_files"),
+            self.conn.execute("SELECT id, content_hash, path FROM articles"),
         )
 
     def complete(self, generation: int) -> bool:

@@ -3,6 +3,7 @@ change it hands over. `sqlite_writer` (an index folder) and `pg.writer` (Postgre
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,18 @@ class StoredState:
     dimension: int | None
     files: dict[str, tuple[int, int]]  # path -> (size, mtime_ns) of every file read before
     articles: dict[str, tuple[str, str | None]]  # article id -> (content hash, path)
+
+    @classmethod
+    def read(cls, meta: dict[str, str], files: Iterable[tuple], articles: Iterable[tuple]) -> StoredState:
+        """From an engine's rows: its meta key/values, (path, size, mtime_ns) and (id, content hash, path)."""
+        return cls(
+            generation=int(meta.get("generation", 0)),
+            signature=meta.get("signature"),
+            next_passage_id=int(meta.get("next_passage_id", 1)),
+            dimension=int(meta.get("dimension") or 0) or None,
+            files={path: (size, mtime) for path, size, mtime in files},
+            articles={aid: (content_hash, path) for aid, content_hash, path in articles},
+        )
 
 
 @dataclass
