@@ -7,7 +7,7 @@ from itertools import chain
 
 from .candidates import Candidate
 from .excerpts import Excerpt, excerpt
-from .keywords import words
+from .keywords import sentence_stems
 from .links import passage_link
 from .results import Answer, ArticleInfo
 
@@ -15,12 +15,12 @@ DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to coun
 
 
 def _shingles(row: dict) -> set[tuple[str, ...]]:
-    """The word 3-grams of a passage, from its sentences' cached words (rescoring has read them already).
+    """The 3-grams of a passage's words, from its sentences' cached stems (rescoring has read them already).
 
-    Words are folded as for stems (case and accents), so a copy that drops the accents ("Beyonce",
-    "cafe") is the same text.
+    Words are compared as stems (folded: case and accents), so a copy that drops the accents ("Beyonce",
+    "cafe") or changes an ending is the same text.
     """
-    found = list(chain.from_iterable(map(words, row["sentence_texts"] or [row["quote"]])))
+    found = list(chain.from_iterable(map(sentence_stems, row["sentence_texts"] or [row["quote"]])))
     return set(zip(found, found[1:], found[2:])) if len(found) >= 3 else {tuple(found)}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import sys
 import unicodedata
 
 import Stemmer
@@ -87,29 +86,24 @@ SENTENCES_CACHED = 65536  # sentences whose stems and names are kept: the passag
 
 def clear_caches() -> None:
     """Forget the cached sentences (benchmarks time each configuration from the same cold start)."""
-    words.cache_clear()
-    stems.cache_clear()
+    sentence_stems.cache_clear()
     _names.cache_clear()
 
 
 @functools.lru_cache(maxsize=SENTENCES_CACHED)
-def words(text: str) -> tuple[str, ...]:
-    """The folded words of `text`, in order (cached: a sentence's words serve its stems and duplicate checks).
+def sentence_stems(text: str) -> tuple[str, ...]:
+    """The stems of every word of `text`, stop words included, in order (cached: rescoring scores the same
+    sentences again and again, and the duplicate check reads their 3-grams).
 
-    Interned: the cache holds each distinct word once, not once per sentence (a full cache of news
-    sentences took 95 MB with a string per occurrence, 24 MB interned).
+    The stems are the shared strings of the stem table, so a cached sentence costs a tuple of pointers
+    (no per-word strings, no interning); no set is built either: a question's few stems are looked up in
+    the tuple, which is cheaper than building a set that is used once.
     """
-    return tuple(map(sys.intern, _WORD.findall(_fold(text))))
-
-
-@functools.lru_cache(maxsize=SENTENCES_CACHED)
-def stems(text: str) -> frozenset[str]:
-    """The set of stems of every word in `text` (cached: rescoring asks it of the same sentences again and again)."""
-    distinct = set(words(text))  # each distinct word stemmed once
+    found = _WORD.findall(_fold(text))
     try:  # every word seen before (the usual case once a corpus has been read): one C-level pass
-        return frozenset(map(_STEMS.__getitem__, distinct))
+        return tuple(map(_STEMS.__getitem__, found))
     except KeyError:
-        return frozenset(map(stem, distinct))
+        return tuple(map(stem, found))
 
 
 def idf(frequency: int, documents: int) -> float:
@@ -117,12 +111,13 @@ def idf(frequency: int, documents: int) -> float:
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
-def sentence_match(sentence: str, weights: dict[str, float]) -> float:
-    """Share of the question's IDF mass that one sentence contains (0..1)."""
-    total = sum(weights.values())
+def sentence_match(sentence: str, weights: dict[str, float], total: float | None = None) -> float:
+    """Share of the question's IDF mass that one sentence contains (0..1); `total` is the sum of `weights`
+    (pass it when scoring many sentences for one question)."""
+    total = sum(weights.values()) if total is None else total
     if not total:
         return 0.0
-    present = stems(sentence)
+    present = sentence_stems(sentence)
     return sum(w for s, w in weights.items() if s in present) / total
 
 
