@@ -18,7 +18,7 @@ def _shingles(row: dict) -> set[tuple[str, ...]]:
     """The 3-grams of a passage's words, from its sentences' cached stems (rescoring has read them already).
 
     Words are compared as stems (folded: case and accents), so a copy that drops the accents ("Beyonce",
-    "cafe") or changes an ending is the same text.
+    "cafe") is the same text.
     """
     found = list(chain.from_iterable(map(sentence_stems, row["sentence_texts"] or [row["quote"]])))
     return set(zip(found, found[1:], found[2:])) if len(found) >= 3 else {tuple(found)}
