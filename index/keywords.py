@@ -110,10 +110,9 @@ def idf(frequency: int, documents: int) -> float:
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
-def sentence_match(sentence: str, weights: dict[str, float], total: float | None = None) -> float:
-    """Share of the question's IDF mass that one sentence contains (0..1); `total` is the sum of `weights`
-    (pass it when scoring many sentences for one question)."""
-    total = sum(weights.values()) if total is None else total
+def sentence_match(sentence: str, weights: dict[str, float]) -> float:
+    """Share of the question's IDF mass that one sentence contains (0..1)."""
+    total = sum(weights.values())
     if not total:
         return 0.0
     # The sentence's stems looked up in the question's (one hash lookup each), not the reverse (a scan of

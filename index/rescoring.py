@@ -33,7 +33,6 @@ def rescore(
     head = ranked[:top]
     rows = snapshot.passage_rows([c.pid for c in head])
     meaning = ranking.sentence_meaning
-    total = sum(weights.values())
     all_cosines = snapshot.sentences.cosines([c.pid for c in head], query)
     for cand, cosines in zip(head, all_cosines):
         cand.row = rows.get(cand.pid)
@@ -47,7 +46,7 @@ def rescore(
             cosines = np.zeros(len(texts), dtype=np.float32)
         scores = []
         for i, text in enumerate(texts):
-            match = sentence_match(text, weights, total)
+            match = sentence_match(text, weights)
             cand.match = max(cand.match, match)
             scores.append((1 - meaning) * match + meaning * float(cosines[i]))
         if ranking.sentence_novelty and scores:
