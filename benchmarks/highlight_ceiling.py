@@ -20,7 +20,7 @@ from bench_index import BENCH, open_bench_index
 from index import Embedder
 from index import rescoring, search
 from index.evaluate import load_questions
-from index.keywords import new_names, sentence_match
+from index.sentence_words import QuestionTerms, new_names
 
 MEANING = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 NOVELTY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
@@ -38,11 +38,12 @@ def collect(index, questions) -> list[list[dict]]:
         ranked = original(snapshot, query, candidates, weights, top, ranking, asked)
         head = [c for c in ranked[:top] if c.row is not None]
         seen.clear()
+        terms = QuestionTerms(weights)
         for cand, cosines in zip(head, snapshot.sentences.cosines([c.pid for c in head], query)):
-            texts = cand.row["sentence_texts"]
+            texts, words = cand.row["sentence_texts"], cand.row["sentence_words"]
             seen[cand.pid] = [
-                {"match": sentence_match(t, weights), "cosine": float(cosines[i]) if len(cosines) == len(texts) else 0.0,
-                 "new": new_names(t, asked), "lede": cand.row["opens_article"] and i == 0,
+                {"match": terms.share(words[i]), "cosine": float(cosines[i]) if len(cosines) == len(texts) else 0.0,
+                 "new": new_names(words[i], asked), "lede": cand.row["opens_article"] and i == 0,
                  "asks": t.rstrip().rstrip("\"”’')").endswith("?"), "text": t}
                 for i, t in enumerate(texts)
             ]

@@ -3,24 +3,23 @@ by"), each with its highlight, compact excerpt and link."""
 
 from __future__ import annotations
 
-from itertools import chain
-
 from .candidates import Candidate
 from .excerpts import Excerpt, excerpt
 from .keywords import sentence_stems
 from .links import passage_link
 from .results import Answer, ArticleInfo
+from .sentence_words import passage_stems
 
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text
 
 
 def _shingles(row: dict) -> set[tuple[str, ...]]:
-    """The 3-grams of a passage's words, from its sentences' cached stems (rescoring has read them already).
+    """The 3-grams of a passage's words, from its sentences' stored stems.
 
     Words are compared as stems (folded: case and accents), so a copy that drops the accents ("Beyonce",
     "cafe") is the same text.
     """
-    found = list(chain.from_iterable(map(sentence_stems, row["sentence_texts"] or [row["quote"]])))
+    found = passage_stems(row["sentence_words"]) if row["sentence_words"] else list(sentence_stems(row["quote"]))
     return set(zip(found, found[1:], found[2:])) if len(found) >= 3 else {tuple(found)}
 
 

@@ -1,4 +1,4 @@
-"""Keyword side of search: tokens for BM25, query terms, quoted phrases, and IDF-weighted sentence matching.
+"""Keyword side of search: tokens for BM25, query terms, quoted phrases, and the stems and names of sentences.
 
 Words are folded and stemmed with the same Porter algorithm as the FTS5 tokenizer, so BM25, the
 sentence scores and FTS5 all agree on what a word is.
@@ -81,19 +81,19 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
 
 
-SENTENCES_CACHED = 65536  # sentences whose stems and names are kept: the passages answers come from recur
+SENTENCES_CACHED = 65536  # sentences whose stems and names are kept when their passage has none stored
 
 
 def clear_caches() -> None:
     """Forget the cached sentences (benchmarks time each configuration from the same cold start)."""
     sentence_stems.cache_clear()
-    _names.cache_clear()
+    sentence_names.cache_clear()
 
 
 @functools.lru_cache(maxsize=SENTENCES_CACHED)
 def sentence_stems(text: str) -> tuple[str, ...]:
-    """The stems of every word of `text`, stop words included, in order (cached: rescoring scores the same
-    sentences again and again, and the duplicate check reads their 3-grams).
+    """The stems of every word of `text`, stop words included, in order (cached for the passages of an index
+    written before their words were stored, `sentence_words`, which rescoring reads again and again).
 
     The stems are the shared strings of the stem table, so a cached sentence costs a tuple of pointers
     (no per-word strings, no interning, no set per sentence: a full cache is 18 MB instead of 114).
@@ -110,18 +110,6 @@ def idf(frequency: int, documents: int) -> float:
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
-def sentence_match(sentence: str, weights: dict[str, float]) -> float:
-    """Share of the question's IDF mass that one sentence contains (0..1)."""
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    # The sentence's stems looked up in the question's (one hash lookup each), not the reverse (a scan of
-    # the sentence per question stem: 2.1 against 0.55 µs a sentence for a 10-word question); summed in
-    # the question's order, so the score is the same float either way.
-    present = weights.keys() & sentence_stems(sentence)
-    return sum(w for s, w in weights.items() if s in present) / total if present else 0.0
-
-
 _TOKEN = re.compile(r"\w[\w.'’-]*\w|\w", re.UNICODE)
 
 
@@ -130,25 +118,10 @@ def question_words(question: str) -> frozenset[str]:
     return frozenset(_WORD.findall(_fold(question)))
 
 
-def new_names(sentence: str, asked: frozenset[str], cap: int = 2) -> float:
-    """How much a sentence brings that the question does not name: names and numbers absent from it, 0..1.
-
-    A quiz-style question ("Which country…?") is answered by a sentence holding a name or number the
-    question lacks; a sentence that only restates the question holds none. Capitalised words after
-    the first and tokens with digits count, up to `cap`.
-    """
-    found = 0
-    for parts in _names(sentence):
-        if not all(part in asked for part in parts):
-            found += 1
-            if found >= cap:
-                break
-    return found / cap
-
-
 @functools.lru_cache(maxsize=SENTENCES_CACHED)
-def _names(sentence: str) -> tuple[tuple[str, ...], ...]:
-    """The folded words (stop words left out) of each capitalised token after the first and each token with digits."""
+def sentence_names(sentence: str) -> tuple[tuple[str, ...], ...]:
+    """The folded words (stop words left out) of each capitalised token after the first and each token with
+    digits: the names and numbers a sentence holds (cached like `sentence_stems`)."""
     found = []
     for i, token in enumerate(_TOKEN.findall(sentence)):
         # Most tokens are plain words: `isalpha` rules out digits without looking at each character.

@@ -200,7 +200,7 @@ class PgSnapshot:
             return {}
         rows = self.conn.execute(
             """SELECT p.id, p.char_start, p.char_end, p.sentences, p.body, a.id, a.title, a.source, a.url, a.published, a.path,
-                      p.ord
+                      p.ord, p.words
                FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ANY(%s)""",
             (list(pids),),
         )

@@ -17,6 +17,8 @@ import numpy as np
 
 from .keyword_index import document_tokens
 from .postgres import connect, redact, upgrade
+from .sentence_words import FORMAT as WORDS_FORMAT
+from .sentence_words import fill, for_passage
 from .store import SENTENCE_DTYPE, IndexBusy, now_iso
 from .vector_index import EF_CONSTRUCTION, HNSW_NEIGHBORS
 from .writer import Change, StoredState, Vectors
@@ -60,6 +62,34 @@ def set_meta(conn, **values: object) -> None:
         )
 
 
+def fill_words(conn, batch: int = 2000) -> int:
+    """Store the sentence words of passages written without them (before migration 6) or in another format.
+
+    A batch per transaction, so an interrupted fill resumes where it stopped; how many were filled.
+    """
+    every = conn.execute("SELECT value FROM index_meta WHERE key = 'words'").fetchone() != (WORDS_FORMAT,)
+    if not every and conn.execute("SELECT 1 FROM passages WHERE words IS NULL LIMIT 1").fetchone() is None:
+        return 0
+    missing = "" if every else "AND p.words IS NULL"
+    total = conn.execute(f"SELECT count(*) FROM passages p WHERE true {missing}").fetchone()[0]
+
+    def fetch(after: int) -> list[tuple]:
+        return conn.execute(
+            f"""SELECT p.id, p.sentences, p.words, a.text FROM passages p JOIN articles a ON a.id = p.article_id
+                WHERE p.id > %s {missing} ORDER BY p.id LIMIT %s""",
+            (after, batch),
+        ).fetchall()
+
+    def write(stale: list[tuple[str, int]]) -> None:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany("UPDATE passages SET words = %s WHERE id = %s", stale)
+
+    filled = fill(fetch, write, total)
+    with conn.transaction():
+        set_meta(conn, words=WORDS_FORMAT)
+    return filled
+
+
 class PgWriter:
     """`Writer` for a PostgreSQL database."""
 
@@ -89,6 +119,7 @@ class PgWriter:
                     )
                 time.sleep(LOCK_POLL_SECONDS)
             # Only now: a caller turned away above must not touch the session of the update that holds the lock.
+            fill_words(conn)
             self._conn = conn
             try:
                 yield
@@ -187,10 +218,10 @@ class PgWriter:
 
         with self.conn.cursor() as cur:
             with cur.copy(
-                "COPY passages (id, article_id, ord, char_start, char_end, sentences, embed_hash, body, length, embedding)"
+                "COPY passages (id, article_id, ord, char_start, char_end, sentences, embed_hash, body, length, embedding, words)"
                 " FROM STDIN (FORMAT BINARY)"
             ) as passages:
-                passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "vector"])
+                passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "vector", "text"])
                 postings_rows, sentence_rows = [], []
                 for pid, plan, ordinal, p, digest in change.rows:
                     article = plan.article
@@ -199,7 +230,7 @@ class PgWriter:
                     vector, sentence_vectors = change.vectors[digest]
                     passages.write_row(
                         (pid, article.id, ordinal, p.start, p.end, Jsonb([list(span) for span in p.sentences]), digest, body, len(stems),
-                         Vector(np.asarray(vector, dtype=np.float32)))
+                         Vector(np.asarray(vector, dtype=np.float32)), for_passage(article.text, p.sentences))
                     )
                     postings_rows += [(stem, pid, tf, len(stems)) for stem, tf in Counter(stems).items()]
                     sentence_rows += [(pid, k, HalfVector(np.asarray(v, dtype=np.float16))) for k, v in enumerate(sentence_vectors)]

@@ -184,6 +184,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         # (`pg_snapshot.PgKeywords`), not all of them. The expression must match IMPACT there.
         f"CREATE INDEX postings_impact ON postings (stem, {IMPACT} DESC) INCLUDE (passage_id, tf, length)",
     ),
+    Migration(
+        6,
+        "sentence words",
+        # Each sentence's stems and names (`sentence_words`), so a question does not tokenize them; rows
+        # written before are read from their text until the next update fills them (`pg_writer`).
+        """ALTER TABLE passages ADD COLUMN words text;
+           CREATE INDEX passages_unworded ON passages (id) WHERE words IS NULL;""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

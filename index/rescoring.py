@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .candidates import Candidate
-from .keywords import new_names, sentence_match
 from .ranking import Ranking
+from .sentence_words import QuestionTerms, new_names
 from .snapshot import Snapshot
 
 NOVELTY_CONTENDERS = 3  # sentences per passage whose new names and numbers are counted
@@ -34,25 +34,27 @@ def rescore(
     rows = snapshot.passage_rows([c.pid for c in head])
     meaning = ranking.sentence_meaning
     all_cosines = snapshot.sentences.cosines([c.pid for c in head], query)
+    terms = QuestionTerms(weights)
     for cand, cosines in zip(head, all_cosines):
         cand.row = rows.get(cand.pid)
         if cand.row is None:
             continue
         if cand.row["opens_article"]:
             cand.score += ranking.lead_passage
-        texts, spans = cand.row["sentence_texts"], cand.row["sentence_spans"]
+        texts, spans, words = cand.row["sentence_texts"], cand.row["sentence_spans"], cand.row["sentence_words"]
         has_vectors = len(cosines) == len(texts) > 0
         if not has_vectors:
             cosines = np.zeros(len(texts), dtype=np.float32)
         scores = []
-        for i, text in enumerate(texts):
-            match = sentence_match(text, weights)
-            cand.match = max(cand.match, match)
+        for i, sentence in enumerate(words):
+            match = terms.share(sentence)
+            if match > cand.match:
+                cand.match = match
             scores.append((1 - meaning) * match + meaning * float(cosines[i]))
         if ranking.sentence_novelty and scores:
-            # Novelty only breaks near-ties, so it is counted for the few best sentences (a regex each).
+            # Novelty only breaks near-ties, so it is counted for the few best sentences.
             for i in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:NOVELTY_CONTENDERS]:
-                scores[i] += ranking.sentence_novelty * new_names(texts[i], asked)
+                scores[i] += ranking.sentence_novelty * new_names(words[i], asked)
         best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
         best_score = scores[best] if scores else -1.0
         if best < 0:  # a passage without sentences: the passage is its own highlight

@@ -28,6 +28,7 @@ class SqliteReader:
         self.store = store
         self.generations = Generations(store)
         self._local = threading.local()
+        self._words_column = False
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection; the first call also readies the thread for searching."""
@@ -67,9 +68,16 @@ class SqliteReader:
         conn.execute("BEGIN")
         try:
             generation = Store.generation(conn)
-            yield SqliteSnapshot(conn, self.generations.get(generation, conn)) if generation else None
+            yield SqliteSnapshot(conn, self.generations.get(generation, conn), self._stored_words(conn)) if generation else None
         finally:
             conn.execute("COMMIT")
+
+    def _stored_words(self, conn: sqlite3.Connection) -> bool:
+        """Whether passages have the sentence-words column (an index an older newsbot wrote, not updated
+        since, has not); once it has, it keeps it."""
+        if not self._words_column:
+            self._words_column = any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)"))
+        return self._words_column
 
     def stats(self, fallback_model: str) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""

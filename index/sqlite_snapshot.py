@@ -8,19 +8,22 @@ import sqlite3
 from .generations import Generation
 from .keywords import phrase_query
 from .results import ArticleInfo
+from .sentence_words import decode
 
 
 def passage_row(pid_row: tuple) -> dict:
     """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url,
-    published, path, ord)."""
-    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_ = pid_row
+    published, path, ord, stored sentence words)."""
+    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_, words = pid_row
     spans = json.loads(sentences) if isinstance(sentences, str) else sentences
+    texts = [quote[s - start : e - start] for s, e in spans]
     return {
         "start": start,
         "end": end,
         "quote": quote,
-        "sentence_texts": [quote[s - start : e - start] for s, e in spans],
+        "sentence_texts": texts,
         "sentence_spans": [(s, e) for s, e in spans],
+        "sentence_words": decode(words, texts),
         "article": ArticleInfo(aid, title, source, url, published, path),
         "opens_article": ord_ == 0,
     }
@@ -29,8 +32,9 @@ def passage_row(pid_row: tuple) -> dict:
 class SqliteSnapshot:
     """Reads through `conn`, which must be inside a read transaction on `files.number`."""
 
-    def __init__(self, conn: sqlite3.Connection, files: Generation) -> None:
+    def __init__(self, conn: sqlite3.Connection, files: Generation, stored_words: bool) -> None:
         self.conn = conn
+        self._words = "p.words" if stored_words else "NULL"  # an index an older newsbot wrote has no such column
         self.generation = files.number
         self.vectors = files.vectors
         self.keywords = files.keywords
@@ -67,7 +71,7 @@ class SqliteSnapshot:
         marks = ",".join("?" * len(pids))
         rows = self.conn.execute(
             f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
-                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord
+                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord, {self._words}
                 FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
             pids,
         )

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import arrivals
 from .generation_files import GenerationFiles
+from .sentence_words import for_passage
 from .store import Store, now_iso
 from .writer import Change, StoredState, Vectors
 
@@ -113,9 +114,10 @@ class SqliteWriter:
                     (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
                 )
             conn.executemany(
-                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest)
+                    (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest,
+                     for_passage(plan.article.text, p.sentences))
                     for pid, plan, ordinal, p, digest in rows
                 ],
             )

@@ -8,6 +8,7 @@ the commit leaves the old generation (whose files are kept) in force; SQLite and
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ import filelock
 import numpy as np
 
 from .generation_folder import KEEP_GENERATIONS, GenerationFolder, IndexCorrupt  # noqa: F401 (re-exported)
+from .sentence_words import FORMAT as WORDS_FORMAT
+from .sentence_words import fill
 
 DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
@@ -42,6 +45,9 @@ FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS feedback (
     vote TEXT NOT NULL
 )"""
 
+# Finds, at once, the rows an older newsbot wrote without their sentence words (`Store.fill_words`).
+UNWORDED_INDEX = "CREATE INDEX IF NOT EXISTS passages_unworded ON passages(id) WHERE words IS NULL"
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
@@ -65,9 +71,11 @@ CREATE TABLE IF NOT EXISTS passages (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     sentences TEXT NOT NULL,
-    embed_hash BLOB NOT NULL
+    embed_hash BLOB NOT NULL,
+    words TEXT  -- each sentence's stems and names (`sentence_words`); NULL when an older newsbot wrote the row
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+{UNWORDED_INDEX};
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -133,6 +141,7 @@ class Store(GenerationFolder):
         if conn.execute("SELECT count(*) FROM sqlite_master WHERE name='meta'").fetchone()[0] == 0:
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('words', ?)", (WORDS_FORMAT,))
         return conn
 
     @contextmanager
@@ -222,6 +231,7 @@ class Store(GenerationFolder):
         schema = Store.meta(conn).get("schema", "1")
         if schema not in ("1", "2", SCHEMA_VERSION):
             raise IndexCorrupt(f"the index has schema {schema}, newer than this newsbot's {SCHEMA_VERSION}: upgrade newsbot")
+        Store.fill_words(conn)
         table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
         if schema == SCHEMA_VERSION and "WITHOUT ROWID" not in table[0].upper():
             return
@@ -240,6 +250,42 @@ class Store(GenerationFolder):
             Store.set_meta(conn, schema=SCHEMA_VERSION)
         # Once: from now on pruned pages go back to the file system (VACUUM applies the setting).
         conn.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
+
+    @staticmethod
+    def fill_words(conn: sqlite3.Connection, batch: int = 2000) -> int:
+        """Store the sentence words of passages written without them (by an older newsbot) or in another format.
+
+        A nullable column, not a new schema: an older newsbot still reads and writes this index, and its rows
+        are read from their text until the next update fills them. A batch per transaction, so an
+        interrupted fill resumes where it stopped. Returns how many passages were filled.
+        """
+        if not any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)")):
+            conn.execute("ALTER TABLE passages ADD COLUMN words TEXT")
+            conn.execute(UNWORDED_INDEX)
+        every = Store.meta(conn).get("words") != WORDS_FORMAT  # a new format: every row is stale
+        if not every and conn.execute("SELECT 1 FROM passages WHERE words IS NULL LIMIT 1").fetchone() is None:
+            return 0
+        missing = "" if every else "AND p.words IS NULL"
+        total = conn.execute(f"SELECT count(*) FROM passages p WHERE 1 {missing}").fetchone()[0]
+
+        def fetch(after: int) -> list[tuple]:
+            rows = conn.execute(
+                f"""SELECT p.id, p.sentences, p.words, a.text FROM passages p JOIN articles a ON a.id = p.article_id
+                    WHERE p.id > ? {missing} ORDER BY p.id LIMIT ?""",
+                (after, batch),
+            )
+            return [(pid, json.loads(spans), words, text) for pid, spans, words, text in rows]
+
+        def write(stale: list[tuple[str, int]]) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("UPDATE passages SET words = ? WHERE id = ?", stale)
+
+        filled = fill(fetch, write, total)
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            Store.set_meta(conn, words=WORDS_FORMAT)
+        return filled
 
     @staticmethod
     def prune_cache(conn: sqlite3.Connection, model: str) -> int:

@@ -18,6 +18,7 @@ from botkit import NEWSBOT, clean_env
 from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
 from index import Index, IndexBusy, Settings
 from index.pg_writer import PgWriter
+from index.sentence_words import FORMAT
 
 QUESTIONS = [
     NATO_QUESTION,
@@ -56,6 +57,21 @@ def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, datab
     assert ids == [folder.find_article([url])[0] for _, url, _, _ in SOURCED_ARTICLES.values()]
     assert ZEBRA_TEXT in server.article(ids[2]).text and server.article(ids[2]).passages == folder.article(ids[2]).passages
     assert [(s.sentence, len(s.articles)) for s in server.stories(ids)] == [(s.sentence, len(s.articles)) for s in folder.stories(ids)]
+
+
+def test_passages_from_before_the_sentence_words_answer_the_same_and_are_filled(tmp_path, embedder, database_url):
+    server = _pg_index(tmp_path, embedder, database_url, SEEDS)
+    server.update(progress=False)
+    before = {q: _shown(server, q) for q in QUESTIONS[:3]}
+    with psycopg.connect(database_url) as conn:  # what migration 6 leaves: the column added, every row NULL
+        conn.execute("UPDATE passages SET words = NULL")
+        conn.execute("DELETE FROM index_meta WHERE key = 'words'")
+    assert {q: _shown(server, q) for q in before} == before, "read from the sentence texts"
+    assert server.update(progress=False).changed is False  # the writer's session fills them
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM passages WHERE words IS NULL OR words NOT LIKE 'words/1%'").fetchone()[0] == 0
+        assert conn.execute("SELECT value FROM index_meta WHERE key = 'words'").fetchone()[0] == FORMAT
+    assert {q: _shown(server, q) for q in before} == before
 
 
 def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, database_url, seed_copy):
