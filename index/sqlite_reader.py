@@ -21,6 +21,9 @@ from .store import Store
 from .stored import Stats, StoredArticle, read_stats
 
 
+READ_MAP_BYTES = 1 << 32  # address space only: pages are the file's, shared with the page cache
+
+
 class SqliteReader:
     """One connection per thread; safe to share between threads."""
 
@@ -39,6 +42,9 @@ class SqliteReader:
             # setting is per thread, so an indexer thread still builds HNSW graphs in parallel.
             faiss.omp_set_num_threads(1)
             conn = self._local.conn = self.store.connect()
+            # Read the database through a memory map rather than a read() per page: the rows of a question's
+            # candidates are scattered over the file (about 0.5 ms less per question at 65k passages).
+            conn.execute(f"PRAGMA mmap_size={READ_MAP_BYTES}")
         return conn
 
     def generation(self) -> int:
