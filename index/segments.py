@@ -161,8 +161,8 @@ class Keywords:
         count = min(n, len(bm25))
         if count <= 0:
             return [], {}
-        # Most passages hold none of the question's words: partition only those that score (0.09 against
-        # 0.41 ms at 65k passages), best first, so candidates found by BM25 alone come in a fixed order.
+        # Only the passages that score are partitioned (about half of 65k for a RealTimeQA question: 0.40
+        # against 0.58 ms), best first, so candidates found by BM25 alone come in a fixed order.
         top = np.flatnonzero(ranked > 0)
         if len(top) > count:
             top = top[np.argpartition(-ranked[top], count - 1)[:count]]
