@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 
 from .ranking import RRF_K, Ranking
-from .recency import is_fresh, parse_day
+from .published_days import PublishedDays
 from .snapshot import Snapshot
 
 
@@ -105,9 +105,8 @@ def _fuse(candidates: list[Candidate], ranking: Ranking) -> None:
         )
 
 
-def favour_fresh(snapshot: Snapshot, candidates: list[Candidate], asked: date, window: int, weight: float) -> None:
+def favour_fresh(days: PublishedDays, candidates: list[Candidate], asked: date, window: int, weight: float) -> None:
     """Raise candidates whose article was published within `window` days before `asked`."""
-    published = snapshot.published([c.pid for c in candidates])
-    for cand in candidates:
-        if is_fresh(parse_day(published.get(cand.pid)), asked, window):
+    for cand, fresh in zip(candidates, days.fresh([c.pid for c in candidates], asked, window).tolist()):
+        if fresh:
             cand.score += weight

@@ -187,13 +187,8 @@ class PgSnapshot:
         rows = self.conn.execute(f"SELECT id FROM passages WHERE {condition}", [v for p in phrases for v in (p, p, p)])
         return {row[0] for row in rows}
 
-    def published(self, pids: list[int]) -> dict[int, str | None]:
-        return dict(
-            self.conn.execute(
-                "SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ANY(%s)",
-                (list(pids),),
-            ).fetchall()
-        )
+    def passage_dates(self) -> list[tuple[int, str | None]]:
+        return self.conn.execute("SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id").fetchall()
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         if not pids:

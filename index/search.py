@@ -9,8 +9,10 @@ highlight), `answers` (folding duplicates, excerpts, links), `results` (what is 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from typing import Generic, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -22,6 +24,7 @@ from .embeddings import Embedder
 from .filters import Catalog, FilterError, Filters
 from .generation_folder import IndexCorrupt
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
+from .published_days import PublishedDays
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
 from .recency import fresh_window, today
 from .rescoring import rescore
@@ -36,6 +39,7 @@ __all__ = [
 ]
 
 MAX_QUESTION_CHARS = 2000
+T = TypeVar("T")
 
 
 class EmptyQuestion(ValueError):
@@ -64,6 +68,21 @@ def _one_blas_thread() -> None:
             _BLAS_LIMIT.append(threadpool_limits(limits=1, user_api="blas"))
 
 
+class PerVersion(Generic[T]):
+    """One value computed from an index version, kept until a question reads a newer one; thread-safe."""
+
+    def __init__(self, build: Callable[[Snapshot], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._kept: tuple[int, T | None] = (0, None)
+
+    def of(self, snapshot: Snapshot) -> T:
+        with self._lock:
+            if self._kept[0] != snapshot.generation:
+                self._kept = (snapshot.generation, self._build(snapshot))
+            return self._kept[1]
+
+
 class Searcher:
     """Answers questions from an index `Reader` (any engine); safe to share between threads."""
 
@@ -71,25 +90,19 @@ class Searcher:
         self.reader = reader
         self.embedder = embedder
         self.settings = settings
-        self._catalog_lock = threading.Lock()
-        self._catalogs: tuple[int, Catalog | None] = (0, None)
-
-    def _catalog(self, snapshot: Snapshot) -> Catalog:
-        """What filters look at, read once per index version."""
-        with self._catalog_lock:
-            if self._catalogs[0] != snapshot.generation:
-                self._catalogs = (snapshot.generation, Catalog(snapshot.catalog_rows()))
-            return self._catalogs[1]
+        self._catalogs = PerVersion(lambda snapshot: Catalog(snapshot.catalog_rows()))  # what filters look at
+        self._days = PerVersion(lambda snapshot: PublishedDays(snapshot.passage_dates()))  # what "this week" looks at
 
     def generation(self) -> int:
         """The committed index version."""
         return self.reader.generation()
 
     def warm_up(self) -> None:
-        """Load the current version's files now rather than on the first question."""
+        """Load the current version's files (and its passages' publication days) now rather than on the first question."""
         self.reader.check_model(self.embedder.key)
-        with self.reader.snapshot():
-            pass
+        with self.reader.snapshot() as snapshot:
+            if snapshot is not None:
+                self._days.of(snapshot)
 
     def stories(self, article_ids: set[str], limit: int, scope: Filters | None = None) -> list[Story]:
         """The top `limit` stories among these articles (those `scope` allows), read from one index version (for digests)."""
@@ -97,7 +110,7 @@ class Searcher:
             if snapshot is None:
                 return []
             if scope:
-                article_ids = article_ids & scope.article_ids(self._catalog(snapshot))
+                article_ids = article_ids & scope.article_ids(self._catalogs.of(snapshot))
             return group(snapshot, article_ids, limit, self.settings.public_url)
 
     def search(
@@ -151,7 +164,7 @@ class Searcher:
         documents = max(1, len(files.keywords))
         notes, allowed = [read.context_note()], None
         if read.filters or read.scope or read.articles is not None:
-            catalog = self._catalog(files)
+            catalog = self._catalogs.of(files)
             ids = {aid for aid, *_ in catalog.rows} if read.articles is None else set(read.articles)
             for filters in (read.filters, read.scope):
                 if filters:
@@ -185,7 +198,7 @@ class Searcher:
             return SearchResult(question, True, [], articles, reading=reading)
         window = fresh_window(read.all_text)
         if window is not None and ranking.recency > 0:
-            favour_fresh(files, candidates, asked, window, ranking.recency)
+            favour_fresh(self._days.of(files), candidates, asked, window, ranking.recency)
         top = max(ranking.rescored, k + offset + 10)
         ranked = rescore(files, query, candidates, weights, top, ranking, question_words(read.all_text))
         evidence = Evidence(

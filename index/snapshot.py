@@ -77,8 +77,8 @@ class Snapshot(Protocol):
     def quoting(self, phrases: list[str]) -> set[int]:
         """Ids of the passages whose text holds every quoted phrase."""
 
-    def published(self, pids: list[int]) -> dict[int, str | None]:
-        """The publication date of each passage's article."""
+    def passage_dates(self) -> list[tuple[int, str | None]]:
+        """`(passage id, its article's publication date)` of every passage (read once per version)."""
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         """Text, offsets, sentences and article of each passage id (see `sqlite_snapshot.passage_row`)."""

@@ -56,14 +56,8 @@ class SqliteSnapshot:
         rows = self.conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
         return {row[0] for row in rows}
 
-    def published(self, pids: list[int]) -> dict[int, str | None]:
-        marks = ",".join("?" * len(pids))
-        return dict(
-            self.conn.execute(
-                f"SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
-                pids,
-            )
-        )
+    def passage_dates(self) -> list[tuple[int, str | None]]:
+        return self.conn.execute("SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id").fetchall()
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         if not pids:

@@ -13,6 +13,7 @@ import pytest
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import DEFAULT_RANKING, EmptyQuestion
 from index.keywords import quoted_phrases
+from index.published_days import PublishedDays
 from index.recency import fresh_window, is_fresh, parse_day
 
 
@@ -177,6 +178,12 @@ def test_time_words_favour_articles_published_shortly_before_the_question(tmp_pa
     # Without time words the day of asking changes nothing.
     timeless = "What did Leonid Slutsky say about NATO's move?"
     assert lead_of_fresh_article(timeless, date(2021, 10, 8)) == lead_of_fresh_article(timeless, date(2026, 1, 1))
+    # The days are read once per index version: once the 2019 article is re-dated to the same week, both
+    # are lifted alike and "this week" no longer sets them apart.
+    first = folder / "000_1c6ccadab8500b43.md"
+    first.write_text(first.read_text().replace("published: 2019-03-01", "published: 2021-10-05"))
+    assert index.update().updated == 1
+    assert abs(lead_of_fresh_article(question, date(2021, 10, 8)) - lead_of_fresh_article(question, date(2026, 1, 1))) < 1e-6
 
 
 def test_time_words_and_dates_are_read_strictly():
@@ -193,6 +200,10 @@ def test_time_words_and_dates_are_read_strictly():
     assert is_fresh(date(2022, 6, 18), date(2022, 6, 17), 9)  # the next day: time zones
     assert not is_fresh(date(2022, 6, 1), date(2022, 6, 17), 9)
     assert not is_fresh(None, date(2022, 6, 17), 9)
+    # The per-version table the search reads says the same, and nothing for a passage it does not hold.
+    days = PublishedDays([(3, "2022-06-15"), (1, "2022-06-18T01:00:00Z"), (2, "2022-06-01"), (5, None), (6, "June 17")])
+    assert days.fresh([1, 2, 3, 4, 5, 6], date(2022, 6, 17), 9).tolist() == [True, False, True, False, False, False]
+    assert days.fresh([], date(2022, 6, 17), 9).tolist() == [] and not PublishedDays([]).fresh([1], date(2022, 6, 17), 9)[0]
 
 
 def test_quoted_phrases_must_appear_in_every_answer(seeds_index):

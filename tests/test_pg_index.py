@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -41,6 +42,17 @@ def _shown(index: Index, question: str) -> list[tuple]:
     return [(a.article.id, a.start, a.end, a.highlight, round(a.score, 4)) for a in result.answers] or [result.reading]
 
 
+def _same_lift_for_time_words(folder: Index, server: Index) -> None:
+    """Time words lift the articles published in the week before the day asked (ap.md: 2025-02-03), alike on both."""
+    dated = {}
+    for asked in (date(2025, 2, 5), date(2026, 1, 1)):
+        for index in (folder, server):
+            found = index.search("why were the diplomats expelled this week?", k=3, asked=asked).answers
+            dated.setdefault(asked, []).append([(a.article.id, round(a.score, 4)) for a in found])
+    assert all(shown[0] == shown[1] for shown in dated.values()), dated
+    assert dated[date(2025, 2, 5)][0] != dated[date(2026, 1, 1)][0], "the lift changes the scores"
+
+
 def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, database_url):
     articles = write_sourced_corpus(tmp_path / "articles")
     folder = make_index(tmp_path / "sqlite", embedder, articles)
@@ -51,6 +63,7 @@ def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, datab
     assert server.exists() and server.generation() == 1
     for question in QUESTIONS:
         assert _shown(server, question) == _shown(folder, question), question
+    _same_lift_for_time_words(folder, server)
     stats = server.stats()
     assert (stats.articles, stats.passages, stats.sources) == (3, folder.stats().passages, 3)
     ids = [server.find_article([url])[0] for _, url, _, _ in SOURCED_ARTICLES.values()]
@@ -186,6 +199,7 @@ def test_migrate_copies_a_folder_without_re_embedding(tmp_path, embedder, databa
     server = _pg_index(tmp_path, embedder, database_url, articles)
     for question in QUESTIONS:
         assert _shown(server, question) == _shown(folder, question), question
+    _same_lift_for_time_words(folder, server)
     assert server.update(progress=False).embedded == 0, "the copied cache and fingerprints make the next update a no-op"
     again = subprocess.run([*NEWSBOT, "migrate", "--to", database_url], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 1 and "already holds an index" in again.stderr
