@@ -75,7 +75,10 @@ def fits(stored: str | None, sentences: int) -> bool:
 def decode(stored: str | None, sentences: list[str]) -> list[SentenceWords]:
     """The words of each sentence: from `stored` when it is current and fits, else worked out from the texts."""
     if fits(stored, len(sentences)):
-        return [SentenceWords(*line.split("\t")) for line in stored.split("\n")[1:]]
+        try:
+            return [SentenceWords(*line.split("\t")) for line in stored.split("\n")[1:]]
+        except TypeError:  # a line without its tab, another with two: not what a newsbot wrote
+            pass
     return [_worked_out(text) for text in sentences]
 
 

@@ -50,6 +50,7 @@ def test_stale_or_malformed_stored_words_are_read_from_the_text():
         "words/0\n" + encode(SENTENCES).split("\n", 1)[1],  # another format
         encode(SENTENCES[:2]),  # fewer lines than sentences
         FORMAT + "garbage",  # the format's name run into other text
+        "\n".join([FORMAT, " a \t\t", " b ", " c \t", " d \t", " e \t"]),  # five tabs, but one line has two
         "",
     ):
         assert decode(stored, SENTENCES) == good, stored[:20]
