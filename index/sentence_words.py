@@ -47,7 +47,7 @@ def for_passage(text: str, spans) -> str:
 def refreshed(rows) -> list[tuple[str, int]]:
     """`(stored form, passage id)` for each `(passage id, sentence spans, stored form, article text)` row whose
     stored form is missing, stale or does not fit its sentences (what a fill writes)."""
-    return [(for_passage(text, spans), pid) for pid, spans, stored, text in rows if not fits(stored, len(spans))]
+    return [(for_passage(text, spans), pid) for pid, spans, stored, text in rows if not _sound(stored, len(spans))]
 
 
 def fill(fetch: Callable[[int], list[tuple]], write: Callable[[list[tuple[str, int]]], None], total: int) -> int:
@@ -70,6 +70,11 @@ def fits(stored: str | None, sentences: int) -> bool:
     if stored is None or not (stored == FORMAT or stored.startswith(FORMAT + "\n")):
         return False
     return stored.count("\n") == sentences and stored.count("\t") == sentences
+
+
+def _sound(stored: str | None, sentences: int) -> bool:
+    """`fits`, and every line has its one tab (checked when filling, not on every question)."""
+    return fits(stored, sentences) and all(line.count("\t") == 1 for line in stored.split("\n")[1:])
 
 
 def decode(stored: str | None, sentences: list[str]) -> list[SentenceWords]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import NATO_QUESTION, make_index
-from index.sentence_words import FORMAT, QuestionTerms, decode, encode, new_names, passage_stems
+from index.sentence_words import FORMAT, QuestionTerms, decode, encode, fits, new_names, passage_stems
 from index.store import Store
 
 SENTENCES = [
@@ -87,11 +87,16 @@ def test_an_index_an_older_newsbot_wrote_answers_the_same_and_the_next_update_fi
         conn.execute(
             "UPDATE passages SET words = ? WHERE id = (SELECT min(id) + 1 FROM passages)", (FORMAT + "\n nato ",)
         )
+        third, stored = conn.execute("SELECT id, words FROM passages ORDER BY id LIMIT 1 OFFSET 2").fetchone()
+        header, first, second, *rest = stored.split("\n")  # one tab moved from the second line to the first
+        moved = "\n".join([header, first + "\t", second.replace("\t", " "), *rest])
+        assert fits(moved, len(rest) + 2)
+        conn.execute("UPDATE passages SET words = ? WHERE id = ?", (moved, third))
     assert {q: _shown(make_index(tmp_path, embedder, articles=seed_copy), q) for q in QUESTIONS} == before
     with index.store.connection() as conn:
         assert Store.fill_words(conn) == 1, "the NULL row, found by its index; a format's rows wait for a new format"
         conn.execute("UPDATE meta SET value = 'words/0' WHERE key = 'words'")
-        assert Store.fill_words(conn) == 2, "a new format: every stale row"
+        assert Store.fill_words(conn) == 3, "a new format: every stale row"
         stored = conn.execute("SELECT p.words, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id")
         for words, spans, text in stored:
             texts = [text[s:e] for s, e in json.loads(spans)]
