@@ -6,6 +6,7 @@ Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(path
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,8 @@ from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
 from .stored import Stats, StoredArticle
 from .stories import Story
 from .writer import Writer
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "Answer",
@@ -119,7 +122,13 @@ class Index:
         """
         chosen = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
         indexer = Indexer(self.writer, self.embedder, self.settings, self.log, on_progress)
-        return indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
+        summary = indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
+        if summary.changed and self._searcher.warmed:  # a serving process reads the new version now, not in a question
+            try:
+                self._searcher.warm_up()
+            except Exception as exc:  # the update is committed all the same; the next question reads the version
+                _log.warning("could not read the new index version ahead of questions: %s", exc)
+        return summary
 
     def search(
         self,

@@ -92,6 +92,7 @@ class Searcher:
         self.settings = settings
         self._catalogs = PerVersion(lambda snapshot: Catalog(snapshot.catalog_rows()))  # what filters look at
         self._days = PerVersion(lambda snapshot: PublishedDays(snapshot.passage_dates()))  # what "this week" looks at
+        self.warmed = False  # set by `warm_up`: a serving process, which reads each new version as it commits
 
     def generation(self) -> int:
         """The committed index version."""
@@ -103,6 +104,7 @@ class Searcher:
         with self.reader.snapshot() as snapshot:
             if snapshot is not None:
                 self._days.of(snapshot)
+        self.warmed = True
 
     def stories(self, article_ids: set[str], limit: int, scope: Filters | None = None) -> list[Story]:
         """The top `limit` stories among these articles (those `scope` allows), read from one index version (for digests)."""

@@ -92,3 +92,19 @@ def test_a_reader_swaps_to_a_delta_generation_without_reloading_the_base(tmp_pat
     assert "zebra" in index.search(ZEBRA_QUESTION).answers[0].quote
     newest = loaded._loaded[max(loaded._loaded)]
     assert newest.vectors.base is base_vectors, "the base was kept in memory, only the delta was read"
+
+
+def test_a_serving_index_reads_each_new_version_as_it_commits_and_a_command_does_not(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.warm_up()  # what the server does once
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    second = index.update(progress=False)
+    loaded = index.reader.generations._loaded
+    assert second.generation in loaded, "the new version's files were read by the update, not the next question"
+    assert index._searcher._days._kept[0] == second.generation, "and its publication days"
+    assert "zebra" in index.search(ZEBRA_QUESTION).answers[0].quote
+    command = make_index(tmp_path, embedder, articles=articles)  # a `newsbot index` run: never warmed
+    (articles / "zebra.txt").unlink()
+    assert command.update(progress=False).removed == 1
+    assert not command.reader.generations._loaded, "a command that only updates reads nothing back"
