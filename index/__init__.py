@@ -7,6 +7,7 @@ Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(path
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -124,11 +125,22 @@ class Index:
         indexer = Indexer(self.writer, self.embedder, self.settings, self.log, on_progress)
         summary = indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
         if summary.changed and self._searcher.warmed:  # a serving process reads the new version now, not in a question
+            self._read_ahead()
+        return summary
+
+    def _read_ahead(self) -> None:
+        """Load the newest version for the searcher, in a thread of its own: a reading thread limits FAISS to
+        one OpenMP thread, which the updater's next HNSW build must not inherit. Never fails the update."""
+
+        def read() -> None:
             try:
                 self._searcher.warm_up()
             except Exception as exc:  # the update is committed all the same; the next question reads the version
                 _log.warning("could not read the new index version ahead of questions: %s", exc)
-        return summary
+
+        reader = threading.Thread(target=read, name="read-ahead")
+        reader.start()
+        reader.join()
 
     def search(
         self,

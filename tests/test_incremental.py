@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
+import faiss
 import pytest
 
 import index.generation_files as generation_files
@@ -108,3 +110,25 @@ def test_a_serving_index_reads_each_new_version_as_it_commits_and_a_command_does
     (articles / "zebra.txt").unlink()
     assert command.update(progress=False).removed == 1
     assert not command.reader.generations._loaded, "a command that only updates reads nothing back"
+
+
+def test_reading_ahead_leaves_the_updater_thread_free_to_build_in_parallel(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    warming = threading.Thread(target=index.warm_up)  # as the server warms up: in a thread of its own
+    warming.start()
+    warming.join()
+    assert index._searcher.warmed
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    seen = {}
+
+    def watcher() -> None:  # the thread that updates again and again
+        seen["before"] = faiss.omp_get_max_threads()
+        seen["generation"] = index.update(progress=False).generation  # reads the new version ahead of questions
+        seen["after"] = faiss.omp_get_max_threads()
+
+    updating = threading.Thread(target=watcher)
+    updating.start()
+    updating.join()
+    assert seen["generation"] in index.reader.generations._loaded
+    assert seen["after"] == seen["before"], "the reader's one-thread limit stayed in its own thread"
