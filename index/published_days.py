@@ -23,8 +23,8 @@ class PublishedDays:
         self.days = np.fromiter((day for _, day in found), dtype=np.int64, count=len(found))
 
     def fresh(self, pids: list[int], asked: date, window: int) -> np.ndarray:
-        """For each passage id, whether its article was published in the `window` days up to `asked` (as
-        `recency.is_fresh`); False for an id this version does not hold."""
+        """For each passage id, whether its article was published in the `window` days up to `asked` (or the
+        day after: time zones); False without a publication day, and for an id this version does not hold."""
         wanted = np.asarray(pids, dtype=np.int64)
         if not len(self.pids) or not len(wanted):
             return np.zeros(len(wanted), dtype=bool)

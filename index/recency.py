@@ -49,11 +49,3 @@ def parse_day(value: str | None) -> date | None:
 def today() -> date:
     """The current UTC day: what "this week" means for a question asked now."""
     return datetime.now(timezone.utc).date()
-
-
-def is_fresh(published: date | None, asked: date, window: int) -> bool:
-    """True when an article published on `published` falls in the `window` days up to `asked`."""
-    if published is None:
-        return False
-    age = (asked - published).days
-    return -FUTURE_SLACK_DAYS <= age <= window

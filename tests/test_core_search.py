@@ -14,7 +14,7 @@ from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import DEFAULT_RANKING, EmptyQuestion
 from index.keywords import quoted_phrases
 from index.published_days import PublishedDays
-from index.recency import fresh_window, is_fresh, parse_day
+from index.recency import fresh_window, parse_day
 
 
 @pytest.fixture(scope="module")
@@ -196,11 +196,12 @@ def test_time_words_and_dates_are_read_strictly():
         assert fresh_window(name) is None, name
     assert parse_day("2022-06-17T09:30:00Z") == date(2022, 6, 17)
     assert parse_day("June 17") is None and parse_day("") is None and parse_day(None) is None
-    assert is_fresh(date(2022, 6, 15), date(2022, 6, 17), 9)
-    assert is_fresh(date(2022, 6, 18), date(2022, 6, 17), 9)  # the next day: time zones
-    assert not is_fresh(date(2022, 6, 1), date(2022, 6, 17), 9)
-    assert not is_fresh(None, date(2022, 6, 17), 9)
-    # The per-version table the search reads says the same, and nothing for a passage it does not hold.
+    published = PublishedDays([(1, "2022-06-15"), (2, "2022-06-18"), (3, "2022-06-01"), (4, None)])
+    assert published.fresh([1], date(2022, 6, 17), 9)[0]
+    assert published.fresh([2], date(2022, 6, 17), 9)[0]  # the next day: time zones
+    assert not published.fresh([3], date(2022, 6, 17), 9)[0]
+    assert not published.fresh([4], date(2022, 6, 17), 9)[0]
+    # Timestamps, unreadable days, and nothing for a passage the version does not hold.
     days = PublishedDays([(3, "2022-06-15"), (1, "2022-06-18T01:00:00Z"), (2, "2022-06-01"), (5, None), (6, "June 17")])
     assert days.fresh([1, 2, 3, 4, 5, 6], date(2022, 6, 17), 9).tolist() == [True, False, True, False, False, False]
     assert days.fresh([], date(2022, 6, 17), 9).tolist() == [] and not PublishedDays([]).fresh([1], date(2022, 6, 17), 9)[0]
