@@ -79,10 +79,9 @@ class SqliteReader:
             conn.execute("COMMIT")
 
     def _stored_words(self, conn: sqlite3.Connection) -> bool:
-        """Whether passages have the sentence-words column (an index an older newsbot wrote, not updated
-        since, has not); once it has, it keeps it."""
+        """`Store.has_words`, asked until the answer is yes: once the column is there, it stays."""
         if not self._words_column:
-            self._words_column = any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)"))
+            self._words_column = Store.has_words(conn)
         return self._words_column
 
     def stats(self, fallback_model: str) -> Stats:

@@ -252,6 +252,12 @@ class Store(GenerationFolder):
         conn.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
 
     @staticmethod
+    def has_words(conn: sqlite3.Connection) -> bool:
+        """Whether passages have the sentence-words column (an index an older newsbot wrote has not, until
+        this newsbot's first update adds it)."""
+        return any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)"))
+
+    @staticmethod
     def fill_words(conn: sqlite3.Connection, batch: int = 2000) -> int:
         """Store the sentence words of passages written without them (by an older newsbot) or in another format.
 
@@ -259,7 +265,7 @@ class Store(GenerationFolder):
         are read from their text until the next update fills them. A batch per transaction, so an
         interrupted fill resumes where it stopped. Returns how many passages were filled.
         """
-        if not any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)")):
+        if not Store.has_words(conn):
             conn.execute("ALTER TABLE passages ADD COLUMN words TEXT")
             conn.execute(UNWORDED_INDEX)
         every = Store.meta(conn).get("words") != WORDS_FORMAT  # a new format: every row is stale
