@@ -32,7 +32,7 @@ from index.keywords import clear_caches  # noqa: E402
 from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
-BM25_DATES = Ranking(**{**BM25_ONLY.__dict__, "recency": DEFAULT_RANKING.recency})
+BM25_DATES = replace(BM25_ONLY, recency=DEFAULT_RANKING.recency, untimed_recency=DEFAULT_RANKING.untimed_recency)
 CONFIGURATIONS: dict[str, Ranking] = {
     "BM25 alone (title + passage)": BM25_ONLY,
     "dense alone (title + passage)": DENSE_ONLY,
@@ -43,8 +43,9 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "previous + names and numbers the question lacks": replace(PREVIOUS_RANKING, sentence_novelty=0.2),
     "default + sentence retriever (100 nearest sentences)": replace(DEFAULT_RANKING, sentence_candidates=100),
     "default + closest sentence in fusion (0.2)": replace(DEFAULT_RANKING, sentence_dense=0.2),
-    "default without publication dates": replace(DEFAULT_RANKING, recency=0.0),
-    "default without the lead passage (the default before 2026-12-02)": replace(DEFAULT_RANKING, lead_passage=0.0),
+    "default without publication dates": replace(DEFAULT_RANKING, recency=0.0, untimed_recency=0.0),
+    "default without the lead passage": replace(DEFAULT_RANKING, lead_passage=0.0),
+    "default without the past month's lift (the default before 2026-12-02, evening)": replace(DEFAULT_RANKING, untimed_recency=0.0),
     "default": DEFAULT_RANKING,
 }
 

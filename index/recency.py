@@ -18,6 +18,8 @@ _WINDOWS: list[tuple[re.Pattern[str], int]] = [
     (re.compile(r"\b((this|last|past) month|(the|this|last) (past )?few weeks|recently)\b", re.I), 35),
 ]
 FUTURE_SLACK_DAYS = 1  # an article dated the day after the question (time zones) still counts
+CURRENT_DAYS = 30  # without time words, a news question is about the month before it was asked
+_YEAR = re.compile(r"(?<![\w$£€.,-])(1[89]\d\d|20\d\d)(?![\w%-])")
 
 
 def fresh_window(question: str) -> int | None:
@@ -28,6 +30,14 @@ def fresh_window(question: str) -> int | None:
         if pattern.search(question):
             return days
     return None
+
+
+def current_window(question: str, asked: date) -> int | None:
+    """Days back from the question that count as "now" when it has no time words: `CURRENT_DAYS`, or None
+    when it names a year other than the one it was asked in ("Who won the Hart Trophy in 2019?")."""
+    if any(int(year) != asked.year for year in _YEAR.findall(question)):
+        return None
+    return CURRENT_DAYS
 
 
 def _is_day_word(match: re.Match[str]) -> bool:

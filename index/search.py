@@ -26,7 +26,7 @@ from .generation_folder import IndexCorrupt
 from .keywords import idf, query_terms, question_words, quoted_phrases, stem
 from .published_days import PublishedDays
 from .ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
-from .recency import fresh_window, today
+from .recency import current_window, fresh_window, today
 from .rescoring import rescore
 from .results import Answer, ArticleInfo, Evidence, SearchResult
 from .settings import Settings
@@ -198,9 +198,11 @@ class Searcher:
         candidates = gather(files, stems, query, ranking, allowed, earlier_stems, read.weight)
         if not candidates:
             return SearchResult(question, True, [], articles, reading=reading)
-        window = fresh_window(read.all_text)
-        if window is not None and ranking.recency > 0:
-            favour_fresh(self._days.of(files), candidates, asked, window, ranking.recency)
+        window, weight = fresh_window(read.all_text), ranking.recency
+        if window is None:  # no time words: the articles of the past month are what "now" means
+            window, weight = current_window(read.all_text, asked), ranking.untimed_recency
+        if window is not None and weight > 0:
+            favour_fresh(self._days.of(files), candidates, asked, window, weight)
         top = max(ranking.rescored, k + offset + 10)
         ranked = rescore(files, query, candidates, weights, top, ranking, question_words(read.all_text))
         evidence = Evidence(

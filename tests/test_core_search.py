@@ -14,7 +14,7 @@ from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import DEFAULT_RANKING, EmptyQuestion
 from index.keywords import quoted_phrases
 from index.published_days import PublishedDays
-from index.recency import fresh_window, parse_day
+from index.recency import current_window, fresh_window, parse_day
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +175,14 @@ def test_time_words_favour_articles_published_shortly_before_the_question(tmp_pa
     # Asked two days after the 2021 article, "this week" points at it and lifts it; asked years
     # later, neither article is from "this week".
     assert lead_of_fresh_article(question, date(2021, 10, 8)) > lead_of_fresh_article(question, date(2026, 1, 1)) + 0.1
-    # Without time words the day of asking changes nothing.
+    # Without time words a question is about now: the article of the month before it is lifted too, less.
     timeless = "What did Leonid Slutsky say about NATO's move?"
-    assert lead_of_fresh_article(timeless, date(2021, 10, 8)) == lead_of_fresh_article(timeless, date(2026, 1, 1))
+    untimed_lift = lead_of_fresh_article(timeless, date(2021, 10, 8)) - lead_of_fresh_article(timeless, date(2026, 1, 1))
+    assert abs(untimed_lift - DEFAULT_RANKING.untimed_recency) < 1e-6 and DEFAULT_RANKING.untimed_recency < DEFAULT_RANKING.recency
+    assert lead_of_fresh_article(timeless, date(2021, 11, 30)) == lead_of_fresh_article(timeless, date(2026, 1, 1))
+    # A question that names another year than the one it is asked in is about that year, not about now.
+    dated = "What did Leonid Slutsky say about NATO's move in 2019?"
+    assert lead_of_fresh_article(dated, date(2021, 10, 8)) == lead_of_fresh_article(dated, date(2026, 1, 1))
     # The days are read once per index version: once the 2019 article is re-dated to the same week, both
     # are lifted alike and "this week" no longer sets them apart.
     first = folder / "000_1c6ccadab8500b43.md"
@@ -191,6 +196,11 @@ def test_time_words_and_dates_are_read_strictly():
     assert fresh_window("What happened yesterday in Kyiv?") == 3
     assert fresh_window("Why did NATO expel the diplomats?") is None
     assert fresh_window("Which weekday is best?") is None
+    asked = date(2022, 6, 17)
+    assert current_window("Why did NATO expel the diplomats?", asked) == current_window("Who won the 2022 Hart Trophy?", asked) == 30
+    assert current_window("Who won the Hart Trophy in 2019?", asked) is None
+    for number in ("It costs $2019", "2,019 were sold", "a 2020% rise", "flight AF-2019"):
+        assert current_window(number, asked) == 30, number
     assert fresh_window("Who won Sunday’s MTV awards?") == 9 and fresh_window("Who recently resigned?") == 35
     for name in ("What did USA Today report?", "Black Friday sales", "Super Tuesday results", "in recent years"):
         assert fresh_window(name) is None, name
