@@ -49,6 +49,27 @@ def model_path(name: str) -> Path:
     return path
 
 
+def pool_spans(tokens: np.ndarray, mask: np.ndarray, offsets: np.ndarray, spans: list[Span]) -> tuple[np.ndarray, int | None]:
+    """One text's token embeddings mean-pooled over each character span, unit length (the model's own
+    pooling, restricted to a sentence), and the first span the model's window did not reach in full
+    (None when all fit; those from it on are left out of the returned rows)."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = mask & (ends > starts)  # special tokens and padding have empty offsets
+    covered = int(ends[real].max()) if real.any() else 0
+    pooled = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    first_cut = None
+    for k, (s, e) in enumerate(spans):
+        if e > covered and k > 0:  # the first sentence is pooled from what fits of it
+            first_cut = k
+            break
+        inside = real & (starts < e) & (ends > s)
+        if inside.any():
+            pooled[k] = tokens[inside].mean(axis=0)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    pooled = np.divide(pooled, norms, out=np.zeros_like(pooled), where=norms > 0)
+    return pooled[: first_cut if first_cut is not None else len(spans)], first_cut
+
+
 class Embedder:
     """A lazily loaded sentence-transformers model; loading happens on the first `encode`.
 
@@ -218,22 +239,8 @@ class Embedder:
         vectors, tokens, mask, offsets = self._forward(texts, onnx=self._batch_onnx)
         results, uncovered = [], []
         for row, (prefix, _, spans) in enumerate(chunk):
-            starts, ends = offsets[row, :, 0], offsets[row, :, 1]
-            real = mask[row] & (ends > starts)  # special tokens and padding have empty offsets
-            covered = int(ends[real].max()) if real.any() else 0
-            pooled = np.zeros((len(spans), tokens.shape[2]), dtype=np.float32)
-            first_cut = None
-            for k, (s, e) in enumerate(spans):
-                s, e = s + len(prefix), e + len(prefix)
-                if e > covered and k > 0:  # the first sentence is pooled from what fits of it
-                    first_cut = k
-                    break
-                inside = real & (starts < e) & (ends > s)
-                if inside.any():
-                    pooled[k] = tokens[row, inside].mean(axis=0)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            pooled = np.divide(pooled, norms, out=np.zeros_like(pooled), where=norms > 0)
-            results.append((vectors[row].astype(np.float32), pooled[: first_cut if first_cut is not None else len(spans)]))
+            pooled, first_cut = pool_spans(tokens[row], mask[row], offsets[row], [(s + len(prefix), e + len(prefix)) for s, e in spans])
+            results.append((vectors[row].astype(np.float32), pooled))
             uncovered.append(first_cut)
         return results, uncovered
 
