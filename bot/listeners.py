@@ -14,9 +14,8 @@ from collections.abc import Callable
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from index import Context, EmptyQuestion, FilterError, Index, SearchResult, UpdateSummary
+from index import Context, EmptyQuestion, FilterError, Index, SearchResult
 from index.adding import add_urls
-from index.fetch import redact
 
 from . import blocks
 from .button_state import ButtonState, read_button
@@ -29,6 +28,7 @@ from .follow_blocks import ACTION_UNFOLLOW
 from .follow_commands import FollowCommands
 from .follows import FollowStore
 from .home import publish_home
+from .index_commands import IndexCommands
 from .questions import question_from
 from .reindex import Reindexer
 from .replies import post, react, respond
@@ -113,10 +113,8 @@ class Listeners:
         digest_store: DigestStore | None = None,
     ) -> None:
         self.index = index
-        self.admins = admins
-        self.add_admins_only = add_admins_only
         self.deduper = deduper
-        self.reindexer = reindexer
+        self.index_commands = IndexCommands(admins, reindexer, add_admins_only)
         self.scopes = Scopes(index)
         self.follows = FollowCommands(follow_store or FollowStore(index), admins)
         self.commands = ChannelCommands(self.scopes, self.follows, DigestCommands(digest_store or DigestStore(index)), admins)
@@ -220,18 +218,18 @@ class Listeners:
         if word in ("", "help"):
             ack(**blocks.help_message())
         elif word == "reindex":
-            ack(**self._start_reindex(command))
+            ack(**self.index_commands.start_reindex(command))
         elif word == "stats" or channel_command(text) is not None:
             ack()
         elif _add_command(text) is not None:
-            ack(**self._ack_add(command, _add_command(text)))
+            ack(**self.index_commands.ack_add(command, _add_command(text)))
         else:
             ack(text=f":mag: Looking for “{blocks.escape(blocks.shorten(text, 200))}” in the news…")
 
     def answer_news(self, command: dict, client: WebClient) -> None:
         """The private answer to `/news <question>` (or `/news stats`), sent to the command's `response_url`."""
         text = command.get("text", "").strip()
-        if text.lower() in ("", "help", "reindex") or (_add_command(text) is not None and not self._may_add(command)):
+        if text.lower() in ("", "help", "reindex") or (_add_command(text) is not None and not self.index_commands.may_add(command)):
             return  # already answered in the ack
         response_url = command["response_url"]
         try:
@@ -253,41 +251,6 @@ class Listeners:
         except Exception:
             log.exception("could not answer /news")
             self._apologize(lambda: respond(response_url, blocks.text_message(blocks.APOLOGY)))
-
-    def _may_add(self, command: dict) -> bool:
-        """Whether this user may `/news add` (everyone, unless NEWSBOT_ADD_ADMINS_ONLY=1)."""
-        return not self.add_admins_only or command.get("user_id") in self.admins
-
-    def _ack_add(self, command: dict, urls: list[str]) -> dict:
-        """The immediate reply to `/news add`: a refusal, usage, or that the pages are being fetched."""
-        if not self._may_add(command):
-            return blocks.text_message("Sorry, only Newsbot admins can add articles here (`NEWSBOT_ADD_ADMINS_ONLY`).")
-        if not urls:
-            return blocks.text_message("Give me a link to add, like `/news add https://example.com/story`.")
-        shown = ", ".join(blocks.escape(blocks.shorten(redact(u), 200)) for u in urls)
-        return blocks.text_message(f":inbox_tray: Fetching {shown}… I'll tell you here when it's indexed.")
-
-    def _start_reindex(self, command: dict) -> dict:
-        """Start a reindex for an admin; the message to show now."""
-        if command.get("user_id") not in self.admins:
-            if not self.admins:
-                return blocks.text_message("Sorry, reindexing is for admins, and none are set up (`NEWSBOT_ADMINS`).")
-            names = ", ".join(f"<@{user}>" for user in sorted(self.admins))
-            return blocks.text_message(f"Sorry, only Newsbot admins can reindex. Ask {names} if the news looks stale.")
-        response_url = command["response_url"]
-
-        def report(summary: UpdateSummary | None, error: str | None) -> None:
-            if summary is not None:
-                respond(response_url, blocks.reindex_message(summary))
-            else:
-                respond(response_url, blocks.text_message(f":warning: Reindex did not run: {blocks.escape(error)}"))
-
-        def progress(done: int, total: int, seconds_left: float | None) -> None:
-            respond(response_url, blocks.reindex_progress_message(done, total, seconds_left))
-
-        if not self.reindexer.start(report, progress):
-            return blocks.text_message("A reindex is already running; I'll post its summary when it's done.")
-        return blocks.text_message(":arrows_counterclockwise: Reindexing… I'll post the summary here when it's done.")
 
     # --- buttons ------------------------------------------------------------------------------------------
 
