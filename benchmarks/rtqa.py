@@ -45,7 +45,7 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "default + closest sentence in fusion (0.2)": replace(DEFAULT_RANKING, sentence_dense=0.2),
     "default without publication dates": replace(DEFAULT_RANKING, recency=0.0, untimed_recency=0.0),
     "default without the lead passage": replace(DEFAULT_RANKING, lead_passage=0.0),
-    "default without the past month's lift (the default before 2026-12-02, evening)": replace(DEFAULT_RANKING, untimed_recency=0.0),
+    "default without the past month's lift (the default before 2026-12-02, night)": replace(DEFAULT_RANKING, untimed_recency=0.0),
     "default": DEFAULT_RANKING,
 }
 
