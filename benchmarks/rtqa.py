@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/rtqa.py            # full report (first run embeds the corpus: ~1 h on 2 cores)
     .venv/bin/python benchmarks/rtqa.py --quality  # quality table only
+    .venv/bin/python benchmarks/rtqa.py --quality --rounds 3  # and the latency of the rankings compared, in rounds
 
 The corpus is indexed with the project's own ingest into `.bench/rtqa-2022` (kept between runs, so a
 rerun reuses the index and its embedding cache) and the questions go through the project's own search.
@@ -14,6 +15,7 @@ import gzip
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +47,8 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "default + closest sentence in fusion (0.2)": replace(DEFAULT_RANKING, sentence_dense=0.2),
     "default without publication dates": replace(DEFAULT_RANKING, recency=0.0, untimed_recency=0.0),
     "default without the lead passage": replace(DEFAULT_RANKING, lead_passage=0.0),
-    "default without the past month's lift (the default before 2026-12-02, night)": replace(DEFAULT_RANKING, untimed_recency=0.0),
+    "default without the past month's lift": replace(DEFAULT_RANKING, untimed_recency=0.0),
+    "default without feedback (the default before 2026-12-02, late evening)": replace(DEFAULT_RANKING, feedback=0),
     "default": DEFAULT_RANKING,
 }
 
@@ -53,6 +56,36 @@ CONFIGURATIONS: dict[str, Ranking] = {
 def quiet(message: str) -> None:
     """Index log lines go to stderr so the report on stdout stays clean."""
     print(message, file=sys.stderr)
+
+
+# The rankings whose query latency an issue compares: the one it was filed against, the one before the last
+# change, and today's.
+TIMED = (
+    "previous default (sentences by rare words only)",
+    "default without feedback (the default before 2026-12-02, late evening)",
+    "default",
+)
+
+
+def latency_rounds(index: Index, questions, rounds: int) -> None:
+    """Print p50/p95 of the `TIMED` rankings over `rounds` passes taken in turns (the first rotating), pooled.
+
+    One pass per configuration, one after another, is at the mercy of a shared machine's slow spells (the
+    quality table's rows moved by several ms between runs of the same code); rounds spread them evenly.
+    """
+    timings: dict[str, list[float]] = {name: [] for name in TIMED}
+    for round_ in range(rounds):
+        turn = round_ % len(TIMED)
+        for name in TIMED[turn:] + TIMED[:turn]:
+            clear_caches()
+            search = partial(index.search, k=10, ranking=CONFIGURATIONS[name])
+            timings[name] += evaluate(name, questions, search).latencies_ms
+        print(f"  timed: round {round_ + 1} of {rounds}", file=sys.stderr)
+    print(f"\n| ranking ({rounds} rounds of {len(questions)} questions, pooled) | query p50 ms | query p95 ms |")
+    print("|---|---|---|")
+    for name, found in timings.items():
+        cuts = statistics.quantiles(found, n=100, method="inclusive")
+        print(f"| {name} | {cuts[49]:.1f} | {cuts[94]:.1f} |")
 
 
 def quality(index: Index, questions, configurations: dict[str, Ranking]) -> list[Metrics]:
@@ -117,6 +150,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-dir", type=Path, default=ROOT / ".bench" / "rtqa-2022")
     parser.add_argument("--quality", action="store_true", help="only the quality table")
+    parser.add_argument("--rounds", type=int, default=0, help="also time the compared rankings in this many rounds")
     parser.add_argument("--throughput-articles", type=int, default=150)
     args = parser.parse_args()
 
@@ -130,6 +164,8 @@ def main() -> int:
     rows = quality(index, questions, CONFIGURATIONS)
     print(f"## Quality: {len(questions)} questions, {summary.indexed} articles, {summary.passages} passages\n")
     print(format_table(rows))
+    if args.rounds > 0:
+        latency_rounds(index, questions, args.rounds)
     if args.quality:
         return 0
 

@@ -1,6 +1,6 @@
 """Candidate passages for a question: dense, sentence and keyword retrievers, each candidate scored
-by every signal and fused into one score; articles published in the span a question's time words
-name are lifted."""
+by every signal and fused into one score (its cosine taken again against the question moved toward the
+best candidates); articles published in the span a question's time words name are lifted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import numpy as np
 
 from .ranking import RRF_K, Ranking
 from .published_days import PublishedDays
-from .snapshot import Snapshot
+from .snapshot import PassageVectorsView, Snapshot
+
+# Feedback averages the best candidates only when they are at most a fifth of all found: among fewer (a
+# tiny corpus, a narrow filter) the "best" are most of what there is, and their mean says nothing.
+FEEDBACK_POOL = 5
 
 
 @dataclass
@@ -79,27 +83,51 @@ def gather(
         for cand, cosine in zip(candidates, best.tolist()):
             cand.sentence_dense = cand.dense if np.isnan(cosine) else cosine
     _fuse(candidates, ranking)
+    if ranking.feedback > 0 and ranking.dense > 0 and len(candidates) >= FEEDBACK_POOL * ranking.feedback:
+        _fuse(candidates, ranking, feedback_cosines(vectors, candidates, query, ranking))
     return candidates
 
 
-def _fuse(candidates: list[Candidate], ranking: Ranking) -> None:
-    """Set each candidate's score: weighted min-max normalized signals, or reciprocal rank fusion."""
+def feedback_cosines(
+    vectors: PassageVectorsView, candidates: list[Candidate], query: np.ndarray, ranking: Ranking
+) -> list[float]:
+    """Each candidate's cosine to the question moved toward the mean vector of the `ranking.feedback` best fused
+    ones (pseudo-relevance feedback): what the best passages share, the story's names and words, counts too.
+
+    Only the fusion reads these; `Candidate.dense` keeps the question's own cosine, which abstention weighs
+    (the moved vector is close to whatever was found, related or not).
+    """
+    matrix = vectors.reconstruct_batch(np.asarray([c.pid for c in candidates], dtype=np.int64))
+    best = np.argsort([-c.score for c in candidates], kind="stable")[: ranking.feedback]
+    moved = query + ranking.feedback_weight * matrix[best].mean(axis=0)
+    moved /= np.linalg.norm(moved) or 1.0
+    return (matrix @ moved.astype(np.float32)).tolist()
+
+
+def _fuse(candidates: list[Candidate], ranking: Ranking, dense: list[float] | None = None) -> None:
+    """Set each candidate's score: weighted min-max normalized signals, or reciprocal rank fusion.
+
+    `dense` replaces the candidates' own cosines (in their order) when given.
+    """
     if not candidates:
         return
+    cosines = dense if dense is not None else [c.dense for c in candidates]
     if ranking.fusion == "rrf":
-        for weight, signal in ((ranking.dense, "dense"), (ranking.keyword, "keyword")):
-            order = sorted(candidates, key=lambda c: getattr(c, signal), reverse=True)
-            for rank, cand in enumerate(order, 1):
-                cand.score += weight / (RRF_K + rank)
+        for cand in candidates:
+            cand.score = 0.0
+        for weight, signal in ((ranking.dense, cosines), (ranking.keyword, [c.keyword for c in candidates])):
+            order = sorted(range(len(candidates)), key=signal.__getitem__, reverse=True)
+            for rank, at in enumerate(order, 1):
+                candidates[at].score += weight / (RRF_K + rank)
         return
     top_keyword = max(c.keyword for c in candidates) or 1.0
-    low = min(c.dense for c in candidates)
-    spread = (max(c.dense for c in candidates) - low) or 1.0
+    low = min(cosines)
+    spread = (max(cosines) - low) or 1.0
     low_sentence = min(c.sentence_dense for c in candidates)
     spread_sentence = (max(c.sentence_dense for c in candidates) - low_sentence) or 1.0
-    for cand in candidates:
+    for cand, cosine in zip(candidates, cosines):
         cand.score = (
-            ranking.dense * (cand.dense - low) / spread
+            ranking.dense * (cosine - low) / spread
             + ranking.keyword * cand.keyword / top_keyword
             + ranking.sentence_dense * (cand.sentence_dense - low_sentence) / spread_sentence
         )
