@@ -48,7 +48,11 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "default without publication dates": replace(DEFAULT_RANKING, recency=0.0, untimed_recency=0.0),
     "default without the lead passage": replace(DEFAULT_RANKING, lead_passage=0.0),
     "default without the past month's lift": replace(DEFAULT_RANKING, untimed_recency=0.0),
-    "default without feedback (the default before 2026-12-02, late evening)": replace(DEFAULT_RANKING, feedback=0),
+    "default without feedback (question moved toward the best 20)": replace(DEFAULT_RANKING, feedback=0),
+    "default without recurring names in the highlight": replace(DEFAULT_RANKING, redundancy=0.0),
+    "default without either (the default before 2026-12-02, late evening)": replace(
+        DEFAULT_RANKING, feedback=0, redundancy=0.0
+    ),
     "default": DEFAULT_RANKING,
 }
 
@@ -62,7 +66,7 @@ def quiet(message: str) -> None:
 # change, and today's.
 TIMED = (
     "previous default (sentences by rare words only)",
-    "default without feedback (the default before 2026-12-02, late evening)",
+    "default without either (the default before 2026-12-02, late evening)",
     "default",
 )
 

@@ -47,20 +47,25 @@ class Ranking:
     # words rises with them. RealTimeQA 2022 (docs/benchmarks.md): a plateau from 10 to 20 candidates at 1-2x.
     feedback: int = 20  # best fused candidates averaged (0: none)
     feedback_weight: float = 1.5  # their mean's weight against the question's unit vector
+    # Answer redundancy: a name or number the question lacks that several of the best passages hold is
+    # most likely what it asks for; the highlight prefers a sentence holding it (docs/benchmarks.md:
+    # first highlight +0.02). It picks the bold sentence only: the passages' order is already set.
+    redundancy: float = 0.2  # added to a sentence's highlight score for the most widely held new name
+    redundancy_depth: int = 10  # best rescored passages whose names are counted
 
 
 DEFAULT_RANKING = Ranking()
 # The default before sentence vectors (issue 9): sentences scored and highlighted by rare words alone.
 PREVIOUS_RANKING = Ranking(
     dense=0.4, keyword=0.6, sentence=0.3, recency=0.2, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0,
 )
 # The two retrievers alone, as keyword search and a plain vector-search bot rank: no dates, no sentences.
 BM25_ONLY = Ranking(
     dense=0.0, keyword=1.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0,
 )
 DENSE_ONLY = Ranking(
     dense=1.0, keyword=0.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0,
 )

@@ -1,5 +1,5 @@
 """Sentence-level rescoring of the best candidates: every sentence scored by meaning and rare words;
-the best one becomes the highlight and lifts its passage."""
+the best one lifts its passage and, with the names the best passages share, picks the highlight."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 
 from .candidates import Candidate
 from .ranking import Ranking
+from .recurring import recurrence, recurring_names
 from .sentence_words import QuestionTerms, new_names
 from .snapshot import Snapshot
 
@@ -27,7 +28,8 @@ def rescore(
     A sentence's score fuses its meaning (cosine of its pooled vector to the question) with its
     share of the question's rare-word weight; `ranking.sentence_meaning` sets the balance, and
     `ranking.sentence_novelty` rewards names and numbers the question (words `asked`) lacks;
-    `ranking.lead_passage` lifts a passage that opens its article.
+    `ranking.lead_passage` lifts a passage that opens its article. Once the passages are ranked, each one's
+    highlight is its best sentence, counting the names the best passages share (`_highlight`).
     """
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     head = ranked[:top]
@@ -35,13 +37,14 @@ def rescore(
     meaning = ranking.sentence_meaning
     all_cosines = snapshot.sentences.cosines([c.pid for c in head], query)
     terms = QuestionTerms(weights)
+    sentence_scores: dict[int, list[float]] = {}  # passage id -> its sentences' scores, for the highlight
     for cand, cosines in zip(head, all_cosines):
         cand.row = rows.get(cand.pid)
         if cand.row is None:
             continue
         if cand.row["opens_article"]:
             cand.score += ranking.lead_passage
-        texts, spans, words = cand.row["sentence_texts"], cand.row["sentence_spans"], cand.row["sentence_words"]
+        texts, words = cand.row["sentence_texts"], cand.row["sentence_words"]
         has_vectors = len(cosines) == len(texts) > 0
         if not has_vectors:
             cosines = np.zeros(len(texts), dtype=np.float32)
@@ -55,14 +58,37 @@ def rescore(
             # Novelty only breaks near-ties, so it is counted for the few best sentences.
             for i in sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:NOVELTY_CONTENDERS]:
                 scores[i] += ranking.sentence_novelty * new_names(words[i], asked)
-        best = max(range(len(scores)), key=scores.__getitem__) if scores else -1
-        best_score = scores[best] if scores else -1.0
-        if best < 0:  # a passage without sentences: the passage is its own highlight
+        if not scores:  # a passage without sentences: the passage is its own highlight
             cand.highlight, cand.highlight_span = cand.row["quote"], (cand.row["start"], cand.row["end"])
             continue
-        cand.highlight, cand.highlight_span, cand.highlight_index = texts[best], spans[best], best
         if has_vectors:
             cand.sentence_dense = float(cosines.max())
-        cand.score += ranking.sentence * max(best_score, 0.0)
+        cand.score += ranking.sentence * max(max(scores), 0.0)
+        sentence_scores[cand.pid] = scores
     head.sort(key=lambda c: c.score, reverse=True)
+    _highlight(head, sentence_scores, ranking, asked)
     return head + ranked[top:]
+
+
+def _highlight(
+    head: list[Candidate], sentence_scores: dict[int, list[float]], ranking: Ranking, asked: frozenset[str]
+) -> None:
+    """Pick each ranked passage's highlight: its best-scoring sentence, counting `ranking.redundancy` for the
+    names the best passages hold in common that the question lacks (`recurring`)."""
+    recurring: dict[str, float] = {}
+    if ranking.redundancy:
+        depth = head[: ranking.redundancy_depth]
+        recurring = recurring_names((c.row["sentence_words"] for c in depth if c.pid in sentence_scores), asked)
+    for cand in head:
+        scores = sentence_scores.get(cand.pid)
+        if scores is None:
+            continue
+        if recurring:  # only a sentence within `redundancy` of the best can overtake it: the others are not read
+            words, reach = cand.row["sentence_words"], max(scores) - ranking.redundancy
+            scores = [
+                score + ranking.redundancy * recurrence(words[i], recurring) if score >= reach else score
+                for i, score in enumerate(scores)
+            ]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        cand.highlight, cand.highlight_span = cand.row["sentence_texts"][best], cand.row["sentence_spans"][best]
+        cand.highlight_index = best

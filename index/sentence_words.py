@@ -111,11 +111,16 @@ def new_names(words: SentenceWords, asked: frozenset[str], cap: int = 2) -> floa
     """
     found = 0
     for name in words.names.split():
-        if not all(part in asked for part in name.split("+")):
+        if unasked(name, asked):
             found += 1
             if found >= cap:
                 break
     return found / cap
+
+
+def unasked(name: str, asked: frozenset[str]) -> bool:
+    """Whether the question's words `asked` lack some word of this stored name."""
+    return not all(part in asked for part in name.split("+"))
 
 
 def passage_stems(words: list[SentenceWords]) -> list[str]:
