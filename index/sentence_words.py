@@ -120,6 +120,8 @@ def new_names(words: SentenceWords, asked: frozenset[str], cap: int = 2) -> floa
 
 def unasked(name: str, asked: frozenset[str]) -> bool:
     """Whether the question's words `asked` lack some word of this stored name."""
+    if "+" not in name:  # one word, as most names are: no splitting
+        return name not in asked
     return not all(part in asked for part in name.split("+"))
 
 
