@@ -14,6 +14,11 @@ from index.candidates import FEEDBACK_POOL, feedback_cosines, gather
 from index.keywords import query_terms, stem
 
 
+def order(found) -> list[int]:
+    """Passage ids best fused score first."""
+    return [c.pid for c in sorted(found, key=lambda c: -c.score)]
+
+
 def test_feedback_moves_the_fused_cosines_and_keeps_the_questions_own(tmp_path, embedder, engine_settings):
     """Fusion reads each candidate's cosine to the question moved toward the best candidates' mean vector;
     `Candidate.dense` (what abstention weighs) stays the question's own; too few candidates: no feedback."""
@@ -36,9 +41,6 @@ def test_feedback_moves_the_fused_cosines_and_keeps_the_questions_own(tmp_path, 
     moved /= np.linalg.norm(moved)
     assert again == pytest.approx((vectors @ moved).tolist(), abs=1e-5)
     # Dense weight alone: the fused order is the moved cosines' order, which differs from the question's own.
-    def order(found):
-        return [c.pid for c in sorted(found, key=lambda c: -c.score)]
-
     assert order(candidates) == [candidates[i].pid for i in np.argsort(-(vectors @ moved), kind="stable")]
     assert order(candidates) != order(plain)
     assert [c.score for c in starved] == [c.score for c in plain]
