@@ -20,8 +20,8 @@ from index.evaluate import evaluate, load_questions
 from index.ranking import BM25_ONLY, DENSE_ONLY, PREVIOUS_RANKING
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
-FIRST_HIGHLIGHT = 0.40  # measured 0.450 (previous default 0.450), one question is 0.025
-FLOORS = {"hits@5": 0.90, "mrr@10": 0.80, "first_highlight": FIRST_HIGHLIGHT}  # measured 0.950, 0.852, 0.450
+FIRST_HIGHLIGHT = 0.50  # measured 0.550 (previous default 0.450), one question is 0.025
+FLOORS = {"hits@5": 0.90, "mrr@10": 0.84, "first_highlight": FIRST_HIGHLIGHT}  # measured 0.950, 0.876, 0.550
 ONE_QUESTION = 1 / 40
 
 
@@ -56,5 +56,5 @@ def test_default_pipeline_stays_above_its_floor_and_beats_each_retriever_alone(s
     for metric in ("hits@5", "hits@10"):
         assert default[metric] >= max(bm25[metric], dense[metric]) - ONE_QUESTION - 1e-9, report
     assert default["abstained"] == 0, report
-    # The bold sentence users read: at least as often right as with rare words alone, give or take one question.
-    assert default["first_highlight"] >= previous["first_highlight"] - ONE_QUESTION - 1e-9, report
+    # The bold sentence users read: right more often than with rare words alone (measured by four questions).
+    assert default["first_highlight"] >= previous["first_highlight"] + 2 * ONE_QUESTION - 1e-9, report
