@@ -11,7 +11,7 @@ import numpy as np
 
 from .ranking import RRF_K, Ranking
 from .published_days import PublishedDays
-from .snapshot import PassageVectorsView, Snapshot
+from .snapshot import Snapshot
 
 # Feedback averages the best candidates only when they are at most a fifth of all found: among fewer (a
 # tiny corpus, a narrow filter) the "best" are most of what there is, and their mean says nothing.
@@ -73,31 +73,36 @@ def gather(
             add(pid)
         for cand in found.values():
             cand.keyword = scores.get(cand.pid, 0.0)
-    if unscored:
-        cosines = vectors.reconstruct_batch(np.asarray([c.pid for c in unscored], dtype=np.int64)) @ query
-        for cand, cosine in zip(unscored, cosines.tolist()):
-            cand.dense = float(cosine)
     candidates = list(found.values())
+    feedback = ranking.feedback > 0 and ranking.dense > 0 and len(candidates) >= FEEDBACK_POOL * ranking.feedback
+    # One read of the vectors: every candidate's when feedback needs them all, else only those without a cosine.
+    read = candidates if feedback else unscored
+    matrix = vectors.reconstruct_batch(np.asarray([c.pid for c in read], dtype=np.int64)) if read else None
+    if unscored:
+        missing = {c.pid for c in unscored}
+        for cand, cosine in zip(read, (matrix @ query).tolist()):
+            if cand.pid in missing:
+                cand.dense = float(cosine)
     if candidates and ranking.sentence_dense > 0:
         best = sentences.best_cosines([c.pid for c in candidates], query)
         for cand, cosine in zip(candidates, best.tolist()):
             cand.sentence_dense = cand.dense if np.isnan(cosine) else cosine
     _fuse(candidates, ranking)
-    if ranking.feedback > 0 and ranking.dense > 0 and len(candidates) >= FEEDBACK_POOL * ranking.feedback:
-        _fuse(candidates, ranking, feedback_cosines(vectors, candidates, query, ranking))
+    if feedback:
+        _fuse(candidates, ranking, feedback_cosines(matrix, candidates, query, ranking))
     return candidates
 
 
 def feedback_cosines(
-    vectors: PassageVectorsView, candidates: list[Candidate], query: np.ndarray, ranking: Ranking
+    matrix: np.ndarray, candidates: list[Candidate], query: np.ndarray, ranking: Ranking
 ) -> list[float]:
     """Each candidate's cosine to the question moved toward the mean vector of the `ranking.feedback` best fused
     ones (pseudo-relevance feedback): what the best passages share, the story's names and words, counts too.
 
-    Only the fusion reads these; `Candidate.dense` keeps the question's own cosine, which abstention weighs
-    (the moved vector is close to whatever was found, related or not).
+    `matrix` holds the candidates' vectors, row for row. Only the fusion reads these cosines; `Candidate.dense`
+    keeps the question's own, which abstention weighs (the moved vector is close to whatever was found,
+    related or not).
     """
-    matrix = vectors.reconstruct_batch(np.asarray([c.pid for c in candidates], dtype=np.int64))
     best = np.argsort([-c.score for c in candidates], kind="stable")[: ranking.feedback]
     moved = query + ranking.feedback_weight * matrix[best].mean(axis=0)
     moved /= np.linalg.norm(moved) or 1.0

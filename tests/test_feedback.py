@@ -33,7 +33,8 @@ def test_feedback_moves_the_fused_cosines_and_keeps_the_questions_own(tmp_path, 
         vectors = files.vectors.reconstruct_batch(np.asarray([c.pid for c in candidates], dtype=np.int64))
         plain = gather(files, stems, query, replace(dense_only, feedback=0))
         starved = gather(files, stems, query, replace(dense_only, feedback=len(candidates)))
-        again = feedback_cosines(files.vectors, plain, query, dense_only)
+        own = files.vectors.reconstruct_batch(np.asarray([c.pid for c in plain], dtype=np.int64))
+        again = feedback_cosines(own, plain, query, dense_only)
     assert [c.dense for c in candidates] == pytest.approx((vectors @ query).tolist(), abs=1e-5)
     best = max(plain, key=lambda c: c.score)  # feedback=1: the best fused candidate alone
     at = [c.pid for c in candidates].index(best.pid)
