@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_index import BENCH, BENCH_INDEX  # noqa: E402
+from bench_index import BENCH, BENCH_INDEX, timed_in_rounds  # noqa: E402
 from index import Embedder, Index, Settings  # noqa: E402
 from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.indexer import embed_text  # noqa: E402
@@ -102,6 +103,11 @@ def speed(embedders: dict[str, Embedder], items, questions: list[str]) -> dict[s
 ROUNDS = 3  # timed passes over all questions per configuration, taken in turns
 
 
+def ask(index: Index, question: str, asked=None):
+    """One benchmark question, as `quality` asks it of each configuration."""
+    return index.search(question, k=10, asked=asked)
+
+
 def quality(embedders: dict[str, Embedder]) -> None:
     """RealTimeQA 2022, default ranking: each question backend over the torch index, and the int8 index.
 
@@ -130,22 +136,12 @@ def quality(embedders: dict[str, Embedder]) -> None:
         for q in questions:  # every question once first: the index files are in memory, as in a running bot
             index.search(q.question, k=10, asked=q.asked)
         clear_caches()  # but no sentence is known yet: the timed pass reads every one afresh
-        rows.append(evaluate(label, questions, lambda question, asked=None, **kw: index.search(question, k=10, asked=asked)))
+        rows.append(evaluate(label, questions, partial(ask, index)))
         indexes.append((label, index))
         print(f"  scored: {label}", file=sys.stderr)
     print(format_table(rows))
-    timings: dict[str, list[list[float]]] = {label: [] for label, _ in indexes}
-    for round_ in range(ROUNDS):
-        turn = round_ % len(indexes)
-        for label, index in indexes[turn:] + indexes[:turn]:
-            clear_caches()
-            found = []
-            for q in questions:
-                started = time.perf_counter()
-                index.search(q.question, k=10, asked=q.asked)
-                found.append((time.perf_counter() - started) * 1000)
-            timings[label].append(found)
-        print(f"  timed: round {round_ + 1} of {ROUNDS}", file=sys.stderr)
+    searches = {label: partial(ask, index) for label, index in indexes}
+    timings = timed_in_rounds(searches, questions, ROUNDS)
     print(f"\n| configuration ({ROUNDS} rounds of {len(questions)} questions, pooled) | query p50 ms | query p95 ms "
           "| p95 against torch/torch | each round's p95 against torch/torch's |")
     print("|---|---|---|---|---|")

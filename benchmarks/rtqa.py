@@ -20,18 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder, Index, Ranking, Settings  # noqa: E402
+from index import Embedder, Index, Ranking, SearchResult, Settings  # noqa: E402
 from index.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
 from index.indexer import embed_text  # noqa: E402
 from index.keywords import clear_caches  # noqa: E402
 from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
+from bench_index import timed_in_rounds  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BM25_DATES = replace(BM25_ONLY, recency=DEFAULT_RANKING.recency, untimed_recency=DEFAULT_RANKING.untimed_recency)
@@ -72,23 +75,17 @@ TIMED = (
 
 
 def latency_rounds(index: Index, questions, rounds: int) -> None:
-    """Print p50/p95 of the `TIMED` rankings over `rounds` passes taken in turns (the first rotating), pooled.
+    """Print p50/p95 of the `TIMED` rankings timed in `rounds` rounds (`bench_index.timed_in_rounds`), pooled:
+    the quality table's rows, one pass each, moved by several ms between runs of the same code."""
 
-    One pass per configuration, one after another, is at the mercy of a shared machine's slow spells (the
-    quality table's rows moved by several ms between runs of the same code); rounds spread them evenly.
-    """
-    timings: dict[str, list[float]] = {name: [] for name in TIMED}
-    for round_ in range(rounds):
-        turn = round_ % len(TIMED)
-        for name in TIMED[turn:] + TIMED[:turn]:
-            clear_caches()
-            search = partial(index.search, k=10, ranking=CONFIGURATIONS[name])
-            timings[name] += evaluate(name, questions, search).latencies_ms
-        print(f"  timed: round {round_ + 1} of {rounds}", file=sys.stderr)
+    def search(ranking: Ranking) -> Callable[[str, date | None], SearchResult]:
+        return lambda question, asked: index.search(question, k=10, ranking=ranking, asked=asked)
+
+    timings = timed_in_rounds({name: search(CONFIGURATIONS[name]) for name in TIMED}, questions, rounds)
     print(f"\n| ranking ({rounds} rounds of {len(questions)} questions, pooled) | query p50 ms | query p95 ms |")
     print("|---|---|---|")
-    for name, found in timings.items():
-        cuts = statistics.quantiles(found, n=100, method="inclusive")
+    for name, passes in timings.items():
+        cuts = statistics.quantiles([ms for found in passes for ms in found], n=100, method="inclusive")
         print(f"| {name} | {cuts[49]:.1f} | {cuts[94]:.1f} |")
 
 
