@@ -87,9 +87,9 @@ def gather(
         best = sentences.best_cosines([c.pid for c in candidates], query)
         for cand, cosine in zip(candidates, best.tolist()):
             cand.sentence_dense = cand.dense if np.isnan(cosine) else cosine
-    _fuse(candidates, ranking)
+    fuse(candidates, ranking)
     if feedback:
-        _fuse(candidates, ranking, feedback_cosines(matrix, candidates, query, ranking))
+        fuse(candidates, ranking, feedback_cosines(matrix, candidates, query, ranking))
     return candidates
 
 
@@ -109,7 +109,7 @@ def feedback_cosines(
     return (matrix @ moved.astype(np.float32)).tolist()
 
 
-def _fuse(candidates: list[Candidate], ranking: Ranking, dense: list[float] | None = None) -> None:
+def fuse(candidates: list[Candidate], ranking: Ranking, dense: list[float] | None = None) -> None:
     """Set each candidate's score: weighted min-max normalized signals, or reciprocal rank fusion.
 
     `dense` replaces the candidates' own cosines (in their order) when given.
