@@ -5,10 +5,10 @@
 Asks the 449 questions once with the default ranking and keeps, for each question whose first answer
 is a hit, every sentence of that passage with its signals: rare-word share, pooled-vector cosine, new
 names and numbers, the recurring name it holds (names the best passages share), position (the lede), a
-question mark. Then picks the highlight under every setting
-of a grid of weights and reports first-highlight accuracy (over all 449): the best settings, fitted on
-this very set, bound what re-weighting these signals can give; the oracle (any sentence holding the
-answer) bounds what any highlight rule can give on this first answer.
+question mark. Then picks the highlight under every setting of a grid of weights and reports
+first-highlight accuracy (over all 449): the best settings, fitted on this very set, bound what
+re-weighting these signals can give; the oracle (any sentence holding the answer) bounds what any
+highlight rule can give on this first answer.
 """
 
 from __future__ import annotations
