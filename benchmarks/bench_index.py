@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -15,6 +16,7 @@ from index import Embedder, Index, Settings  # noqa: E402
 from index.evaluate import EvalQuestion  # noqa: E402
 from index.keywords import clear_caches  # noqa: E402
 
+T = TypeVar("T")
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BENCH_INDEX = ROOT / ".bench" / "rtqa-2022"
 
@@ -29,26 +31,39 @@ def open_bench_index(embedder: Embedder) -> Index | None:
     return index
 
 
-def timed_in_rounds(
-    searches: dict[str, Callable[[str, date | None], object]], questions: Sequence[EvalQuestion], rounds: int
-) -> dict[str, list[list[float]]]:
-    """Milliseconds each search takes per question, a list per round: `rounds` passes in which every search
-    answers all questions in turn, the first rotating, each from cold sentence caches.
+def in_rounds(passes: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """What each pass returns, a list per round: `rounds` rounds in which every pass runs once, in turn, the
+    first rotating.
 
     One pass per configuration, one after another, is at the mercy of a shared machine's slow spells (runs
     of the same code moved several ms apart); in rounds such a spell falls on several configurations.
     """
-    timings: dict[str, list[list[float]]] = {name: [] for name in searches}
-    names = list(searches)
+    results: dict[str, list[T]] = {name: [] for name in passes}
+    names = list(passes)
     for round_ in range(rounds):
         turn = round_ % len(names)
         for name in names[turn:] + names[:turn]:
+            results[name].append(passes[name]())
+        print(f"  timed: round {round_ + 1} of {rounds}", file=sys.stderr)
+    return results
+
+
+def timed_in_rounds(
+    searches: dict[str, Callable[[str, date | None], object]], questions: Sequence[EvalQuestion], rounds: int
+) -> dict[str, list[list[float]]]:
+    """Milliseconds each search takes per question, a list per round (`in_rounds`), each pass from cold
+    sentence caches."""
+
+    def timed(search: Callable[[str, date | None], object]) -> Callable[[], list[float]]:
+        def one_pass() -> list[float]:
             clear_caches()
             found = []
             for q in questions:
                 started = time.perf_counter()
-                searches[name](q.question, q.asked)
+                search(q.question, q.asked)
                 found.append((time.perf_counter() - started) * 1000)
-            timings[name].append(found)
-        print(f"  timed: round {round_ + 1} of {rounds}", file=sys.stderr)
-    return timings
+            return found
+
+        return one_pass
+
+    return in_rounds({name: timed(search) for name, search in searches.items()}, rounds)

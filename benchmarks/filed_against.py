@@ -35,6 +35,7 @@ from types import SimpleNamespace
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench_index's paths, written out: importing it here would import today's `index` in every worker (see `_compare`).
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BENCH_INDEX = ROOT / ".bench" / "rtqa-2022"
 FILED_AGAINST = "5308b51"  # the last commit before issue 9's work (2026-11-22)
@@ -177,7 +178,9 @@ def _compare(code: Path, old_index: Path, rounds: int) -> int:
         for pipe in pipes.values():
             if pipe.recv() != "ready":
                 raise RuntimeError("a worker did not start")
-        sys.path.insert(0, str(ROOT))
+        # Today's code is imported here, after the workers started, never at the top: a spawned worker runs this
+        # module's top level again, and today's `index` imported there would shadow the filed-against code.
+        from bench_index import in_rounds
         from index.evaluate import load_questions
 
         questions = load_questions(BENCH / "questions.jsonl")
@@ -188,15 +191,14 @@ def _compare(code: Path, old_index: Path, rounds: int) -> int:
             d = _scored(row, questions, pipes[process].recv()).as_dict()
             numbers = " | ".join(f"{d[key]:.3f}" for key in QUALITY_COLUMNS)
             print(f"| {row} | {numbers} | {d['abstained']}/{d['questions']} |", flush=True)
-        timings: dict[str, list[float]] = {row: [] for row in configurations}
-        rows = list(configurations)
-        for round_ in range(rounds):
-            turn = round_ % len(rows)
-            for row in rows[turn:] + rows[:turn]:
-                process, ranking = configurations[row]
+        def timed_pass(process: str, ranking: str):
+            def one_pass() -> list[float]:
                 pipes[process].send(("time", ranking))
-                timings[row].extend(pipes[process].recv())
-            print(f"  timed: round {round_ + 1} of {rounds}", file=sys.stderr)
+                return pipes[process].recv()
+
+            return one_pass
+
+        passes = in_rounds({row: timed_pass(*where) for row, where in configurations.items()}, rounds)
     finally:
         for pipe in pipes.values():
             try:
@@ -207,7 +209,8 @@ def _compare(code: Path, old_index: Path, rounds: int) -> int:
             process.join(timeout=30)
     print(f"\nLatency, k=10 ({rounds} rounds of 449 questions, pooled):\n")
     print("| configuration | query p50 ms | query p95 ms |\n|---|---|---|")
-    for row, taken in timings.items():
+    for row, rounds_taken in passes.items():
+        taken = [ms for found in rounds_taken for ms in found]
         print(f"| {row} | {np.percentile(taken, 50):.1f} | {np.percentile(taken, 95):.1f} |")
     return 0
 
