@@ -21,7 +21,6 @@ so compare rows with each other, not with `rtqa.py`'s.
 from __future__ import annotations
 
 import itertools
-import re
 import sys
 from dataclasses import replace
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from bench_index import BENCH, open_bench_index
 from index import Embedder, rescoring, search
+from index.answers import to_answer
 from index.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
 from index.evaluate import load_questions
 from index.ranking import DEFAULT_RANKING, Ranking
@@ -117,10 +117,7 @@ def collect(index, questions) -> list[tuple[np.ndarray, np.ndarray, str]]:
             rows, scored = kept["signals"]
             timed = fresh_window(item.question) is not None
             rows[:, SIGNALS.index("fresh_untimed" if timed else "fresh_timed")] = 0.0
-            answer = re.compile(r"(?<!\w)" + re.escape(item.answer) + r"(?!\w)", re.IGNORECASE)
-            hits = np.array(
-                [bool(c.row) and c.row["article"].id in item.article_ids and bool(answer.search(c.row["quote"])) for c in scored]
-            )
+            hits = np.array([c.row is not None and item.is_hit(to_answer(c, None)) for c in scored])
             if hits.any():
                 found.append((rows, hits, str(item.asked)))
     finally:
