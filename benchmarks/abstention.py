@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from index import Embedder, Index, Settings  # noqa: E402
 from bench_index import BENCH, open_bench_index  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.results import DEFAULT_FLOORS, Evidence, Floors  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
+from index.quotes.results import DEFAULT_FLOORS, Evidence, Floors  # noqa: E402
 
 CANDIDATES: dict[str, Floors] = {
     "passage cosine or rare words (before issue 9)": Floors(sentence=2.0, known=0.0),

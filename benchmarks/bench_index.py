@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index import Embedder, Index, Settings  # noqa: E402
-from index.evaluate import EvalQuestion  # noqa: E402
-from index.keywords import clear_caches  # noqa: E402
+from index.answering.evaluate import EvalQuestion  # noqa: E402
+from index.text.keywords import clear_caches  # noqa: E402
 
 T = TypeVar("T")
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"

@@ -50,7 +50,11 @@ def _serve(root: str, index_dir: str, backend: str | None, rankings: list[str], 
     from dataclasses import replace
 
     from index import Index, Settings
-    from index.evaluate import load_questions
+
+    try:
+        from index.answering.evaluate import load_questions
+    except ImportError:  # the filed-against code: a flat `index` package
+        from index.evaluate import load_questions
 
     settings = replace(Settings.from_env(), index_dir=Path(index_dir), articles_dir=BENCH / "articles.jsonl.gz")
     if backend is not None:
@@ -60,7 +64,10 @@ def _serve(root: str, index_dir: str, backend: str | None, rankings: list[str], 
     questions = load_questions(BENCH / "questions.jsonl")
     ranking_of = {}
     if rankings != ["own"]:
-        from index import ranking as module
+        try:
+            from index.answering import ranking as module
+        except ImportError:  # the filed-against code
+            from index import ranking as module
 
         ranking_of = {name: getattr(module, name) for name in rankings}
 
@@ -69,7 +76,7 @@ def _serve(root: str, index_dir: str, backend: str | None, rankings: list[str], 
         return lambda question, asked=None: index.search(question, k=10, asked=asked, **kwargs)
 
     try:
-        from index.keywords import clear_caches  # today's code: each pass from cold sentence caches
+        from index.text.keywords import clear_caches  # today's code: each pass from cold sentence caches
     except ImportError:
         clear_caches = lambda: None  # noqa: E731 - the filed-against code keeps none
 
@@ -102,7 +109,7 @@ def _plain(result) -> dict:
 
 def _scored(name: str, questions: list, results: list[dict]):
     """Today's metrics of recorded results (`_plain`), question by question."""
-    from index.evaluate import evaluate
+    from index.answering.evaluate import evaluate
 
     recorded = iter(
         SimpleNamespace(
@@ -181,7 +188,7 @@ def _compare(code: Path, old_index: Path, rounds: int) -> int:
         # Today's code is imported here, after the workers started, never at the top: a spawned worker runs this
         # module's top level again, and today's `index` imported there would shadow the filed-against code.
         from bench_index import in_rounds
-        from index.evaluate import load_questions
+        from index.answering.evaluate import load_questions
 
         questions = load_questions(BENCH / "questions.jsonl")
         print("| configuration | first highlight | highlight@3 | Hits@1 | Hits@5 | Hits@10 | MRR@10 | abstained |")

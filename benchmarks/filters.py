@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from index import Embedder  # noqa: E402
 from bench_index import BENCH, open_bench_index  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
 
 
 

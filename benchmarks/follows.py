@@ -30,7 +30,7 @@ from bench_index import BENCH, open_bench_index  # noqa: E402
 from bot.follow_worker import find_stories  # noqa: E402
 from bot.follows import Follow  # noqa: E402
 from index import Embedder  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
 
 
 def weeks(index, first_year: int = 2022) -> list[frozenset[str]]:

@@ -22,8 +22,8 @@ import numpy as np
 from bench_index import BENCH, open_bench_index
 from bot.readiness import freeze_loaded_objects
 from index import Embedder
-from index.evaluate import load_questions
-from index.keywords import clear_caches
+from index.answering.evaluate import load_questions
+from index.text.keywords import clear_caches
 
 PASSES = 3
 MODES = ("default", "frozen after loading")

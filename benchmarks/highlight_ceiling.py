@@ -19,11 +19,11 @@ import sys
 
 from bench_index import BENCH, open_bench_index
 from index import Embedder
-from index import rescoring, search
-from index.evaluate import load_questions
-from index.ranking import DEFAULT_RANKING
-from index.recurring import recurrence, recurring_names
-from index.sentence_words import QuestionTerms, new_names
+from index.answering import rescoring, search
+from index.answering.evaluate import load_questions
+from index.answering.ranking import DEFAULT_RANKING
+from index.answering.recurring import recurrence, recurring_names
+from index.text.sentence_words import QuestionTerms, new_names
 
 MEANING = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 NOVELTY = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)

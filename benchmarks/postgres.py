@@ -24,11 +24,11 @@ from pathlib import Path
 
 from bench_index import BENCH, BENCH_INDEX  # (also puts the project on the path)
 from index import Embedder, Index, Settings
-from index.evaluate import evaluate, format_table, load_questions
-from index.keywords import clear_caches
-from index.migrate import migrate
-from index.postgres import upgrade
-from index.store import Store
+from index.answering.evaluate import evaluate, format_table, load_questions
+from index.text.keywords import clear_caches
+from index.engines.migrate import migrate
+from index.engines.postgres.database import upgrade
+from index.engines.folder.store import Store
 from rtqa import CONFIGURATIONS
 
 COMPARED = ("BM25 alone (title + passage)", "dense alone (title + passage)", "default")

@@ -28,12 +28,12 @@ import numpy as np
 
 from bench_index import BENCH, open_bench_index
 from index import Embedder, rescoring, search
-from index.answers import to_answer
-from index.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
-from index.evaluate import load_questions
-from index.ranking import DEFAULT_RANKING, Ranking
-from index.recency import fresh_window
-from index.sentence_words import QuestionTerms, SentenceWords
+from index.quotes.answers import to_answer
+from index.answering.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
+from index.answering.evaluate import load_questions
+from index.answering.ranking import DEFAULT_RANKING, Ranking
+from index.questions.recency import fresh_window
+from index.text.sentence_words import QuestionTerms, SentenceWords
 
 SIGNALS = ("moved", "own", "keyword", "sentence", "lead", "fresh_timed", "fresh_untimed", "coverage")
 GRID = {  # BM25's weight is fixed: only the weights' ratios matter

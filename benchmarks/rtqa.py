@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index import Embedder, Index, Ranking, SearchResult, Settings  # noqa: E402
-from index.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
-from index.indexer import embed_text  # noqa: E402
-from index.keywords import clear_caches  # noqa: E402
-from index.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
+from index.answering.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
+from index.indexing.indexer import embed_text  # noqa: E402
+from index.text.keywords import clear_caches  # noqa: E402
+from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 from bench_index import timed_in_rounds  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"

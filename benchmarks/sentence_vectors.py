@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index import Embedder  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.indexer import embed_text  # noqa: E402
-from index.passages import split_passages  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
+from index.indexing.indexer import embed_text  # noqa: E402
+from index.indexing.passages import split_passages  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, BENCH_INDEX  # noqa: E402
-from index.evaluate import load_questions  # noqa: E402
-from index.store import Store  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
+from index.engines.folder.store import Store  # noqa: E402
 
 THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import index.generation_files as generation_files  # noqa: E402
+import index.engines.folder.generations.building as generation_files  # noqa: E402
 from bench_index import BENCH, BENCH_INDEX  # noqa: E402
 from index import Embedder, Index, Settings  # noqa: E402
-from index.evaluate import evaluate, format_table, load_questions  # noqa: E402
+from index.answering.evaluate import evaluate, format_table, load_questions  # noqa: E402
 
 NEW_ARTICLE = (
     "Harbour crane collapse halts container traffic\n\n"

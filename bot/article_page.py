@@ -14,7 +14,7 @@ from html import escape
 import re
 
 from index import StoredArticle
-from index.links import ANSWER_ANCHOR, passage_anchor
+from index.quotes.links import ANSWER_ANCHOR, passage_anchor
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",

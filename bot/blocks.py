@@ -11,8 +11,8 @@ import re
 from urllib.parse import quote as percent_encode
 
 from index import Answer, SearchResult, Stats, UpdateSummary
-from index.adding import AddResult
-from index.fetch import redact
+from intake.adding import AddResult
+from intake.fetch import redact
 
 from .scopes import Scope
 

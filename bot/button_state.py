@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from index.context import MAX_EARLIER
+from index.questions.context import MAX_EARLIER
 
 from .blocks import BUTTON_VALUE_LIMIT
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from index import FilterError
-from index.filters import parse as parse_filters
+from index.questions.filters import parse as parse_filters
 
 from . import blocks
 from .digest_commands import DigestCommands

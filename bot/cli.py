@@ -182,7 +182,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     """`newsbot db upgrade` / `status`: the shared PostgreSQL database's schema (NEWSBOT_DATABASE_URL)."""
     from index import Settings
-    from index.postgres import LATEST, connect, redact, upgrade, version
+    from index.engines.postgres.database import LATEST, connect, redact, upgrade, version
 
     url = Settings.from_env().database_url
     if not url:
@@ -205,9 +205,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy the index folder into a PostgreSQL database (vectors included), then point NEWSBOT_DATABASE_URL at it."""
     from index import Settings
-    from index.migrate import migrate
-    from index.postgres import check_url
-    from index.store import Store
+    from index.engines.migrate import migrate
+    from index.engines.postgres.database import check_url
+    from index.engines.folder.store import Store
 
     try:
         url = check_url(args.to)
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(find_dotenv(usecwd=True))
     args = build_parser().parse_args(argv)
     from index import IndexBusy, IndexCorrupt, ModelError, ModelMismatch, SettingsError
-    from index.postgres import DatabaseError
+    from index.engines.postgres.database import DatabaseError
 
     handled: tuple[type[BaseException], ...] = (
         SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt, DatabaseError,

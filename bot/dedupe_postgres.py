@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.postgres import connect, require_current
+from index.engines.postgres.database import connect, require_current
 
 from .dedupe import KEEP_SECONDS, LEASE_SECONDS
 

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from index import Context, FilterError, Index, Story
-from index.context import read_scope
+from index.questions.context import read_scope
 
 from .blocks import TITLE_CHARS, context, escape, link, section, shorten
 from .digests import Digest, DigestStore

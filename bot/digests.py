@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from apscheduler.triggers.cron import CronTrigger
 
 from index import Index
-from index.context import read_question
+from index.questions.context import read_question
 
 from .state_tables import StateTables
 

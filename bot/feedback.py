@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 
 from index import Index
-from index.state_db import state_database
-from index.store import FEEDBACK_TABLE, now_iso
+from index.engines.state import state_database
+from index.engines.folder.store import FEEDBACK_TABLE, now_iso
 
 VOTES = ("up", "down")
 

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from index import Context, FilterError, Index
-from index.results import Evidence
+from index.quotes.results import Evidence
 
 from . import follow_blocks
 from .follows import Follow, FollowStore, OwedPost, Story

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from index import UpdateSummary
-from index.fetch import redact
+from intake.fetch import redact
 
 from . import blocks
 from .reindex import Reindexer

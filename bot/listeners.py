@@ -15,7 +15,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from index import Context, EmptyQuestion, FilterError, Index, SearchResult
-from index.adding import add_urls
+from intake.adding import add_urls
 
 from . import blocks
 from .button_state import ButtonState, read_button

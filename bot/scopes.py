@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.context import read_scope
-from index.store import now_iso
+from index.questions.context import read_scope
+from index.engines.folder.store import now_iso
 
 from .state_tables import StateTables
 

@@ -15,7 +15,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from index import Index, Settings, SettingsError
-from index.postgres import upgrade
+from index.engines.postgres.database import upgrade
 from index.settings import number_env
 
 from .app import WORKERS, build_app

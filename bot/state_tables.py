@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from index import Index
 
-from index.state_db import StateConnection, StateDatabase, state_database
+from index.engines.state import StateConnection, StateDatabase, state_database
 
 
 class StateTables:

@@ -12,7 +12,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from index.context import MAX_EARLIER
+from index.questions.context import MAX_EARLIER
 
 from .questions import question_from
 

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Callable
 
 from index import Index, Settings
-from index.adding import add_urls
-from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
-from index.fetch import FetchSettings, redact
+from intake.adding import add_urls
+from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
+from intake.fetch import FetchSettings, redact
 from index.settings import number_env
-from index.watcher import DEFAULT_FEED_INTERVAL, Watcher
+from intake.watcher import DEFAULT_FEED_INTERVAL, Watcher
 
 
 def _err(message: str) -> None:

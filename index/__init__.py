@@ -12,19 +12,19 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from .context import NO_CONTEXT, Context
-from .embeddings import Embedder, ModelError
-from .filters import Filters
-from .indexer import Indexer, Log, Progress, UpdateSummary
-from .search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
-from .settings import Settings, SettingsError
-from .snapshot import Reader
-from .sqlite_reader import SqliteReader
-from .sqlite_writer import SqliteWriter
-from .store import IndexBusy, IndexCorrupt, ModelMismatch, Store
-from .stored import Stats, StoredArticle
-from .stories import Story
-from .writer import Writer
+from index.questions.context import NO_CONTEXT, Context
+from index.models.embedder import Embedder, ModelError
+from index.questions.filters import Filters
+from index.indexing.indexer import Indexer, Log, Progress, UpdateSummary
+from index.answering.search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
+from index.settings import Settings, SettingsError
+from index.engines.snapshot import Reader
+from index.engines.folder.reader import SqliteReader
+from index.engines.folder.writer import SqliteWriter
+from index.engines.folder.store import IndexBusy, IndexCorrupt, ModelMismatch, Store
+from index.engines.stored import Stats, StoredArticle
+from index.answering.stories import Story
+from index.engines.writer import Writer
 
 _log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ __all__ = [
 def _engine(settings: Settings, store: Store) -> tuple[Reader, Writer]:
     """Where the index lives: PostgreSQL when `NEWSBOT_DATABASE_URL` names one, else the index folder."""
     if settings.database_url:
-        from .pg_reader import PgReader
-        from .pg_writer import PgWriter
+        from index.engines.postgres.reader import PgReader
+        from index.engines.postgres.writer import PgWriter
 
         return PgReader(settings.database_url), PgWriter(settings.database_url)
     return SqliteReader(store), SqliteWriter(store)

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import make_index
 from index import DEFAULT_RANKING
-from index.keywords import question_words
-from index.recurring import recurrence, recurring_names
-from index.sentence_words import decode, encode
+from index.text.keywords import question_words
+from index.answering.recurring import recurrence, recurring_names
+from index.text.sentence_words import decode, encode
 
 QUESTION = "Which team won the World Cup final on Sunday?"
 FINAL = (

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, cli_env, newsbot
-from index.onnx_backend import has_vnni
+from index.models.onnx_backend import has_vnni
 
 
 def test_ask_builds_the_index_first_and_answers_in_json(tmp_path):
@@ -122,7 +122,7 @@ def test_eval_scores_the_users_own_questions(tmp_path):
 def test_a_different_model_than_the_index_was_built_with_is_a_clear_error(tmp_path):
     env = cli_env(tmp_path)
     assert newsbot("index", "--quiet", env=env).returncode == 0
-    from index.embeddings import model_path
+    from index.models.embedder import model_path
 
     other = tmp_path / "another-model"  # a model folder that loads fine, but is not the one the index used
     other.symlink_to(model_path("all-MiniLM-L6-v2"), target_is_directory=True)

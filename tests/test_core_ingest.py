@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import NATO_QUESTION, SEEDS, make_index
 from index import Index
-from index.store import Store
+from index.engines.folder.store import Store
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
 PARAGRAPHS = [p for p in SEED_TEXT.splitlines() if p.strip()]

@@ -13,7 +13,7 @@ from pathlib import Path
 import faiss
 
 from conftest import NATO_QUESTION, ROOT, SEEDS, cli_env, make_index
-from index.store import Store
+from index.engines.folder.store import Store
 
 SENTENCES = [
     line.strip()

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
 from index import DEFAULT_RANKING, EmptyQuestion
-from index.keywords import quoted_phrases
-from index.published_days import PublishedDays
-from index.recency import current_window, fresh_window, parse_day
+from index.text.keywords import quoted_phrases
+from index.answering.published_days import PublishedDays
+from index.questions.recency import current_window, fresh_window, parse_day
 
 
 @pytest.fixture(scope="module")

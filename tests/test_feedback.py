@@ -10,8 +10,8 @@ import pytest
 
 from conftest import NATO_QUESTION, make_index
 from index import DEFAULT_RANKING
-from index.candidates import FEEDBACK_POOL, feedback_cosines, gather
-from index.keywords import query_terms, stem
+from index.answering.candidates import FEEDBACK_POOL, feedback_cosines, gather
+from index.text.keywords import query_terms, stem
 
 
 def order(found) -> list[int]:

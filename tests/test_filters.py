@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import NATO_QUESTION, make_index, write_sourced_corpus
-from index import EmptyQuestion, FilterError, vector_index
-from index.delta import Delta
-from index.segments import PassageVectors
-from index.filters import parse
+from index import EmptyQuestion, FilterError
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import Delta
+from index.engines.folder.generations.segments import PassageVectors
+from index.questions.filters import parse
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
@@ -111,7 +112,7 @@ def test_parsing_takes_the_filters_out_of_the_question():
 
 @pytest.mark.parametrize("exact_scan", [5000, 10])  # scanned exactly, then through the HNSW graph with a selector
 def test_the_dense_side_is_restricted_inside_the_search(monkeypatch, exact_scan):
-    import index.segments as segments
+    import index.engines.folder.generations.segments as segments
 
     monkeypatch.setattr(segments, "EXACT_SCAN", exact_scan)
     rng = np.random.default_rng(0)

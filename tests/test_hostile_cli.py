@@ -100,9 +100,9 @@ def file_size_limit(max_file_bytes: int) -> Iterator[None]:
 def test_a_full_disk_while_writing_a_faiss_file_is_an_oserror_and_one_line(tmp_path):
     """faiss.write_index raised RuntimeError (a traceback from the CLI) or, failing at close, left a short file."""
     from bot.cli import _storage_problem
-    from index import vector_index
-    from index.sentence_index import SentenceIndex
-    from index.store import Store
+    from index.engines.folder.generations import vector_index
+    from index.engines.folder.generations.sentence_index import SentenceIndex
+    from index.engines.folder.store import Store
 
     vectors = np.random.default_rng(0).random((2000, 384), dtype=np.float32)
     flat = faiss.IndexFlatIP(384)

@@ -16,10 +16,10 @@ import zlib
 from pathlib import Path
 
 from conftest import SEEDS, make_index
-from index import articles as articles_module
-from index import bounded
-from index import records as records_module
-from index.articles import read_file
+from index.reading import files as articles_module
+from index.reading import bounded
+from index.reading import records as records_module
+from index.reading.files import read_file
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
 OTHER_SEED_TEXT = (SEEDS / "000_1c6ccadab8500b43.txt").read_text()

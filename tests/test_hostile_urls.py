@@ -16,10 +16,10 @@ import pytest
 from conftest import cli_env
 from websites import Site, html_page, numbered_story, redirect, rss
 from index import Index
-from index.adding import add_urls
-from index.feeds import FeedError, add_feed, list_feeds, poll_feeds
-from index import fetch as fetch_module
-from index.fetch import FetchError, FetchSettings, fetch, redact
+from intake.adding import add_urls
+from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds
+from intake import fetch as fetch_module
+from intake.fetch import FetchError, FetchSettings, fetch, redact
 
 # Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
 # come from conftest.py.

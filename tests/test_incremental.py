@@ -11,9 +11,9 @@ import threading
 import faiss
 import pytest
 
-import index.generation_files as generation_files
+import index.engines.folder.generations.building as generation_files
 from conftest import NATO_QUESTION, SEEDS, make_index
-from index.store import Store
+from index.engines.folder.store import Store
 
 ZEBRA = "Zebra festival\n\nThe town council said the zebra crossing festival will close the high street on Saturday for the parade."
 ZEBRA_QUESTION = "when does the zebra crossing festival close the high street?"

@@ -6,7 +6,7 @@ import random
 import re
 
 from conftest import SEEDS
-from index.passages import MAX_WORDS, split_passages
+from index.indexing.passages import MAX_WORDS, split_passages
 
 TRICKY = (
     "Breaking\r\n\r\nThe U.S. and the U.K. met on Jan. 5 at 3.30 p.m. in Washington D.C. with Mr. Smith. "
@@ -77,7 +77,7 @@ def test_hard_wrapped_text_is_not_cut_mid_sentence():
 
 
 def test_text_with_nul_and_broken_escapes_is_sanitized_at_ingest(tmp_path):
-    from index.articles import read_file
+    from index.reading.files import read_file
 
     corpus = tmp_path / "odd.jsonl"
     corpus.write_text(

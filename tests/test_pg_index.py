@@ -18,8 +18,8 @@ import pytest
 from botkit import NEWSBOT, clean_env
 from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
 from index import Index, IndexBusy, Settings
-from index.pg_writer import PgWriter
-from index.sentence_words import FORMAT
+from index.engines.postgres.writer import PgWriter
+from index.text.sentence_words import FORMAT
 
 QUESTIONS = [
     NATO_QUESTION,

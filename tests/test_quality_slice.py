@@ -16,8 +16,8 @@ from functools import partial
 import pytest
 
 from conftest import ROOT, make_index
-from index.evaluate import evaluate, load_questions
-from index.ranking import BM25_ONLY, DENSE_ONLY, PREVIOUS_RANKING
+from index.answering.evaluate import evaluate, load_questions
+from index.answering.ranking import BM25_ONLY, DENSE_ONLY, PREVIOUS_RANKING
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 FIRST_HIGHLIGHT = 0.50  # measured 0.550 (previous default 0.450), one question is 0.025

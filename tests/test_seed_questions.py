@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_index
-from index.evaluate import load_questions
+from index.answering.evaluate import load_questions
 
 QUESTIONS = load_questions(Path(__file__).parent / "data" / "seed_questions.jsonl")
 ANSWERABLE = [q for q in QUESTIONS if not q.off_topic]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import sentence_index
-from index.sentence_index import SentenceIndex
+from index.engines.folder.generations import sentence_index
+from index.engines.folder.generations.sentence_index import SentenceIndex
 
 
 def _rows(count: int, dimension: int = 16, seed: int = 0) -> list[tuple[int, np.ndarray]]:

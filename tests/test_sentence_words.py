@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from conftest import NATO_QUESTION, make_index
-from index.sentence_words import FORMAT, QuestionTerms, decode, encode, fits, new_names, passage_stems
-from index.store import Store
+from index.text.sentence_words import FORMAT, QuestionTerms, decode, encode, fits, new_names, passage_stems
+from index.engines.folder.store import Store
 
 SENTENCES = [
     "NATO expelled eight members of Russia’s mission, saying they were undeclared intelligence officers.",

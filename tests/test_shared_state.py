@@ -14,8 +14,8 @@ from botkit import NEWSBOT, BotProcess, SlackSender, bot_corpus, clean_env, ment
 from conftest import make_index
 from bot.dedupe_postgres import PostgresEventClaims
 from bot.dedupe_sqlite import SqliteEventClaims
-from index import postgres
-from index.postgres import LATEST, DatabaseError, upgrade
+from index.engines.postgres import database as postgres
+from index.engines.postgres.database import LATEST, DatabaseError, upgrade
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

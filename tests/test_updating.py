@@ -22,13 +22,13 @@ import pytest
 from conftest import NATO_QUESTION, PROXY_VARS, SEEDS, cli_env, make_index
 from websites import Site, conditional_feed, html_page
 from index import Index
-from index import fetch as fetch_module
-from index import adding as adding_module
-from index import feeds as feeds_module
-from index.adding import add_urls
-from index.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
-from index.fetch import FetchError, FetchSettings, blocked_reason, fetch
-from index.watcher import Watcher
+from intake import fetch as fetch_module
+from intake import adding as adding_module
+from intake import feeds as feeds_module
+from intake.adding import add_urls
+from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
+from intake.fetch import FetchError, FetchSettings, blocked_reason, fetch
+from intake.watcher import Watcher
 
 # Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
 # come from conftest.py.

@@ -1,0 +1,187 @@
+"""Build and write the files of a new index generation from the previous generation's and an update's
+new passages: either a small delta beside the unchanged base (what an update of a few articles costs),
+or, when the delta or the passages removed from the base grow past a share of it, a full build of
+the passage vectors (HNSW), sentence vectors and BM25.
+
+Everything is written under the new generation's names before the commit that switches to them, so a
+crash at any point leaves the previous generation whole (see `store`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import MAX_SHARE, MIN_SIZE, Delta
+from index.engines.folder.generations.keyword_index import KeywordIndex, document_tokens
+from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.store import Store
+
+LARGE = 5000  # passages from which building shows a progress bar
+
+# One new passage of an update: (passage id, planned article, ordinal, Passage, embedding hash).
+NewPassage = tuple
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a new generation holds: how many passages (checked against SQLite at the commit) and their dimension."""
+
+    passages: int
+    dimension: int
+    delta: bool  # a delta beside the previous base, rather than a full build
+
+
+class GenerationFiles:
+    """Writes one generation's files into a `Store`."""
+
+    def __init__(self, store: Store, progress: bool) -> None:
+        self.store = store
+        self.progress = progress
+
+    def write(
+        self,
+        conn: sqlite3.Connection,
+        generation: int,
+        full: bool,
+        stale_ids: list[int],
+        rows: list[NewPassage],
+        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        dimension: int,
+    ) -> Written:
+        """Write generation `generation + 1`: the previous one's passages minus `stale_ids` (none if `full`) plus `rows`.
+
+        `vectors` maps each new passage's hash to its passage and sentence vectors.
+        """
+        stale = np.asarray(sorted(stale_ids), dtype=np.int64)
+        delta, alive = None, None
+        if not full:
+            previous = self.store.read_delta(generation)
+            delta, base = previous if previous else (None, generation)
+            try:
+                base_keywords = self.store.read_keywords(generation)
+            except ValueError:  # unreadable or from an older version: build in full
+                base_keywords = None
+            alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages")), dtype=np.int64)
+            if base_keywords is not None and base_keywords.average_length is not None:
+                dead = np.setdiff1d(base_keywords.ids, np.setdiff1d(alive, stale))
+                gone = set(stale.tolist())
+                kept = [row for row in delta.rows() if row[0] not in gone] if delta is not None else []
+                recent = kept + self._fresh(rows, vectors)
+                limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
+                if len(recent) <= limit and len(dead) <= limit:
+                    return self._write_delta(generation, base, recent, dimension, len(alive) - len(stale) + len(rows))
+        return self._write_full(generation, full, stale, rows, vectors, dimension, delta, alive, conn)
+
+    def _write_delta(self, generation: int, base: int, recent: list, dimension: int, passages: int) -> Written:
+        """The previous base, linked, and a delta of the recent passages: seconds at any corpus size."""
+        new_generation = generation + 1
+        if recent:
+            dimension = len(recent[0][1])
+        self.store.link_base(generation, new_generation)
+        self.store.write_delta(Delta.build(recent, dimension), new_generation, base)
+        return Written(passages, dimension, True)
+
+    def _write_full(
+        self,
+        generation: int,
+        full: bool,
+        stale: np.ndarray,
+        rows: list[NewPassage],
+        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        dimension: int,
+        previous_delta: Delta | None,
+        alive: np.ndarray | None,
+        conn: sqlite3.Connection,
+    ) -> Written:
+        """Rebuild the HNSW graph, sentence vectors and BM25 over every passage of the coming generation.
+
+        `previous_delta` and `alive` (the passage ids before this update) as `write` read them; unused if `full`.
+        """
+        if full:
+            if vectors:
+                dimension = len(next(iter(vectors.values()))[0])
+            kept, kept_ids = np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        else:
+            kept, kept_ids = vector_index.contents(self.store.read_vectors(generation))
+            if previous_delta is not None:
+                kept = np.concatenate([kept, previous_delta.vectors])
+                kept_ids = np.concatenate([kept_ids, previous_delta.ids])
+            keep = np.isin(kept_ids, alive) & ~np.isin(kept_ids, stale)
+            kept, kept_ids = kept[keep], kept_ids[keep]
+            dimension = kept.shape[1]
+        fresh_matrix = np.asarray([vectors[r[4]][0] for r in rows], dtype=np.float32).reshape(-1, dimension)
+        matrix = np.concatenate([kept, fresh_matrix])
+        ids = np.concatenate([kept_ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
+        large = self.progress and len(ids) >= LARGE
+        index = vector_index.build(dimension, matrix, ids, progress=large)
+
+        new_generation = generation + 1
+        sentences = self._sentence_rows(generation, full, ids, rows, vectors, previous_delta)
+        self.store.write_sentences(SentenceIndex.build(sentences, dimension, progress=large), new_generation)
+        keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
+        if not np.array_equal(keywords.ids, np.sort(ids)):
+            raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
+        self.store.write_vectors(index, new_generation)
+        return Written(int(index.ntotal), dimension, False)
+
+    def write_keywords(self, generation: int, passages: Iterable[tuple[int, str, str]], count: int) -> KeywordIndex:
+        """Build and write `generation`'s BM25 keyword index over `(id, title, text)` rows in id order."""
+        keywords = KeywordIndex.build(passages, total=count, progress=self.progress and count >= LARGE)
+        self.store.write_keywords(keywords, generation)
+        return keywords
+
+    def has_sentences(self, generation: int) -> bool:
+        """True when `generation`'s sentence vectors can be read (an older index has none)."""
+        try:
+            self.store.read_sentences(generation)
+        except ValueError:
+            return False
+        return True
+
+    @staticmethod
+    def _fresh(rows: list[NewPassage], vectors: dict[bytes, tuple[np.ndarray, np.ndarray]]) -> list:
+        """An update's new passages as delta rows: (id, passage vector, sentence vectors, BM25 tokens)."""
+        out = []
+        for pid, plan, _, passage, digest in rows:
+            body = plan.article.text[passage.start : passage.end]
+            out.append((pid, vectors[digest][0], vectors[digest][1], document_tokens(plan.article.title, body)))
+        return out
+
+    def _sentence_rows(
+        self,
+        generation: int,
+        full: bool,
+        ids: np.ndarray,
+        rows: list[NewPassage],
+        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        previous_delta: Delta | None,
+    ) -> Iterable[tuple[int, np.ndarray]]:
+        """`(passage id, sentence vectors)` of every passage of the coming generation, in id order.
+
+        Kept passages take theirs from the previous generation's base or delta, new ones from this update.
+        """
+        fresh = {pid: vectors[digest][1] for pid, _, _, _, digest in rows}
+        previous = None if full else self.store.read_sentences(generation)
+        for pid in np.sort(ids).tolist():
+            matrix = fresh.get(pid)
+            if matrix is None and previous_delta is not None and len(previous_delta.ids) and pid >= previous_delta.ids[0]:
+                matrix = previous_delta.sentences.of(pid)
+            yield pid, (matrix if matrix is not None else previous.of(pid))
+
+
+def _keyword_rows(conn: sqlite3.Connection, full: bool, stale: set[int], rows: list) -> Iterable[tuple[int, str, str]]:
+    """`(id, title, text)` of every passage of the coming generation, by id: the kept ones, then the new.
+
+    Read before the commit's write transaction, so building BM25 never holds SQLite's write lock.
+    """
+    if not full:
+        for pid, title, body in Store.passage_texts(conn):
+            if pid not in stale:
+                yield pid, title, body
+    for pid, plan, _, passage, _ in rows:
+        yield pid, plan.article.title, plan.article.text[passage.start : passage.end]

@@ -1,0 +1,118 @@
+"""The small segment of recent passages an update writes beside an unchanged base, so an update costs
+what changed: passage vectors (scanned exactly), sentence vectors, and the term counts BM25 needs.
+
+A generation is a base (the HNSW graph, BM25 and sentence files of the last full build, hard-linked
+under the generation's names) plus this delta; passages removed since the base was built are left in
+the base and skipped by readers (see `segments`). Passage ids only grow, so every delta id is larger
+than every base id. The delta is rewritten whole by each update (it stays small: past `MAX_SHARE`
+of the base, or too many removals, the next update is a full build again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from index.engines.folder.generations.durable import write_folder
+from index.engines.folder.generations.sentence_index import SentenceIndex
+
+FORMAT = {"format": 1}
+FORMAT_FILE = "newsbot.json"
+MIN_SIZE = 2000  # passages a delta may always hold
+MAX_SHARE = 0.1  # beyond this share of the base's passages (or removed base passages), rebuild in full
+
+
+class Delta:
+    """Recent passages: ids (ascending), passage vectors, sentence vectors, and BM25 term counts."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentences: SentenceIndex, terms: dict[str, tuple[np.ndarray, np.ndarray]],
+                 lengths: np.ndarray) -> None:
+        self.ids = ids
+        self.vectors = vectors
+        self.sentences = sentences
+        self.terms = terms  # stem -> (positions in `ids`, counts)
+        self.lengths = lengths  # stems per passage (title counted TITLE_REPEAT times, as BM25 sees it)
+
+    @classmethod
+    def empty(cls, dimension: int) -> Delta:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32),
+                   SentenceIndex.build([], dimension), {}, np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int) -> Delta:
+        """From `(passage id, passage vector, sentence vectors, BM25 tokens)` rows in ascending id order."""
+        rows = list(rows)
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        if np.any(np.diff(ids) <= 0):
+            raise ValueError("delta passages must come in ascending id order")
+        vectors = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(-1, dimension)
+        sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension)
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for position, (_, _, _, tokens) in enumerate(rows):
+            for stem, count in Counter(tokens).items():
+                where, counts = postings.setdefault(stem, ([], []))
+                where.append(position)
+                counts.append(count)
+        terms = {s: (np.asarray(w, dtype=np.int64), np.asarray(c, dtype=np.float32)) for s, (w, c) in postings.items()}
+        lengths = np.asarray([len(r[3]) for r in rows], dtype=np.int64)
+        return cls(ids, vectors, sentences, terms, lengths)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self) -> Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]]:
+        """The rows it was built from (for carrying them into the next delta)."""
+        bags: list[list[str]] = [[] for _ in range(len(self.ids))]
+        for stem, (where, counts) in self.terms.items():
+            for position, count in zip(where.tolist(), counts.tolist()):
+                bags[position] += [stem] * int(count)
+        for position, pid in enumerate(self.ids.tolist()):
+            yield pid, self.vectors[position], self.sentences.of(pid), bags[position]
+
+    def save(self, directory: Path, generation: int, base: int) -> None:
+        """Write durably as `generation`'s delta over base generation `base`."""
+        stems = sorted(self.terms)
+
+        def fill(tmp: Path) -> None:
+            np.save(tmp / "ids.npy", self.ids)
+            np.save(tmp / "vectors.npy", self.vectors)
+            np.save(tmp / "lengths.npy", self.lengths)
+            np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentences.vectors))
+            np.save(tmp / "sentence_offsets.npy", self.sentences.offsets)
+            counts = [len(self.terms[s][0]) for s in stems]
+            np.save(tmp / "term_offsets.npy", np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+            np.save(tmp / "term_positions.npy", np.concatenate([self.terms[s][0] for s in stems] or [np.zeros(0, np.int64)]))
+            np.save(tmp / "term_counts.npy", np.concatenate([self.terms[s][1] for s in stems] or [np.zeros(0, np.float32)]))
+            (tmp / "stems.json").write_text(json.dumps(stems))
+            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation, "base": base}))
+
+        write_folder(directory, fill)
+
+    @classmethod
+    def load(cls, directory: Path, generation: int) -> tuple[Delta, int]:
+        """`generation`'s delta and its base generation; `ValueError` when missing or another generation's."""
+        try:
+            meta = json.loads((directory / FORMAT_FILE).read_text())
+            if {k: meta.get(k) for k in ("format", "generation")} != {**FORMAT, "generation": generation}:
+                raise ValueError(f"{directory} was written for another index version")
+            ids = np.load(directory / "ids.npy")
+            vectors = np.load(directory / "vectors.npy")
+            sentence_vectors = np.load(directory / "sentence_vectors.npy")
+            offsets = np.load(directory / "sentence_offsets.npy")
+            term_offsets = np.load(directory / "term_offsets.npy")
+            positions = np.load(directory / "term_positions.npy")
+            counts = np.load(directory / "term_counts.npy")
+            stems = json.loads((directory / "stems.json").read_text())
+            lengths = np.load(directory / "lengths.npy")
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"cannot read the delta {directory}: {exc}") from exc
+        terms = {
+            stem: (positions[term_offsets[i] : term_offsets[i + 1]], counts[term_offsets[i] : term_offsets[i + 1]])
+            for i, stem in enumerate(stems)
+        }
+        sentences = SentenceIndex(ids, offsets, sentence_vectors, None)
+        return cls(ids, vectors, sentences, terms, lengths), int(meta["base"])

@@ -1,0 +1,149 @@
+"""The files of each index generation inside the index folder: the passage vectors (FAISS), the BM25 and
+sentence vector folders, and a delta beside a shared base; written durably under the generation's
+names before the commit that makes them current, and removed two generations later."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import faiss
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import FORMAT_FILE, Delta
+from index.engines.folder.generations.durable import fsync_directory, link_folder, link_or_copy
+from index.engines.folder.generations.keyword_index import KeywordIndex
+from index.engines.folder.generations.sentence_index import SentenceIndex
+
+# The current and the previous generation's files are kept, so a reader that has just read the old
+# generation number can still load its files; older ones are deleted (readers hold them in memory).
+KEEP_GENERATIONS = 2
+
+
+class IndexCorrupt(RuntimeError):
+    """The index files disagree or cannot be read; `newsbot index --rebuild` repairs it."""
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class GenerationFolder:
+    """Paths, writes and reads of the per-generation files under `self.directory` (mixed into `Store`)."""
+
+    directory: Path
+
+    # --- FAISS generations ------------------------------------------------------------------------
+
+    def faiss_path(self, generation: int) -> Path:
+        """The FAISS file of one index generation."""
+        return self.directory / f"vectors-{generation:08d}.faiss"
+
+    def write_vectors(self, index: faiss.Index, generation: int) -> Path:
+        """Write a FAISS index durably under its generation's name (temp file, fsync, rename)."""
+        target = self.faiss_path(generation)
+        fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".tmp", dir=self.directory)
+        os.close(fd)
+        try:
+            vector_index.write_file(index, tmp)  # a full disk is an OSError, not a RuntimeError
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        fsync_directory(self.directory)
+        return target
+
+    def read_vectors(self, generation: int) -> faiss.Index:
+        """Load one generation's FAISS index into memory."""
+        path = self.faiss_path(generation)
+        try:
+            return vector_index.prepare(faiss.read_index(str(path)))
+        except RuntimeError as exc:
+            raise IndexCorrupt(f"cannot read {path}: {exc}") from exc
+
+    def remove_old_generations(self, current: int) -> None:
+        """Delete the files of old generations and temp files left by crashed updates."""
+        for path in [
+            *self.directory.glob("vectors-*.faiss"),
+            *self.directory.glob("keywords-*"),
+            *self.directory.glob("sentences-*"),
+            *self.directory.glob("delta-*"),
+        ]:
+            try:
+                generation = int(path.name.split(".")[0].split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if generation <= current - KEEP_GENERATIONS or generation > current:
+                _remove(path)
+        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp", ".delta-*.tmp"):
+            for path in self.directory.glob(pattern):
+                _remove(path)
+
+    # --- a base shared by later generations, and their deltas -------------------------------------
+
+    def link_base(self, generation: int, new_generation: int) -> None:
+        """Give `new_generation` the base files of `generation` (vectors, BM25, sentences) as hard links."""
+        target = self.faiss_path(new_generation)
+        target.unlink(missing_ok=True)  # left by an update that crashed before its commit
+        link_or_copy(self.faiss_path(generation), target)
+        for folder in (self.keywords_path, self.sentences_path):
+            written = json.loads((folder(generation) / FORMAT_FILE).read_text())
+            link_folder(folder(generation), folder(new_generation), FORMAT_FILE, json.dumps({**written, "generation": new_generation}))
+        fsync_directory(self.directory)
+
+    def delta_path(self, generation: int) -> Path:
+        """The delta folder of one index generation (none after a full build)."""
+        return self.directory / f"delta-{generation:08d}"
+
+    def write_delta(self, delta: Delta, generation: int, base: int) -> None:
+        """Write one generation's delta durably (temp folder, fsync, rename)."""
+        delta.save(self.delta_path(generation), generation, base)
+        fsync_directory(self.directory)
+
+    def read_delta(self, generation: int) -> tuple[Delta, int] | None:
+        """`generation`'s delta and base generation, or None after a full build; `IndexCorrupt` when unreadable."""
+        path = self.delta_path(generation)
+        if not path.exists():
+            return None
+        try:
+            return Delta.load(path, generation)
+        except ValueError as exc:
+            raise IndexCorrupt(str(exc)) from exc
+
+    # --- sentence vector generations ---------------------------------------------------------------
+
+    def sentences_path(self, generation: int) -> Path:
+        """The sentence vector folder of one index generation."""
+        return self.directory / f"sentences-{generation:08d}"
+
+    def write_sentences(self, sentences: SentenceIndex, generation: int) -> None:
+        """Write one generation's sentence vectors durably (temp folder, fsync, rename)."""
+        sentences.save(self.sentences_path(generation), generation)
+        fsync_directory(self.directory)
+
+    def read_sentences(self, generation: int) -> SentenceIndex:
+        """Load one generation's sentence vectors; `ValueError` when missing, unreadable or not that generation's."""
+        return SentenceIndex.load(self.sentences_path(generation), generation)
+
+    # --- BM25 keyword index generations -----------------------------------------------------------
+
+    def keywords_path(self, generation: int) -> Path:
+        """The keyword index folder of one index generation."""
+        return self.directory / f"keywords-{generation:08d}"
+
+    def write_keywords(self, keywords: KeywordIndex, generation: int) -> None:
+        """Write one generation's keyword index durably (temp folder, fsync, rename)."""
+        keywords.save(self.keywords_path(generation), generation)
+        fsync_directory(self.directory)
+
+    def read_keywords(self, generation: int) -> KeywordIndex:
+        """Load one generation's keyword index; `ValueError` when it is missing, unreadable or not that generation's."""
+        return KeywordIndex.load(self.keywords_path(generation), generation)

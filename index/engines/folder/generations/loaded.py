@@ -1,0 +1,113 @@
+"""The in-memory files of index generations, loaded once each and swapped in between questions."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import Delta
+from index.engines.folder.generations.keyword_index import KeywordIndex
+from index.engines.folder.generations.segments import Keywords, PassageVectors, Sentences
+from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.store import KEEP_GENERATIONS, IndexCorrupt, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The passage vectors, BM25 and sentence vectors of one index generation: base and delta together."""
+
+    number: int
+    vectors: PassageVectors
+    keywords: Keywords
+    sentences: Sentences
+    base: int  # the generation whose full build the base files come from
+
+
+@dataclass(frozen=True)
+class _Base:
+    vectors: faiss.Index
+    keywords: KeywordIndex
+    sentences: SentenceIndex
+
+
+class Generations:
+    """Keeps the newest two loaded generations (a slow reader may still be on the older); thread-safe.
+
+    Generations sharing a base share its loaded files: after an update that only wrote a delta, the
+    swap loads the delta alone.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._swap = threading.Lock()
+        self._loaded: dict[int, Generation] = {}
+        self._bases: dict[int, _Base] = {}
+
+    def get(self, generation: int, conn: sqlite3.Connection) -> Generation:
+        """The files of `generation`, loading them (once) when the index has moved on.
+
+        `conn` must be reading that generation: the passages it sees tell which base passages were
+        removed since, and a missing keyword index (an index written before keyword files existed) is
+        rebuilt in memory from them.
+        """
+        current = self._loaded.get(generation)
+        if current is not None:
+            return current
+        with self._swap:
+            if generation not in self._loaded:
+                found = self.store.read_delta(generation)
+                delta, base_number = found if found else (None, generation)
+                base = self._bases.get(base_number) or self._base(generation, conn, delta is None)
+                delta = delta or Delta.empty(base.vectors.d)
+                alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")), dtype=np.int64)
+                dead = np.setdiff1d(base.keywords.ids, alive)
+                if len(np.setdiff1d(alive, np.concatenate([base.keywords.ids, delta.ids]))) or len(np.setdiff1d(delta.ids, alive)):
+                    raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
+                self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
+                self._loaded[generation] = Generation(
+                    generation,
+                    PassageVectors(base.vectors, delta, dead),
+                    Keywords(base.keywords, delta, dead),
+                    Sentences(base.sentences, delta, dead),
+                    base_number,
+                )
+                self._bases = {
+                    g.base: _Base(g.vectors.base, g.keywords.base, g.sentences.base) for g in self._loaded.values()
+                }
+            return self._loaded[generation]
+
+    def _base(self, generation: int, conn: sqlite3.Connection, whole: bool) -> _Base:
+        """Load the base files under `generation`'s names; `whole` when there is no delta (a full build)."""
+        vectors = self.store.read_vectors(generation)
+        vector_ids = np.sort(vector_index.contents_ids(vectors))
+        try:
+            keywords = self.store.read_keywords(generation)
+            if not np.array_equal(keywords.ids, vector_ids):
+                raise ValueError(f"the keyword index of generation {generation} holds other passages")
+        except ValueError as exc:
+            if not whole:
+                raise IndexCorrupt(f"generation {generation}: {exc}") from exc
+            log.warning("%s; rebuilding it in memory (`newsbot index` writes it to disk)", exc)
+            keywords = KeywordIndex.build(Store.passage_texts(conn))
+        if not np.array_equal(keywords.ids, vector_ids):
+            raise IndexCorrupt(f"generation {generation}: the passages and the vectors do not match")
+        return _Base(vectors, keywords, self._sentences(generation, vector_ids, vectors.d))
+
+    def _sentences(self, generation: int, vector_ids: np.ndarray, dimension: int) -> SentenceIndex:
+        """`generation`'s sentence vectors; without them (an index from before they existed) sentences score by words only."""
+        try:
+            sentences = self.store.read_sentences(generation)
+        except ValueError as exc:
+            log.warning("%s; answering without sentence vectors until `newsbot index` runs", exc)
+            return SentenceIndex.build([], dimension)
+        if not np.array_equal(sentences.passage_ids, vector_ids):
+            raise IndexCorrupt(f"generation {generation}: the passages and the sentence vectors do not match")
+        return sentences

@@ -1,0 +1,211 @@
+"""One generation's passages as readers see them: the base files plus the recent delta (see `delta`),
+minus the base passages removed since the base was built ("dead"). The three views answer what search
+asks of passage vectors, BM25 and sentence vectors, whichever segment a passage is in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import faiss
+import numpy as np
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import Delta
+from index.engines.folder.generations.keyword_index import B, K1, KeywordIndex
+from index.engines.folder.generations.sentence_index import SentenceIndex
+
+EXACT_SCAN = 5000  # allowed passages up to which the dense side scans them all instead of the graph
+
+
+def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Index of each wanted id in the ascending `ids`; -1 where absent."""
+    if not len(ids):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    found = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+    return np.where(ids[found] == wanted, found, -1)
+
+
+def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[int, float]]:
+    """The `n` of `allowed` closest to `query`, every one compared (`vectors` has `reconstruct_batch`)."""
+    ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
+    if not len(ids):
+        return []
+    scores = vectors.reconstruct_batch(ids) @ query
+    top = np.argsort(-scores)[:n]
+    return list(zip(ids[top].tolist(), scores[top].tolist()))
+
+
+class PassageVectors:
+    """Passage vectors: the base HNSW graph and the delta's rows, without dead passages."""
+
+    def __init__(self, base: faiss.Index, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.dead = dead  # ascending
+        self._dead = frozenset(dead.tolist())
+        self.d = base.d
+        self.ntotal = int(base.ntotal) - len(dead) + len(delta)
+
+    def reconstruct(self, pid: int) -> np.ndarray:
+        position = int(_positions(self.delta.ids, np.asarray([pid]))[0])
+        return self.delta.vectors[position] if position >= 0 else self.base.reconstruct(int(pid))
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), self.d), dtype=np.float32)
+        in_delta = _positions(self.delta.ids, ids)
+        recent = in_delta >= 0
+        if recent.any():
+            out[recent] = self.delta.vectors[in_delta[recent]]
+        if (~recent).any():
+            out[~recent] = self.base.reconstruct_batch(ids[~recent])
+        return out
+
+    def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        """The `n` passages closest to `query`, only among `allowed` when given (restricted inside the search).
+
+        A few thousand allowed passages are scanned exactly; more are searched in the HNSW graph with an
+        id selector, so a narrow filter still finds its best passages rather than none of a global top n.
+        The delta is always scanned exactly; dead passages are never returned.
+        """
+        if allowed is not None and len(allowed) <= EXACT_SCAN:
+            return scan(self, query, n, allowed)
+        found: list[tuple[int, float]] = []
+        if self.base.ntotal:
+            params = None
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=vector_index.EF_SEARCH)
+            wanted = min(n + len(self.dead), self.base.ntotal)
+            scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
+            dead = self._dead
+            found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
+        if len(self.delta):
+            ids, scores = self.delta.ids, self.delta.vectors @ query
+            if allowed is not None:
+                keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+                ids, scores = ids[keep], scores[keep]
+            if len(ids) > n:  # only the delta's own best n can make the merged top n
+                top = np.argpartition(-scores, n - 1)[:n]
+                ids, scores = ids[top], scores[top]
+            found += list(zip(ids.tolist(), scores.tolist()))
+            found.sort(key=lambda item: -item[1])
+        return found[:n]
+
+
+class Keywords:
+    """BM25 over base and delta: the base's precomputed scores (dead passages zeroed) and the delta's
+    scored with the same constants and the combined document frequencies."""
+
+    def __init__(self, base: KeywordIndex, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.ids = np.concatenate([base.ids, delta.ids])
+        self._dead_positions = _positions(base.ids, dead)
+        self._documents = len(base.ids) + len(delta)
+        self._alive = self._documents - len(dead)
+
+    def __len__(self) -> int:
+        return self._alive
+
+    def frequency(self, stem: str) -> int:
+        """How many passages hold this stem (base and delta)."""
+        recent = self.delta.terms.get(stem)
+        return self.base.frequency(stem) + (len(recent[0]) if recent else 0)
+
+    def frequencies(self, stems: list[str]) -> dict[str, int]:
+        """How many passages hold each stem."""
+        return {s: self.frequency(s) for s in stems}
+
+    def scores(self, stems: list[str]) -> np.ndarray:
+        """The BM25 score of every passage (aligned with `ids`) for these distinct query stems."""
+        base = self.base.scores(stems) if len(self.base.ids) else np.zeros(0, dtype=np.float32)
+        if len(self._dead_positions):
+            base = base.copy()
+            base[self._dead_positions[self._dead_positions >= 0]] = 0.0
+        if not len(self.delta):
+            return base
+        recent = np.zeros(len(self.delta), dtype=np.float32)
+        average = self.base.average_length or float(self.delta.lengths.mean() or 1.0)
+        norms = K1 * ((1 - B) + B * self.delta.lengths / average)
+        for stem in dict.fromkeys(stems):
+            posting = self.delta.terms.get(stem)
+            if posting is None:
+                continue
+            where, counts = posting
+            frequency = self.frequency(stem)
+            idf = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
+            recent[where] += idf * counts / (norms[where] + counts)
+        return np.concatenate([base, recent])
+
+    def positions(self, pids: list[int]) -> np.ndarray:
+        """Column of each passage id; -1 for an id not in this generation."""
+        return _positions(self.ids, np.asarray(pids, dtype=np.int64))
+
+    def best(
+        self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),
+        earlier_stems: list[str] = (), earlier_weight: float = 0.0,
+    ) -> tuple[list[int], dict[int, float]]:
+        """The `n` best-scoring passages (score > 0, among `allowed`), and the scores of those and of `also`."""
+        bm25 = self.scores(stems)  # every passage's score: the other retrievers' candidates get theirs too
+        if earlier_stems and earlier_weight > 0:
+            bm25 = bm25 + earlier_weight * self.scores(list(earlier_stems))
+        if allowed is not None:
+            ranked = np.full_like(bm25, -1.0)
+            positions = self.positions(sorted(allowed))
+            positions = positions[positions >= 0]
+            ranked[positions] = bm25[positions]
+        else:
+            ranked = bm25
+        count = min(n, len(bm25))
+        if count <= 0:
+            return [], {}
+        # Only the passages that score are partitioned (about half of 65k for a RealTimeQA question: 0.40
+        # against 0.58 ms), best first, so candidates found by BM25 alone come in a fixed order.
+        top = np.flatnonzero(ranked > 0)
+        if len(top) > count:
+            top = top[np.argpartition(-ranked[top], count - 1)[:count]]
+        top = top[np.argsort(-ranked[top], kind="stable")]
+        top_ids = self.ids[top].tolist()
+        wanted = list(dict.fromkeys([*also, *top_ids]))
+        scores = {pid: float(bm25[at]) for pid, at in zip(wanted, self.positions(wanted).tolist()) if at >= 0}
+        return top_ids, scores
+
+
+class Sentences:
+    """Sentence vectors of base and delta passages (dead passages are never asked for, and not found)."""
+
+    def __init__(self, base: SentenceIndex, delta: Delta, dead: np.ndarray) -> None:
+        self.base = base
+        self.delta = delta
+        self.dead = dead
+        self._first_recent = int(delta.ids[0]) if len(delta) else None
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.delta.sentences)
+
+    def _part(self, pid: int) -> SentenceIndex:
+        return self.delta.sentences if self._first_recent is not None and pid >= self._first_recent else self.base
+
+    def of(self, pid: int) -> np.ndarray:
+        return self._part(pid).of(pid)
+
+    def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
+        if self._first_recent is None:
+            return self.base.cosines(pids, query)
+        old = [p for p in pids if p < self._first_recent]
+        new = [p for p in pids if p >= self._first_recent]
+        found = dict(zip(old, self.base.cosines(old, query)))
+        found.update(zip(new, self.delta.sentences.cosines(new, query)))
+        return [found[p] for p in pids]
+
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
+
+    def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
+        dead = frozenset(self.dead.tolist())
+        found = [hit for hit in self.base.search(query, n + 4 * len(dead)) if hit[0] not in dead]
+        found += self.delta.sentences.search(query, n)
+        found.sort(key=lambda hit: -hit[2])
+        return found[:n]

@@ -1,0 +1,191 @@
+"""Sentence vectors of one index generation: exact rows for scoring a passage's sentences, and a
+nearest-neighbour index over them, so a passage whose one sentence fits a question is found even
+when the passage as a whole is not close to it.
+
+The vectors are pooled from the passage's own token embeddings at index time (`Embedder.
+encode_with_sentences`) and kept as float16 rows, passage by passage in id order: `offsets[i]` is
+the first row of the passage `passage_ids[i]`. Small corpora are scanned exactly; large ones get an
+inverted-file index with 8-bit codes (IVF-SQ8), a tenth of the flat index's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.durable import write_folder
+
+log = logging.getLogger(__name__)
+ROW_DTYPE = np.float16
+EXACT_LIMIT = 40_000  # up to this many sentences a flat scan costs under a millisecond
+PROBES = 24  # inverted lists searched per question
+TRAIN_PER_LIST = 40  # training sentences per inverted list (faiss asks for at least 39)
+FORMAT = {"format": 1, "dtype": "float16"}
+VECTORS_FILE, OFFSETS_FILE, IDS_FILE, ANN_FILE, FORMAT_FILE = (
+    "vectors.npy", "offsets.npy", "passage_ids.npy", "ann.faiss", "newsbot.json"
+)
+
+
+class SentenceIndex:
+    """Every sentence vector of one generation, grouped by passage; `of(pid)` and `search(query)`."""
+
+    def __init__(
+        self,
+        passage_ids: np.ndarray,
+        offsets: np.ndarray,
+        vectors: np.ndarray,
+        ann: faiss.Index | None,
+        ann_path: Path | None = None,
+    ) -> None:
+        self.passage_ids = passage_ids
+        self.offsets = offsets
+        self.vectors = vectors
+        self._ann = ann
+        self._ann_path = ann_path  # read on the first search: the default ranking never needs it
+        self._ann_lock = threading.Lock()
+        self._exact: np.ndarray | None = None
+
+    @property
+    def ann(self) -> faiss.Index | None:
+        """The nearest-neighbour index (None when a flat scan is used), read from disk on first use."""
+        if self._ann is None and self._ann_path is not None:
+            with self._ann_lock:
+                if self._ann is None:
+                    try:
+                        ann = faiss.read_index(str(self._ann_path))
+                    except RuntimeError as exc:  # damaged or removed: answer without the sentence retriever
+                        log.warning("cannot read %s (%s); the sentence retriever is off", self._ann_path, exc)
+                        self._ann = faiss.IndexFlatIP(self.vectors.shape[1])  # empty: finds nothing
+                        return self._ann
+                    faiss.extract_index_ivf(ann).nprobe = PROBES
+                    self._ann = ann
+        return self._ann
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[int, np.ndarray]], dimension: int, progress: bool = False) -> SentenceIndex:
+        """Index `(passage id, sentence vectors)` rows given in ascending passage id order."""
+        ids: list[int] = []
+        lengths: list[int] = []
+        blocks: list[np.ndarray] = []
+        for pid, matrix in rows:
+            ids.append(pid)
+            lengths.append(len(matrix))
+            blocks.append(np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, dimension))
+        passage_ids = np.asarray(ids, dtype=np.int64)
+        if np.any(np.diff(passage_ids) <= 0):
+            raise ValueError("passages must come in ascending id order")
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=ROW_DTYPE)
+        return cls(passage_ids, offsets, vectors, _build_ann(vectors, progress))
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def of(self, pid: int) -> np.ndarray:
+        """The sentence vectors of passage `pid` (float32, one row per sentence; empty if unknown)."""
+        position = int(np.searchsorted(self.passage_ids, pid))
+        if position >= len(self.passage_ids) or self.passage_ids[position] != pid:
+            return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        return np.asarray(self.vectors[self.offsets[position] : self.offsets[position + 1]], dtype=np.float32)
+
+    def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
+        """Each passage's sentence cosines to `query` (empty for an unknown id), in one gather and one product."""
+        wanted = np.asarray(pids, dtype=np.int64)
+        if not len(self.passage_ids) or not len(wanted):
+            return [np.zeros(0, dtype=np.float32) for _ in pids]
+        positions = np.minimum(np.searchsorted(self.passage_ids, wanted), len(self.passage_ids) - 1)
+        known = self.passage_ids[positions] == wanted
+        starts = np.where(known, self.offsets[positions], 0)
+        lengths = np.where(known, self.offsets[positions + 1] - self.offsets[positions], 0)
+        firsts = np.cumsum(lengths) - lengths
+        rows = np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
+        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        return np.split(scores, np.cumsum(lengths)[:-1])
+
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        """Each passage's closest sentence to `query` (cosine); NaN for an unknown id or one without sentences."""
+        return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
+
+    def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
+        """The `n` sentences closest to `query`, as `(passage id, sentence ordinal, cosine)`, best first."""
+        if not len(self.vectors) or n <= 0:
+            return []
+        if self.ann is None:
+            if self._exact is None:
+                self._exact = np.asarray(self.vectors, dtype=np.float32)
+            scores = self._exact @ query
+            n = min(n, len(scores))
+            rows = np.argpartition(-scores, n - 1)[:n]
+            rows = rows[np.argsort(-scores[rows])]
+            found = zip(rows.tolist(), scores[rows].tolist())
+        else:
+            scores, rows = self.ann.search(query.reshape(1, -1).astype(np.float32), n)
+            found = ((r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0)
+        out = []
+        for row, score in found:
+            position = int(np.searchsorted(self.offsets, row, side="right")) - 1
+            out.append((int(self.passage_ids[position]), int(row - self.offsets[position]), float(score)))
+        return out
+
+    def save(self, directory: Path, generation: int) -> None:
+        """Write durably under `directory` as `generation`'s sentences (temp folder, then renamed into place)."""
+
+        def fill(tmp: Path) -> None:
+            np.save(tmp / VECTORS_FILE, self.vectors)
+            np.save(tmp / OFFSETS_FILE, self.offsets)
+            np.save(tmp / IDS_FILE, self.passage_ids)
+            if self.ann is not None:
+                vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
+            (tmp / FORMAT_FILE).write_text(format_text(generation))
+
+        write_folder(directory, fill)
+
+    @classmethod
+    def load(cls, directory: Path, generation: int) -> SentenceIndex:
+        """Read `generation`'s sentences (vectors memory-mapped); `ValueError` when missing or another generation's."""
+        directory = Path(directory)
+        try:
+            if json.loads((directory / FORMAT_FILE).read_text()) != {**FORMAT, "generation": generation}:
+                raise ValueError(f"{directory} was written with other settings or for another index version")
+            vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
+            offsets = np.load(directory / OFFSETS_FILE)
+            ids = np.load(directory / IDS_FILE)
+            ann_path = directory / ANN_FILE if (directory / ANN_FILE).exists() else None
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
+        return cls(ids, offsets, vectors, None, ann_path)
+
+
+def format_text(generation: int) -> str:
+    """The folder's format file for `generation` (a linked copy for a later generation gets its own)."""
+    return json.dumps({**FORMAT, "generation": generation})
+
+
+def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:
+    """An IVF-SQ8 inner-product index over the rows (row number = id), or None when a scan is cheap."""
+    count, dimension = vectors.shape
+    if count <= EXACT_LIMIT:
+        return None
+    lists = int(np.sqrt(count))
+    quantizer = faiss.IndexFlatIP(dimension)
+    ann = faiss.IndexIVFScalarQuantizer(
+        quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    sample = np.random.default_rng(0).choice(count, size=min(count, lists * TRAIN_PER_LIST), replace=False)
+    ann.train(np.asarray(vectors[np.sort(sample)], dtype=np.float32))
+    chunk = 32_768
+    with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
+        for i in range(0, count, chunk):
+            ann.add(np.asarray(vectors[i : i + chunk], dtype=np.float32))
+            bar.update(min(chunk, count - i))
+    ann.nprobe = PROBES
+    return ann

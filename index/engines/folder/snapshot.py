@@ -1,0 +1,88 @@
+"""A `Snapshot` of an index folder: a SQLite read transaction plus the same generation's loaded files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from index.engines.folder.generations.loaded import Generation
+from index.text.keywords import phrase_query
+from index.quotes.results import ArticleInfo
+from index.text.sentence_words import decode
+
+
+def passage_row(pid_row: tuple) -> dict:
+    """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url,
+    published, path, ord, stored sentence words)."""
+    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_, words = pid_row
+    spans = json.loads(sentences) if isinstance(sentences, str) else sentences
+    texts = [quote[s - start : e - start] for s, e in spans]
+    return {
+        "start": start,
+        "end": end,
+        "quote": quote,
+        "sentence_texts": texts,
+        "sentence_spans": [(s, e) for s, e in spans],
+        "sentence_words": decode(words, texts),
+        "article": ArticleInfo(aid, title, source, url, published, path),
+        "opens_article": ord_ == 0,
+    }
+
+
+class SqliteSnapshot:
+    """Reads through `conn`, which must be inside a read transaction on `files.number`."""
+
+    def __init__(self, conn: sqlite3.Connection, files: Generation, stored_words: bool) -> None:
+        self.conn = conn
+        self._words = "p.words" if stored_words else "NULL"  # an index an older newsbot wrote has no such column
+        self.generation = files.number
+        self.vectors = files.vectors
+        self.keywords = files.keywords
+        self.sentences = files.sentences
+
+    def article_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def catalog_rows(self) -> list[tuple[str, str | None, str | None, str | None]]:
+        return self.conn.execute("SELECT id, source, url, published FROM articles").fetchall()
+
+    def passages_of(self, article_ids: set[str]) -> set[int]:
+        rows = self.conn.execute(
+            "SELECT id FROM passages WHERE article_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(article_ids)),)
+        )
+        return {row[0] for row in rows}
+
+    def quoting(self, phrases: list[str]) -> set[int]:
+        rows = self.conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
+        return {row[0] for row in rows}
+
+    def passage_dates(self) -> list[tuple[int, str | None]]:
+        return self.conn.execute("SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id").fetchall()
+
+    def passage_rows(self, pids: list[int]) -> dict[int, dict]:
+        if not pids:
+            return {}
+        marks = ",".join("?" * len(pids))
+        rows = self.conn.execute(
+            f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
+                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord, {self._words}
+                FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
+            pids,
+        )
+        return {row[0]: passage_row(row) for row in rows}
+
+    def lead_passages(self, article_ids: set[str]) -> list[tuple]:
+        return self.conn.execute(
+            """SELECT p.id, a.id, a.title, a.source, a.url, a.published, a.path
+               FROM passages p JOIN articles a ON a.id = p.article_id
+               WHERE p.ord = 0 AND a.id IN (SELECT value FROM json_each(?))
+               ORDER BY coalesce(a.published, '') DESC, a.id DESC""",
+            (json.dumps(sorted(article_ids)),),
+        ).fetchall()
+
+    def lead_text(self, pid: int) -> tuple[int, list[list[int]], str]:
+        start, spans, text = self.conn.execute(
+            "SELECT p.start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
+            (pid,),
+        ).fetchone()
+        return start, json.loads(spans), text

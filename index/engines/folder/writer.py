@@ -1,0 +1,155 @@
+"""Writes an index folder: SQLite rows plus the new generation's files (`generation_files`), switched to
+in one SQLite transaction (see `store`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from index.engines.folder import arrivals
+from index.engines.folder.generations.building import GenerationFiles
+from index.text.sentence_words import for_passage
+from index.engines.folder.store import Store, now_iso
+from index.engines.writer import Change, StoredState, Vectors
+
+
+class SqliteWriter:
+    """`Writer` for an index folder."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("SqliteWriter used outside its session")
+        return self._conn
+
+    @contextmanager
+    def session(self, wait: float) -> Iterator[None]:
+        with self.store.lock(wait=wait):
+            self._conn = self.store.connect()
+            try:
+                Store.migrate(self._conn)
+                yield
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def state(self) -> StoredState:
+        return StoredState.read(
+            Store.meta(self.conn),
+            self.conn.execute("SELECT path, size, mtime_ns FROM files"),
+            self.conn.execute("SELECT id, content_hash, path FROM articles"),
+        )
+
+    def complete(self, generation: int) -> bool:
+        return GenerationFiles(self.store, False).has_sentences(generation)
+
+    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors:
+        return Store.cached_vectors(self.conn, model, hashes)
+
+    def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
+        Store.cache_vectors(self.conn, model, items)
+
+    def keep(self, generation: int, fingerprints: dict[str, tuple[int, int]], progress: bool) -> int:
+        self._record_fingerprints(fingerprints)
+        passages = self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+        try:
+            self.store.read_keywords(generation)
+        except ValueError:  # written by an older version, or with other keyword settings
+            GenerationFiles(self.store, progress).write_keywords(generation, Store.passage_texts(self.conn), passages)
+        return passages
+
+    def commit(self, change: Change, progress: bool) -> int:
+        conn = self.conn
+        # Passages of changed and removed articles are replaced; their FAISS ids are never reused.
+        stale_ids = [
+            row[0]
+            for article_id in [p.article.id for p in change.planned] + change.removed
+            for row in conn.execute("SELECT id FROM passages WHERE article_id=?", (article_id,))
+        ]
+        written = GenerationFiles(self.store, progress).write(
+            conn, change.generation - 1, change.full, stale_ids, change.rows, change.vectors, change.dimension
+        )
+        self._commit(change, written.passages, written.dimension)
+        return written.passages
+
+    def tidy(self, generation: int, model: str) -> None:
+        self.store.remove_old_generations(generation)
+        Store.prune_cache(self.conn, model)
+
+    def _commit(self, change: Change, passages: int, dimension: int) -> None:
+        """One transaction: passages, articles, FTS and the pointer to the new generation's files."""
+        conn, stamp = self.conn, now_iso()
+        full, planned, removed, rows = change.full, change.planned, change.removed, change.rows
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if full:
+                conn.execute("DELETE FROM passages_fts")
+                conn.execute("DELETE FROM passages")
+                conn.execute("DELETE FROM files")
+            replaced = [p.article.id for p in planned] + removed
+            for article_id in replaced:
+                conn.execute(
+                    "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id=?)",
+                    (article_id,),
+                )
+                conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+            conn.executemany("DELETE FROM articles WHERE id=?", [(a,) for a in removed])
+            arrivals.record(conn, arrivals.new_ids(conn, (p.article.id for p in planned)), change.generation, stamp)
+            for plan in planned:
+                a = plan.article
+                conn.execute(
+                    """INSERT INTO articles(id, title, url, source, published, path, text, content_hash, added_at, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET title=excluded.title, url=excluded.url,
+                         source=excluded.source, published=excluded.published, path=excluded.path,
+                         text=excluded.text, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
+                    (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
+                )
+            conn.executemany(
+                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest,
+                     for_passage(plan.article.text, p.sentences))
+                    for pid, plan, ordinal, p, digest in rows
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO passages_fts(rowid, title, body) VALUES (?, ?, ?)",
+                [(pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows],
+            )
+            conn.execute("DELETE FROM files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)")
+            _upsert_files(conn, change.fingerprints)
+            count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            if count != passages:
+                raise RuntimeError(f"internal error: {count} passages in SQLite but {passages} in the index files")
+            Store.set_meta(
+                conn,
+                generation=change.generation,
+                next_passage_id=change.next_passage_id,
+                signature=change.signature,
+                model=change.model,
+                updated_at=stamp,
+                passages=count,
+                dimension=dimension,
+            )
+
+    def _record_fingerprints(self, fingerprints: dict[str, tuple[int, int]]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            _upsert_files(self.conn, fingerprints)
+
+
+def _upsert_files(conn: sqlite3.Connection, fingerprints: dict[str, tuple[int, int]]) -> None:
+    """Note the size and mtime of each file read (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO files(path, size, mtime_ns) VALUES (?, ?, ?)",
+        [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
+    )

@@ -1,0 +1,219 @@
+"""A `Snapshot` of the index in PostgreSQL: every read of one question inside one REPEATABLE READ
+transaction, so it sees one committed version however many updates commit meanwhile.
+
+Dense search runs on pgvector's HNSW indexes; BM25 is computed by the server from the postings'
+term frequencies and the version's document frequencies and lengths (Lucene's formula, as bm25s), so
+no process holds the corpus in memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.engines.folder.generations.keyword_index import B, K1
+from index.text.keywords import idf
+from index.engines.postgres.database import IMPACT
+from index.engines.folder.generations.segments import EXACT_SCAN, scan
+from index.engines.folder.snapshot import passage_row
+from index.engines.folder.generations.vector_index import EF_SEARCH
+
+
+REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
+
+
+class PgPassageVectors:
+    """Passage vectors: nearest by the HNSW index (an exact scan for a few thousand allowed passages)."""
+
+    def __init__(self, conn, dimension: int, count: int) -> None:
+        self.conn = conn
+        self.d = dimension
+        self.ntotal = count
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        wanted = [int(i) for i in ids]
+        found = dict(self.conn.execute("SELECT id, embedding FROM passages WHERE id = ANY(%s)", (wanted,)).fetchall())
+        return np.asarray([found[i].to_numpy() for i in wanted], dtype=np.float32).reshape(len(wanted), self.d)
+
+    def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        if allowed is not None and len(allowed) <= EXACT_SCAN:
+            return scan(self, query, n, allowed)
+        from pgvector import Vector
+
+        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
+        params: dict = {"q": Vector(query), "n": n}
+        where = ""
+        if allowed is not None:  # keep walking the graph until n allowed passages are found
+            self.conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            where, params["allowed"] = "WHERE id = ANY(%(allowed)s)", sorted(allowed)
+        d = self.d
+        rows = self.conn.execute(
+            f"""SELECT id, -(embedding::vector({d}) <#> %(q)s::vector({d})) FROM passages {where}
+                ORDER BY embedding::vector({d}) <#> %(q)s::vector({d}) LIMIT %(n)s""",
+            params,
+        ).fetchall()
+        return sorted(((pid, float(score)) for pid, score in rows), key=lambda hit: -hit[1])
+
+
+class PgKeywords:
+    """BM25 from the postings, with this version's document count and average length."""
+
+    def __init__(self, conn, documents: int, total_length: int) -> None:
+        self.conn = conn
+        self.documents = documents
+        self.average = total_length / documents if documents else 1.0
+        self._frequencies: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self.documents
+
+    def frequencies(self, stems: list[str]) -> dict[str, int]:
+        """How many passages hold each stem (one query for those not asked yet)."""
+        missing = [s for s in dict.fromkeys(stems) if s not in self._frequencies]
+        if missing:
+            counts = dict(
+                self.conn.execute(
+                    "SELECT stem, count(*) FROM postings WHERE stem = ANY(%s) GROUP BY stem", (missing,)
+                ).fetchall()
+            )
+            self._frequencies.update({s: int(counts.get(s, 0)) for s in missing})
+        return {s: self._frequencies[s] for s in stems}
+
+    def best(
+        self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),
+        earlier_stems: list[str] = (), earlier_weight: float = 0.0,
+    ) -> tuple[list[int], dict[int, float]]:
+        weights = {s: 1.0 for s in dict.fromkeys(stems)}
+        if earlier_weight > 0:
+            weights.update({s: earlier_weight for s in dict.fromkeys(earlier_stems) if s not in weights})
+        frequencies = self.frequencies(list(weights))
+        terms = [s for s in weights if frequencies[s] > 0]
+        if not terms:
+            return [], {}
+        idfs = [weights[s] * idf(frequencies[s], self.documents) for s in terms]
+        score = f"sum(w.idf * p.tf / (p.tf + {K1} * (1 - {B} + {B} * p.length / %(average)s::float8)))"
+        params = {"terms": terms, "idfs": idfs, "average": self.average, "n": n, "reach": REACH}
+        allowed_only = ""
+        if allowed is not None:
+            params["allowed"] = sorted(allowed)
+            allowed_only = "AND q.passage_id = ANY(%(allowed)s)"
+        # Candidates from each stem's strongest postings (all of a rare stem's), by the impact index ...
+        found = self.conn.execute(
+            f"""SELECT p.passage_id, {score} FROM unnest(%(terms)s::text[], %(idfs)s::float8[]) AS w(stem, idf)
+                CROSS JOIN LATERAL (
+                    SELECT q.passage_id, q.tf, q.length FROM postings q WHERE q.stem = w.stem {allowed_only}
+                    ORDER BY {IMPACT} DESC LIMIT %(reach)s) AS p
+                GROUP BY p.passage_id ORDER BY 2 DESC, 1 LIMIT %(n)s""",
+            params,
+        ).fetchall()
+        top = [pid for pid, s in found if s > 0]
+        # ... then every candidate's exact score, over all its postings.
+        params["ids"] = list(dict.fromkeys([*top, *also]))
+        rows = self.conn.execute(
+            f"""SELECT p.passage_id, {score} FROM postings p
+                JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS w(stem, idf) USING (stem)
+                WHERE p.passage_id = ANY(%(ids)s) GROUP BY p.passage_id""",
+            params,
+        )
+        return top, {pid: float(s) for pid, s in rows}
+
+
+class PgSentences:
+    """Sentence vectors (halfvec), read for the rescored passages or searched by their HNSW index."""
+
+    def __init__(self, conn, dimension: int, count: int) -> None:
+        self.conn = conn
+        self.d = dimension
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
+        found: dict[int, list[np.ndarray]] = {pid: [] for pid in pids}
+        for pid, vector in self.conn.execute(
+            "SELECT passage_id, embedding FROM sentences WHERE passage_id = ANY(%s) ORDER BY passage_id, ord", (list(pids),)
+        ):
+            found[pid].append(vector.to_numpy())
+        return [
+            (np.asarray(found[pid], dtype=np.float32) @ query) if found[pid] else np.zeros(0, dtype=np.float32)
+            for pid in pids
+        ]
+
+    def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
+        return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
+
+    def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
+        from pgvector import HalfVector
+
+        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
+        probe = HalfVector(np.asarray(query, dtype=np.float16))
+        rows = self.conn.execute(
+            f"""SELECT passage_id, ord, -(embedding::halfvec({self.d}) <#> %s::halfvec({self.d})) FROM sentences
+                ORDER BY embedding::halfvec({self.d}) <#> %s::halfvec({self.d}) LIMIT %s""",
+            (probe, probe, n),
+        ).fetchall()
+        return [(pid, k, float(score)) for pid, k, score in rows]
+
+
+class PgSnapshot:
+    """Reads through `conn`, which must be inside a REPEATABLE READ transaction."""
+
+    def __init__(self, conn, meta: dict[str, str]) -> None:
+        self.conn = conn
+        self.generation = int(meta.get("generation", 0))
+        dimension = int(meta.get("dimension") or 0)
+        passages = int(meta.get("passages", 0))
+        self.vectors = PgPassageVectors(conn, dimension, passages)
+        self.keywords = PgKeywords(conn, passages, int(meta.get("total_length", 0)))
+        self.sentences = PgSentences(conn, dimension, int(meta.get("sentences", 0)))
+
+    def article_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def catalog_rows(self) -> list[tuple[str, str | None, str | None, str | None]]:
+        return self.conn.execute("SELECT id, source, url, published FROM articles").fetchall()
+
+    def passages_of(self, article_ids: set[str]) -> set[int]:
+        rows = self.conn.execute("SELECT id FROM passages WHERE article_id = ANY(%s)", (sorted(article_ids),))
+        return {row[0] for row in rows}
+
+    def quoting(self, phrases: list[str]) -> set[int]:
+        # The english configuration drops stop words: a phrase of stop words only ("The Who") is matched as
+        # whole words instead, case-insensitively (phrases hold only words and single spaces).
+        each = r"""CASE WHEN numnode(phraseto_tsquery('english', %s)) = 0
+                       THEN body ~* ('\m' || replace(%s, ' ', '\s+') || '\M')
+                       ELSE to_tsvector('english', body) @@ phraseto_tsquery('english', %s) END"""
+        condition = " AND ".join([f"({each})"] * len(phrases))
+        rows = self.conn.execute(f"SELECT id FROM passages WHERE {condition}", [v for p in phrases for v in (p, p, p)])
+        return {row[0] for row in rows}
+
+    def passage_dates(self) -> list[tuple[int, str | None]]:
+        return self.conn.execute("SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id").fetchall()
+
+    def passage_rows(self, pids: list[int]) -> dict[int, dict]:
+        if not pids:
+            return {}
+        rows = self.conn.execute(
+            """SELECT p.id, p.char_start, p.char_end, p.sentences, p.body, a.id, a.title, a.source, a.url, a.published, a.path,
+                      p.ord, p.words
+               FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ANY(%s)""",
+            (list(pids),),
+        )
+        return {row[0]: passage_row(row) for row in rows}
+
+    def lead_passages(self, article_ids: set[str]) -> list[tuple]:
+        return self.conn.execute(
+            """SELECT p.id, a.id, a.title, a.source, a.url, a.published, a.path
+               FROM passages p JOIN articles a ON a.id = p.article_id
+               WHERE p.ord = 0 AND a.id = ANY(%s)
+               ORDER BY coalesce(a.published, '') DESC, a.id DESC""",
+            (sorted(article_ids),),
+        ).fetchall()
+
+    def lead_text(self, pid: int) -> tuple[int, list[list[int]], str]:
+        start, spans, text = self.conn.execute(
+            "SELECT p.char_start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = %s",
+            (pid,),
+        ).fetchone()
+        return start, spans, text
+

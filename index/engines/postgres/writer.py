@@ -1,0 +1,260 @@
+"""Writes the index into PostgreSQL (`NEWSBOT_DATABASE_URL`): one transaction per update, so every
+process sees the new version whole or not at all, and a crash at any point leaves the last one.
+
+Passage and sentence vectors go into pgvector columns with HNSW indexes, which take new rows as they
+come: an update costs what it adds. BM25 reads the postings written here (`pg_snapshot`). One updater
+at a time: a session advisory lock, released by the server if the process dies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from index.engines.folder.generations.keyword_index import document_tokens
+from index.engines.postgres.database import connect, redact, upgrade
+from index.text.sentence_words import FORMAT as WORDS_FORMAT
+from index.text.sentence_words import fill, for_passage
+from index.engines.folder.store import SENTENCE_DTYPE, IndexBusy, now_iso
+from index.engines.folder.generations.vector_index import EF_CONSTRUCTION, HNSW_NEIGHBORS
+from index.engines.writer import Change, StoredState, Vectors
+
+UPDATE_LOCK = 0x6E657773626F75  # the advisory lock an update holds
+LOCK_POLL_SECONDS = 0.5
+
+
+def indexed_dimension(conn) -> int | None:
+    """The dimension the HNSW indexes are made for (None before the first commit)."""
+    made = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()
+    return int(made[0]) if made else None
+
+
+def drop_vector_indexes(conn) -> None:
+    """Drop the HNSW indexes (before rows of another dimension go in: the indexes would refuse them)."""
+    conn.execute("DROP INDEX IF EXISTS passages_hnsw")
+    conn.execute("DROP INDEX IF EXISTS sentences_hnsw")
+    conn.execute("DELETE FROM index_meta WHERE key = 'hnsw_dimension'")
+
+
+def vector_indexes(conn, dimension: int) -> None:
+    """The HNSW indexes for vectors of `dimension` (inner product on unit vectors), made once per dimension."""
+    if indexed_dimension(conn) == dimension:
+        return
+    drop_vector_indexes(conn)
+    options = f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
+    conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::vector({dimension})) vector_ip_ops) {options}")
+    conn.execute(
+        f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) {options}"
+    )
+    set_meta(conn, hnsw_dimension=dimension)
+
+
+def set_meta(conn, **values: object) -> None:
+    """Set index meta values inside the caller's transaction."""
+    for key, value in values.items():
+        conn.execute(
+            "INSERT INTO index_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+
+def fill_words(conn, batch: int = 2000) -> int:
+    """Store the sentence words of passages written without them (before migration 6) or in another format.
+
+    A batch per transaction, so an interrupted fill resumes where it stopped; how many were filled.
+    """
+    every = conn.execute("SELECT value FROM index_meta WHERE key = 'words'").fetchone() != (WORDS_FORMAT,)
+    if not every and conn.execute("SELECT 1 FROM passages WHERE words IS NULL LIMIT 1").fetchone() is None:
+        return 0
+    missing = "" if every else "AND p.words IS NULL"
+    total = conn.execute(f"SELECT count(*) FROM passages p WHERE true {missing}").fetchone()[0]
+
+    def fetch(after: int) -> list[tuple]:
+        return conn.execute(
+            f"""SELECT p.id, p.sentences, p.words, a.text FROM passages p JOIN articles a ON a.id = p.article_id
+                WHERE p.id > %s {missing} ORDER BY p.id LIMIT %s""",
+            (after, batch),
+        ).fetchall()
+
+    def write(stale: list[tuple[str, int]]) -> None:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany("UPDATE passages SET words = %s WHERE id = %s", stale)
+
+    filled = fill(fetch, write, total)
+    with conn.transaction():
+        set_meta(conn, words=WORDS_FORMAT)
+    return filled
+
+
+class PgWriter:
+    """`Writer` for a PostgreSQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn = None
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            raise RuntimeError("PgWriter used outside its session")
+        return self._conn
+
+    @contextmanager
+    def session(self, wait: float) -> Iterator[None]:
+        upgrade(self.url)
+        conn = connect(self.url)
+        try:
+            from pgvector.psycopg import register_vector
+
+            register_vector(conn)
+            deadline = time.monotonic() + wait
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (UPDATE_LOCK,)).fetchone()[0]:
+                if time.monotonic() >= deadline:
+                    raise IndexBusy(
+                        f"another newsbot process is updating the index in {redact(self.url)}; try again when it has finished"
+                    )
+                time.sleep(LOCK_POLL_SECONDS)
+            # Only now: a caller turned away above must not touch the session of the update that holds the lock.
+            fill_words(conn)
+            self._conn = conn
+            try:
+                yield
+            finally:
+                self._conn = None
+        finally:
+            conn.close()  # also releases the advisory lock
+
+    def state(self) -> StoredState:
+        return StoredState.read(
+            dict(self.conn.execute("SELECT key, value FROM index_meta").fetchall()),
+            self.conn.execute("SELECT path, size, mtime_ns FROM index_files"),
+            self.conn.execute("SELECT id, content_hash, path FROM articles"),
+        )
+
+    def complete(self, generation: int) -> bool:
+        return True  # one database: a committed version is whole
+
+    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors:
+        found: Vectors = {}
+        for i in range(0, len(hashes), 1000):
+            rows = self.conn.execute(
+                "SELECT hash, vector, sentences FROM embeddings WHERE model = %s AND hash = ANY(%s)", (model, hashes[i : i + 1000])
+            )
+            for digest, blob, sentence_blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                found[bytes(digest)] = (vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector)))
+        return found
+
+    def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO embeddings (model, hash, vector, sentences) VALUES (%s, %s, %s, %s)
+                   ON CONFLICT (model, hash) DO UPDATE SET vector = excluded.vector, sentences = excluded.sentences""",
+                [
+                    (model, digest, np.asarray(vec, np.float32).tobytes(), np.asarray(sent, SENTENCE_DTYPE).tobytes())
+                    for digest, vec, sent in items
+                ],
+            )
+
+    def keep(self, generation: int, fingerprints: dict[str, tuple[int, int]], progress: bool) -> int:
+        with self.conn.transaction():
+            self._fingerprints(fingerprints)
+        return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def commit(self, change: Change, progress: bool) -> int:
+        conn, stamp = self.conn, now_iso()
+        with conn.transaction():
+            if change.full:
+                conn.execute("DELETE FROM passages")  # postings and sentences go with them
+                conn.execute("DELETE FROM index_files")
+            replaced = [p.article.id for p in change.planned] + change.removed
+            conn.execute("DELETE FROM passages WHERE article_id = ANY(%s)", (replaced,))
+            conn.execute("DELETE FROM articles WHERE id = ANY(%s)", (change.removed,))
+            planned_ids = [p.article.id for p in change.planned]
+            known = {row[0] for row in conn.execute("SELECT id FROM articles WHERE id = ANY(%s)", (planned_ids,))}
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO arrivals (article_id, generation, arrived_at) VALUES (%s, %s, %s)",
+                    [(aid, change.generation, stamp) for aid in dict.fromkeys(planned_ids) if aid not in known],
+                )
+                cur.executemany(
+                    """INSERT INTO articles (id, title, url, source, published, path, text, content_hash, added_at, updated_at)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (id) DO UPDATE SET title = excluded.title, url = excluded.url,
+                         source = excluded.source, published = excluded.published, path = excluded.path,
+                         text = excluded.text, content_hash = excluded.content_hash, updated_at = excluded.updated_at""",
+                    [
+                        (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp)
+                        for a in (p.article for p in change.planned)
+                    ],
+                )
+            if indexed_dimension(conn) not in (None, change.dimension):  # a new model: new graphs, built after the rows
+                drop_vector_indexes(conn)
+            self._passages(change)
+            # After the rows: the first commit builds the graphs in bulk; later ones were extended row by row.
+            conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            vector_indexes(conn, change.dimension)
+            conn.execute(
+                "DELETE FROM index_files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)"
+            )
+            self._fingerprints(change.fingerprints)
+            count, total = conn.execute("SELECT count(*), coalesce(sum(length), 0) FROM passages").fetchone()
+            sentences = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
+            set_meta(
+                conn, generation=change.generation, next_passage_id=change.next_passage_id, signature=change.signature,
+                model=change.model, updated_at=stamp, passages=count, total_length=total, sentences=sentences,
+                dimension=change.dimension,
+            )
+        return count
+
+    def _passages(self, change: Change) -> None:
+        """COPY the new passages, their postings and their sentence vectors (binary: no text round trip)."""
+        from pgvector import HalfVector, Vector
+        from psycopg.types.json import Jsonb
+
+        with self.conn.cursor() as cur:
+            with cur.copy(
+                "COPY passages (id, article_id, ord, char_start, char_end, sentences, embed_hash, body, length, embedding, words)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as passages:
+                passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "vector", "text"])
+                postings_rows, sentence_rows = [], []
+                for pid, plan, ordinal, p, digest in change.rows:
+                    article = plan.article
+                    body = article.text[p.start : p.end]
+                    stems = document_tokens(article.title, body)
+                    vector, sentence_vectors = change.vectors[digest]
+                    passages.write_row(
+                        (pid, article.id, ordinal, p.start, p.end, Jsonb([list(span) for span in p.sentences]), digest, body, len(stems),
+                         Vector(np.asarray(vector, dtype=np.float32)), for_passage(article.text, p.sentences))
+                    )
+                    postings_rows += [(stem, pid, tf, len(stems)) for stem, tf in Counter(stems).items()]
+                    sentence_rows += [(pid, k, HalfVector(np.asarray(v, dtype=np.float16))) for k, v in enumerate(sentence_vectors)]
+            with cur.copy("COPY postings (stem, passage_id, tf, length) FROM STDIN (FORMAT BINARY)") as postings:
+                postings.set_types(["text", "int8", "int4", "int4"])
+                for row in postings_rows:
+                    postings.write_row(row)
+            with cur.copy("COPY sentences (passage_id, ord, embedding) FROM STDIN (FORMAT BINARY)") as sentences:
+                sentences.set_types(["int8", "int4", "halfvec"])
+                for row in sentence_rows:
+                    sentences.write_row(row)
+
+    def tidy(self, generation: int, model: str) -> None:
+        """Drop cached vectors no passage uses any more (edited or removed articles, other models)."""
+        self.conn.execute(
+            """DELETE FROM embeddings e WHERE e.model != %s
+               OR NOT EXISTS (SELECT 1 FROM passages p WHERE p.embed_hash = e.hash)""",
+            (model,),
+        )
+
+    def _fingerprints(self, fingerprints: dict[str, tuple[int, int]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO index_files (path, size, mtime_ns) VALUES (%s, %s, %s)
+                   ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns""",
+                [(path, size, mtime) for path, (size, mtime) in fingerprints.items()],
+            )

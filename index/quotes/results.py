@@ -1,0 +1,124 @@
+"""What a search returns: verbatim answers with their article, or an abstention, and the evidence behind it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from index.quotes.excerpts import Excerpt
+
+
+@dataclass(frozen=True)
+class Floors:
+    """Below all of these a question is abstained on (calibrated on labelled sets, docs/benchmarks.md).
+
+    Close meaning in a passage or in one sentence answers; so do most of the question's rare words
+    in one sentence, when the corpus knows most of the question's words. The sentence floor rises
+    with the number of sentences indexed: the more there are, the closer the nearest one to any
+    question, on-topic or not (two articles: off-topic questions stay under 0.2; 400k sentences of
+    news: up to 0.5).
+    """
+
+    passage: float = 0.40  # best passage cosine
+    sentence: float = 0.25  # best sentence cosine with SENTENCE_BASE sentences indexed ...
+    sentence_per_decade: float = 0.08  # ... plus this per tenfold more sentences
+    lexical: float = 0.8  # best sentence's share of the known rare-word weight
+    known: float = 0.5  # share of the question's rare-word weight the corpus knows
+
+    def sentence_floor(self, sentences: int) -> float:
+        """The sentence cosine that answers with `sentences` indexed."""
+        return self.sentence + self.sentence_per_decade * max(0.0, math.log10(max(sentences, 1) / SENTENCE_BASE))
+
+
+SENTENCE_BASE = 60  # sentences in the two seed articles, where the sentence floor was first set
+DEFAULT_FLOORS = Floors()
+
+
+@dataclass
+class ArticleInfo:
+    """The article a quote comes from."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    path: str | None
+
+
+@dataclass
+class Answer:
+    """One verbatim quote: `quote == article_text[start:end]`; `highlight` is a sentence inside it.
+
+    `highlight == article_text[highlight_start:highlight_end]`; `excerpt` (same rule) is what a reply
+    shows: the highlight and the neighbouring sentences that fit in about 70 words.
+    """
+
+    quote: str
+    highlight: str
+    score: float
+    link: str
+    start: int
+    end: int
+    article: ArticleInfo
+    also_in: list[ArticleInfo] = field(default_factory=list)
+    passage_id: int = 0
+    highlight_start: int = 0
+    highlight_end: int = 0
+    excerpt: Excerpt | None = None
+    evidence: Evidence | None = None  # this answer's own signals (its passage, best sentence, rare words)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The strongest signs that the index answers a question, measured on the best candidates."""
+
+    passage: float  # best passage cosine
+    sentence: float  # best sentence cosine
+    lexical: float  # best sentence's share of the question's rare-word weight, words the corpus knows
+    known: float  # share of the question's rare-word weight the corpus knows at all
+    indexed_sentences: int = 0  # how many sentences the index holds (the sentence floor depends on it)
+
+    def answerable(self, floors: Floors = DEFAULT_FLOORS) -> bool:
+        """True when some evidence reaches its floor."""
+        if self.passage >= floors.passage or self.sentence >= floors.sentence_floor(self.indexed_sentences):
+            return True
+        return self.lexical >= floors.lexical and self.known >= floors.known
+
+
+@dataclass
+class SearchResult:
+    """The answers to one question, or an honest abstention."""
+
+    question: str
+    abstained: bool
+    answers: list[Answer]
+    articles: int = 0
+    evidence: Evidence | None = None  # what the abstention decision saw
+    reading: str = ""  # how filters in the question were read: "Searched 312 of 4,884 articles, from Reuters"
+
+    def to_json(self) -> dict:
+        """The `newsbot ask --json` shape."""
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "reading": self.reading,
+            "answers": [
+                {
+                    "quote": a.quote,
+                    "highlight": a.highlight,
+                    "score": round(a.score, 4),
+                    "link": a.link,
+                    "start": a.start,
+                    "end": a.end,
+                    "highlight_start": a.highlight_start,
+                    "highlight_end": a.highlight_end,
+                    "excerpt": a.excerpt.text if a.excerpt else a.quote,
+                    "excerpt_start": a.excerpt.start if a.excerpt else a.start,
+                    "excerpt_end": a.excerpt.end if a.excerpt else a.end,
+                    "article": asdict(a.article),
+                    "also_in": [asdict(x) for x in a.also_in],
+                }
+                for a in self.answers
+            ],
+        }
