@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder, Index, Settings  # noqa: E402
 from bench_index import BENCH, open_bench_index  # noqa: E402
+
+from index import Embedder, Index, Settings  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.quotes.results import DEFAULT_FLOORS, Evidence, Floors  # noqa: E402
 

@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, BENCH_INDEX, timed_in_rounds  # noqa: E402
+
 from index import Embedder, Index, Settings  # noqa: E402
 from index.answering.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.indexing.indexer import embed_text  # noqa: E402
-from index.text.keywords import clear_caches  # noqa: E402
 from index.indexing.passages import split_passages  # noqa: E402
+from index.text.keywords import clear_caches  # noqa: E402
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "auto")  # auto (the default): torch passages, ONNX fp32 questions
 INT8_INDEX = ROOT / ".bench" / "rtqa-2022-onnx-int8"

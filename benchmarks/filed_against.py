@@ -76,7 +76,9 @@ def _serve(root: str, index_dir: str, backend: str | None, rankings: list[str], 
         return lambda question, asked=None: index.search(question, k=10, asked=asked, **kwargs)
 
     try:
-        from index.text.keywords import clear_caches  # today's code: each pass from cold sentence caches
+        from index.text.keywords import (
+            clear_caches,  # today's code: each pass from cold sentence caches
+        )
     except ImportError:
         clear_caches = lambda: None  # noqa: E731 - the filed-against code keeps none
 
@@ -188,6 +190,7 @@ def _compare(code: Path, old_index: Path, rounds: int) -> int:
         # Today's code is imported here, after the workers started, never at the top: a spawned worker runs this
         # module's top level again, and today's `index` imported there would shadow the filed-against code.
         from bench_index import in_rounds
+
         from index.answering.evaluate import load_questions
 
         questions = load_questions(BENCH / "questions.jsonl")

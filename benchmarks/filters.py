@@ -16,10 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder  # noqa: E402
 from bench_index import BENCH, open_bench_index  # noqa: E402
-from index.answering.evaluate import load_questions  # noqa: E402
 
+from index import Embedder  # noqa: E402
+from index.answering.evaluate import load_questions  # noqa: E402
+from index.engines.folder.store import Store  # noqa: E402
 
 
 def _day_before(day: str) -> str:
@@ -39,7 +40,7 @@ def main() -> int:
     name, count, _, _ = min(stats.source_list, key=lambda row: abs(row[1] - stats.articles / 100))
     questions = load_questions(BENCH / "questions.jsonl")
     print(f"{stats.articles} articles; `source:\"{name}\"` keeps {count} ({count / stats.articles:.1%})\n")
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         days = sorted(day[:10] for (day,) in conn.execute("SELECT published FROM articles WHERE published IS NOT NULL"))
     first = days[len(days) // 2]  # from the middle of the year, the fewest days that hold 1% of the articles
     last = days[days.index(first) + stats.articles // 100]

@@ -27,17 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
+
 from bot.follow_worker import find_stories  # noqa: E402
 from bot.follows import Follow  # noqa: E402
 from index import Embedder  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
+from index.engines.folder.store import Store  # noqa: E402
 
 
 def weeks(index, first_year: int = 2022) -> list[frozenset[str]]:
     """The indexed articles grouped by ISO week of publication, oldest first: articles from before
     `first_year` arrive together as the first batch (the archive), undated ones last."""
     groups: dict[tuple, set[str]] = defaultdict(set)
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         for article_id, published in conn.execute("SELECT id, published FROM articles"):
             try:
                 key = tuple(date.fromisoformat((published or "")[:10]).isocalendar()[:2])
@@ -60,7 +62,7 @@ def main() -> int:
 
     newest = frozenset(article for _, article in index.arrivals(after=0, limit=10**6)[-1000:])
     if len(newest) < 1000:  # an index built before arrivals were recorded: any 1,000 articles
-        with index.store.connection() as conn:
+        with Store(index.directory).connection() as conn:
             newest = frozenset(row[0] for row in conn.execute("SELECT id FROM articles ORDER BY id LIMIT 1000"))
     follows = [Follow(i, "C", q.question, "U", "", 0) for i, q in enumerate(questions[:100])]
     times, posted = [], 0

@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
+
 from index import Context, Embedder, Index, Settings  # noqa: E402
-from index.questions.context import CONTEXT_WEIGHT  # noqa: E402
 from index.answering.evaluate import EvalQuestion, load_questions  # noqa: E402
+from index.questions.context import CONTEXT_WEIGHT  # noqa: E402
 
 PAIRS = Path(__file__).with_name("followup_pairs.jsonl")
 WEIGHTS = (0.25, 0.35, 0.5, 0.75, 1.0)  # of the earlier question, relative to the follow-up

@@ -18,8 +18,8 @@ import sys
 import time
 
 import numpy as np
-
 from bench_index import BENCH, open_bench_index
+
 from bot.readiness import freeze_loaded_objects
 from index import Embedder
 from index.answering.evaluate import load_questions

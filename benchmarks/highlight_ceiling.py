@@ -18,6 +18,7 @@ import re
 import sys
 
 from bench_index import BENCH, open_bench_index
+
 from index import Embedder
 from index.answering import rescoring, search
 from index.answering.evaluate import load_questions

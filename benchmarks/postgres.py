@@ -23,13 +23,13 @@ import warnings
 from pathlib import Path
 
 from bench_index import BENCH, BENCH_INDEX  # (also puts the project on the path)
+from rtqa import CONFIGURATIONS
+
 from index import Embedder, Index, Settings
 from index.answering.evaluate import evaluate, format_table, load_questions
-from index.text.keywords import clear_caches
 from index.engines.migrate import migrate
 from index.engines.postgres.database import upgrade
-from index.engines.folder.store import Store
-from rtqa import CONFIGURATIONS
+from index.text.keywords import clear_caches
 
 COMPARED = ("BM25 alone (title + passage)", "dense alone (title + passage)", "default")
 
@@ -92,7 +92,7 @@ def main() -> int:
     server = Index.open(settings=pg_settings, embedder=embedder, log=lambda m: None)
     if not server.exists():
         started = time.perf_counter()
-        copied = migrate(Store(BENCH_INDEX), url)
+        copied = migrate(BENCH_INDEX, url)
         print(f"{copied.line()} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     stats = server.stats()
     print(f"PostgreSQL: {stats.articles} articles, {stats.passages} passages, database {stats.size_bytes / 1e6:.0f} MB")

@@ -25,14 +25,14 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-
 from bench_index import BENCH, open_bench_index
+
 from index import Embedder, rescoring, search
-from index.quotes.answers import to_answer
 from index.answering.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
 from index.answering.evaluate import load_questions
 from index.answering.ranking import DEFAULT_RANKING, Ranking
 from index.questions.recency import fresh_window
+from index.quotes.answers import to_answer
 from index.text.sentence_words import QuestionTerms, SentenceWords
 
 SIGNALS = ("moved", "own", "keyword", "sentence", "lead", "fresh_timed", "fresh_untimed", "coverage")

@@ -29,12 +29,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_index import timed_in_rounds  # noqa: E402
+
 from index import Embedder, Index, Ranking, SearchResult, Settings  # noqa: E402
 from index.answering.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
+from index.answering.ranking import (  # noqa: E402
+    BM25_ONLY,
+    DEFAULT_RANKING,
+    DENSE_ONLY,
+    PREVIOUS_RANKING,
+)
+from index.engines.folder.store import Store  # noqa: E402
 from index.indexing.indexer import embed_text  # noqa: E402
 from index.text.keywords import clear_caches  # noqa: E402
-from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
-from bench_index import timed_in_rounds  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BM25_DATES = replace(BM25_ONLY, recency=DEFAULT_RANKING.recency, untimed_recency=DEFAULT_RANKING.untimed_recency)
@@ -115,7 +122,7 @@ def throughput(embedder: Embedder, articles: Path, sample: int) -> tuple[int, fl
         started = time.perf_counter()
         summary = index.update([corpus], progress=False)
         pipeline = summary.passages / (time.perf_counter() - started)
-        with index.store.connection() as conn:
+        with Store(index.directory).connection() as conn:
             texts = [
                 embed_text(title, text[start:end])
                 for title, text, start, end in conn.execute(

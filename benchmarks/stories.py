@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, BENCH_INDEX  # noqa: E402
+
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402
 

@@ -9,9 +9,8 @@ still land on their passage.
 
 from __future__ import annotations
 
-from html import escape
-
 import re
+from html import escape
 
 from index import StoredArticle
 from index.quotes.links import ANSWER_ANCHOR, passage_anchor

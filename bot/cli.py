@@ -182,7 +182,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     """`newsbot db upgrade` / `status`: the shared PostgreSQL database's schema (NEWSBOT_DATABASE_URL)."""
     from index import Settings
-    from index.engines.postgres.database import LATEST, connect, redact, upgrade, version
+    from index.engines.postgres.database import (
+        LATEST,
+        connect,
+        redact,
+        upgrade,
+        version,
+    )
 
     url = Settings.from_env().database_url
     if not url:
@@ -205,9 +211,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy the index folder into a PostgreSQL database (vectors included), then point NEWSBOT_DATABASE_URL at it."""
     from index import Settings
+    from index.database_url import check_url
     from index.engines.migrate import migrate
-    from index.engines.postgres.database import check_url
-    from index.engines.folder.store import Store
 
     try:
         url = check_url(args.to)
@@ -215,7 +220,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _err(f"newsbot migrate: {str(exc).replace('NEWSBOT_DATABASE_URL', '--to')}")
         return EXIT_USAGE
     folder = Settings.from_env().index_dir
-    print(migrate(Store(folder), url).line())
+    print(migrate(folder, url).line())
     print("set NEWSBOT_DATABASE_URL to that URL for newsbot to use it; feeds, channel scopes, follows, digests and")
     print("feedback stay in the folder: add them again there (docs/postgresql.md)")
     return 0
@@ -310,8 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsbot` console script."""
     load_dotenv(find_dotenv(usecwd=True))
     args = build_parser().parse_args(argv)
-    from index import IndexBusy, IndexCorrupt, ModelError, ModelMismatch, SettingsError
-    from index.engines.postgres.database import DatabaseError
+    from index import (
+        DatabaseError,
+        IndexBusy,
+        IndexCorrupt,
+        ModelError,
+        ModelMismatch,
+        SettingsError,
+    )
 
     handled: tuple[type[BaseException], ...] = (
         SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt, DatabaseError,

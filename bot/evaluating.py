@@ -13,7 +13,12 @@ from tqdm import tqdm
 def cmd_eval(args: argparse.Namespace) -> int:
     """Print Hits@1/5/10 and MRR@10 of the default pipeline on a JSON Lines questions file."""
     from index import Index, Settings
-    from index.answering.evaluate import QuestionsError, evaluate, format_table, load_questions
+    from index.answering.evaluate import (
+        QuestionsError,
+        evaluate,
+        format_table,
+        load_questions,
+    )
 
     try:
         questions = load_questions(args.questions)

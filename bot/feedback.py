@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 
 from index import Index
-from index.engines.state import state_database
-from index.engines.folder.store import FEEDBACK_TABLE, now_iso
+from index.engines.common import now_iso
+from index.engines.folder.store import FEEDBACK_TABLE
 
 VOTES = ("up", "down")
 
@@ -18,7 +18,7 @@ def record_feedback(
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
-    with state_database(index).connection(FEEDBACK_TABLE) as conn:
+    with index.state.connection(FEEDBACK_TABLE) as conn:
         conn.execute(  # one statement in autocommit mode: atomic on its own
             'INSERT INTO feedback(created_at, "user", question, passages, vote) VALUES (?, ?, ?, ?, ?)',
             (now_iso(), user, question, json.dumps(passages, ensure_ascii=False), vote),

@@ -6,7 +6,18 @@ import json
 
 from index import Answer
 
-from .blocks import FALLBACK_CHARS, QUESTION_CHARS, TITLE_CHARS, button, context, escape, quote_text, section, shorten, source_line
+from .blocks import (
+    FALLBACK_CHARS,
+    QUESTION_CHARS,
+    TITLE_CHARS,
+    button,
+    context,
+    escape,
+    quote_text,
+    section,
+    shorten,
+    source_line,
+)
 from .follows import Follow
 
 ACTION_UNFOLLOW = "unfollow"

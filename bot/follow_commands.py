@@ -7,8 +7,8 @@ import json
 import logging
 
 from index import EmptyQuestion, FilterError
-from index.questions.context import read_question
 from index.answering.search import clean_question
+from index.questions.context import read_question
 
 from . import blocks, follow_blocks
 from .follows import FollowStore

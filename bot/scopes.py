@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from index.engines.common import now_iso
 from index.questions.context import read_scope
-from index.engines.folder.store import now_iso
 
 from .state_tables import StateTables
 

@@ -23,9 +23,9 @@ from .config import SlackConfig
 from .dedupe import EventClaims
 from .dedupe_postgres import PostgresEventClaims
 from .dedupe_sqlite import SqliteEventClaims
-from .events_door import EventsDoor
 from .digest_sender import DigestSender
 from .digests import DigestStore
+from .events_door import EventsDoor
 from .follow_worker import DEFAULT_CAP, DEFAULT_INTERVAL, FollowWorker
 from .follows import FollowStore
 from .listeners import Listeners

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from index import Index
-
-from index.engines.state import StateConnection, StateDatabase, state_database
+from index.engines.state import StateConnection, StateDatabase
 
 
 class StateTables:
@@ -25,6 +24,6 @@ class StateTables:
     def _conn(self) -> Iterator[StateConnection]:
         """A short-lived connection (each statement commits unless inside `conn.write()`)."""
         if self._database is None:  # chosen on first use: where the index's settings say
-            self._database = state_database(self.index)
+            self._database = self.index.state
         with self._database.connection(self.SCHEMA) as conn:
             yield conn

@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable
 
 from index import Index, Settings
+from index.settings import number_env
 from intake.adding import add_urls
 from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from intake.fetch import FetchSettings, redact
-from index.settings import number_env
 from intake.watcher import DEFAULT_FEED_INTERVAL, Watcher
 
 

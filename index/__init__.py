@@ -12,25 +12,34 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from index.questions.context import NO_CONTEXT, Context
-from index.models.embedder import Embedder, ModelError
-from index.questions.filters import Filters
-from index.indexing.indexer import Indexer, Log, Progress, UpdateSummary
-from index.answering.search import DEFAULT_RANKING, Answer, ArticleInfo, EmptyQuestion, FilterError, Ranking, Searcher, SearchResult
-from index.settings import Settings, SettingsError
-from index.engines.snapshot import Reader
-from index.engines.folder.reader import SqliteReader
-from index.engines.folder.writer import SqliteWriter
-from index.engines.folder.store import IndexBusy, IndexCorrupt, ModelMismatch, Store
-from index.engines.stored import Stats, StoredArticle
+from index.answering.search import (
+    DEFAULT_RANKING,
+    Answer,
+    ArticleInfo,
+    EmptyQuestion,
+    FilterError,
+    Ranking,
+    Searcher,
+    SearchResult,
+)
 from index.answering.stories import Story
-from index.engines.writer import Writer
+from index.engines import open_engine
+from index.engines.snapshot import Reader
+from index.engines.state import StateDatabase
+from index.engines.stored import Stats, StoredArticle
+from index.errors import DatabaseError, IndexBusy, IndexCorrupt, ModelMismatch
+from index.indexing.indexer import Indexer, Log, Progress, UpdateSummary
+from index.models.embedder import Embedder, ModelError
+from index.questions.context import NO_CONTEXT, Context
+from index.questions.filters import Filters
+from index.settings import Settings, SettingsError
 
 _log = logging.getLogger(__name__)
 
 __all__ = [
     "Answer",
     "Context",
+    "DatabaseError",
     "Embedder",
     "ArticleInfo",
     "EmptyQuestion",
@@ -50,16 +59,6 @@ __all__ = [
     "Story",
     "UpdateSummary",
 ]
-
-
-def _engine(settings: Settings, store: Store) -> tuple[Reader, Writer]:
-    """Where the index lives: PostgreSQL when `NEWSBOT_DATABASE_URL` names one, else the index folder."""
-    if settings.database_url:
-        from index.engines.postgres.reader import PgReader
-        from index.engines.postgres.writer import PgWriter
-
-        return PgReader(settings.database_url), PgWriter(settings.database_url)
-    return SqliteReader(store), SqliteWriter(store)
 
 
 def choose_backend(settings: Settings, reader: Reader) -> str:
@@ -84,9 +83,9 @@ class Index:
     ) -> None:
         self.directory = Path(directory)
         self.settings = settings
-        self.store = Store(self.directory)
         self.log = log
-        self.reader, self.writer = _engine(settings, self.store)
+        self.engine = open_engine(self.directory, settings.database_url)
+        self.reader, self.writer = self.engine.reader, self.engine.writer
         self.embedder = embedder or Embedder(settings.model, choose_backend(settings, self.reader))
         self._searcher = Searcher(self.reader, self.embedder, settings)
 
@@ -104,6 +103,11 @@ class Index:
         """
         settings = settings or Settings.from_env()
         return cls(Path(directory) if directory is not None else settings.index_dir, settings, log, embedder)
+
+    @property
+    def state(self) -> StateDatabase:
+        """The database beside the index where feeds and the bot keep their state (the same engine's)."""
+        return self.engine.state
 
     def exists(self) -> bool:
         """True once an update has been committed."""

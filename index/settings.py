@@ -81,7 +81,7 @@ def _backend() -> str:
 
 def _database_url() -> str | None:
     """NEWSBOT_DATABASE_URL, checked to name a PostgreSQL database (its password never shown)."""
-    from index.engines.postgres.database import check_url
+    from index.database_url import check_url
 
     raw = os.environ.get("NEWSBOT_DATABASE_URL", "").strip()
     if not raw:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import feedparser
 
 from index import Index
-from intake.adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
-from intake.fetch import FetchError, Fetched, FetchSettings, fetch, redact
+from index.engines.common import now_iso
+from index.engines.state import StateConnection
 from index.settings import number_env
-from index.engines.state import StateConnection, state_database
-from index.engines.folder.store import now_iso
+from intake.adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
+from intake.fetch import Fetched, FetchError, FetchSettings, fetch, redact
 
 DEFAULT_MAX_ITEMS = 50  # new items handled per feed and poll; the rest wait for the next poll
 BATCH_ITEMS = 10  # items added (one index update) and remembered together: a killed poll redoes at most these
@@ -119,7 +119,7 @@ class FeedError(Exception):
 def _transaction(index: Index) -> Iterator[StateConnection]:
     """A connection to the state database (the index folder's SQLite or the shared PostgreSQL) with the feed
     tables, inside one committed transaction."""
-    with state_database(index).connection(SCHEMA, _migrate) as conn, conn.write():
+    with index.state.connection(SCHEMA, _migrate) as conn, conn.write():
         yield conn
 
 

@@ -32,11 +32,16 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NameResolutionError,
+    NewConnectionError,
+)
 from urllib3.util.connection import create_connection
 
-from intake.deadline import Deadline, current, resolve
 from index.settings import flag_env, number_env
+from intake.deadline import Deadline, current, resolve
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_PAGE_BYTES = 10_000_000

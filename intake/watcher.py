@@ -24,9 +24,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from index import Index, IndexBusy
+from index.indexing.indexer import Log
 from intake.feeds import list_feeds, poll_feeds
 from intake.fetch import FetchSettings
-from index.indexing.indexer import Log
 
 DEBOUNCE = 1.0  # seconds without events before an update starts
 MAX_DELAY = 10.0  # ...but never later than this after the first event of a burst

@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-
 from fakeslack import BOT_USER_ID, TEAM_ID, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent

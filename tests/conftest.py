@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from botkit import BOT_TOKEN
 from fakeslack import FakeSlack
+
 from index import Embedder, Index, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

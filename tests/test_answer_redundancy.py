@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from conftest import make_index
+
 from index import DEFAULT_RANKING
-from index.text.keywords import question_words
 from index.answering.recurring import recurrence, recurring_names
+from index.text.keywords import question_words
 from index.text.sentence_words import decode, encode
 
 QUESTION = "Which team won the World Cup final on Sunday?"

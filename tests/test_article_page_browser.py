@@ -11,10 +11,6 @@ import shutil
 import subprocess
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-
 from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     BOT_TOKEN,
     NATO_QUESTION,
@@ -25,6 +21,9 @@ from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     request,
 )
 from fakeslack import FakeSlack
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # The question whose answer sits at the end of a long article: the page must scroll to it.

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from botkit import BOT_TOKEN, NEWSBOT, SIGNING_SECRET, clean_env, free_port
 from fakeslack import FakeSlack
 

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import pytest
-
 from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     ADMIN,
     ALICE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     BOT_TOKEN,
     NATO_QUESTION,

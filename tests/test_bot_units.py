@@ -17,8 +17,8 @@ from bot.dedupe import EventDeduper
 from bot.questions import question_from
 from bot.readiness import Readiness
 from index import Answer, ArticleInfo, SearchResult, SettingsError
-from intake.adding import AddResult
 from index.quotes.excerpts import Excerpt
+from intake.adding import AddResult
 
 ARTICLE = ArticleInfo("a1", "Title <!channel>", "Source & Co", "https://news.example/a?x=1&y=2", "2024-05-01", None)
 

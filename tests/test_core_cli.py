@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, cli_env, newsbot
+
 from index.models.onnx_backend import has_vnni
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from conftest import NATO_QUESTION, SEEDS, make_index
+
 from index import Index
 from index.engines.folder.store import Store
 
@@ -15,7 +16,7 @@ PARAGRAPHS = [p for p in SEED_TEXT.splitlines() if p.strip()]
 
 
 def _articles(index: Index) -> dict[str, tuple]:
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         return {row[0]: row[1:] for row in conn.execute("SELECT id, title, url, source, published, path FROM articles")}
 
 
@@ -129,7 +130,7 @@ def test_a_changed_file_re_embeds_only_its_changed_passages(seed_copy, tmp_path,
     result = index.search("What did Dmitry S. Peskov say?")
     assert any("Dmitry S. Peskov" in a.quote for a in result.answers)
     # The vector of the passage as it was before the edit is no longer needed, so it is not kept.
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         cached = {row[0] for row in conn.execute("SELECT hash FROM embeddings")}
         used = {row[0] for row in conn.execute("SELECT embed_hash FROM passages")}
     assert cached == used
@@ -166,7 +167,7 @@ def test_record_removed_from_a_jsonl_file_disappears(tmp_path, embedder):
 def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors(seed_copy, tmp_path, embedder):
     index = make_index(tmp_path, embedder, articles=seed_copy)
     first = index.update()
-    with index.store.connection() as conn:  # turn it back into what the first release wrote
+    with Store(index.directory).connection() as conn:  # turn it back into what the first release wrote
         conn.executescript(
             """BEGIN;
             ALTER TABLE embeddings RENAME TO current;
@@ -181,7 +182,7 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors
     # Schema 1 and 2 cached passage vectors only: each passage is embedded once more for its sentences.
     assert summary.embedded == summary.passages == first.passages
     assert make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True).embedded == 0
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         assert Store.meta(conn)["schema"] == "3"
         assert conn.execute("SELECT count(*) FROM embeddings WHERE sentences IS NULL").fetchone()[0] == 0
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import faiss
-
 from conftest import NATO_QUESTION, ROOT, SEEDS, cli_env, make_index
+
 from index.engines.folder.store import Store
 
 SENTENCES = [

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import NATO_QUESTION, OFF_TOPIC_QUESTION, make_index
+
 from index import DEFAULT_RANKING, EmptyQuestion
-from index.text.keywords import quoted_phrases
 from index.answering.published_days import PublishedDays
+from index.engines.folder.store import Store
 from index.questions.recency import current_window, fresh_window, parse_day
+from index.text.keywords import quoted_phrases
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,7 @@ def test_empty_and_huge_questions(seeds_index):
 def test_stats(seeds_index):
     stats = seeds_index.stats()
     assert stats.articles == 2
-    assert stats.passages == seeds_index.store.read_vectors(stats.generation).ntotal > 2
+    assert stats.passages == Store(seeds_index.directory).read_vectors(stats.generation).ntotal > 2
     assert stats.model == "all-MiniLM-L6-v2"
     assert stats.size_bytes > 0 and stats.updated_at
 

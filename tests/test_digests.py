@@ -9,14 +9,14 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from slack_sdk import WebClient
-
 from conftest import SEEDS, make_index
 from fakeslack import FakeSlack
-from index import FilterError
+from slack_sdk import WebClient
+
 from bot.digest_sender import DigestSender
 from bot.digests import DigestStore, ScheduleError, parse_schedule
 from bot.scopes import Scopes
+from index import FilterError
 
 CHANNEL = "C0DIGEST"
 UTC = timezone.utc

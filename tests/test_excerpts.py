@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from index.quotes.excerpts import excerpt
 from index.indexing.passages import sentence_spans
+from index.quotes.excerpts import excerpt
 
 
 def _sentences(words_each: list[int]) -> tuple[str, list[tuple[int, int]]]:

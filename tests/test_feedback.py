@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import NATO_QUESTION, make_index
+
 from index import DEFAULT_RANKING
 from index.answering.candidates import FEEDBACK_POOL, feedback_cosines, gather
 from index.text.keywords import query_terms, stem

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import NATO_QUESTION, make_index, write_sourced_corpus
+
 from index import EmptyQuestion, FilterError
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.segments import PassageVectors
 from index.questions.filters import parse
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

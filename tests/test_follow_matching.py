@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from slack_sdk import WebClient
-
 from conftest import make_index, write_sourced_corpus
 from fakeslack import FakeSlack
+from slack_sdk import WebClient
+
 from bot.follow_worker import FollowWorker
 from bot.follows import FollowStore
 from bot.scopes import Scopes

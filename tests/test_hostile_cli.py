@@ -18,7 +18,6 @@ from contextlib import contextmanager
 import faiss
 import numpy as np
 import pytest
-
 from conftest import NATO_QUESTION, ROOT, SEEDS, cli_env, newsbot
 
 SEED_TEXT = (SEEDS / "000_1c6ccadab8500b43.txt").read_text()

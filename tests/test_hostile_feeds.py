@@ -16,10 +16,18 @@ import threading
 import time
 
 import pytest
-
 from conftest import PROXY_VARS, cli_env
 from websites import Site, conditional_feed, numbered_story, rss
-from intake.feeds import BATCH_ITEMS, MAX_TRIES, FeedError, add_feed, list_feeds, poll_feeds
+
+from index.engines.folder.store import Store
+from intake.feeds import (
+    BATCH_ITEMS,
+    MAX_TRIES,
+    FeedError,
+    add_feed,
+    list_feeds,
+    poll_feeds,
+)
 from intake.fetch import FetchSettings
 
 # Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
@@ -179,7 +187,7 @@ def test_a_feed_database_from_before_the_try_count_is_migrated(site, corpus):
     """feed_items gained `tries` and `done`: an older database keeps its feeds and remembered items."""
     items, paths = numbered_feed(site, "old-db", 2)
     url = conditional_feed(site, "/old-db.xml", {"version": 1, "items": items})
-    with sqlite3.connect(corpus.store.db_path) as conn:
+    with sqlite3.connect(Store(corpus.directory).db_path) as conn:
         conn.executescript(
             """CREATE TABLE feeds (url TEXT PRIMARY KEY, title TEXT, etag TEXT, modified TEXT,
                                    added_at TEXT NOT NULL, polled_at TEXT, error TEXT);

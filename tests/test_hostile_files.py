@@ -16,8 +16,9 @@ import zlib
 from pathlib import Path
 
 from conftest import SEEDS, make_index
-from index.reading import files as articles_module
+
 from index.reading import bounded
+from index.reading import files as articles_module
 from index.reading import records as records_module
 from index.reading.files import read_file
 

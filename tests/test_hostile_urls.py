@@ -12,13 +12,14 @@ import tracemalloc
 import zlib
 
 import pytest
-
 from conftest import cli_env
 from websites import Site, html_page, numbered_story, redirect, rss
+
 from index import Index
+from index.engines.folder.store import Store
+from intake import fetch as fetch_module
 from intake.adding import add_urls
 from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds
-from intake import fetch as fetch_module
 from intake.fetch import FetchError, FetchSettings, fetch, redact
 
 # Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`
@@ -211,7 +212,7 @@ def test_feeds_list_hides_a_password_stored_before_the_refusal(tmp_path, monkeyp
             monkeypatch.setenv(name, value)
     assert cli_main(["feeds", "list"]) == 0
     index = Index.open()
-    with index.store.connection() as conn:  # as an older newsbot stored it
+    with Store(index.directory).connection() as conn:  # as an older newsbot stored it
         conn.execute("INSERT INTO feeds(url, title, added_at) VALUES (?, 'Old', '2024-05-01')", (f"https://reader:{SECRET}@news.example/feed",))
     capsys.readouterr()
     assert cli_main(["feeds", "list"]) == 0

@@ -10,9 +10,9 @@ import threading
 
 import faiss
 import pytest
+from conftest import NATO_QUESTION, SEEDS, make_index
 
 import index.engines.folder.generations.building as generation_files
-from conftest import NATO_QUESTION, SEEDS, make_index
 from index.engines.folder.store import Store
 
 ZEBRA = "Zebra festival\n\nThe town council said the zebra crossing festival will close the high street on Saturday for the parade."
@@ -27,7 +27,7 @@ def articles(tmp_path):
 
 
 def files_of(index, generation: int) -> dict[str, os.stat_result]:
-    store = index.store
+    store = Store(index.directory)
     return {
         "vectors": store.faiss_path(generation).stat(),
         "keywords": next(p for p in store.keywords_path(generation).iterdir() if p.suffix == ".npz" or p.name.endswith(".npy")).stat(),
@@ -37,10 +37,10 @@ def files_of(index, generation: int) -> dict[str, os.stat_result]:
 def test_an_added_article_is_a_delta_beside_the_linked_base_and_answers(tmp_path, embedder, articles):
     index = make_index(tmp_path, embedder, articles=articles)
     first = index.update(progress=False)
-    assert not index.store.delta_path(first.generation).exists(), "the first build is a full one"
+    assert not Store(index.directory).delta_path(first.generation).exists(), "the first build is a full one"
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     second = index.update(progress=False)
-    assert index.store.delta_path(second.generation).exists()
+    assert Store(index.directory).delta_path(second.generation).exists()
     before, after = files_of(index, first.generation), files_of(index, second.generation)
     assert all(before[k].st_ino == after[k].st_ino for k in before), "the base is shared, not rewritten"
     answer = index.search(ZEBRA_QUESTION).answers[0]
@@ -58,12 +58,12 @@ def test_removed_and_changed_articles_never_answer_from_stale_passages(tmp_path,
     seed.unlink()  # a base article goes: its passages are dead in the base
     (articles / "zebra.txt").write_text(ZEBRA.replace("Saturday", "Sunday"), encoding="utf-8")  # a delta article changes
     summary = index.update(progress=False)
-    assert index.store.delta_path(summary.generation).exists()
+    assert Store(index.directory).delta_path(summary.generation).exists()
     found = index.search(ZEBRA_QUESTION, k=5).answers
     assert found and all("Saturday" not in a.quote for a in found) and "Sunday" in found[0].quote
     gone = {a.article.id for a in index.search(NATO_QUESTION, k=10).answers}
     assert not any(article_id.startswith(seed.stem.replace("_", "-")) for article_id in gone)
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         assert Store.generation(conn) == summary.generation
         alive = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
     assert summary.passages == alive
@@ -76,10 +76,10 @@ def test_past_its_share_the_delta_is_folded_into_a_full_build(tmp_path, embedder
     index.update(progress=False)
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     summary = index.update(progress=False)  # one new passage: the delta would hold 1, the limit is 1
-    assert index.store.delta_path(summary.generation).exists()
+    assert Store(index.directory).delta_path(summary.generation).exists()
     (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
     summary = index.update(progress=False)  # two: a full build, no delta
-    assert not index.store.delta_path(summary.generation).exists()
+    assert not Store(index.directory).delta_path(summary.generation).exists()
     assert "giraffe" in index.search("when does the giraffe crossing festival close the high street?").answers[0].quote
 
 

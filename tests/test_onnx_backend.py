@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import NATO_QUESTION, SEEDS, cli_env, make_index, newsbot
+
 from index import Embedder, Index, ModelMismatch, Settings
+from index.indexing.passages import split_passages
 from index.models.embedder import ModelError
 from index.models.onnx_backend import cache_root
-from index.indexing.passages import split_passages
 
 
 @pytest.fixture(scope="module")

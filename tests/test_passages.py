@@ -6,6 +6,7 @@ import random
 import re
 
 from conftest import SEEDS
+
 from index.indexing.passages import MAX_WORDS, split_passages
 
 TRICKY = (

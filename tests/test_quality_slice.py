@@ -14,8 +14,8 @@ import json
 from functools import partial
 
 import pytest
-
 from conftest import ROOT, make_index
+
 from index.answering.evaluate import evaluate, load_questions
 from index.answering.ranking import BM25_ONLY, DENSE_ONLY, PREVIOUS_RANKING
 

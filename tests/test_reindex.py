@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from conftest import SEEDS, make_index
+
 from bot import blocks
 from bot.reindex import MAX_REPORTS, ProgressReports, Reindexer
 

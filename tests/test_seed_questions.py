@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import make_index
+
 from index.answering.evaluate import load_questions
 
 QUESTIONS = load_questions(Path(__file__).parent / "data" / "seed_questions.jsonl")

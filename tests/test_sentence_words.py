@@ -7,8 +7,17 @@ from __future__ import annotations
 import json
 
 from conftest import NATO_QUESTION, make_index
-from index.text.sentence_words import FORMAT, QuestionTerms, decode, encode, fits, new_names, passage_stems
+
 from index.engines.folder.store import Store
+from index.text.sentence_words import (
+    FORMAT,
+    QuestionTerms,
+    decode,
+    encode,
+    fits,
+    new_names,
+    passage_stems,
+)
 
 SENTENCES = [
     "NATO expelled eight members of Russia’s mission, saying they were undeclared intelligence officers.",
@@ -66,7 +75,7 @@ def test_an_index_an_older_newsbot_wrote_answers_the_same_and_the_next_update_fi
     index.update()
     before = {q: _shown(index, q) for q in QUESTIONS}
     assert all(before.values())
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         assert conn.execute("SELECT count(*) FROM passages WHERE words IS NULL").fetchone()[0] == 0
         conn.executescript(  # what a newsbot before stored words wrote: no column, no meta
             """BEGIN;
@@ -78,7 +87,7 @@ def test_an_index_an_older_newsbot_wrote_answers_the_same_and_the_next_update_fi
     reader = make_index(tmp_path, embedder, articles=seed_copy)
     assert {q: _shown(reader, q) for q in QUESTIONS} == before, "read from the sentence texts"
     assert reader.update().embedded == 0  # the writer's session fills the words; nothing is re-embedded
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         assert conn.execute("SELECT count(*) FROM passages WHERE words IS NULL").fetchone()[0] == 0
         assert Store.meta(conn)["words"] == FORMAT
         # A row an older newsbot adds later (NULL), one in another format and one that does not fit its sentences.
@@ -93,7 +102,7 @@ def test_an_index_an_older_newsbot_wrote_answers_the_same_and_the_next_update_fi
         assert fits(moved, len(rest) + 2)
         conn.execute("UPDATE passages SET words = ? WHERE id = ?", (moved, third))
     assert {q: _shown(make_index(tmp_path, embedder, articles=seed_copy), q) for q in QUESTIONS} == before
-    with index.store.connection() as conn:
+    with Store(index.directory).connection() as conn:
         assert Store.fill_words(conn) == 1, "the NULL row, found by its index; a format's rows wait for a new format"
         conn.execute("UPDATE meta SET value = 'words/0' WHERE key = 'words'")
         assert Store.fill_words(conn) == 3, "a new format: every stale row"

@@ -9,9 +9,16 @@ import time
 
 import psycopg
 import pytest
-
-from botkit import NEWSBOT, BotProcess, SlackSender, bot_corpus, clean_env, mention_event  # noqa: F401 (a fixture)
+from botkit import (  # noqa: F401 (a fixture)
+    NEWSBOT,
+    BotProcess,
+    SlackSender,
+    bot_corpus,
+    clean_env,
+    mention_event,
+)
 from conftest import make_index
+
 from bot.dedupe_postgres import PostgresEventClaims
 from bot.dedupe_sqlite import SqliteEventClaims
 from index.engines.postgres import database as postgres

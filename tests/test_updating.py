@@ -18,13 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import NATO_QUESTION, PROXY_VARS, SEEDS, cli_env, make_index
 from websites import Site, conditional_feed, html_page
+
 from index import Index
-from intake import fetch as fetch_module
+from index.engines.folder.store import Store
 from intake import adding as adding_module
 from intake import feeds as feeds_module
+from intake import fetch as fetch_module
 from intake.adding import add_urls
 from intake.feeds import FeedError, add_feed, list_feeds, poll_feeds, remove_feed
 from intake.fetch import FetchError, FetchSettings, blocked_reason, fetch
@@ -330,7 +331,7 @@ def test_a_page_that_cannot_be_indexed_leaves_no_file_behind(site, corpus):
     """Another updater holds the index for longer than the add waits: the saved file is taken back."""
     url = site.article("/ferry", FERRY)
     before_files, before_articles = files(corpus), article_count(corpus)
-    with corpus.store.lock():
+    with Store(corpus.directory).lock():
         [result] = add_urls(corpus, [url], LOCAL, wait=0.5)
     assert not result.ok and result.transient
     assert result.reason.startswith("indexing failed: another newsbot process is updating the index")

@@ -9,8 +9,8 @@ from datetime import date
 
 import numpy as np
 
-from index.answering.ranking import RRF_K, Ranking
 from index.answering.published_days import PublishedDays
+from index.answering.ranking import RRF_K, Ranking
 from index.engines.snapshot import Snapshot
 
 # Feedback averages the best candidates only when they are at most a fifth of all found: among fewer (a

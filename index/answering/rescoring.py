@@ -8,8 +8,8 @@ import numpy as np
 from index.answering.candidates import Candidate
 from index.answering.ranking import Ranking
 from index.answering.recurring import recurrence, recurring_names
-from index.text.sentence_words import QuestionTerms, new_names
 from index.engines.snapshot import Snapshot
+from index.text.sentence_words import QuestionTerms, new_names
 
 NOVELTY_CONTENDERS = 3  # sentences per passage whose new names and numbers are counted
 

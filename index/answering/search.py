@@ -17,21 +17,27 @@ from typing import Generic, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from index.quotes.answers import fold
 from index.answering.candidates import favour_fresh, gather
-from index.questions.context import NO_CONTEXT, Context, ReadQuestion, blend, read_question
-from index.models.embedder import Embedder
-from index.questions.filters import Catalog, FilterError, Filters
-from index.engines.folder.generations.files import IndexCorrupt
-from index.text.keywords import idf, query_terms, question_words, quoted_phrases, stem
 from index.answering.published_days import PublishedDays
 from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
-from index.questions.recency import current_window, fresh_window, today
 from index.answering.rescoring import rescore
+from index.answering.stories import Story, group
+from index.engines.snapshot import Reader, Snapshot
+from index.errors import IndexCorrupt
+from index.models.embedder import Embedder
+from index.questions.context import (
+    NO_CONTEXT,
+    Context,
+    ReadQuestion,
+    blend,
+    read_question,
+)
+from index.questions.filters import Catalog, FilterError, Filters
+from index.questions.recency import current_window, fresh_window, today
+from index.quotes.answers import fold
 from index.quotes.results import Answer, ArticleInfo, Evidence, SearchResult
 from index.settings import Settings
-from index.engines.snapshot import Reader, Snapshot
-from index.answering.stories import Story, group
+from index.text.keywords import idf, query_terms, question_words, quoted_phrases, stem
 
 __all__ = [
     "BM25_ONLY", "DEFAULT_RANKING", "DENSE_ONLY", "Answer", "ArticleInfo", "EmptyQuestion", "Evidence", "FilterError",

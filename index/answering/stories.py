@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.engines.snapshot import Snapshot
 from index.quotes.links import passage_link
 from index.quotes.results import ArticleInfo
-from index.engines.snapshot import Snapshot
 
 SAME_STORY = 0.7  # cosine between two articles' lead passages that makes them one story
 MIN_LEAD_WORDS = 5  # shorter first "sentences" are datelines or headings, not the lead

@@ -1,17 +1,14 @@
 """Where state beside the index lives (followed feeds; the bot's channel scopes, follows, digests, feedback):
 the index folder's SQLite, or the shared PostgreSQL database when `NEWSBOT_DATABASE_URL` is set, so every
 process on every machine sees the same. Stores write portable SQL (`?` placeholders, ON CONFLICT,
-RETURNING) against a `StateConnection`; `state_sqlite` and `state_postgres` are the two engines."""
+RETURNING) against a `StateConnection`; each engine's `state` module implements it."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from index import Index
+from typing import Any, Protocol
 
 
 class StateConnection(Protocol):
@@ -35,14 +32,3 @@ class StateDatabase(Protocol):
     ) -> AbstractContextManager[StateConnection]:
         """A short-lived connection; on SQLite the store's `CREATE … IF NOT EXISTS` schema (and `sqlite_upgrade`,
         for tables an older newsbot wrote) is applied first. PostgreSQL's tables come from its migrations."""
-
-
-def state_database(index: Index) -> StateDatabase:
-    """The shared PostgreSQL database when the index lives there, else the index folder's SQLite."""
-    if index.settings.database_url:
-        from index.engines.postgres.state import PostgresState
-
-        return PostgresState(index.settings.database_url)
-    from index.engines.folder.state import SqliteState
-
-    return SqliteState(index)

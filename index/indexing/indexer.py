@@ -15,11 +15,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from index.reading.files import Article, Skip, discover, read_file
-from index.models.embedder import Embedder
-from index.indexing.passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
-from index.settings import Settings
 from index.engines.writer import Change, Vectors, Writer
+from index.indexing.passages import (
+    MAX_WORDS,
+    MIN_WORDS,
+    TARGET_WORDS,
+    Passage,
+    split_passages,
+)
+from index.models.embedder import Embedder
+from index.reading.files import Article, Skip, discover, read_file
+from index.settings import Settings
 
 PIPELINE_VERSION = "3"  # 2: sentences may span hard-wrapped lines; 3: sentence vectors
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)

@@ -15,7 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from index.models.onnx_backend import (
-    BACKENDS, BackendError, OnnxEncoder, check_mean_pooling, has_vnni, max_tokens, mean_pool, model_file,
+    BACKENDS,
+    BackendError,
+    OnnxEncoder,
+    check_mean_pooling,
+    has_vnni,
+    max_tokens,
+    mean_pool,
+    model_file,
 )
 from index.settings import DEFAULT_MODEL
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from index.answering.candidates import Candidate
 from index.quotes.excerpts import Excerpt, excerpt
-from index.text.keywords import sentence_stems
 from index.quotes.links import passage_link
 from index.quotes.results import Answer, ArticleInfo
+from index.text.keywords import sentence_stems
 from index.text.sentence_words import passage_stems
 
 DUPLICATE_OVERLAP = 0.6  # share of word 3-grams two passages must share to count as the same text

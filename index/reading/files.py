@@ -11,8 +11,23 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from index.reading.bounded import NotRegular, TooLarge, kind_of, open_regular, read_at_most
-from index.reading.article import Article, Skip, clean, decode_text, derive_title, looks_binary, normalize_date, sanitize
+from index.reading.article import (
+    Article,
+    Skip,
+    clean,
+    decode_text,
+    derive_title,
+    looks_binary,
+    normalize_date,
+    sanitize,
+)
+from index.reading.bounded import (
+    NotRegular,
+    TooLarge,
+    kind_of,
+    open_regular,
+    read_at_most,
+)
 from index.reading.records import RECORD_SUFFIXES, read_records
 
 __all__ = ["Article", "Skip", "derive_title", "discover", "normalize_date", "read_file", "suffix_of"]

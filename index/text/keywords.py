@@ -81,6 +81,16 @@ def tokens(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
 
 
+# The title counts twice: a question's names are most telling in the headline (FTS5 used the same
+# column weight; 1 or 3 measured within +-0.01 on RealTimeQA 2022).
+TITLE_REPEAT = 2
+
+
+def document_tokens(title: str, body: str) -> list[str]:
+    """What BM25 sees of a passage, in either engine: the title's stems `TITLE_REPEAT` times, then the passage's."""
+    return tokens(title) * TITLE_REPEAT + tokens(body)
+
+
 SENTENCES_CACHED = 65536  # sentences whose stems and names are kept when their passage has none stored
 
 

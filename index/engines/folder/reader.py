@@ -15,11 +15,10 @@ import faiss
 
 from index.engines.folder import arrivals
 from index.engines.folder.generations.loaded import Generations
-from index.quotes.results import ArticleInfo
 from index.engines.folder.snapshot import SqliteSnapshot
 from index.engines.folder.store import Store
 from index.engines.stored import Stats, StoredArticle, read_stats
-
+from index.quotes.results import ArticleInfo
 
 READ_MAP_BYTES = 1 << 32  # address space only: pages are the file's, shared with the page cache
 

@@ -5,28 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from index.engines.common import passage_row
 from index.engines.folder.generations.loaded import Generation
 from index.text.keywords import phrase_query
-from index.quotes.results import ArticleInfo
-from index.text.sentence_words import decode
-
-
-def passage_row(pid_row: tuple) -> dict:
-    """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url,
-    published, path, ord, stored sentence words)."""
-    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_, words = pid_row
-    spans = json.loads(sentences) if isinstance(sentences, str) else sentences
-    texts = [quote[s - start : e - start] for s, e in spans]
-    return {
-        "start": start,
-        "end": end,
-        "quote": quote,
-        "sentence_texts": texts,
-        "sentence_spans": [(s, e) for s, e in spans],
-        "sentence_words": decode(words, texts),
-        "article": ArticleInfo(aid, title, source, url, published, path),
-        "opens_article": ord_ == 0,
-    }
 
 
 class SqliteSnapshot:

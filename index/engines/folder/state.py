@@ -5,10 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from index import Index
+from index.engines.folder.store import Store
 
 
 class SqliteStateConnection:
@@ -37,15 +35,15 @@ class SqliteStateConnection:
 class SqliteState:
     """`StateDatabase` in the index's SQLite database; each store's schema is made on its first use."""
 
-    def __init__(self, index: Index) -> None:
-        self.index = index
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self._ready: set[str] = set()
 
     @contextmanager
     def connection(
         self, sqlite_schema: str, sqlite_upgrade: Callable[[sqlite3.Connection], None] | None = None
     ) -> Iterator[SqliteStateConnection]:
-        conn = self.index.store.connect()
+        conn = self.store.connect()
         try:
             if sqlite_schema not in self._ready:
                 conn.executescript(sqlite_schema)

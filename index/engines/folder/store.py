@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
 import numpy as np
 
-from index.engines.folder.generations.files import KEEP_GENERATIONS, GenerationFolder, IndexCorrupt  # noqa: F401 (re-exported)
+from index.engines.common import SENTENCE_DTYPE
+from index.engines.folder.generations.files import KEEP_GENERATIONS, GenerationFolder  # noqa: F401 (re-exported)
+from index.errors import IndexBusy, IndexCorrupt, check_model_key
 from index.text.sentence_words import FORMAT as WORDS_FORMAT
 from index.text.sentence_words import fill
 
@@ -34,7 +35,6 @@ EMBEDDINGS_TABLE = """CREATE TABLE IF NOT EXISTS embeddings (
     sentences BLOB,
     PRIMARY KEY (model, hash)
 )"""
-SENTENCE_DTYPE = np.float16  # half the space; cosine differences stay below 1e-3
 # 👍/👎 votes (bot/feedback.py writes them through `state_db`, which makes this table on first use too).
 FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
@@ -82,29 +82,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
 {EMBEDDINGS_TABLE};
 {FEEDBACK_TABLE};
 """
-
-
-class IndexBusy(RuntimeError):
-    """Another process is updating this index."""
-
-
-class ModelMismatch(RuntimeError):
-    """The index was embedded with another model than the one configured now."""
-
-
-def check_model_key(recorded: str | None, model: str) -> None:
-    """Raise `ModelMismatch` when an index records another model key than `model` (None: nothing recorded yet)."""
-    if recorded and recorded != model:
-        raise ModelMismatch(
-            f"the index was built with the embedding model {recorded!r} but this newsbot uses {model!r} "
-            "(NEWSBOT_EMBEDDING_MODEL, and @backend from NEWSBOT_EMBEDDING_BACKEND); run `newsbot index` "
-            "to re-embed it (or set the variables back)"
-        )
-
-
-def now_iso() -> str:
-    """The current UTC time, to the second, in ISO 8601."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Store(GenerationFolder):

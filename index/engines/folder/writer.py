@@ -10,11 +10,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from index.engines.common import now_iso
 from index.engines.folder import arrivals
 from index.engines.folder.generations.building import GenerationFiles
-from index.text.sentence_words import for_passage
-from index.engines.folder.store import Store, now_iso
+from index.engines.folder.store import Store
 from index.engines.writer import Change, StoredState, Vectors
+from index.text.sentence_words import for_passage
 
 
 class SqliteWriter:

@@ -8,16 +8,14 @@ Migrations only ever append: each has a number, and the database records which r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from index.database_url import password_in, redact
+from index.errors import DatabaseError
 
 CONNECT_TIMEOUT_SECONDS = 10
 # A posting's BM25 weight without the IDF, at a typical length (k1 1.2, b 0.75): what the impact index orders by.
 IMPACT = "(tf::real / (tf + 1.2 * (0.25 + 0.75 * length / 100.0)))"
 MIGRATION_LOCK = 0x6E657773626F74  # "newsbot": the advisory lock every upgrade takes
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be reached or is not one this newsbot can use; the message says why, without the password."""
 
 
 @dataclass(frozen=True)
@@ -196,30 +194,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST = MIGRATIONS[-1].version
 
 
-def redact(url: str) -> str:
-    """The URL without its password (in the user part or a `password=` parameter), for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username
-    except ValueError:  # not even a URL: show nothing of it
-        return "the database URL"
-    netloc = f"{user}:***@{host}" if "@" in parts.netloc and parts.password is not None else parts.netloc
-    if "@" in parts.netloc and parts.password is None:
-        netloc = f"{user}@{host}" if user else host
-    query = "&".join(
-        f"{key}=***" if key.lower() == "password" else f"{key}={value}" for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def check_url(url: str) -> str:
-    """`url` if it names a PostgreSQL database, else a `ValueError` saying what is expected."""
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise ValueError(f"NEWSBOT_DATABASE_URL must start with postgresql://, got {redact(url)!r}")
-    return url
-
-
 def connect(url: str):
     """An autocommit connection; `DatabaseError` (password left out) when the server cannot be reached."""
     import psycopg
@@ -228,19 +202,9 @@ def connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if url in reason or _password(url) and _password(url) in reason:  # libpq may quote what it could not parse
+        if url in reason or password_in(url) and password_in(url) in reason:  # libpq may quote what it could not parse
             reason = type(exc).__name__
         raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from None
-
-
-def _password(url: str) -> str | None:
-    """The password in `url` (user part or parameter), to keep it out of messages."""
-    try:
-        parts = urlsplit(url)
-        found = parts.password or dict(parse_qsl(parts.query)).get("password")
-    except ValueError:
-        return None
-    return found or None
 
 
 def version(conn) -> int:

@@ -7,11 +7,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from index.engines.postgres.snapshot import PgSnapshot
 from index.engines.postgres.database import connect, require_current, version
-from index.quotes.results import ArticleInfo
-from index.engines.folder.store import check_model_key
+from index.engines.postgres.snapshot import PgSnapshot
 from index.engines.stored import Stats, StoredArticle, read_stats
+from index.errors import check_model_key
+from index.quotes.results import ArticleInfo
 
 
 class PgReader:

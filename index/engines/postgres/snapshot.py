@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.engines.folder.generations.keyword_index import B, K1
-from index.text.keywords import idf
+from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, passage_row, scan
 from index.engines.postgres.database import IMPACT
-from index.engines.folder.generations.segments import EXACT_SCAN, scan
-from index.engines.folder.snapshot import passage_row
-from index.engines.folder.generations.vector_index import EF_SEARCH
-
+from index.text.keywords import idf
 
 REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
 

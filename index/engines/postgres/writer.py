@@ -15,13 +15,19 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from index.engines.folder.generations.keyword_index import document_tokens
-from index.engines.postgres.database import connect, redact, upgrade
+from index.database_url import redact
+from index.engines.common import (
+    EF_CONSTRUCTION,
+    HNSW_NEIGHBORS,
+    SENTENCE_DTYPE,
+    now_iso,
+)
+from index.engines.postgres.database import connect, upgrade
+from index.engines.writer import Change, StoredState, Vectors
+from index.errors import IndexBusy
+from index.text.keywords import document_tokens
 from index.text.sentence_words import FORMAT as WORDS_FORMAT
 from index.text.sentence_words import fill, for_passage
-from index.engines.folder.store import SENTENCE_DTYPE, IndexBusy, now_iso
-from index.engines.folder.generations.vector_index import EF_CONSTRUCTION, HNSW_NEIGHBORS
-from index.engines.writer import Change, StoredState, Vectors
 
 UPDATE_LOCK = 0x6E657773626F75  # the advisory lock an update holds
 LOCK_POLL_SECONDS = 0.5

@@ -14,17 +14,18 @@ import faiss
 
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import FORMAT_FILE, Delta
-from index.engines.folder.generations.durable import fsync_directory, link_folder, link_or_copy
+from index.engines.folder.generations.durable import (
+    fsync_directory,
+    link_folder,
+    link_or_copy,
+)
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.errors import IndexCorrupt
 
 # The current and the previous generation's files are kept, so a reader that has just read the old
 # generation number can still load its files; older ones are deleted (readers hold them in memory).
 KEEP_GENERATIONS = 2
-
-
-class IndexCorrupt(RuntimeError):
-    """The index files disagree or cannot be read; `newsbot index --rebuild` repairs it."""
 
 
 def _remove(path: Path) -> None:

@@ -17,24 +17,15 @@ import bm25s
 import numpy as np
 from tqdm import tqdm
 
+from index.engines.common import K1, B
 from index.engines.folder.generations.durable import write_folder
-from index.text.keywords import tokens
+from index.text.keywords import TITLE_REPEAT, document_tokens
 
-# The title counts twice: a question's names are most telling in the headline (FTS5 used the same
-# column weight; 1 or 3 measured within +-0.01 on RealTimeQA 2022).
-TITLE_REPEAT = 2
-K1 = 1.2  # the usual BM25 constants, as FTS5's bm25()
-B = 0.75
 IDS_FILE = "passage_ids.npy"
 FORMAT_FILE = "newsbot.json"
 FORMAT = {"format": 1, "title_repeat": TITLE_REPEAT, "k1": K1, "b": B}
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def document_tokens(title: str, body: str) -> list[str]:
-    """What BM25 sees of a passage: the title's stems `TITLE_REPEAT` times, then the passage's."""
-    return tokens(title) * TITLE_REPEAT + tokens(body)
 
 
 class KeywordIndex:

@@ -10,12 +10,10 @@ import math
 import faiss
 import numpy as np
 
-from index.engines.folder.generations import vector_index
+from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, scan
 from index.engines.folder.generations.delta import Delta
-from index.engines.folder.generations.keyword_index import B, K1, KeywordIndex
+from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.sentence_index import SentenceIndex
-
-EXACT_SCAN = 5000  # allowed passages up to which the dense side scans them all instead of the graph
 
 
 def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -24,16 +22,6 @@ def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         return np.full(len(wanted), -1, dtype=np.int64)
     found = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
     return np.where(ids[found] == wanted, found, -1)
-
-
-def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[int, float]]:
-    """The `n` of `allowed` closest to `query`, every one compared (`vectors` has `reconstruct_batch`)."""
-    ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
-    if not len(ids):
-        return []
-    scores = vectors.reconstruct_batch(ids) @ query
-    top = np.argsort(-scores)[:n]
-    return list(zip(ids[top].tolist(), scores[top].tolist()))
 
 
 class PassageVectors:
@@ -76,7 +64,7 @@ class PassageVectors:
             params = None
             if allowed is not None:
                 selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-                params = faiss.SearchParametersHNSW(sel=selector, efSearch=vector_index.EF_SEARCH)
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=EF_SEARCH)
             wanted = min(n + len(self.dead), self.base.ntotal)
             scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
             dead = self._dead

@@ -14,9 +14,8 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-HNSW_NEIGHBORS = 32  # links per vector: more is slower to build, finds more of the true top k
-EF_CONSTRUCTION = 80
-EF_SEARCH = 256  # breadth of the search; must exceed the 100 candidates taken per question
+from index.engines.common import EF_CONSTRUCTION, EF_SEARCH, HNSW_NEIGHBORS
+
 ADD_CHUNK = 4096  # vectors added between two progress bar updates
 
 

@@ -1,0 +1,56 @@
+"""What both engines share: the retrievers' settings, the passage row rescoring reads, the exact scan.
+
+The folder engine (`engines.folder`) and PostgreSQL (`engines.postgres`) import this module, never each other,
+so the two rank alike: the same BM25 constants, HNSW settings and rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from index.quotes.results import ArticleInfo
+from index.text.sentence_words import decode
+
+K1 = 1.2  # the usual BM25 constants, as FTS5's bm25()
+B = 0.75
+HNSW_NEIGHBORS = 32  # links per vector: more is slower to build, finds more of the true top k
+EF_CONSTRUCTION = 80
+EF_SEARCH = 256  # breadth of the search; must exceed the 100 candidates taken per question
+EXACT_SCAN = 5000  # allowed passages up to which the dense side scans them all instead of the graph
+SENTENCE_DTYPE = np.float16  # sentence vectors in half the space; cosine differences stay below 1e-3
+
+
+def now_iso() -> str:
+    """The current UTC time, to the second, in ISO 8601."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def passage_row(pid_row: tuple) -> dict:
+    """One passage as rescoring reads it, from (id, start, end, sentences JSON, quote, article id, title, source, url,
+    published, path, ord, stored sentence words)."""
+    _, start, end, sentences, quote, aid, title, source, url, published, path, ord_, words = pid_row
+    spans = json.loads(sentences) if isinstance(sentences, str) else sentences
+    texts = [quote[s - start : e - start] for s, e in spans]
+    return {
+        "start": start,
+        "end": end,
+        "quote": quote,
+        "sentence_texts": texts,
+        "sentence_spans": [(s, e) for s, e in spans],
+        "sentence_words": decode(words, texts),
+        "article": ArticleInfo(aid, title, source, url, published, path),
+        "opens_article": ord_ == 0,
+    }
+
+
+def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[int, float]]:
+    """The `n` of `allowed` closest to `query`, every one compared (`vectors` has `reconstruct_batch`)."""
+    ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))
+    if not len(ids):
+        return []
+    scores = vectors.reconstruct_batch(ids) @ query
+    top = np.argsort(-scores)[:n]
+    return list(zip(ids[top].tolist(), scores[top].tolist()))

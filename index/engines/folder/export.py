@@ -1,0 +1,55 @@
+"""The committed index of a folder as one full `Change`, with its cached vectors: what `engines.migrate` hands
+another engine's writer, so nothing is re-embedded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from index.engines.folder.store import Store
+from index.engines.writer import Change
+from index.errors import DatabaseError
+from index.indexing.passages import Passage
+from index.reading.article import Article
+
+
+@dataclass
+class _Copied:
+    """An article as a writer takes it (what `indexer._Planned` carries)."""
+
+    article: Article
+
+
+def export(store: Store) -> Change:
+    """The committed index in `store` as a full change; `DatabaseError` when there is none, or when vectors are
+    missing from its cache."""
+    if not store.exists():
+        raise DatabaseError(f"no index in {store.directory} to copy; run `newsbot index` first")
+    with store.connection() as conn:
+        conn.execute("BEGIN")  # one consistent version, even while an update commits
+        try:
+            meta = Store.meta(conn)
+            model = meta["model"]
+            articles = {
+                row[0]: _Copied(Article(id=row[0], title=row[1], text=row[6], url=row[2], source=row[3], published=row[4], path=row[5]))
+                for row in conn.execute("SELECT id, title, url, source, published, path, text FROM articles")
+            }
+            passages = conn.execute(
+                "SELECT id, article_id, ord, start, end, sentences, embed_hash FROM passages ORDER BY id"
+            ).fetchall()
+            vectors = Store.cached_vectors(conn, model, sorted({bytes(row[6]) for row in passages}))
+            files = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}
+        finally:
+            conn.execute("COMMIT")
+    missing = {bytes(row[6]) for row in passages} - set(vectors)
+    if missing:
+        raise DatabaseError(f"{len(missing)} passage vectors are not in the index's cache; run `newsbot index` first")
+    rows = [
+        (pid, articles[aid], ordinal, Passage(start, end, tuple(tuple(s) for s in json.loads(spans))), bytes(digest))
+        for pid, aid, ordinal, start, end, spans, digest in passages
+    ]
+    return Change(
+        full=True, planned=list(articles.values()), removed=[], rows=rows, vectors=vectors, fingerprints=files,
+        generation=int(meta["generation"]), next_passage_id=int(meta.get("next_passage_id", 1)),
+        signature=meta["signature"], model=model, dimension=int(meta["dimension"]),
+    )
