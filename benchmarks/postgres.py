@@ -28,7 +28,7 @@ from rtqa import CONFIGURATIONS
 from index import Embedder, Index, Settings
 from index.answering.evaluate import evaluate, format_table, load_questions
 from index.engines.migrate import migrate
-from index.engines.postgres.database import upgrade
+from index.engines.postgres.schema import upgrade
 from index.text.keywords import clear_caches
 
 COMPARED = ("BM25 alone (title + passage)", "dense alone (title + passage)", "default")

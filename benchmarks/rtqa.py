@@ -126,7 +126,7 @@ def throughput(embedder: Embedder, articles: Path, sample: int) -> tuple[int, fl
             texts = [
                 embed_text(title, text[start:end])
                 for title, text, start, end in conn.execute(
-                    "SELECT a.title, a.text, p.start, p.end FROM passages p JOIN articles a ON a.id = p.article_id"
+                    "SELECT a.title, a.text, p.char_start, p.char_end FROM passages p JOIN articles a ON a.id = p.article_id"
                 )
             ]
     started = time.perf_counter()

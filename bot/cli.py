@@ -180,32 +180,30 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """`newsbot db upgrade` / `status`: the shared PostgreSQL database's schema (NEWSBOT_DATABASE_URL)."""
+    """`newsbot db upgrade` / `status`: the shared PostgreSQL database's tables, part by part (NEWSBOT_DATABASE_URL)."""
     from index import Settings
-    from index.engines.postgres.database import (
-        LATEST,
-        connect,
-        redact,
-        upgrade,
-        version,
-    )
+    from intake.feeds import FEEDS_SCHEMA
 
-    url = Settings.from_env().database_url
-    if not url:
+    from .schema import BOT_SCHEMA
+
+    settings = Settings.from_env()
+    if not settings.database_url:
         _err("newsbot db: NEWSBOT_DATABASE_URL is not set (postgresql://user:password@host/database)")
         return EXIT_USAGE
+    index = _open_index()
+    parts = [FEEDS_SCHEMA, BOT_SCHEMA]
     if args.db_command == "upgrade":
-        applied = upgrade(url)
-        done = ", ".join(f"{m.version} ({m.name})" for m in applied)
-        print(f"{redact(url)}: applied {done}" if applied else f"{redact(url)}: already at schema {LATEST}")
+        applied = index.state.upgrade(parts)
+        done = ", ".join(f"{part} {m.version} ({m.name})" for part, m in applied)
+        print(f"{index.engine.where}: applied {done}" if applied else f"{index.engine.where}: already up to date")
         return 0
-    with connect(url) as conn:
-        current = version(conn)
-    state = "up to date" if current == LATEST else f"run `newsbot db upgrade` (this newsbot needs {LATEST})"
-    if current > LATEST:
-        state = f"newer than this newsbot's {LATEST}: upgrade newsbot"
-    print(f"{redact(url)}: schema {current}, {state}")
-    return 0 if current == LATEST else 1
+    found = index.state.versions(parts)
+    for part, current, latest in found:
+        state = "up to date" if current == latest else f"run `newsbot db upgrade` (this newsbot needs {latest})"
+        if current > latest:
+            state = f"newer than this newsbot's {latest}: upgrade newsbot"
+        print(f"{index.engine.where}: {part} tables at version {current}, {state}")
+    return 0 if all(current == latest for _, current, latest in found) else 1
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

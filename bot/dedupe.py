@@ -3,7 +3,7 @@
 Slack re-sends an event (with `X-Slack-Retry-Num`) when it thinks the first delivery failed, and behind
 a load balancer the re-delivery may reach another process. A re-delivery goes ahead only if no earlier
 delivery is still working on it (within a lease) or has answered it. `newsbot serve` keeps the claims
-in the shared database (`dedupe_sqlite`, `dedupe_postgres`); `EventDeduper` keeps them in memory.
+in the state database beside the index (`event_claims`); `EventDeduper` keeps them in memory.
 """
 
 from __future__ import annotations

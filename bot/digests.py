@@ -1,5 +1,5 @@
 """Scheduled digests per channel: `/news digest daily 08:00 [Europe/Berlin] [topic] [skip-empty]`,
-`/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the state database (`state_db`).
+`/news digest weekly mon 09:00 …`; the schedule and what was last sent live in the state database (`Index.state`).
 
 When a digest is due is computed with APScheduler's `CronTrigger` in the digest's time zone (DST
 included). A process claims a due digest (`claimed_at`, in one statement that also checks `last_due`), sends
@@ -23,20 +23,6 @@ from index.questions.context import read_question
 
 from .state_tables import StateTables
 
-TABLE = """CREATE TABLE IF NOT EXISTS digests (
-    channel TEXT PRIMARY KEY,
-    cadence TEXT NOT NULL,  -- daily or weekly
-    weekday TEXT,  -- mon..sun for weekly
-    at_time TEXT NOT NULL,  -- HH:MM in `zone`
-    zone TEXT NOT NULL,
-    topic TEXT NOT NULL DEFAULT '',
-    skip_empty INTEGER NOT NULL DEFAULT 0,
-    set_by TEXT,
-    set_at TEXT NOT NULL,
-    last_due TEXT NOT NULL,  -- the latest scheduled time handled (UTC ISO); a new digest starts at its creation
-    last_seq INTEGER NOT NULL,  -- the last article arrival (index arrivals seq) a digest covered
-    claimed_at TEXT  -- while a process sends the due digest; a claim older than CLAIM_TIMEOUT was a crash
-)"""
 CLAIM_TIMEOUT = timedelta(minutes=10)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SKIP_EMPTY = "skip-empty"
@@ -153,8 +139,6 @@ def _now() -> datetime:
 
 class DigestStore(StateTables):
     """Digest settings in the state database."""
-
-    SCHEMA = TABLE
 
     def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
         super().__init__(index)

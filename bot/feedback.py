@@ -1,4 +1,4 @@
-"""Store 👍/👎 votes on answers in the state database's `feedback` table (`state_db`), to learn which answers help."""
+"""Store 👍/👎 votes on answers in the state database's `feedback` table (`Index.state`), to learn which answers help."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from index import Index
 from index.engines.common import now_iso
-from index.engines.folder.store import FEEDBACK_TABLE
+
+from .schema import BOT_SCHEMA
 
 VOTES = ("up", "down")
 
@@ -18,7 +19,7 @@ def record_feedback(
     """Save one vote with the question, the passages shown ([article id, start, end] each), user and time."""
     if vote not in VOTES:
         raise ValueError(f"vote must be one of {VOTES}, got {vote!r}")
-    with index.state.connection(FEEDBACK_TABLE) as conn:
+    with index.state.connection(BOT_SCHEMA) as conn:
         conn.execute(  # one statement in autocommit mode: atomic on its own
             'INSERT INTO feedback(created_at, "user", question, passages, vote) VALUES (?, ?, ?, ?, ?)',
             (now_iso(), user, question, json.dumps(passages, ensure_ascii=False), vote),

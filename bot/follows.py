@@ -1,4 +1,4 @@
-"""Follows (saved questions) and the posts they owe, kept in the state database (`state_db`).
+"""Follows (saved questions) and the posts they owe, kept in the state database (`Index.state`).
 
 Every process of one index sees the same follows. A match is written down as owed *before* it is
 posted, in the same transaction that moves the follow past the arrivals it has read, so a crash or a
@@ -17,29 +17,6 @@ from index import Index
 
 from .state_tables import StateTables
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS follows (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL,
-    question TEXT NOT NULL,
-    created_by TEXT,
-    created_at TEXT NOT NULL,
-    seen INTEGER NOT NULL  -- the last arrival (index.arrivals seq) matched against this follow
-);
-CREATE INDEX IF NOT EXISTS follows_channel ON follows(channel);
-CREATE TABLE IF NOT EXISTS follow_posts (
-    follow_id INTEGER NOT NULL,
-    article_id TEXT NOT NULL,
-    state TEXT NOT NULL,  -- owed, posting, posted, folded (reported by another story's post), summarised
-    story TEXT,  -- the message to post, as JSON (None for folded articles)
-    score REAL NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    claimed_at TEXT,
-    posted_at TEXT,
-    PRIMARY KEY (follow_id, article_id)
-);
-CREATE INDEX IF NOT EXISTS follow_posts_state ON follow_posts(state, follow_id);
-"""
 POSTING_TIMEOUT = timedelta(minutes=10)  # a claim older than this is from a process that died mid-post
 KEEP_DONE = timedelta(days=30)  # how long handled posts are kept (each arrival is matched once anyway)
 
@@ -86,7 +63,6 @@ class OwedPost:
 class FollowStore(StateTables):
     """Follows and owed posts in the state database; safe to use from several threads and processes."""
 
-    SCHEMA = SCHEMA
 
     def __init__(self, index: Index, clock: Callable[[], datetime] = _now) -> None:
         super().__init__(index)

@@ -1,5 +1,5 @@
 """Channel scopes: default filters an admin sets for a channel (`/news scope source:reuters`), kept in the
-state database (`state_db`) so every bot process sees the same ones and a restart keeps them.
+state database (`Index.state`) so every bot process sees the same ones and a restart keeps them.
 
 Every question asked in the channel is searched within its scope, together with its own filters.
 """
@@ -13,12 +13,6 @@ from index.questions.context import read_scope
 
 from .state_tables import StateTables
 
-TABLE = """CREATE TABLE IF NOT EXISTS channel_scopes (
-    channel TEXT PRIMARY KEY,
-    filters TEXT NOT NULL,
-    set_by TEXT,
-    set_at TEXT NOT NULL
-)"""
 MAX_SCOPE_CHARS = 500
 
 
@@ -34,8 +28,6 @@ class Scope:
 
 class Scopes(StateTables):
     """Read and change channel scopes in the state database."""
-
-    SCHEMA = TABLE
 
     def get(self, channel: str | None) -> Scope | None:
         """The channel's scope, or None."""

@@ -15,22 +15,21 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from index import Index, Settings, SettingsError
-from index.engines.postgres.database import upgrade
 from index.settings import number_env
+from intake.feeds import FEEDS_SCHEMA
 
 from .app import WORKERS, build_app
 from .config import SlackConfig
-from .dedupe import EventClaims
-from .dedupe_postgres import PostgresEventClaims
-from .dedupe_sqlite import SqliteEventClaims
 from .digest_sender import DigestSender
 from .digests import DigestStore
+from .event_claims import SharedEventClaims
 from .events_door import EventsDoor
 from .follow_worker import DEFAULT_CAP, DEFAULT_INTERVAL, FollowWorker
 from .follows import FollowStore
 from .listeners import Listeners
 from .readiness import Readiness
 from .reindex import Reindexer
+from .schema import BOT_SCHEMA
 from .web import EVENTS_PATH, WebServer
 
 log = logging.getLogger("newsbot.server")
@@ -106,24 +105,17 @@ def _stop_step(name: str, step) -> None:
         log.exception("while stopping: %s failed", name)
 
 
-def _event_claims(index: Index, settings: Settings) -> EventClaims:
-    """Where events are claimed: the shared PostgreSQL database (its schema brought up to date), else the index's SQLite."""
-    if settings.database_url:
-        upgrade(settings.database_url)  # safe while another process upgrades too (advisory lock)
-        return PostgresEventClaims(settings.database_url)
-    return SqliteEventClaims(index)
-
-
 def _run(config: SlackConfig, socket_mode: bool) -> int:
     """Start everything, wait for SIGTERM/SIGINT or a fatal warm-up error, then stop cleanly."""
     _setup_logging()
     settings = Settings.from_env()
     index = Index.open(settings=settings, log=logging.getLogger("newsbot.index").info)
+    index.state.upgrade([FEEDS_SCHEMA, BOT_SCHEMA])  # the tables first, from whichever process starts first
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="answer")
     app = build_app(config, executor)
     follow_store, digest_store = FollowStore(index), DigestStore(index)
     listeners = Listeners(
-        index, config.admins, _event_claims(index, settings), Reindexer(index), config.add_admins_only, follow_store,
+        index, config.admins, SharedEventClaims(index), Reindexer(index), config.add_admins_only, follow_store,
         digest_store,
     )
     listeners.register(app)

@@ -1,5 +1,5 @@
-"""Bot state stores (channel scopes, follows, digests, feedback): one short-lived connection per call to
-the state database (`state_db`), so every bot process sees the same rows."""
+"""Bot state stores (event claims, channel scopes, follows, digests, feedback): one short-lived connection per
+call to the state database beside the index (`Index.state`), so every bot process sees the same rows."""
 
 from __future__ import annotations
 
@@ -7,23 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from index import Index
-from index.engines.state import StateConnection, StateDatabase
+from index.engines.state import StateConnection
+
+from .schema import BOT_SCHEMA
 
 
 class StateTables:
-    """A store whose SQLite `SCHEMA` (CREATE … IF NOT EXISTS statements) is made on first use; on PostgreSQL
-    its tables come from the migrations."""
-
-    SCHEMA = ""
+    """A store over the bot's tables (`schema.BOT_SCHEMA`, brought up to date on first use)."""
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._database: StateDatabase | None = None
 
     @contextmanager
     def _conn(self) -> Iterator[StateConnection]:
         """A short-lived connection (each statement commits unless inside `conn.write()`)."""
-        if self._database is None:  # chosen on first use: where the index's settings say
-            self._database = self.index.state
-        with self._database.connection(self.SCHEMA) as conn:
+        with self.index.state.connection(BOT_SCHEMA) as conn:
             yield conn

@@ -24,7 +24,7 @@ import feedparser
 
 from index import Index
 from index.engines.common import now_iso
-from index.engines.state import StateConnection
+from index.engines.state import Migration, Schema, StateConnection
 from index.settings import number_env
 from intake.adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
 from intake.fetch import Fetched, FetchError, FetchSettings, fetch, redact
@@ -33,27 +33,70 @@ DEFAULT_MAX_ITEMS = 50  # new items handled per feed and poll; the rest wait for
 BATCH_ITEMS = 10  # items added (one index update) and remembered together: a killed poll redoes at most these
 MAX_TRIES = 3  # polls an item failing for a passing reason (timeout, 5xx, DNS) is tried in before it is given up
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    url TEXT PRIMARY KEY,
-    title TEXT,
-    etag TEXT,
-    modified TEXT,
-    added_at TEXT NOT NULL,
-    polled_at TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS feed_items (
-    feed_url TEXT NOT NULL,
-    key TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    done INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (feed_url, key)
-) WITHOUT ROWID;
-"""
 # Columns added to feed_items since its first version; rows written before were all handled for good.
 ITEM_COLUMNS = {"tries": "INTEGER NOT NULL DEFAULT 0", "done": "INTEGER NOT NULL DEFAULT 1"}
+
+
+def _item_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns a feed_items table written by an older newsbot lacks."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(feed_items)")}
+    for name in ITEM_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE feed_items ADD COLUMN {name} {ITEM_COLUMNS[name]}")
+
+
+# The feeds followed and the items each has handled. IF NOT EXISTS: a folder or database from before versioned
+# parts has these tables already.
+FEEDS_SCHEMA = Schema(
+    "feeds",
+    sqlite=(
+        Migration(
+            1,
+            "feeds",
+            """CREATE TABLE IF NOT EXISTS feeds (
+                   url TEXT PRIMARY KEY,
+                   title TEXT,
+                   etag TEXT,
+                   modified TEXT,
+                   added_at TEXT NOT NULL,
+                   polled_at TEXT,
+                   error TEXT
+               );
+               CREATE TABLE IF NOT EXISTS feed_items (
+                   feed_url TEXT NOT NULL,
+                   key TEXT NOT NULL,
+                   seen_at TEXT NOT NULL,
+                   tries INTEGER NOT NULL DEFAULT 0,
+                   done INTEGER NOT NULL DEFAULT 1,
+                   PRIMARY KEY (feed_url, key)
+               ) WITHOUT ROWID;""",
+            run=_item_columns,
+        ),
+    ),
+    postgres=(
+        Migration(
+            1,
+            "feeds",
+            """CREATE TABLE IF NOT EXISTS feeds (
+                   url text PRIMARY KEY,
+                   title text,
+                   etag text,
+                   modified text,
+                   added_at text NOT NULL,
+                   polled_at text,
+                   error text
+               );
+               CREATE TABLE IF NOT EXISTS feed_items (
+                   feed_url text NOT NULL,
+                   key text NOT NULL,
+                   seen_at text NOT NULL,
+                   tries integer NOT NULL DEFAULT 0,
+                   done integer NOT NULL DEFAULT 1,
+                   PRIMARY KEY (feed_url, key)
+               );""",
+        ),
+    ),
+)
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -119,22 +162,8 @@ class FeedError(Exception):
 def _transaction(index: Index) -> Iterator[StateConnection]:
     """A connection to the state database (the index folder's SQLite or the shared PostgreSQL) with the feed
     tables, inside one committed transaction."""
-    with index.state.connection(SCHEMA, _migrate) as conn, conn.write():
+    with index.state.connection(FEEDS_SCHEMA) as conn, conn.write():
         yield conn
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns a feed_items table written by an older newsbot lacks (once, under a write lock)."""
-    def missing() -> list[str]:
-        have = {row[1] for row in conn.execute("PRAGMA table_info(feed_items)")}
-        return [name for name in ITEM_COLUMNS if name not in have]
-
-    if not missing():
-        return
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")  # another process may be migrating too: check again under the lock
-        for name in missing():
-            conn.execute(f"ALTER TABLE feed_items ADD COLUMN {name} {ITEM_COLUMNS[name]}")
 
 
 def _date(entry: dict) -> str | None:

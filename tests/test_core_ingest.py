@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import NATO_QUESTION, SEEDS, make_index
 
 from index import Index
+from index.engines.folder import schema
 from index.engines.folder.store import Store
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
@@ -175,6 +176,8 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors
                                      PRIMARY KEY (model, hash)) WITHOUT ROWID;
             INSERT INTO embeddings SELECT model, hash, vector FROM current;
             DROP TABLE current;
+            ALTER TABLE passages RENAME COLUMN char_start TO start;
+            ALTER TABLE passages RENAME COLUMN char_end TO end;
             UPDATE meta SET value = '1' WHERE key = 'schema';
             COMMIT;"""
         )
@@ -183,7 +186,7 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors
     assert summary.embedded == summary.passages == first.passages
     assert make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True).embedded == 0
     with Store(index.directory).connection() as conn:
-        assert Store.meta(conn)["schema"] == "3"
+        assert Store.meta(conn)["schema"] == str(schema.LATEST)
         assert conn.execute("SELECT count(*) FROM embeddings WHERE sentences IS NULL").fetchone()[0] == 0
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]
         assert "WITHOUT ROWID" not in sql.upper()

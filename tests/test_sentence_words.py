@@ -77,11 +77,14 @@ def test_an_index_an_older_newsbot_wrote_answers_the_same_and_the_next_update_fi
     assert all(before.values())
     with Store(index.directory).connection() as conn:
         assert conn.execute("SELECT count(*) FROM passages WHERE words IS NULL").fetchone()[0] == 0
-        conn.executescript(  # what a newsbot before stored words wrote: no column, no meta
+        conn.executescript(  # what a newsbot before stored words wrote: schema 3, no column, no meta
             """BEGIN;
             DROP INDEX passages_unworded;
             ALTER TABLE passages DROP COLUMN words;
+            ALTER TABLE passages RENAME COLUMN char_start TO start;
+            ALTER TABLE passages RENAME COLUMN char_end TO end;
             DELETE FROM meta WHERE key = 'words';
+            UPDATE meta SET value = '3' WHERE key = 'schema';
             COMMIT;"""
         )
     reader = make_index(tmp_path, embedder, articles=seed_copy)

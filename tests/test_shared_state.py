@@ -1,5 +1,5 @@
 """Shared Slack state for several bot processes (issue 14): event claims in the index's SQLite or in a real
-PostgreSQL server (NEWSBOT_DATABASE_URL), and the PostgreSQL schema's migrations."""
+PostgreSQL server (NEWSBOT_DATABASE_URL), and each part's migrations on both engines."""
 
 from __future__ import annotations
 
@@ -19,21 +19,24 @@ from botkit import (  # noqa: F401 (a fixture)
 )
 from conftest import make_index
 
-from bot.dedupe_postgres import PostgresEventClaims
-from bot.dedupe_sqlite import SqliteEventClaims
-from index.engines.postgres import database as postgres
-from index.engines.postgres.database import LATEST, DatabaseError, upgrade
+from bot.event_claims import SharedEventClaims
+from bot.schema import BOT_SCHEMA
+from index import DatabaseError, IndexCorrupt
+from index.database_url import redact
+from index.engines.folder import schema as folder_schema
+from index.engines.folder.store import Store
+from index.engines.postgres import schema as postgres_schema
+from index.engines.postgres.reader import PgReader
+from intake.feeds import FEEDS_SCHEMA
+
+PARTS = [FEEDS_SCHEMA, BOT_SCHEMA]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def claims_for(request, tmp_path, embedder):
-    """Make event claims on one engine: `claims_for(lease_seconds=…)`; two calls share one store, as two processes do."""
-    if request.param == "sqlite":
-        index = make_index(tmp_path, embedder)
-        return lambda **options: SqliteEventClaims(index, **options)
-    url = request.getfixturevalue("database_url")
-    upgrade(url)
-    return lambda **options: PostgresEventClaims(url, **options)
+@pytest.fixture
+def claims_for(tmp_path, embedder, engine_settings):
+    """Make event claims on one engine: `claims_for(lease_seconds=…)`; two calls share one store, as two processes
+    do (each with an index object of its own)."""
+    return lambda **options: SharedEventClaims(make_index(tmp_path, embedder, **engine_settings), **options)
 
 
 def test_an_event_is_claimed_once_and_released_when_not_answered(claims_for):
@@ -76,9 +79,12 @@ def test_many_threads_claiming_one_event_get_one_yes(claims_for):
 # --- migrations ------------------------------------------------------------------------------------
 
 
-def _migrations(url: str) -> list[tuple[int, str]]:
+def _parts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT version, name FROM newsbot_migrations ORDER BY version").fetchall()
+        return dict(conn.execute("SELECT part, version FROM newsbot_schema").fetchall())
+
+
+LATEST_PARTS = {"index": postgres_schema.LATEST, "feeds": FEEDS_SCHEMA.postgres[-1].version, "bot": BOT_SCHEMA.postgres[-1].version}
 
 
 def test_two_processes_upgrading_at_once_apply_each_migration_once(database_url, tmp_path):
@@ -87,25 +93,60 @@ def test_two_processes_upgrading_at_once_apply_each_migration_once(database_url,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    assert sorted(out for out, _ in outputs)[0].endswith(f"already at schema {LATEST}\n"), outputs
-    assert _migrations(database_url) == [(m.version, m.name) for m in postgres.MIGRATIONS]
+    first, second = sorted(out for out, _ in outputs)
+    assert first.endswith("already up to date\n") and "applied index 1 (index tables)" in second, outputs
+    assert _parts(database_url) == LATEST_PARTS
     status = subprocess.run([*NEWSBOT, "db", "status"], env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert status.returncode == 0 and "up to date" in status.stdout, status
+    assert status.returncode == 0 and status.stdout.count("up to date") == 3, status
 
 
-def test_a_database_from_a_newer_newsbot_is_refused(database_url):
-    upgrade(database_url)
+def test_a_database_from_before_parts_is_adopted_and_older_newsbots_refuse_it(database_url, tmp_path, embedder):
+    """What newsbot wrote before versions per part: the same tables, one list 1-6 in newsbot_migrations, event
+    claims timed by the server. Every step runs again as a no-op, the claims keep their rows, and the list gains
+    the entry an older newsbot refuses."""
+    postgres_schema.upgrade(database_url, [("index", postgres_schema.MIGRATIONS)])
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO newsbot_migrations (version, name) VALUES (%s, 'from the future')", (LATEST + 1,))
-    with pytest.raises(DatabaseError, match="newer than this newsbot"):
-        upgrade(database_url)
-    with pytest.raises(DatabaseError, match="newer than this newsbot"):
-        PostgresEventClaims(database_url)
+        for migration in BOT_SCHEMA.postgres[:2] + FEEDS_SCHEMA.postgres:
+            conn.execute(migration.sql)
+        conn.execute("DROP TABLE newsbot_schema")
+        conn.execute("DELETE FROM newsbot_migrations")
+        conn.execute("INSERT INTO newsbot_migrations (version, name) SELECT v, 'before parts' FROM generate_series(1, 6) v")
+        conn.execute("INSERT INTO event_claims (event_id, claimed_at, answered) VALUES ('EvOld', now(), true)")
+    claims = SharedEventClaims(make_index(tmp_path, embedder, database_url=database_url))
+    assert not claims.claim("EvOld"), "the claim an older newsbot answered is still answered"
+    assert claims.claim("EvNew")
+    done = subprocess.run([*NEWSBOT, "db", "upgrade"], env=clean_env(NEWSBOT_DATABASE_URL=database_url), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _parts(database_url) == LATEST_PARTS
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT max(version) FROM newsbot_migrations").fetchone()[0] == postgres_schema.OLD_LIST_END > 6
 
 
-def test_an_old_schema_asks_for_an_upgrade(database_url):
+def test_a_database_from_a_newer_newsbot_is_refused(database_url, tmp_path, embedder):
+    make_index(tmp_path, embedder, database_url=database_url).state.upgrade(PARTS)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE newsbot_schema SET version = version + 1 WHERE part IN ('index', 'bot')")
+    with pytest.raises(DatabaseError, match="index tables are at version .*, newer than this newsbot"):
+        postgres_schema.upgrade(database_url)
+    with pytest.raises(DatabaseError, match="newer than this newsbot"):
+        PgReader(database_url).generation()
+    with pytest.raises(DatabaseError, match="bot tables are at version .*, newer than this newsbot"):
+        SharedEventClaims(make_index(tmp_path, embedder, database_url=database_url)).claim("Ev9")
+
+
+def test_an_index_not_yet_upgraded_asks_for_an_upgrade(database_url):
     with pytest.raises(DatabaseError, match="newsbot db upgrade"):
-        PostgresEventClaims(database_url)
+        PgReader(database_url).generation()
+
+
+def test_a_folder_from_a_newer_newsbot_is_refused(tmp_path, embedder):
+    index = make_index(tmp_path, embedder)
+    index.update(progress=False)
+    with Store(index.directory).connection() as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(folder_schema.LATEST + 1),))
+    with pytest.raises(IndexCorrupt, match="newer than this newsbot"):
+        make_index(tmp_path, embedder).search("why did NATO expel the diplomats?")
 
 
 def test_bad_database_urls_get_one_line_without_the_password(tmp_path, postgres_server):
@@ -192,4 +233,4 @@ def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, 
     ],
 )
 def test_a_password_never_shows(url, shown):
-    assert postgres.redact(url) == shown
+    assert redact(url) == shown

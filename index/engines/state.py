@@ -1,14 +1,43 @@
-"""Where state beside the index lives (followed feeds; the bot's channel scopes, follows, digests, feedback):
-the index folder's SQLite, or the shared PostgreSQL database when `NEWSBOT_DATABASE_URL` is set, so every
-process on every machine sees the same. Stores write portable SQL (`?` placeholders, ON CONFLICT,
-RETURNING) against a `StateConnection`; each engine's `state` module implements it."""
+"""State beside the index (followed feeds; the bot's channel scopes, follows, digests, feedback) in the
+engine's own database: the index folder's SQLite, or the shared PostgreSQL database, so every process that
+shares the index sees the same. Stores write portable SQL (`?` placeholders, ON CONFLICT, RETURNING) against a
+`StateConnection`; each engine's `state` module implements `StateDatabase`.
+
+Each part that keeps tables (the index itself, intake's feeds, the bot) owns a `Schema`: its migrations for
+each engine, numbered from 1, applied in order and recorded per part, so a part changes its tables without
+touching anyone else's.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a part's tables on one engine: its number (applied once, in order), name and SQL.
+
+    `run`, when given, is called with the engine's raw connection after `sql`, inside the same transaction,
+    for a step SQL alone cannot say (a column added only where an older newsbot did not add it).
+    """
+
+    version: int
+    name: str
+    sql: str = ""
+    run: Callable[[Any], None] | None = None
+    vacuum: bool = False  # SQLite: give the freed pages back to the file system once the step is committed
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A part's tables as migrations per engine; `part` names it where versions are recorded."""
+
+    part: str
+    sqlite: tuple[Migration, ...]
+    postgres: tuple[Migration, ...]
 
 
 class StateConnection(Protocol):
@@ -25,10 +54,22 @@ class StateConnection(Protocol):
 
 
 class StateDatabase(Protocol):
-    """Opens connections to the bot's state, its tables in place."""
+    """The engine's database, seen by the parts that keep state beside the index."""
 
-    def connection(
-        self, sqlite_schema: str, sqlite_upgrade: Callable[[sqlite3.Connection], None] | None = None
-    ) -> AbstractContextManager[StateConnection]:
-        """A short-lived connection; on SQLite the store's `CREATE … IF NOT EXISTS` schema (and `sqlite_upgrade`,
-        for tables an older newsbot wrote) is applied first. PostgreSQL's tables come from its migrations."""
+    def connection(self, schema: Schema) -> AbstractContextManager[StateConnection]:
+        """A short-lived connection; `schema`'s missing migrations are applied first (once per process)."""
+
+    def upgrade(self, schemas: Sequence[Schema]) -> list[tuple[str, Migration]]:
+        """Bring the index's own tables and these parts' up to date now (safe from several processes at once);
+        the (part, step) applied. A part newer than this newsbot is refused with one line."""
+
+    def versions(self, schemas: Sequence[Schema]) -> list[tuple[str, int, int]]:
+        """(part, version in the database, this newsbot's latest) of the index's own tables and these parts."""
+
+
+def pending(migrations: Sequence[Migration], current: int, part: str) -> list[Migration]:
+    """The migrations after `current`; a `ValueError` when the database is newer than this newsbot knows."""
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise ValueError(f"the {part} tables are at version {current}, newer than this newsbot's {latest}: upgrade newsbot")
+    return [m for m in migrations if m.version > current]

@@ -10,13 +10,6 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-ARRIVALS_TABLE = """CREATE TABLE IF NOT EXISTS arrivals (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id TEXT NOT NULL,
-    generation INTEGER NOT NULL,
-    arrived_at TEXT NOT NULL
-)"""
-
 
 def new_ids(conn: sqlite3.Connection, article_ids: Iterable[str]) -> list[str]:
     """Those of `article_ids` not stored yet (call before the update inserts them)."""
@@ -30,7 +23,6 @@ def new_ids(conn: sqlite3.Connection, article_ids: Iterable[str]) -> list[str]:
 
 def record(conn: sqlite3.Connection, article_ids: list[str], generation: int, stamp: str) -> None:
     """Note the arrival of `article_ids` with the update that commits them (inside its transaction)."""
-    conn.execute(ARRIVALS_TABLE)
     conn.executemany(
         "INSERT INTO arrivals(article_id, generation, arrived_at) VALUES (?, ?, ?)",
         [(article_id, generation, stamp) for article_id in article_ids],
@@ -43,17 +35,9 @@ def since(conn: sqlite3.Connection, seq: int, limit: int) -> list[tuple[int, str
     Articles removed since are included (a search simply does not find them), so the last seq read is
     always where the next read starts: nothing committed meanwhile is skipped.
     """
-    try:
-        return conn.execute(
-            "SELECT seq, article_id FROM arrivals WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
-    except sqlite3.OperationalError:  # an index no update of this version has written to yet
-        return []
+    return conn.execute("SELECT seq, article_id FROM arrivals WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
 
 
 def latest(conn: sqlite3.Connection) -> int:
     """The newest arrival's seq (0 when none)."""
-    try:
-        return conn.execute("SELECT coalesce(max(seq), 0) FROM arrivals").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM arrivals").fetchone()[0]

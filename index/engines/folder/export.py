@@ -35,7 +35,7 @@ def export(store: Store) -> Change:
                 for row in conn.execute("SELECT id, title, url, source, published, path, text FROM articles")
             }
             passages = conn.execute(
-                "SELECT id, article_id, ord, start, end, sentences, embed_hash FROM passages ORDER BY id"
+                "SELECT id, article_id, ord, char_start, char_end, sentences, embed_hash FROM passages ORDER BY id"
             ).fetchall()
             vectors = Store.cached_vectors(conn, model, sorted({bytes(row[6]) for row in passages}))
             files = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}

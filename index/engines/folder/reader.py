@@ -30,7 +30,6 @@ class SqliteReader:
         self.store = store
         self.generations = Generations(store)
         self._local = threading.local()
-        self._words_column = False
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection; the first call also readies the thread for searching."""
@@ -73,15 +72,9 @@ class SqliteReader:
         conn.execute("BEGIN")
         try:
             generation = Store.generation(conn)
-            yield SqliteSnapshot(conn, self.generations.get(generation, conn), self._stored_words(conn)) if generation else None
+            yield SqliteSnapshot(conn, self.generations.get(generation, conn)) if generation else None
         finally:
             conn.execute("COMMIT")
-
-    def _stored_words(self, conn: sqlite3.Connection) -> bool:
-        """`Store.has_words`, asked until the answer is yes: once the column is there, it stays."""
-        if not self._words_column:
-            self._words_column = Store.has_words(conn)
-        return self._words_column
 
     def stats(self, fallback_model: str) -> Stats:
         """Counts, newest article, model, size on disk and last update time."""
@@ -109,7 +102,7 @@ class SqliteReader:
                 if row is None:
                     return None
                 spans = conn.execute(
-                    "SELECT start, end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
+                    "SELECT char_start, char_end FROM passages WHERE article_id=? ORDER BY ord", (article_id,)
                 ).fetchall()
             finally:
                 conn.execute("COMMIT")

@@ -13,9 +13,8 @@ from index.text.keywords import phrase_query
 class SqliteSnapshot:
     """Reads through `conn`, which must be inside a read transaction on `files.number`."""
 
-    def __init__(self, conn: sqlite3.Connection, files: Generation, stored_words: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, files: Generation) -> None:
         self.conn = conn
-        self._words = "p.words" if stored_words else "NULL"  # an index an older newsbot wrote has no such column
         self.generation = files.number
         self.vectors = files.vectors
         self.keywords = files.keywords
@@ -45,8 +44,8 @@ class SqliteSnapshot:
             return {}
         marks = ",".join("?" * len(pids))
         rows = self.conn.execute(
-            f"""SELECT p.id, p.start, p.end, p.sentences, substr(a.text, p.start + 1, p.end - p.start),
-                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord, {self._words}
+            f"""SELECT p.id, p.char_start, p.char_end, p.sentences, substr(a.text, p.char_start + 1, p.char_end - p.char_start),
+                       a.id, a.title, a.source, a.url, a.published, a.path, p.ord, p.words
                 FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})""",
             pids,
         )
@@ -63,7 +62,7 @@ class SqliteSnapshot:
 
     def lead_text(self, pid: int) -> tuple[int, list[list[int]], str]:
         start, spans, text = self.conn.execute(
-            "SELECT p.start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
+            "SELECT p.char_start, p.sentences, a.text FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
             (pid,),
         ).fetchone()
         return start, json.loads(spans), text

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from index.engines.folder.schema import LATEST, migrate, version
 from index.engines.folder.store import Store
+from index.engines.state import Migration, Schema
 
 
 class SqliteStateConnection:
@@ -33,23 +35,31 @@ class SqliteStateConnection:
 
 
 class SqliteState:
-    """`StateDatabase` in the index's SQLite database; each store's schema is made on its first use."""
+    """`StateDatabase` in the index's SQLite database; each part's migrations are applied on its first use."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._ready: set[str] = set()
+        self._current: set[str] = set()  # parts known to be at this newsbot's version
 
     @contextmanager
-    def connection(
-        self, sqlite_schema: str, sqlite_upgrade: Callable[[sqlite3.Connection], None] | None = None
-    ) -> Iterator[SqliteStateConnection]:
+    def connection(self, schema: Schema) -> Iterator[SqliteStateConnection]:
         conn = self.store.connect()
         try:
-            if sqlite_schema not in self._ready:
-                conn.executescript(sqlite_schema)
-                if sqlite_upgrade:
-                    sqlite_upgrade(conn)
-                self._ready.add(sqlite_schema)
+            if schema.part not in self._current:
+                migrate(conn, schema.sqlite, f"schema.{schema.part}")
+                self._current.add(schema.part)
             yield SqliteStateConnection(conn)
         finally:
             conn.close()
+
+    def upgrade(self, schemas: Sequence[Schema]) -> list[tuple[str, Migration]]:
+        applied = []
+        with self.store.connection() as conn:  # the index's own tables are brought up to date on connecting
+            for schema in schemas:
+                applied += [(schema.part, step) for step in migrate(conn, schema.sqlite, f"schema.{schema.part}")]
+        return applied
+
+    def versions(self, schemas: Sequence[Schema]) -> list[tuple[str, int, int]]:
+        with self.store.connection() as conn:
+            found = [("index", version(conn), LATEST)]
+            return found + [(s.part, version(conn, f"schema.{s.part}"), s.sqlite[-1].version) for s in schemas]

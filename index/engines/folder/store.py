@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,71 +18,28 @@ import filelock
 import numpy as np
 
 from index.engines.common import SENTENCE_DTYPE
+from index.engines.folder import schema
 from index.engines.folder.generations.files import KEEP_GENERATIONS, GenerationFolder  # noqa: F401 (re-exported)
-from index.errors import IndexBusy, IndexCorrupt, check_model_key
+from index.errors import IndexBusy, check_model_key
 from index.text.sentence_words import FORMAT as WORDS_FORMAT
 from index.text.sentence_words import fill
 
 DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
-SCHEMA_VERSION = "3"  # 2: the embedding cache is a rowid table; 3: it holds sentence vectors too
 
-# A rowid table: its 1.5 KB rows fit in a b-tree page (see `Store.migrate`). `sentences` holds the
-# passage's sentence vectors (float16, one row per sentence), pooled from the same forward pass.
-EMBEDDINGS_TABLE = """CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    vector BLOB NOT NULL,
-    sentences BLOB,
-    PRIMARY KEY (model, hash)
-)"""
-# 👍/👎 votes (bot/feedback.py writes them through `state_db`, which makes this table on first use too).
-FEEDBACK_TABLE = """CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    user TEXT,
-    question TEXT NOT NULL,
-    passages TEXT NOT NULL,
-    vote TEXT NOT NULL
-)"""
 
-# Finds, at once, the rows an older newsbot wrote without their sentence words (`Store.fill_words`).
-UNWORDED_INDEX = "CREATE INDEX IF NOT EXISTS passages_unworded ON passages(id) WHERE words IS NULL"
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    url TEXT,
-    source TEXT,
-    published TEXT,
-    path TEXT,
-    text TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    added_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
-CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY,
-    article_id TEXT NOT NULL REFERENCES articles(id),
-    ord INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    sentences TEXT NOT NULL,
-    embed_hash BLOB NOT NULL,
-    words TEXT  -- each sentence's stems and names (`sentence_words`); NULL when an older newsbot wrote the row
-);
-CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
-{UNWORDED_INDEX};
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-{EMBEDDINGS_TABLE};
-{FEEDBACK_TABLE};
-"""
+def _write_ahead_log(conn: sqlite3.Connection, seconds: float = 30) -> None:
+    """Put the database in WAL mode. Switching takes an exclusive lock without waiting for one (SQLite does not
+    call its busy handler there), so processes opening a new folder at once take turns here."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Store(GenerationFolder):
@@ -90,6 +48,7 @@ class Store(GenerationFolder):
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.db_path = self.directory / DB_NAME
+        self._current = False  # the tables are known to be at this newsbot's version
 
     def exists(self) -> bool:
         """True when an index has been written here at least once."""
@@ -108,17 +67,21 @@ class Store(GenerationFolder):
             conn.close()
 
     def connect(self) -> sqlite3.Connection:
-        """A connection in WAL mode (readers never block the writer), creating the schema if needed."""
+        """A connection in WAL mode (readers never block the writer), the tables brought up to date first
+        (`schema`; checked once per `Store`). `IndexCorrupt` for an index a newer newsbot wrote."""
         self.directory.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new, empty database
-        conn.execute("PRAGMA journal_mode=WAL")
+        _write_ahead_log(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        if conn.execute("SELECT count(*) FROM sqlite_master WHERE name='meta'").fetchone()[0] == 0:
-            conn.executescript(SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('words', ?)", (WORDS_FORMAT,))
+        if not self._current:
+            try:
+                schema.migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._current = True
         return conn
 
     @contextmanager
@@ -169,7 +132,7 @@ class Store(GenerationFolder):
     def passage_texts(conn: sqlite3.Connection):
         """`(passage id, title, passage text)` of every passage, by id: what the keyword index holds."""
         return conn.execute(
-            """SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start)
+            """SELECT p.id, a.title, substr(a.text, p.char_start + 1, p.char_end - p.char_start)
                FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id"""
         )
 
@@ -199,52 +162,12 @@ class Store(GenerationFolder):
         return found
 
     @staticmethod
-    def migrate(conn: sqlite3.Connection) -> None:
-        """Bring an index written by an older version up to this schema (call under the update lock).
-
-        Schema 1 kept the embedding cache WITHOUT ROWID, where a 1.5 KB vector does not fit in the
-        b-tree page and each one took a 4 KB overflow page: 3x the space. A rowid table keeps it inline.
-        """
-        schema = Store.meta(conn).get("schema", "1")
-        if schema not in ("1", "2", SCHEMA_VERSION):
-            raise IndexCorrupt(f"the index has schema {schema}, newer than this newsbot's {SCHEMA_VERSION}: upgrade newsbot")
-        Store.fill_words(conn)
-        table = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
-        if schema == SCHEMA_VERSION and "WITHOUT ROWID" not in table[0].upper():
-            return
-        if schema == "2":  # schema 3 only adds the sentence vectors column; old rows get re-embedded
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ALTER TABLE embeddings ADD COLUMN sentences BLOB")
-                Store.set_meta(conn, schema=SCHEMA_VERSION)
-            return
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ALTER TABLE embeddings RENAME TO embeddings_schema1")
-            conn.execute(EMBEDDINGS_TABLE)
-            conn.execute("INSERT INTO embeddings(model, hash, vector) SELECT model, hash, vector FROM embeddings_schema1")
-            conn.execute("DROP TABLE embeddings_schema1")
-            Store.set_meta(conn, schema=SCHEMA_VERSION)
-        # Once: from now on pruned pages go back to the file system (VACUUM applies the setting).
-        conn.executescript("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
-
-    @staticmethod
-    def has_words(conn: sqlite3.Connection) -> bool:
-        """Whether passages have the sentence-words column (an index an older newsbot wrote has not, until
-        this newsbot's first update adds it)."""
-        return any(column[1] == "words" for column in conn.execute("PRAGMA table_info(passages)"))
-
-    @staticmethod
     def fill_words(conn: sqlite3.Connection, batch: int = 2000) -> int:
         """Store the sentence words of passages written without them (by an older newsbot) or in another format.
 
-        A nullable column, not a new schema: an older newsbot still reads and writes this index, and its rows
-        are read from their text until the next update fills them. A batch per transaction, so an
-        interrupted fill resumes where it stopped. Returns how many passages were filled.
+        Rows without them are read from their text until the next update fills them. A batch per
+        transaction, so an interrupted fill resumes where it stopped. Returns how many passages were filled.
         """
-        if not Store.has_words(conn):
-            conn.execute("ALTER TABLE passages ADD COLUMN words TEXT")
-            conn.execute(UNWORDED_INDEX)
         every = Store.meta(conn).get("words") != WORDS_FORMAT  # a new format: every row is stale
         if not every and conn.execute("SELECT 1 FROM passages WHERE words IS NULL LIMIT 1").fetchone() is None:
             return 0

@@ -36,7 +36,7 @@ class SqliteWriter:
         with self.store.lock(wait=wait):
             self._conn = self.store.connect()
             try:
-                Store.migrate(self._conn)
+                Store.fill_words(self._conn)
                 yield
             finally:
                 self._conn.close()
@@ -115,7 +115,7 @@ class SqliteWriter:
                     (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
                 )
             conn.executemany(
-                "INSERT INTO passages(id, article_id, ord, start, end, sentences, embed_hash, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO passages(id, article_id, ord, char_start, char_end, sentences, embed_hash, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest,
                      for_passage(plan.article.text, p.sentences))

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from index.engines.postgres.database import connect, require_current, version
+from index.engines.postgres.connection import connect
+from index.engines.postgres.schema import INDEX, require_current, versions
 from index.engines.postgres.snapshot import PgSnapshot
 from index.engines.stored import Stats, StoredArticle, read_stats
 from index.errors import check_model_key
@@ -50,7 +51,7 @@ class PgReader:
 
     def recorded_model(self) -> str | None:
         conn = self._conn(checked=False)  # a fresh database has no index tables yet: not an error here
-        if version(conn) < 2:
+        if versions(conn).get(INDEX, 0) < 1:
             return None
         meta = self._meta(conn)
         return meta.get("model") if int(meta.get("generation", 0)) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, passage_row, scan
-from index.engines.postgres.database import IMPACT
+from index.engines.postgres.schema import IMPACT
 from index.text.keywords import idf
 
 REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest

@@ -1,13 +1,16 @@
 """State beside the index in the shared PostgreSQL database (`NEWSBOT_DATABASE_URL`): every process on every
-machine sees the same feeds, scopes, follows, digests and feedback. The tables come from `postgres`'s migrations."""
+machine sees the same feeds, scopes, follows, digests and feedback. Each part's tables come from its own
+`Schema`, upgraded by the first process that needs them (`schema.upgrade`, under its advisory lock)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from index.engines.postgres.database import connect, require_current
+from index.engines.postgres.connection import connect
+from index.engines.postgres.schema import INDEX, MIGRATIONS, upgrade, versions
+from index.engines.state import Migration, Schema
 
 STATE_LOCK = 0x6E657773626F76  # the advisory lock a state write transaction holds
 _PLACEHOLDER = re.compile(r"\?")
@@ -42,16 +45,26 @@ class PostgresStateConnection:
 
 
 class PostgresState:
-    """`StateDatabase` in PostgreSQL; the schema must be current (`newsbot db upgrade`)."""
+    """`StateDatabase` in PostgreSQL; safe to share between threads."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._checked = False
+        self._current: set[str] = set()  # parts known to be at this newsbot's version
 
     @contextmanager
-    def connection(self, sqlite_schema: str, sqlite_upgrade=None) -> Iterator[PostgresStateConnection]:
+    def connection(self, schema: Schema) -> Iterator[PostgresStateConnection]:
         with connect(self.url) as conn:
-            if not self._checked:
-                require_current(conn)
-                self._checked = True
+            if schema.part not in self._current:
+                if versions(conn).get(schema.part, 0) != schema.postgres[-1].version:
+                    upgrade(self.url, [(schema.part, schema.postgres)])
+                self._current.add(schema.part)
             yield PostgresStateConnection(conn)
+
+    def upgrade(self, schemas: Sequence[Schema]) -> list[tuple[str, Migration]]:
+        return upgrade(self.url, [(INDEX, MIGRATIONS), *((s.part, s.postgres) for s in schemas)])
+
+    def versions(self, schemas: Sequence[Schema]) -> list[tuple[str, int, int]]:
+        with connect(self.url) as conn:
+            found = versions(conn)
+        parts = [(INDEX, MIGRATIONS), *((s.part, s.postgres) for s in schemas)]
+        return [(part, found.get(part, 0), migrations[-1].version) for part, migrations in parts]

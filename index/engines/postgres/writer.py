@@ -22,7 +22,8 @@ from index.engines.common import (
     SENTENCE_DTYPE,
     now_iso,
 )
-from index.engines.postgres.database import connect, upgrade
+from index.engines.postgres.connection import connect
+from index.engines.postgres.schema import upgrade
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexBusy
 from index.text.keywords import document_tokens
@@ -69,7 +70,7 @@ def set_meta(conn, **values: object) -> None:
 
 
 def fill_words(conn, batch: int = 2000) -> int:
-    """Store the sentence words of passages written without them (before migration 6) or in another format.
+    """Store the sentence words of passages written without them (before the sentence-words migration) or in another format.
 
     A batch per transaction, so an interrupted fill resumes where it stopped; how many were filled.
     """

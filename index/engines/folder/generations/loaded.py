@@ -19,7 +19,8 @@ from index.engines.folder.generations.segments import (
     Sentences,
 )
 from index.engines.folder.generations.sentence_index import SentenceIndex
-from index.engines.folder.store import KEEP_GENERATIONS, IndexCorrupt, Store
+from index.engines.folder.store import KEEP_GENERATIONS, Store
+from index.errors import IndexCorrupt
 
 log = logging.getLogger(__name__)
 

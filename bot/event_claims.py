@@ -1,4 +1,5 @@
-"""Event claims in the index's SQLite database: every bot process of one index folder answers an event once."""
+"""Event claims in the state database beside the index (`schema`): every bot process sharing the index, on one
+machine (the folder's SQLite) or several (PostgreSQL), answers an event once."""
 
 from __future__ import annotations
 
@@ -11,17 +12,9 @@ from .dedupe import KEEP_SECONDS, LEASE_SECONDS
 from .state_tables import StateTables
 
 
-class SqliteEventClaims(StateTables):
-    """`EventClaims` for processes sharing one index folder (one machine)."""
-
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS event_claims (
-        event_id TEXT PRIMARY KEY,
-        claimed_at REAL NOT NULL,
-        answered INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS event_claims_claimed_at ON event_claims(claimed_at);
-    """
+class SharedEventClaims(StateTables):
+    """`EventClaims` shared by every process of one index; times are each process's clock (seconds since the
+    epoch): the lease allows for what NTP leaves between machines."""
 
     def __init__(
         self, index: Index, lease_seconds: float = LEASE_SECONDS, keep_seconds: float = KEEP_SECONDS,
@@ -54,6 +47,6 @@ class SqliteEventClaims(StateTables):
             return
         with self._conn() as conn:
             if answered:
-                conn.execute("UPDATE event_claims SET answered = 1 WHERE event_id = ?", (event_id,))
+                conn.execute("UPDATE event_claims SET answered = TRUE WHERE event_id = ?", (event_id,))
             else:
                 conn.execute("DELETE FROM event_claims WHERE event_id = ? AND NOT answered", (event_id,))

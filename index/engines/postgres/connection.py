@@ -1,0 +1,21 @@
+"""Connections to the PostgreSQL database (`NEWSBOT_DATABASE_URL`): a time limit, and errors without the password."""
+
+from __future__ import annotations
+
+from index.database_url import password_in, redact
+from index.errors import DatabaseError
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def connect(url: str):
+    """An autocommit connection; `DatabaseError` (password left out) when the server cannot be reached."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if url in reason or password_in(url) and password_in(url) in reason:  # libpq may quote what it could not parse
+            reason = type(exc).__name__
+        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from None

@@ -1,0 +1,165 @@
+"""The index's tables in PostgreSQL as numbered migrations, and the runner that applies any part's.
+
+Versions are kept per part (the index, intake's feeds, the bot) in `newsbot_schema`; every upgrade runs in one
+transaction under an advisory lock, so two processes upgrading at once apply each step once. Databases from
+before parts kept one numbered list in `newsbot_migrations` (1 to 6): every step of it is written here with IF
+NOT EXISTS, so such a database takes them as no-ops, and its list gains a 7th entry that makes an older
+newsbot refuse the database rather than write it in an old shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from index.engines.postgres.connection import connect
+from index.engines.state import Migration, pending
+from index.errors import DatabaseError
+
+# A posting's BM25 weight without the IDF, at a typical length (k1 1.2, b 0.75): what the impact index orders by.
+IMPACT = "(tf::real / (tf + 1.2 * (0.25 + 0.75 * length / 100.0)))"
+MIGRATION_LOCK = 0x6E657773626F74  # "newsbot": the advisory lock every upgrade takes
+INDEX = "index"
+OLD_LIST_END = 7  # `newsbot_migrations`' entry past every number an older newsbot knows
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "index tables",
+        # Vectors are stored unsized; the HNSW indexes, which need a size, are made on the first commit
+        # for the model's dimension (`writer`). `length` (stems in title + passage) and the postings
+        # give BM25 from term statistics, read in the reader's own snapshot.
+        """CREATE EXTENSION IF NOT EXISTS vector;
+           CREATE TABLE IF NOT EXISTS index_meta (key text PRIMARY KEY, value text NOT NULL);
+           CREATE TABLE IF NOT EXISTS index_files (path text PRIMARY KEY, size bigint NOT NULL, mtime_ns bigint NOT NULL);
+           CREATE TABLE IF NOT EXISTS articles (
+               id text PRIMARY KEY,
+               title text NOT NULL,
+               url text,
+               source text,
+               published text,
+               path text,
+               text text NOT NULL,
+               content_hash text NOT NULL,
+               added_at text NOT NULL,
+               updated_at text NOT NULL
+           );
+           CREATE INDEX IF NOT EXISTS articles_path ON articles (path);
+           CREATE TABLE IF NOT EXISTS passages (
+               id bigint PRIMARY KEY,
+               article_id text NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+               ord integer NOT NULL,
+               char_start integer NOT NULL,
+               char_end integer NOT NULL,
+               sentences jsonb NOT NULL,
+               embed_hash bytea NOT NULL,
+               body text NOT NULL,
+               length integer NOT NULL,
+               embedding vector NOT NULL
+           );
+           CREATE INDEX IF NOT EXISTS passages_article ON passages (article_id);
+           CREATE INDEX IF NOT EXISTS passages_embed_hash ON passages (embed_hash);
+           CREATE INDEX IF NOT EXISTS passages_body ON passages USING gin (to_tsvector('english', body));
+           CREATE TABLE IF NOT EXISTS postings (
+               stem text NOT NULL,
+               passage_id bigint NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+               tf integer NOT NULL,
+               length integer NOT NULL,
+               PRIMARY KEY (stem, passage_id)
+           );
+           CREATE INDEX IF NOT EXISTS postings_passage ON postings (passage_id);
+           CREATE TABLE IF NOT EXISTS sentences (
+               passage_id bigint NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+               ord integer NOT NULL,
+               embedding halfvec NOT NULL,
+               PRIMARY KEY (passage_id, ord)
+           );
+           CREATE TABLE IF NOT EXISTS embeddings (
+               model text NOT NULL,
+               hash bytea NOT NULL,
+               vector bytea NOT NULL,
+               sentences bytea NOT NULL,
+               PRIMARY KEY (model, hash)
+           );
+           CREATE TABLE IF NOT EXISTS arrivals (
+               seq bigserial PRIMARY KEY,
+               article_id text NOT NULL,
+               generation integer NOT NULL,
+               arrived_at text NOT NULL
+           );""",
+    ),
+    Migration(
+        2,
+        "postings by impact",
+        # Each stem's postings in the order of their BM25 weight (tf saturated by length, at a typical
+        # length of 100 stems): a question reads only the strongest postings of its common words
+        # (`snapshot.PgKeywords`), not all of them. The expression must match IMPACT there.
+        f"CREATE INDEX IF NOT EXISTS postings_impact ON postings (stem, {IMPACT} DESC) INCLUDE (passage_id, tf, length)",
+    ),
+    Migration(
+        3,
+        "sentence words",
+        # Each sentence's stems and names (`sentence_words`), so a question does not tokenize them; rows
+        # written before are read from their text until the next update fills them (`writer`).
+        """ALTER TABLE passages ADD COLUMN IF NOT EXISTS words text;
+           CREATE INDEX IF NOT EXISTS passages_unworded ON passages (id) WHERE words IS NULL;""",
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def versions(conn) -> dict[str, int]:
+    """Each part's version in this database (a part newsbot never upgraded is missing)."""
+    if not conn.execute("SELECT to_regclass('newsbot_schema') IS NOT NULL").fetchone()[0]:
+        return {}
+    return dict(conn.execute("SELECT part, version FROM newsbot_schema").fetchall())
+
+
+def upgrade(url: str, parts: Sequence[tuple[str, Sequence[Migration]]] = ((INDEX, MIGRATIONS),)) -> list[tuple[str, Migration]]:
+    """Apply what each `(part, migrations)` lacks, in one transaction under the advisory lock; (part, step) applied.
+
+    A second process upgrading at the same moment waits for the lock, then finds nothing left to do. A part
+    already past this newsbot's migrations is refused (`DatabaseError`) rather than written in an old shape.
+    """
+    applied: list[tuple[str, Migration]] = []
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS newsbot_schema (
+                   part text PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS newsbot_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        conn.execute(
+            "INSERT INTO newsbot_migrations (version, name) VALUES (%s, 'versions per part: newsbot_schema') ON CONFLICT DO NOTHING",
+            (OLD_LIST_END,),
+        )
+        current = versions(conn)
+        for part, migrations in parts:
+            try:
+                steps = pending(migrations, current.get(part, 0), part)
+            except ValueError as exc:
+                raise DatabaseError(str(exc)) from None
+            for migration in steps:
+                if migration.sql:
+                    conn.execute(migration.sql)
+                if migration.run is not None:
+                    migration.run(conn)
+                applied.append((part, migration))
+            if steps:
+                conn.execute(
+                    """INSERT INTO newsbot_schema (part, version) VALUES (%s, %s)
+                       ON CONFLICT (part) DO UPDATE SET version = excluded.version, updated_at = now()""",
+                    (part, steps[-1].version),
+                )
+    return applied
+
+
+def require_current(conn, part: str = INDEX, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """`DatabaseError` unless `part` is exactly at this newsbot's version (run `newsbot db upgrade` otherwise)."""
+    current, latest = versions(conn).get(part, 0), migrations[-1].version
+    if current < latest:
+        raise DatabaseError(f"the database's {part} tables are at version {current}, this newsbot needs {latest}: run `newsbot db upgrade`")
+    if current > latest:
+        raise DatabaseError(f"the database's {part} tables are at version {current}, newer than this newsbot's {latest}: upgrade newsbot")
