@@ -76,9 +76,7 @@ def _serve(root: str, index_dir: str, backend: str | None, rankings: list[str], 
         return lambda question, asked=None: index.search(question, k=10, asked=asked, **kwargs)
 
     try:
-        from index.text.keywords import (
-            clear_caches,  # today's code: each pass from cold sentence caches
-        )
+        from index.text.keywords import clear_caches  # today's code: each pass from cold sentence caches
     except ImportError:
         clear_caches = lambda: None  # noqa: E731 - the filed-against code keeps none
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
 
-from bot.follow_worker import find_stories  # noqa: E402
-from bot.follows import Follow  # noqa: E402
+from bot.follows.store import Follow  # noqa: E402
+from bot.follows.worker import find_stories  # noqa: E402
 from index import Embedder  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402

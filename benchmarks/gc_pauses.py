@@ -20,7 +20,7 @@ import time
 import numpy as np
 from bench_index import BENCH, open_bench_index
 
-from bot.readiness import freeze_loaded_objects
+from bot.web.readiness import freeze_loaded_objects
 from index import Embedder
 from index.answering.evaluate import load_questions
 from index.text.keywords import clear_caches

@@ -19,12 +19,7 @@ from bench_index import BENCH, open_bench_index  # noqa: E402
 
 from index import Embedder, Ranking  # noqa: E402
 from index.answering.evaluate import evaluate, format_table, load_questions  # noqa: E402
-from index.answering.ranking import (  # noqa: E402
-    BM25_ONLY,
-    DEFAULT_RANKING,
-    DENSE_ONLY,
-    PREVIOUS_RANKING,
-)
+from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
 
 def main() -> int:

@@ -27,7 +27,8 @@ from dataclasses import replace
 import numpy as np
 from bench_index import BENCH, open_bench_index
 
-from index import Embedder, rescoring, search
+from index import Embedder
+from index.answering import rescoring, search
 from index.answering.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
 from index.answering.evaluate import load_questions
 from index.answering.ranking import DEFAULT_RANKING, Ranking

@@ -33,12 +33,7 @@ from bench_index import timed_in_rounds  # noqa: E402
 
 from index import Embedder, Index, Ranking, SearchResult, Settings  # noqa: E402
 from index.answering.evaluate import Metrics, evaluate, format_table, load_questions  # noqa: E402
-from index.answering.ranking import (  # noqa: E402
-    BM25_ONLY,
-    DEFAULT_RANKING,
-    DENSE_ONLY,
-    PREVIOUS_RANKING,
-)
+from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402
 from index.indexing.indexer import embed_text  # noqa: E402
 from index.text.keywords import clear_caches  # noqa: E402

@@ -1,0 +1,1 @@
+"""Newsbot for its users: the `newsbot` command (`cli`) and the Slack app (`slack`, `follows`, `digests`, `state`, `web`)."""

@@ -1,7 +1,9 @@
 """Newsbot's retrieval core: index news articles and answer questions with verbatim quotes.
 
-Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(paths)`,
-`.search(question, k)` and `.stats()`.
+Knows nothing of Slack. The public API is `Index.open(directory)`, `.update(paths)`, `.search(question, k)`,
+`.stats()` and `.state` (the database beside the index), with the names below; outside `index`, code imports
+this module and the entry packages `index.settings`, `index.questions` and `index.reading`, nothing deeper
+(docs/architecture.md; tests/test_architecture.py checks it).
 """
 
 from __future__ import annotations
@@ -12,52 +14,69 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from index.answering.search import (
-    DEFAULT_RANKING,
-    Answer,
-    ArticleInfo,
-    EmptyQuestion,
-    FilterError,
-    Ranking,
-    Searcher,
-    SearchResult,
-)
+from index.answering.evaluate import QuestionsError, evaluate, format_table, load_questions
+from index.answering.ranking import DEFAULT_RANKING, Ranking
+from index.answering.search import Searcher
 from index.answering.stories import Story
-from index.engines import open_engine
+from index.database_url import check_database_url, shown_database_url
+from index.engines import Engine, open_engine
+from index.engines.common import now_iso
+from index.engines.migrate import Migrated, migrate
 from index.engines.snapshot import Reader
-from index.engines.state import StateDatabase
+from index.engines.state import Migration, Schema, StateConnection, StateDatabase
 from index.engines.stored import Stats, StoredArticle
 from index.errors import DatabaseError, IndexBusy, IndexCorrupt, ModelMismatch
 from index.indexing.indexer import Indexer, Log, Progress, UpdateSummary
 from index.models.embedder import Embedder, ModelError
-from index.questions.context import NO_CONTEXT, Context
-from index.questions.filters import Filters
+from index.questions import NO_CONTEXT, Context, EmptyQuestion, FilterError, Filters
+from index.quotes.links import ANSWER_ANCHOR, passage_anchor
+from index.quotes.results import Answer, ArticleInfo, Evidence, SearchResult
 from index.settings import Settings, SettingsError
 
 _log = logging.getLogger(__name__)
 
 __all__ = [
+    "ANSWER_ANCHOR",
+    "DEFAULT_RANKING",
+    "NO_CONTEXT",
     "Answer",
+    "ArticleInfo",
     "Context",
     "DatabaseError",
     "Embedder",
-    "ArticleInfo",
     "EmptyQuestion",
+    "Engine",
+    "Evidence",
     "FilterError",
     "Index",
     "IndexBusy",
     "IndexCorrupt",
+    "Log",
+    "Migrated",
+    "Migration",
     "ModelError",
     "ModelMismatch",
     "Progress",
+    "QuestionsError",
     "Ranking",
+    "Schema",
     "SearchResult",
     "Settings",
     "SettingsError",
+    "StateConnection",
+    "StateDatabase",
     "Stats",
     "StoredArticle",
     "Story",
     "UpdateSummary",
+    "check_database_url",
+    "evaluate",
+    "format_table",
+    "load_questions",
+    "migrate",
+    "now_iso",
+    "passage_anchor",
+    "shown_database_url",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 
-def redact(url: str) -> str:
+def shown_database_url(url: str) -> str:
     """The URL without its password (in the user part or a `password=` parameter), for messages and logs."""
     try:
         parts = urlsplit(url)
@@ -22,10 +22,10 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def check_url(url: str) -> str:
+def check_database_url(url: str) -> str:
     """`url` if it names a PostgreSQL database, else a `ValueError` saying what is expected."""
     if not url.startswith(("postgresql://", "postgres://")):
-        raise ValueError(f"NEWSBOT_DATABASE_URL must start with postgresql://, got {redact(url)!r}")
+        raise ValueError(f"NEWSBOT_DATABASE_URL must start with postgresql://, got {shown_database_url(url)!r}")
     return url
 
 

@@ -81,12 +81,12 @@ def _backend() -> str:
 
 def _database_url() -> str | None:
     """NEWSBOT_DATABASE_URL, checked to name a PostgreSQL database (its password never shown)."""
-    from index.database_url import check_url
+    from index.database_url import check_database_url
 
     raw = os.environ.get("NEWSBOT_DATABASE_URL", "").strip()
     if not raw:
         return None
     try:
-        return check_url(raw)
+        return check_database_url(raw)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None

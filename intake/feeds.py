@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 
 import feedparser
 
-from index import Index
-from index.engines.common import now_iso
-from index.engines.state import Migration, Schema, StateConnection
+from index import Index, Migration, Schema, StateConnection, now_iso
 from index.settings import number_env
 from intake.adding import NOT_TRIED, AddResult, Hint, add_urls, unexpected
 from intake.fetch import Fetched, FetchError, FetchSettings, fetch, redact

@@ -23,8 +23,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from index import Index, IndexBusy
-from index.indexing.indexer import Log
+from index import Index, IndexBusy, Log
 from intake.feeds import list_feeds, poll_feeds
 from intake.fetch import FetchSettings
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import frontmatter
 
-from index.reading.files import derive_title, normalize_date
+from index.reading import derive_title, normalize_date
 from intake.fetch import Fetched, FetchError
 
 MIN_ARTICLE_WORDS = 30  # less than this is navigation or a teaser, not an article

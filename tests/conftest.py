@@ -94,7 +94,7 @@ def cli_env(tmp: Path, **extra: str) -> dict[str, str]:
 def cli_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], int]]:
     """`bot.cli.main` to call in-process, from a fresh folder: no developer's .env is loaded (main looks
     for one from the working folder up), and whatever main puts in os.environ is undone afterwards."""
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     saved = dict(os.environ)

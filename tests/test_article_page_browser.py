@@ -11,15 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from botkit import (  # noqa: F401  (bot_corpus is a fixture)
-    BOT_TOKEN,
-    NATO_QUESTION,
-    NEWSBOT,
-    BotProcess,
-    bot_corpus,
-    clean_env,
-    request,
-)
+from botkit import BOT_TOKEN, NATO_QUESTION, NEWSBOT, BotProcess, bot_corpus, clean_env, request  # noqa: F401  (bot_corpus is a fixture)
 from fakeslack import FakeSlack
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service

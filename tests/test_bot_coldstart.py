@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from botkit import (  # noqa: F401
-    BOT_TOKEN,
-    NATO_QUESTION,
-    NATO_QUOTE,
-    BotProcess,
-    SlackSender,
-    bot_corpus,
-    request,
-)
+from botkit import BOT_TOKEN, NATO_QUESTION, NATO_QUOTE, BotProcess, SlackSender, bot_corpus, request  # noqa: F401
 from fakeslack import FakeSlack
 
 ACK_LIMIT_SECONDS = 3.0  # Slack's own limit for acknowledging a slash command

@@ -15,18 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from botkit import (
-    ADMIN,
-    ALICE,
-    NEWSBOT,
-    SEEDS,
-    BotProcess,
-    Corpus,
-    SlackSender,
-    clean_env,
-    index_corpus,
-    mention_event,
-)
+from botkit import ADMIN, ALICE, NEWSBOT, SEEDS, BotProcess, Corpus, SlackSender, clean_env, index_corpus, mention_event
 from fakeslack import FakeSlack
 
 POST = "chat.postMessage"

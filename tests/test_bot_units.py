@@ -12,10 +12,12 @@ import threading
 
 import pytest
 
-from bot import blocks
-from bot.dedupe import EventDeduper
-from bot.questions import question_from
-from bot.readiness import Readiness
+from bot.slack import blocks
+from bot.slack.dedupe import EventDeduper
+from bot.slack.listeners.commands import NewsCommand
+from bot.slack.questions import question_from
+from bot.slack.services import Services
+from bot.web.readiness import Readiness
 from index import Answer, ArticleInfo, SearchResult, SettingsError
 from index.quotes.excerpts import Excerpt
 from intake.adding import AddResult
@@ -96,7 +98,7 @@ def test_a_long_link_gives_up_its_fragment_then_itself_never_the_line():
 
 
 def test_button_values_the_bot_did_not_write_are_refused():
-    from bot.button_state import ButtonState, read_button
+    from bot.slack.button_state import ButtonState, read_button
 
     assert read_button(blocks.button_value("why?", o=3)) == ButtonState("why?", 3, [])
     assert read_button(blocks.button_value("why?", p=[["a1", 0, 9]])) == ButtonState("why?", 0, [["a1", 0, 9]])
@@ -143,7 +145,6 @@ def test_deduper_answers_each_event_once_unless_the_first_try_failed():
 
 def test_news_add_is_for_admins_only_when_configured(monkeypatch):
     from bot.config import SlackConfig
-    from bot.listeners import Listeners
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unit")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
@@ -151,10 +152,10 @@ def test_news_add_is_for_admins_only_when_configured(monkeypatch):
     monkeypatch.setenv("NEWSBOT_ADD_ADMINS_ONLY", "1")
     config = SlackConfig.for_http()
     assert config.add_admins_only
-    listeners = Listeners(None, config.admins, EventDeduper(), None, config.add_admins_only)  # type: ignore[arg-type]
+    news = NewsCommand(Services.build(None, config.admins, EventDeduper(), None, config.add_admins_only))  # type: ignore[arg-type]
     acks: list[dict] = []
-    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ALICE"})
-    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ADMIN"})
+    news.ack(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ALICE"})
+    news.ack(lambda **reply: acks.append(reply), {"text": "add https://news.example/a", "user_id": "U0ADMIN"})
     assert "only Newsbot admins can add" in acks[0]["text"]
     assert "Fetching https://news.example/a" in acks[1]["text"]
     monkeypatch.setenv("NEWSBOT_ADD_ADMINS_ONLY", "maybe")
@@ -164,11 +165,9 @@ def test_news_add_is_for_admins_only_when_configured(monkeypatch):
 
 def test_news_add_ack_and_links_never_show_a_password(monkeypatch):
     """A URL typed with a password was echoed in `/news add`'s ack; one stored before the refusal was linked."""
-    from bot.listeners import Listeners
-
-    listeners = Listeners(None, set(), EventDeduper(), None, False)  # type: ignore[arg-type]
+    news = NewsCommand(Services.build(None, frozenset(), EventDeduper(), None))  # type: ignore[arg-type]
     acks: list[dict] = []
-    listeners.ack_news(lambda **reply: acks.append(reply), {"text": "add https://reader:s3cr3t@news.example/a", "user_id": "U1"})
+    news.ack(lambda **reply: acks.append(reply), {"text": "add https://reader:s3cr3t@news.example/a", "user_id": "U1"})
     assert "Fetching https://***@news.example/a" in acks[0]["text"] and "s3cr3t" not in acks[0]["text"]
     assert blocks.link("https://reader:s3cr3t@news.example/a", "Story") == "Story"
     assert blocks.link("https://news.example/a", "Story") == "<https://news.example/a|Story>"  # the happy case
@@ -177,7 +176,7 @@ def test_news_add_ack_and_links_never_show_a_password(monkeypatch):
 
 
 def test_command_words_at_the_start_of_a_question_stay_a_question():
-    from bot.channel_commands import channel_command
+    from bot.slack.channel_commands import channel_command
 
     for question in ("Following the ceasefire, what did Hamas say?", "Scope of the sanctions?", "digest of the week?",
                      "unfollow what?"):

@@ -13,9 +13,9 @@ from conftest import SEEDS, make_index
 from fakeslack import FakeSlack
 from slack_sdk import WebClient
 
-from bot.digest_sender import DigestSender
-from bot.digests import DigestStore, ScheduleError, parse_schedule
-from bot.scopes import Scopes
+from bot.digests.sender import DigestSender
+from bot.digests.store import DigestStore, ScheduleError, parse_schedule
+from bot.state.scopes import Scopes
 from index import FilterError
 
 CHANNEL = "C0DIGEST"
@@ -185,7 +185,7 @@ def test_the_repeated_hour_when_clocks_go_back_sends_once():
     schedule = parse_schedule("weekly sun 02:30 Europe/Berlin")
     store_row = dict(channel=CHANNEL, cadence=schedule.cadence, weekday=schedule.weekday, at_time=schedule.at_time,
                      zone="Europe/Berlin", topic="", skip_empty=False, set_by=None, set_at="x", last_seq=0)
-    from bot.digests import Digest
+    from bot.digests.store import Digest
 
     # 25 October 2026: 02:30 CEST (00:30 UTC), then clocks go back and 02:30 CET (01:30 UTC) comes again
     sent = Digest(**store_row, last_due=datetime(2026, 10, 25, 0, 30, tzinfo=UTC).isoformat())

@@ -10,9 +10,9 @@ from conftest import make_index, write_sourced_corpus
 from fakeslack import FakeSlack
 from slack_sdk import WebClient
 
-from bot.follow_worker import FollowWorker
-from bot.follows import FollowStore
-from bot.scopes import Scopes
+from bot.follows.store import FollowStore
+from bot.follows.worker import FollowWorker
+from bot.state.scopes import Scopes
 
 CHANNEL = "C0MATCH"
 NATO_FOLLOW = "NATO expels Russian diplomats"

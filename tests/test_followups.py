@@ -6,23 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import (
-    NATO_QUESTION,
-    ROOT,
-    cli_env,
-    make_index,
-    newsbot,
-    write_sourced_corpus,
-)
+from conftest import NATO_QUESTION, ROOT, cli_env, make_index, newsbot, write_sourced_corpus
 
 from index import Context, EmptyQuestion, FilterError
 from index.answering.evaluate import EvalQuestion
-from index.questions.context import (
-    CONTEXT_WEIGHT,
-    MAX_EARLIER,
-    read_question,
-    read_scope,
-)
+from index.questions.context import CONTEXT_WEIGHT, MAX_EARLIER, read_question, read_scope
 
 PAIRS = [json.loads(line) for line in (ROOT / "benchmarks" / "followup_pairs.jsonl").read_text().splitlines()]
 

@@ -98,7 +98,7 @@ def file_size_limit(max_file_bytes: int) -> Iterator[None]:
 
 def test_a_full_disk_while_writing_a_faiss_file_is_an_oserror_and_one_line(tmp_path):
     """faiss.write_index raised RuntimeError (a traceback from the CLI) or, failing at close, left a short file."""
-    from bot.cli import _storage_problem
+    from bot.cli.main import _storage_problem
     from index.engines.folder.generations import vector_index
     from index.engines.folder.generations.sentence_index import SentenceIndex
     from index.engines.folder.store import Store

@@ -20,14 +20,7 @@ from conftest import PROXY_VARS, cli_env
 from websites import Site, conditional_feed, numbered_story, rss
 
 from index.engines.folder.store import Store
-from intake.feeds import (
-    BATCH_ITEMS,
-    MAX_TRIES,
-    FeedError,
-    add_feed,
-    list_feeds,
-    poll_feeds,
-)
+from intake.feeds import BATCH_ITEMS, MAX_TRIES, FeedError, add_feed, list_feeds, poll_feeds
 from intake.fetch import FetchSettings
 
 # Requests to 127.0.0.1 must never go through a proxy from the environment; `site` and `corpus`

@@ -15,14 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from botkit import NEWSBOT, clean_env
-from conftest import (
-    NATO_QUESTION,
-    SEEDS,
-    SOURCED_ARTICLES,
-    ZEBRA_TEXT,
-    make_index,
-    write_sourced_corpus,
-)
+from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
 
 from index import Index, IndexBusy, Settings
 from index.engines.postgres.writer import PgWriter

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import SEEDS, make_index
 
-from bot import blocks
-from bot.reindex import MAX_REPORTS, ProgressReports, Reindexer
+from bot.slack import blocks
+from bot.slack.reindex import MAX_REPORTS, ProgressReports, Reindexer
 
 
 def _copies(folder: Path, count: int) -> Path:

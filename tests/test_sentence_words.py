@@ -9,15 +9,7 @@ import json
 from conftest import NATO_QUESTION, make_index
 
 from index.engines.folder.store import Store
-from index.text.sentence_words import (
-    FORMAT,
-    QuestionTerms,
-    decode,
-    encode,
-    fits,
-    new_names,
-    passage_stems,
-)
+from index.text.sentence_words import FORMAT, QuestionTerms, decode, encode, fits, new_names, passage_stems
 
 SENTENCES = [
     "NATO expelled eight members of Russia’s mission, saying they were undeclared intelligence officers.",

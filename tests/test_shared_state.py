@@ -9,20 +9,13 @@ import time
 
 import psycopg
 import pytest
-from botkit import (  # noqa: F401 (a fixture)
-    NEWSBOT,
-    BotProcess,
-    SlackSender,
-    bot_corpus,
-    clean_env,
-    mention_event,
-)
+from botkit import NEWSBOT, BotProcess, SlackSender, bot_corpus, clean_env, mention_event  # noqa: F401 (a fixture)
 from conftest import make_index
 
-from bot.event_claims import SharedEventClaims
-from bot.schema import BOT_SCHEMA
+from bot.state.claims import SharedEventClaims
+from bot.state.schema import BOT_SCHEMA
 from index import DatabaseError, IndexCorrupt
-from index.database_url import redact
+from index.database_url import shown_database_url
 from index.engines.folder import schema as folder_schema
 from index.engines.folder.store import Store
 from index.engines.postgres import schema as postgres_schema
@@ -204,10 +197,10 @@ def test_one_event_delivered_to_two_bot_processes_is_answered_once(engine, reque
 
 
 def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, embedder, database_url):
-    from bot.digests import DigestStore, parse_schedule
-    from bot.feedback import record_feedback
-    from bot.follows import FollowStore
-    from bot.scopes import Scopes
+    from bot.digests.store import DigestStore, parse_schedule
+    from bot.follows.store import FollowStore
+    from bot.state.feedback import record_feedback
+    from bot.state.scopes import Scopes
 
     index = make_index(tmp_path, embedder, database_url=database_url)
     index.update(progress=False)
@@ -233,4 +226,4 @@ def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, 
     ],
 )
 def test_a_password_never_shows(url, shown):
-    assert redact(url) == shown
+    assert shown_database_url(url) == shown

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from index.answering.search import Answer, SearchResult
+from index.quotes.results import Answer, SearchResult
 from index.questions.recency import parse_day
 
 CUTOFFS = (1, 5, 10)

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from index.answering.candidates import favour_fresh, gather
 from index.answering.published_days import PublishedDays
-from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, Ranking
+from index.answering.ranking import DEFAULT_RANKING, Ranking
 from index.answering.rescoring import rescore
 from index.answering.stories import Story, group
 from index.engines.snapshot import Reader, Snapshot
@@ -28,38 +28,20 @@ from index.models.embedder import Embedder
 from index.questions.context import (
     NO_CONTEXT,
     Context,
+    EmptyQuestion,
     ReadQuestion,
     blend,
+    clean_question,
     read_question,
 )
-from index.questions.filters import Catalog, FilterError, Filters
+from index.questions.filters import Catalog, Filters
 from index.questions.recency import current_window, fresh_window, today
 from index.quotes.answers import fold
-from index.quotes.results import Answer, ArticleInfo, Evidence, SearchResult
+from index.quotes.results import Evidence, SearchResult
 from index.settings import Settings
 from index.text.keywords import idf, query_terms, question_words, quoted_phrases, stem
 
-__all__ = [
-    "BM25_ONLY", "DEFAULT_RANKING", "DENSE_ONLY", "Answer", "ArticleInfo", "EmptyQuestion", "Evidence", "FilterError",
-    "Ranking", "SearchResult", "Searcher", "clean_question",
-]
-
-MAX_QUESTION_CHARS = 2000
 T = TypeVar("T")
-
-
-class EmptyQuestion(ValueError):
-    """The question has no text."""
-
-
-def clean_question(question: str) -> str:
-    """Collapse whitespace and cut an over-long question; raise `EmptyQuestion` for a blank one."""
-    text = " ".join(question.split())
-    if not text:
-        raise EmptyQuestion("the question is empty")
-    return text[:MAX_QUESTION_CHARS]
-
-
 
 _blas_limited = threading.Lock()
 _BLAS_LIMIT: list = []

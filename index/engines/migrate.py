@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.database_url import redact
+from index.database_url import shown_database_url
 from index.engines.folder.export import export
 from index.engines.folder.store import Store
 from index.engines.postgres.writer import PgWriter
@@ -40,9 +40,9 @@ def migrate(folder: Path, url: str) -> Migrated:
     writer = PgWriter(url)
     with writer.session(wait=0):
         if writer.state().generation:
-            raise DatabaseError(f"{redact(url)} already holds an index; migrate into an empty database")
+            raise DatabaseError(f"{shown_database_url(url)} already holds an index; migrate into an empty database")
         items = [(digest, vector, sentences) for digest, (vector, sentences) in change.vectors.items()]
         for i in range(0, len(items), CACHE_CHUNK):
             writer.cache_vectors(change.model, items[i : i + CACHE_CHUNK])
         count = writer.commit(change, progress=False)
-    return Migrated(len(change.planned), count, redact(url))
+    return Migrated(len(change.planned), count, shown_database_url(url))

@@ -16,13 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from index.engines.writer import Change, Vectors, Writer
-from index.indexing.passages import (
-    MAX_WORDS,
-    MIN_WORDS,
-    TARGET_WORDS,
-    Passage,
-    split_passages,
-)
+from index.indexing.passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from index.models.embedder import Embedder
 from index.reading.files import Article, Skip, discover, read_file
 from index.settings import Settings

@@ -19,6 +19,19 @@ from index.questions.filters import parse as parse_filters
 CONTEXT_WEIGHT = 0.35  # an earlier question's words and meaning, relative to the new question's
 MAX_EARLIER = 2  # the most recent earlier questions read with a follow-up
 MAX_SHOWN_CHARS = 80  # of an earlier question, in the grey line
+MAX_QUESTION_CHARS = 2000
+
+
+class EmptyQuestion(ValueError):
+    """The question has no text."""
+
+
+def clean_question(question: str) -> str:
+    """Collapse whitespace and cut an over-long question; raise `EmptyQuestion` for a blank one."""
+    text = " ".join(question.split())
+    if not text:
+        raise EmptyQuestion("the question is empty")
+    return text[:MAX_QUESTION_CHARS]
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,7 @@ from index.reading.article import (
     normalize_date,
     sanitize,
 )
-from index.reading.bounded import (
-    NotRegular,
-    TooLarge,
-    kind_of,
-    open_regular,
-    read_at_most,
-)
+from index.reading.bounded import NotRegular, TooLarge, kind_of, open_regular, read_at_most
 from index.reading.records import RECORD_SUFFIXES, read_records
 
 __all__ = ["Article", "Skip", "derive_title", "discover", "normalize_date", "read_file", "suffix_of"]

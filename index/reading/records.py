@@ -27,14 +27,7 @@ from index.reading.article import (
     normalize_date,
     sanitize,
 )
-from index.reading.bounded import (
-    NotRegular,
-    Overexpanded,
-    TooLarge,
-    bounded_lines,
-    open_stream,
-    read_at_most,
-)
+from index.reading.bounded import NotRegular, Overexpanded, TooLarge, bounded_lines, open_stream, read_at_most
 
 LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")  # always JSON Lines, whatever the first line
 RECORD_SUFFIXES = (".json", ".json.gz") + LINES_SUFFIXES

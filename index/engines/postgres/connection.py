@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.database_url import password_in, redact
+from index.database_url import password_in, shown_database_url
 from index.errors import DatabaseError
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -18,4 +18,4 @@ def connect(url: str):
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if url in reason or password_in(url) and password_in(url) in reason:  # libpq may quote what it could not parse
             reason = type(exc).__name__
-        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from None
+        raise DatabaseError(f"cannot connect to {shown_database_url(url)}: {reason}") from None

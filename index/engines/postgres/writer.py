@@ -15,13 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from index.database_url import redact
-from index.engines.common import (
-    EF_CONSTRUCTION,
-    HNSW_NEIGHBORS,
-    SENTENCE_DTYPE,
-    now_iso,
-)
+from index.database_url import shown_database_url
+from index.engines.common import EF_CONSTRUCTION, HNSW_NEIGHBORS, SENTENCE_DTYPE, now_iso
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import upgrade
 from index.engines.writer import Change, StoredState, Vectors
@@ -122,7 +117,7 @@ class PgWriter:
             while not conn.execute("SELECT pg_try_advisory_lock(%s)", (UPDATE_LOCK,)).fetchone()[0]:
                 if time.monotonic() >= deadline:
                     raise IndexBusy(
-                        f"another newsbot process is updating the index in {redact(self.url)}; try again when it has finished"
+                        f"another newsbot process is updating the index in {shown_database_url(self.url)}; try again when it has finished"
                     )
                 time.sleep(LOCK_POLL_SECONDS)
             # Only now: a caller turned away above must not touch the session of the update that holds the lock.

@@ -1,0 +1,3 @@
+"""Each committed version's files in the index folder: the FAISS HNSW graph (`vector_index`), bm25s (`keyword_index`),
+sentence vectors (`sentence_index`), a small delta beside an unchanged base (`delta`, `segments`), how they are
+built (`building`), loaded (`loaded`), named (`files`) and written durably (`durable`)."""

@@ -14,11 +14,7 @@ import faiss
 
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import FORMAT_FILE, Delta
-from index.engines.folder.generations.durable import (
-    fsync_directory,
-    link_folder,
-    link_or_copy,
-)
+from index.engines.folder.generations.durable import fsync_directory, link_folder, link_or_copy
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.sentence_index import SentenceIndex
 from index.errors import IndexCorrupt

@@ -13,11 +13,7 @@ import numpy as np
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
-from index.engines.folder.generations.segments import (
-    Keywords,
-    PassageVectors,
-    Sentences,
-)
+from index.engines.folder.generations.segments import Keywords, PassageVectors, Sentences
 from index.engines.folder.generations.sentence_index import SentenceIndex
 from index.engines.folder.store import KEEP_GENERATIONS, Store
 from index.errors import IndexCorrupt

@@ -1,0 +1,51 @@
+"""What the Slack listeners share: one index, its answerer, the event claims and the command handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.digests.commands import DigestCommands
+from bot.digests.store import DigestStore
+from bot.follows.commands import FollowCommands
+from bot.follows.store import FollowStore
+from bot.slack.answering import Answerer
+from bot.slack.channel_commands import ChannelCommands
+from bot.slack.dedupe import EventClaims
+from bot.slack.index_commands import IndexCommands
+from bot.slack.reindex import Reindexer
+from bot.state.scopes import Scopes
+from index import Index
+
+
+@dataclass(frozen=True)
+class Services:
+    """Built once per process by `build`; every listener module's `register` takes it."""
+
+    index: Index
+    admins: frozenset[str]
+    claims: EventClaims
+    answers: Answerer
+    scopes: Scopes
+    follows: FollowCommands
+    commands: ChannelCommands
+    index_commands: IndexCommands
+
+    @classmethod
+    def build(
+        cls,
+        index: Index,
+        admins: frozenset[str],
+        claims: EventClaims,
+        reindexer: Reindexer,
+        add_admins_only: bool = False,
+        follow_store: FollowStore | None = None,
+        digest_store: DigestStore | None = None,
+    ) -> Services:
+        """The listeners' shared objects over `index` (stores made here unless given)."""
+        scopes = Scopes(index)
+        follows = FollowCommands(follow_store or FollowStore(index), admins)
+        commands = ChannelCommands(scopes, follows, DigestCommands(digest_store or DigestStore(index)), admins)
+        return cls(
+            index, admins, claims, Answerer(index, scopes), scopes, follows, commands,
+            IndexCommands(admins, reindexer, add_admins_only),
+        )

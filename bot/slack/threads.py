@@ -1,0 +1,83 @@
+"""The earlier questions of a Slack thread, so a follow-up ("and what did Russia say?") is read with them.
+
+Read with `conversations.replies` (scopes `channels:history`, `groups:history`, `mpim:history`,
+`im:history`). Only threads the bot has already answered in count, and only messages people sent
+it: the mention's own text in a channel, any message in a direct-message thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.questions import question_from
+from index.questions import MAX_EARLIER
+
+log = logging.getLogger("newsbot.threads")
+
+PAGE = 200  # messages per conversations.replies call
+MAX_PAGES = 5  # a thread past 1,000 messages is read from its start only
+
+
+def earlier_questions(
+    client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None, direct: bool
+) -> tuple[str, ...]:
+    """The questions asked of the bot in this thread before `before_ts`, oldest first (at most `MAX_EARLIER`).
+
+    Empty when the bot has not answered in the thread, or the thread cannot be read (a missing scope
+    is logged, and the question is answered on its own).
+    """
+    messages = _thread(client, channel, thread_ts)
+    if not any(_is_bots(m, bot_user_id) for m in messages):
+        return ()
+    mention = f"<@{bot_user_id}" if bot_user_id else None
+    questions = []
+    for message in messages:
+        text, ts = message.get("text"), message.get("ts")
+        if not isinstance(text, str) or not isinstance(ts, str) or _is_bots(message, bot_user_id):
+            continue
+        if not _earlier(ts, before_ts) or message.get("subtype") not in (None, "thread_broadcast", "file_share"):
+            continue
+        if not direct and (mention is None or mention not in text):
+            continue  # people talking among themselves in the thread did not ask the bot
+        question = question_from(text, bot_user_id)
+        if question and question.lower() not in ("help", "help?"):
+            questions.append(question)
+    return tuple(questions[-MAX_EARLIER:])
+
+
+def _thread(client: WebClient, channel: str, thread_ts: str) -> list[dict]:
+    """The thread's messages, parent first; empty when Slack refuses (missing scope, deleted thread)."""
+    messages: list[dict] = []
+    cursor = None
+    try:
+        for _ in range(MAX_PAGES):
+            response = client.conversations_replies(channel=channel, ts=thread_ts, limit=PAGE, cursor=cursor)
+            page = response.get("messages")
+            messages += [m for m in page if isinstance(m, dict)] if isinstance(page, list) else []
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+    except SlackApiError as exc:
+        log.warning("could not read the thread for context (%s); answering the question alone",
+                    exc.response.get("error"))
+        return []
+    except OSError as exc:
+        log.warning("could not reach Slack to read the thread (%s); answering the question alone", exc)
+        return []
+    return messages
+
+
+def _is_bots(message: dict, bot_user_id: str | None) -> bool:
+    """A message this bot posted (its answers carry its user id)."""
+    return bool(bot_user_id) and message.get("user") == bot_user_id
+
+
+def _earlier(ts: str, before_ts: str) -> bool:
+    """Slack timestamps ("1700000000.000100") compare as numbers."""
+    try:
+        return float(ts) < float(before_ts)
+    except ValueError:
+        return False

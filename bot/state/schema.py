@@ -1,0 +1,140 @@
+"""The bot's tables beside the index (event claims, channel scopes, follows, digests, feedback), as migrations
+for each engine: the one place they are defined. Its stores write portable SQL against them (`state_tables`)."""
+
+from __future__ import annotations
+
+from index import Migration, Schema
+
+SQLITE = (
+    Migration(
+        1,
+        "bot state",
+        # IF NOT EXISTS: a folder from before versioned parts has these tables already, in this very shape.
+        """CREATE TABLE IF NOT EXISTS event_claims (
+               event_id TEXT PRIMARY KEY,
+               claimed_at REAL NOT NULL,  -- seconds since the epoch, by the clock of the process that claimed
+               answered INTEGER NOT NULL DEFAULT 0
+           );
+           CREATE INDEX IF NOT EXISTS event_claims_claimed_at ON event_claims(claimed_at);
+           CREATE TABLE IF NOT EXISTS channel_scopes (
+               channel TEXT PRIMARY KEY,
+               filters TEXT NOT NULL,
+               set_by TEXT,
+               set_at TEXT NOT NULL
+           );
+           CREATE TABLE IF NOT EXISTS follows (
+               id INTEGER PRIMARY KEY AUTOINCREMENT,
+               channel TEXT NOT NULL,
+               question TEXT NOT NULL,
+               created_by TEXT,
+               created_at TEXT NOT NULL,
+               seen INTEGER NOT NULL  -- the last arrival (the index's arrivals seq) matched against this follow
+           );
+           CREATE INDEX IF NOT EXISTS follows_channel ON follows(channel);
+           CREATE TABLE IF NOT EXISTS follow_posts (
+               follow_id INTEGER NOT NULL,
+               article_id TEXT NOT NULL,
+               state TEXT NOT NULL,  -- owed, posting, posted, folded (reported by another story's post), summarised
+               story TEXT,  -- the message to post, as JSON (None for folded articles)
+               score REAL NOT NULL DEFAULT 0,
+               created_at TEXT NOT NULL,
+               claimed_at TEXT,
+               posted_at TEXT,
+               PRIMARY KEY (follow_id, article_id)
+           );
+           CREATE INDEX IF NOT EXISTS follow_posts_state ON follow_posts(state, follow_id);
+           CREATE TABLE IF NOT EXISTS digests (
+               channel TEXT PRIMARY KEY,
+               cadence TEXT NOT NULL,  -- daily or weekly
+               weekday TEXT,  -- mon..sun for weekly
+               at_time TEXT NOT NULL,  -- HH:MM in `zone`
+               zone TEXT NOT NULL,
+               topic TEXT NOT NULL DEFAULT '',
+               skip_empty INTEGER NOT NULL DEFAULT 0,
+               set_by TEXT,
+               set_at TEXT NOT NULL,
+               last_due TEXT NOT NULL,  -- the latest scheduled time handled (UTC ISO); a new digest starts at its creation
+               last_seq INTEGER NOT NULL,  -- the last article arrival (the index's arrivals seq) a digest covered
+               claimed_at TEXT  -- while a process sends the due digest; a claim older than CLAIM_TIMEOUT was a crash
+           );
+           CREATE TABLE IF NOT EXISTS feedback (
+               id INTEGER PRIMARY KEY,
+               created_at TEXT NOT NULL,
+               user TEXT,
+               question TEXT NOT NULL,
+               passages TEXT NOT NULL,
+               vote TEXT NOT NULL
+           );""",
+    ),
+)
+
+POSTGRES = (
+    # IF NOT EXISTS: a database from before versioned parts has these tables already (its steps 1 and 3).
+    Migration(
+        1,
+        "event claims",
+        """CREATE TABLE IF NOT EXISTS event_claims (
+               event_id text PRIMARY KEY,
+               claimed_at timestamptz NOT NULL,
+               answered boolean NOT NULL DEFAULT false
+           );
+           CREATE INDEX IF NOT EXISTS event_claims_claimed_at ON event_claims (claimed_at);""",
+    ),
+    Migration(
+        2,
+        "bot state",
+        """CREATE TABLE IF NOT EXISTS channel_scopes (channel text PRIMARY KEY, filters text NOT NULL, set_by text, set_at text NOT NULL);
+           CREATE TABLE IF NOT EXISTS follows (
+               id bigserial PRIMARY KEY,
+               channel text NOT NULL,
+               question text NOT NULL,
+               created_by text,
+               created_at text NOT NULL,
+               seen bigint NOT NULL
+           );
+           CREATE INDEX IF NOT EXISTS follows_channel ON follows (channel);
+           CREATE TABLE IF NOT EXISTS follow_posts (
+               follow_id bigint NOT NULL,
+               article_id text NOT NULL,
+               state text NOT NULL,
+               story text,
+               score double precision NOT NULL DEFAULT 0,
+               created_at text NOT NULL,
+               claimed_at text,
+               posted_at text,
+               PRIMARY KEY (follow_id, article_id)
+           );
+           CREATE INDEX IF NOT EXISTS follow_posts_state ON follow_posts (state, follow_id);
+           CREATE TABLE IF NOT EXISTS digests (
+               channel text PRIMARY KEY,
+               cadence text NOT NULL,
+               weekday text,
+               at_time text NOT NULL,
+               zone text NOT NULL,
+               topic text NOT NULL DEFAULT '',
+               skip_empty integer NOT NULL DEFAULT 0,
+               set_by text,
+               set_at text NOT NULL,
+               last_due text NOT NULL,
+               last_seq bigint NOT NULL,
+               claimed_at text
+           );
+           CREATE TABLE IF NOT EXISTS feedback (
+               id bigserial PRIMARY KEY,
+               created_at text NOT NULL,
+               "user" text,
+               question text NOT NULL,
+               passages text NOT NULL,
+               vote text NOT NULL
+           );""",
+    ),
+    # One claims store for both engines (`claims`): seconds since the epoch, as on SQLite. The lease (two
+    # minutes) tolerates the skew between machines that NTP leaves (milliseconds).
+    Migration(
+        3,
+        "event claims timed by the claiming process",
+        "ALTER TABLE event_claims ALTER COLUMN claimed_at TYPE double precision USING extract(epoch FROM claimed_at)",
+    ),
+)
+
+BOT_SCHEMA = Schema("bot", SQLITE, POSTGRES)
