@@ -1,4 +1,4 @@
-"""Each sentence's stems and names, stored with its passage at index time (`index.sentence_words`): what
+"""Each sentence's stems and names, stored with its passage at index time (`index.text.sentence_words`): what
 is stored is what the text gives, an index an older newsbot wrote answers the same and is filled by the
 next update, and a stored value that is stale or malformed is read from the text instead."""
 

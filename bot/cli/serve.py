@@ -162,3 +162,8 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
         print(f"newsbot {'socket' if socket_mode else 'serve'}: {failure[0]}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the `newsbot` subcommand `args.command` of this module."""
+    return {"serve": cmd_serve, "socket": cmd_socket}[args.command](args)

@@ -1,5 +1,5 @@
-"""`newsbot watch`, `newsbot add` and `newsbot feeds`: terminal glue over index.watcher, index.adding
-and index.feeds."""
+"""`newsbot watch`, `newsbot add` and `newsbot feeds`: terminal glue over intake.watcher, intake.adding
+and intake.feeds."""
 
 from __future__ import annotations
 
@@ -112,3 +112,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         for added in result.added:
             print(f"  {added.line()}", flush=True)
     return 1 if any(r.error for r in results) else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the `newsbot` subcommand `args.command` of this module."""
+    return {"watch": cmd_watch, "add": cmd_add, "feeds": cmd_feeds}[args.command](args)

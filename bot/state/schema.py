@@ -1,5 +1,5 @@
 """The bot's tables beside the index (event claims, channel scopes, follows, digests, feedback), as migrations
-for each engine: the one place they are defined. Its stores write portable SQL against them (`state_tables`)."""
+for each engine: the one place they are defined. Its stores write portable SQL against them (`tables`)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from index.quotes.results import Answer, SearchResult
 from index.questions.recency import parse_day
+from index.quotes.results import Answer, SearchResult
 
 CUTOFFS = (1, 5, 10)
 HIGHLIGHT_DEPTH = 3  # answers a Slack reply shows

@@ -1,7 +1,7 @@
 """What one question reads from one committed index version, whatever engine stores it.
 
-`sqlite_snapshot` (an index folder: SQLite + the generation's files) and `pg.snapshot` (PostgreSQL +
-pgvector) implement it; search, rescoring, filters and stories only ask these questions.
+`engines.folder.snapshot` (an index folder: SQLite + the generation's files) and `engines.postgres.snapshot`
+(PostgreSQL + pgvector) implement it; search, rescoring, filters and stories only ask these questions.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Snapshot(Protocol):
         """`(passage id, its article's publication date)` of every passage (read once per version)."""
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
-        """Text, offsets, sentences and article of each passage id (see `sqlite_snapshot.passage_row`)."""
+        """Text, offsets, sentences and article of each passage id (see `common.passage_row`)."""
 
     def lead_passages(self, article_ids: set[str]) -> list[tuple]:
         """(lead passage id, article id, title, source, url, published, path) of these articles, newest first."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -65,6 +65,22 @@ class StateDatabase(Protocol):
 
     def versions(self, schemas: Sequence[Schema]) -> list[tuple[str, int, int]]:
         """(part, version in the database, this newsbot's latest) of the index's own tables and these parts."""
+
+
+@dataclass
+class PartsBroughtUp:
+    """What a `StateDatabase` shares: it brings each part's tables up to date the first time this process opens
+    them (`_apply`, the engine's), and then trusts them."""
+
+    _current: set[str] = field(default_factory=set, init=False, repr=False)  # parts at this newsbot's version
+
+    def _bring_up(self, conn: Any, schema: Schema) -> None:
+        if schema.part not in self._current:
+            self._apply(conn, schema)
+            self._current.add(schema.part)
+
+    def _apply(self, conn: Any, schema: Schema) -> None:
+        raise NotImplementedError
 
 
 def pending(migrations: Sequence[Migration], current: int, part: str) -> list[Migration]:

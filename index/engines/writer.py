@@ -1,5 +1,5 @@
 """What an update writes, whatever engine stores the index: the protocol `Indexer` drives, and the
-change it hands over. `sqlite_writer` (an index folder) and `pg.writer` (PostgreSQL) implement it."""
+change it hands over. `engines.folder.writer` (an index folder) and `engines.postgres.writer` (PostgreSQL) implement it."""
 
 from __future__ import annotations
 

@@ -11,16 +11,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from index.reading.article import (
-    Article,
-    Skip,
-    clean,
-    decode_text,
-    derive_title,
-    looks_binary,
-    normalize_date,
-    sanitize,
-)
+from index.reading import Article, Skip, clean, decode_text, derive_title, looks_binary, normalize_date, sanitize
 from index.reading.bounded import NotRegular, TooLarge, kind_of, open_regular, read_at_most
 from index.reading.records import RECORD_SUFFIXES, read_records
 

@@ -17,16 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from index.reading.article import (
-    Article,
-    Skip,
-    clean,
-    decode_text,
-    derive_title,
-    looks_binary,
-    normalize_date,
-    sanitize,
-)
+from index.reading import Article, Skip, clean, decode_text, derive_title, looks_binary, normalize_date, sanitize
 from index.reading.bounded import NotRegular, Overexpanded, TooLarge, bounded_lines, open_stream, read_at_most
 
 LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")  # always JSON Lines, whatever the first line

@@ -10,7 +10,7 @@ from index.engines.folder.store import Store
 from index.engines.writer import Change
 from index.errors import DatabaseError
 from index.indexing.passages import Passage
-from index.reading.article import Article
+from index.reading import Article
 
 
 @dataclass

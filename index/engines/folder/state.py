@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from index.engines.folder.schema import LATEST, migrate, version
 from index.engines.folder.store import Store
-from index.engines.state import Migration, Schema
+from index.engines.state import Migration, PartsBroughtUp, Schema
 
 
 class SqliteStateConnection:
@@ -34,23 +35,23 @@ class SqliteStateConnection:
         self.conn.execute("COMMIT")
 
 
-class SqliteState:
+@dataclass
+class SqliteState(PartsBroughtUp):
     """`StateDatabase` in the index's SQLite database; each part's migrations are applied on its first use."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._current: set[str] = set()  # parts known to be at this newsbot's version
+    store: Store
 
     @contextmanager
     def connection(self, schema: Schema) -> Iterator[SqliteStateConnection]:
         conn = self.store.connect()
         try:
-            if schema.part not in self._current:
-                migrate(conn, schema.sqlite, f"schema.{schema.part}")
-                self._current.add(schema.part)
+            self._bring_up(conn, schema)
             yield SqliteStateConnection(conn)
         finally:
             conn.close()
+
+    def _apply(self, conn: sqlite3.Connection, schema: Schema) -> None:
+        migrate(conn, schema.sqlite, f"schema.{schema.part}")
 
     def upgrade(self, schemas: Sequence[Schema]) -> list[tuple[str, Migration]]:
         applied = []

@@ -1,5 +1,5 @@
 """On-disk index: one SQLite database (articles, passages, FTS5, embedding cache) plus, per
-generation, a FAISS file, a BM25 keyword index folder and a sentence vector folder (`generation_folder`).
+generation, a FAISS file, a BM25 keyword index folder and a sentence vector folder (`generations.files`).
 
 Atomicity: every update writes the new generation's files under new names, then commits one SQLite
 transaction that changes the passages *and* points `meta.generation` at those files. A crash before

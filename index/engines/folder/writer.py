@@ -1,4 +1,4 @@
-"""Writes an index folder: SQLite rows plus the new generation's files (`generation_files`), switched to
+"""Writes an index folder: SQLite rows plus the new generation's files (`generations.building`), switched to
 in one SQLite transaction (see `store`)."""
 
 from __future__ import annotations

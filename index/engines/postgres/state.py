@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import INDEX, MIGRATIONS, upgrade, versions
-from index.engines.state import Migration, Schema
+from index.engines.state import Migration, PartsBroughtUp, Schema
 
 STATE_LOCK = 0x6E657773626F76  # the advisory lock a state write transaction holds
 _PLACEHOLDER = re.compile(r"\?")
@@ -44,21 +45,21 @@ class PostgresStateConnection:
             yield
 
 
-class PostgresState:
+@dataclass
+class PostgresState(PartsBroughtUp):
     """`StateDatabase` in PostgreSQL; safe to share between threads."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._current: set[str] = set()  # parts known to be at this newsbot's version
+    url: str
 
     @contextmanager
     def connection(self, schema: Schema) -> Iterator[PostgresStateConnection]:
         with connect(self.url) as conn:
-            if schema.part not in self._current:
-                if versions(conn).get(schema.part, 0) != schema.postgres[-1].version:
-                    upgrade(self.url, [(schema.part, schema.postgres)])
-                self._current.add(schema.part)
+            self._bring_up(conn, schema)
             yield PostgresStateConnection(conn)
+
+    def _apply(self, conn, schema: Schema) -> None:
+        if versions(conn).get(schema.part, 0) != schema.postgres[-1].version:  # else no lock to wait for
+            upgrade(self.url, [(schema.part, schema.postgres)])
 
     def upgrade(self, schemas: Sequence[Schema]) -> list[tuple[str, Migration]]:
         return upgrade(self.url, [(INDEX, MIGRATIONS), *((s.part, s.postgres) for s in schemas)])

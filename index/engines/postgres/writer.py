@@ -2,7 +2,7 @@
 process sees the new version whole or not at all, and a crash at any point leaves the last one.
 
 Passage and sentence vectors go into pgvector columns with HNSW indexes, which take new rows as they
-come: an update costs what it adds. BM25 reads the postings written here (`pg_snapshot`). One updater
+come: an update costs what it adds. BM25 reads the postings written here (`snapshot`). One updater
 at a time: a session advisory lock, released by the server if the process dies.
 """
 

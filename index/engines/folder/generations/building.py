@@ -4,7 +4,7 @@ or, when the delta or the passages removed from the base grow past a share of it
 the passage vectors (HNSW), sentence vectors and BM25.
 
 Everything is written under the new generation's names before the commit that switches to them, so a
-crash at any point leaves the previous generation whole (see `store`).
+crash at any point leaves the previous generation whole (see `engines.folder.store`).
 """
 
 from __future__ import annotations
