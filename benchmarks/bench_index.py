@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,9 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Embedder, Index, Settings  # noqa: E402
+import numpy as np  # noqa: E402
+
+from index import CrossEncoder, Embedder, Index, Settings  # noqa: E402
 from index.answering.evaluate import EvalQuestion  # noqa: E402
 from index.text.keywords import clear_caches  # noqa: E402
 
@@ -21,10 +24,13 @@ BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BENCH_INDEX = ROOT / ".bench" / "rtqa-2022"
 
 
-def open_bench_index(embedder: Embedder) -> Index | None:
-    """The benchmark index, or None (after saying how to build it) when `rtqa.py` has not run yet."""
+def open_bench_index(embedder: Embedder | None = None, cross_encoder: CrossEncoder | None = None) -> Index | None:
+    """The benchmark index, or None (after saying how to build it) when `rtqa.py` has not run yet.
+
+    Without an `embedder`, the index's own choice (a new index: int8 ONNX, as a user's new index).
+    """
     settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz")
-    index = Index.open(settings=settings, embedder=embedder, log=lambda m: None)
+    index = Index.open(settings=settings, embedder=embedder, cross_encoder=cross_encoder, log=lambda m: None)
     if not index.exists():
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
         return None
@@ -67,3 +73,31 @@ def timed_in_rounds(
         return one_pass
 
     return in_rounds({name: timed(search) for name, search in searches.items()}, rounds)
+
+
+class CachedReader(CrossEncoder):
+    """The reader with its readings kept on disk between runs (`path`, a pickle keyed by question, text and token
+    budget), so comparing reranking settings reads each pair once. Only benchmarks use it."""
+
+    def __init__(self, path: Path = ROOT / ".bench" / "reader-cache.pkl") -> None:
+        super().__init__()
+        self.path = path
+        self.cache: dict[tuple[str, str, int], float] = pickle.loads(path.read_bytes()) if path.exists() else {}
+        self.added = 0
+
+    def score(self, question: str, texts, max_tokens: int = 512) -> np.ndarray:
+        keys = [(question, text, max_tokens) for text in texts]
+        missing = [k for k in dict.fromkeys(keys) if k not in self.cache]
+        if missing:
+            found = super().score(question, [k[1] for k in missing], max_tokens)
+            self.cache.update(zip(missing, found.tolist()))
+            self.added += len(missing)
+        return np.asarray([self.cache[k] for k in keys], dtype=np.float32)
+
+    def save(self) -> None:
+        """Write the readings added since loading (atomically: a killed run keeps the previous file)."""
+        if self.added:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(self.cache))
+            tmp.replace(self.path)
+            self.added = 0

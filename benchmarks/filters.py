@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
 
-from index import Embedder  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402
 
@@ -32,7 +31,7 @@ def _day_after(day: str) -> str:
 
 
 def main() -> int:
-    index = open_bench_index(Embedder())
+    index = open_bench_index()
     if index is None:
         return 1
     index.warm_up()

@@ -20,19 +20,22 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_index import BENCH, open_bench_index  # noqa: E402
+from bench_index import BENCH, CachedReader, open_bench_index  # noqa: E402
 
 from bot.follows.store import Follow  # noqa: E402
-from bot.follows.worker import find_stories  # noqa: E402
-from index import Embedder  # noqa: E402
+from bot.follows.worker import FOLLOW_READING, find_stories  # noqa: E402
+from index import Index  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402
+
+READING_FLOORS = (-2.0, 0.0, 2.0, 4.0)  # the reader's logit a post must reach, compared
 
 
 def weeks(index, first_year: int = 2022) -> list[frozenset[str]]:
@@ -49,12 +52,34 @@ def weeks(index, first_year: int = 2022) -> list[frozenset[str]]:
     return [frozenset(groups[k]) for k in sorted(groups)]
 
 
+def precision(index, chosen, batches, floor: float) -> tuple[int, float, float, float]:
+    """Posts, their precision and share holding the quiz answer, and recall, of `chosen` questions as follows."""
+    relevant_posted = posted_total = relevant_total = holding_answer = covered = 0
+    for number, q in enumerate(chosen):
+        follow = Follow(number, "C", q.question, "U", "", 0)
+        relevant = set(q.article_ids)
+        relevant_total += len(relevant)
+        pattern = re.compile(rf"(?<!\w){re.escape(q.answer)}(?!\w)", re.IGNORECASE) if q.answer else None
+        reached: set[str] = set()
+        for batch in batches:
+            for story in find_stories(index, follow, batch, reading_floor=floor):
+                ids = {story.article_id, *story.also_in}
+                posted_total += 1
+                relevant_posted += bool(ids & relevant)
+                reached |= ids & relevant
+                holding_answer += bool(pattern and pattern.search(story.message["text"] + str(story.message["blocks"])))
+        covered += len(reached)
+    share = posted_total or 1
+    return posted_total, relevant_posted / share, holding_answer / share, covered / max(relevant_total, 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=120, help="questions used as follows for precision")
     parser.add_argument("--skip", type=int, default=80, help="leave out the first questions (the rule was tuned on 80)")
     args = parser.parse_args()
-    index = open_bench_index(Embedder())
+    reader = CachedReader()
+    index = open_bench_index(cross_encoder=reader)
     if index is None:
         return 1
     index.warm_up()
@@ -76,26 +101,18 @@ def main() -> int:
 
     batches = weeks(index)
     chosen = questions[args.skip : args.skip + args.questions]
-    relevant_posted = posted_total = relevant_total = holding_answer = covered = 0
-    for number, q in enumerate(chosen):
-        follow = Follow(number, "C", q.question, "U", "", 0)
-        relevant = set(q.article_ids)
-        relevant_total += len(relevant)
-        pattern = re.compile(rf"(?<!\w){re.escape(q.answer)}(?!\w)", re.IGNORECASE) if q.answer else None
-        reached: set[str] = set()
-        for batch in batches:
-            for story in find_stories(index, follow, batch):
-                ids = {story.article_id, *story.also_in}
-                posted_total += 1
-                relevant_posted += bool(ids & relevant)
-                reached |= ids & relevant
-                holding_answer += bool(pattern and pattern.search(story.message["text"] + str(story.message["blocks"])))
-        covered += len(reached)
+    unread = Index.open(settings=replace(index.settings, reader=False), embedder=index.embedder, log=lambda m: None)
     print(f"precision: {len(chosen)} questions as follows, {len(batches)} weekly updates")
-    print("| posts | relevant (precision) | holding the quiz answer | relevant articles posted (recall) |")
-    print("|---|---|---|---|")
-    print(f"| {posted_total} ({posted_total / len(chosen):.1f} per follow) | {relevant_posted / max(posted_total, 1):.3f} "
-          f"| {holding_answer / max(posted_total, 1):.3f} | {covered / max(relevant_total, 1):.3f} |")
+    print("| reader | posts | relevant (precision) | holding the quiz answer | relevant articles posted (recall) |")
+    print("|---|---|---|---|---|")
+    for name, searched, floor in [("off (before issue 25)", unread, FOLLOW_READING)] + [
+        (f"{'on, default: ' if floor == FOLLOW_READING else 'on, '}reads the answer at {floor:+g} or more", index, floor)
+        for floor in READING_FLOORS
+    ]:
+        posts, relevant, holding, recall = precision(searched, chosen, batches, floor)
+        print(f"| {name} | {posts} ({posts / len(chosen):.1f} per follow) | {relevant:.3f} | {holding:.3f} | {recall:.3f} |",
+              flush=True)
+    reader.save()
     return 0
 
 

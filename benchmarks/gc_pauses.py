@@ -21,7 +21,6 @@ import numpy as np
 from bench_index import BENCH, open_bench_index
 
 from bot.web.readiness import freeze_loaded_objects
-from index import Embedder
 from index.answering.evaluate import load_questions
 from index.text.keywords import clear_caches
 
@@ -32,7 +31,7 @@ MODES = ("default", "frozen after loading")
 def measure(mode: str) -> None:
     """One process: print a table row for `mode`."""
     questions = load_questions(BENCH / "questions.jsonl")
-    index = open_bench_index(Embedder())
+    index = open_bench_index()
     if index is None:
         sys.exit(1)
     index.warm_up()

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
 
-from index import Embedder, Ranking  # noqa: E402
+from index import Ranking  # noqa: E402
 from index.answering.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.answering.ranking import BM25_ONLY, DEFAULT_RANKING, DENSE_ONLY, PREVIOUS_RANKING  # noqa: E402
 
@@ -32,7 +32,7 @@ def main() -> int:
     }
     grid = eval(sys.argv[1], {"__builtins__": {}}, names) if len(sys.argv) > 1 else {"default": DEFAULT_RANKING}
     questions = load_questions(BENCH / "questions.jsonl")
-    index = open_bench_index(Embedder())
+    index = open_bench_index()
     if index is None:
         return 1
     index.warm_up()

@@ -19,7 +19,6 @@ import sys
 
 from bench_index import BENCH, open_bench_index
 
-from index import Embedder
 from index.answering import rescoring, search
 from index.answering.evaluate import load_questions
 from index.answering.ranking import DEFAULT_RANKING
@@ -92,7 +91,7 @@ def accuracy(passages: list[list[dict]], total: int, meaning, novelty, lede, ask
 
 def main() -> int:
     questions = load_questions(BENCH / "questions.jsonl")
-    index = open_bench_index(Embedder())
+    index = open_bench_index()
     if index is None:
         return 1
     passages = collect(index, questions)

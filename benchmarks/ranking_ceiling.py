@@ -27,7 +27,6 @@ from dataclasses import replace
 import numpy as np
 from bench_index import BENCH, open_bench_index
 
-from index import Embedder
 from index.answering import rescoring, search
 from index.answering.candidates import FEEDBACK_POOL, Candidate, feedback_cosines, fuse
 from index.answering.evaluate import load_questions
@@ -143,7 +142,7 @@ def metrics(ranks: np.ndarray, total: int) -> np.ndarray:
 
 def main() -> int:
     questions = load_questions(BENCH / "questions.jsonl")
-    index = open_bench_index(Embedder())
+    index = open_bench_index()
     if index is None:
         return 1
     found = collect(index, questions)

@@ -27,6 +27,8 @@ from index.engines.state import Migration, Schema, StateConnection, StateDatabas
 from index.engines.stored import Stats, StoredArticle
 from index.errors import DatabaseError, IndexBusy, IndexCorrupt, ModelMismatch
 from index.indexing.indexer import Indexer, Log, Progress, UpdateSummary
+from index.models import open_embedder
+from index.models.cross_encoder import CrossEncoder, ReaderUnavailable
 from index.models.embedder import Embedder, ModelError
 from index.questions import NO_CONTEXT, Context, EmptyQuestion, FilterError, Filters
 from index.quotes.links import ANSWER_ANCHOR, passage_anchor
@@ -42,6 +44,7 @@ __all__ = [
     "Answer",
     "ArticleInfo",
     "Context",
+    "CrossEncoder",
     "DatabaseError",
     "Embedder",
     "EmptyQuestion",
@@ -59,6 +62,7 @@ __all__ = [
     "Progress",
     "QuestionsError",
     "Ranking",
+    "ReaderUnavailable",
     "Schema",
     "SearchResult",
     "Settings",
@@ -98,15 +102,21 @@ class Index:
     """An index (a folder, or PostgreSQL with `NEWSBOT_DATABASE_URL`) plus the model that embeds into it; share one instance per process."""
 
     def __init__(
-        self, directory: Path, settings: Settings, log: Log = print, embedder: Embedder | None = None
+        self,
+        directory: Path,
+        settings: Settings,
+        log: Log = print,
+        embedder: Embedder | None = None,
+        cross_encoder: CrossEncoder | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.settings = settings
         self.log = log
         self.engine = open_engine(self.directory, settings.database_url)
         self.reader, self.writer = self.engine.reader, self.engine.writer
-        self.embedder = embedder or Embedder(settings.model, choose_backend(settings, self.reader))
-        self._searcher = Searcher(self.reader, self.embedder, settings)
+        self.embedder = embedder or open_embedder(settings.model, choose_backend(settings, self.reader))
+        cross_encoder = (cross_encoder or CrossEncoder()) if settings.reader else None
+        self._searcher = Searcher(self.reader, self.embedder, settings, cross_encoder)
 
     @classmethod
     def open(
@@ -115,13 +125,15 @@ class Index:
         settings: Settings | None = None,
         log: Log = print,
         embedder: Embedder | None = None,
+        cross_encoder: CrossEncoder | None = None,
     ) -> "Index":
         """Open (or prepare to create) the index in `directory`, default `settings.index_dir`.
 
-        Pass an `embedder` to share one loaded model between several indexes in a process.
+        Pass an `embedder` (and a `cross_encoder`) to share loaded models between several indexes in a process.
         """
         settings = settings or Settings.from_env()
-        return cls(Path(directory) if directory is not None else settings.index_dir, settings, log, embedder)
+        directory = Path(directory) if directory is not None else settings.index_dir
+        return cls(directory, settings, log, embedder, cross_encoder)
 
     @property
     def state(self) -> StateDatabase:
@@ -186,13 +198,20 @@ class Index:
         return self._searcher.generation()
 
     def warm_up(self) -> None:
-        """Load the model and the current index files now rather than on the first question."""
+        """Load the models and the current index files now rather than on the first question."""
         self._searcher.warm_up()  # first: a model mismatch is reported before the model loads
         self.embedder.encode_query("warm up")
+        self._searcher.load_reader()
+
+    def reader_status(self) -> str:
+        """Whether answers are read by the reader: "on", "off (NEWSBOT_READER=off)", or why it is unavailable."""
+        return self._searcher.reader_status()
 
     def stats(self) -> Stats:
-        """Counts, newest article, model, size on disk and last update time."""
-        return self.reader.stats(self.settings.model)
+        """Counts, newest article, model, the reader's status, size on disk and last update time."""
+        stats = self.reader.stats(self.settings.model)
+        stats.reader = self.reader_status()
+        return stats
 
     def arrivals(self, after: int = 0, limit: int = 1000) -> list[tuple[int, str]]:
         """(seq, article id) of the articles updates brought after arrival `after`, oldest first (removed ones too)."""

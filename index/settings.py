@@ -38,6 +38,18 @@ def flag_env(name: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+def switch_env(name: str, default: bool) -> bool:
+    """An on/off setting: on/1/true/yes or off/0/false/no, any case (unset: `default`); else an error naming it."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "1", "true", "yes"):
+        return True
+    if raw in ("off", "0", "false", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw[:40]!r}")
+
+
 DEFAULT_BACKEND = "auto"  # passages with torch, questions with the same model on ONNX Runtime
 
 
@@ -53,6 +65,8 @@ class Settings:
     embedding_backend: str = DEFAULT_BACKEND  # auto, torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
     # postgresql://… shared by every bot process (NEWSBOT_DATABASE_URL); None: the index folder's SQLite.
     database_url: str | None = None
+    # The reader (a cross-encoder) reorders the best candidates and picks the bold sentence (NEWSBOT_READER=on|off).
+    reader: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,6 +82,7 @@ class Settings:
             public_url=public_url.rstrip("/") if public_url else None,
             embedding_backend=_backend(),
             database_url=_database_url(),
+            reader=switch_env("NEWSBOT_READER", default=True),
         )
 
 

@@ -13,7 +13,7 @@ import pytest
 from botkit import BOT_TOKEN
 from fakeslack import FakeSlack
 
-from index import Embedder, Index, Settings
+from index import CrossEncoder, Embedder, Index, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -38,10 +38,15 @@ def embedder() -> Embedder:
     return model
 
 
-def make_index(tmp: Path, embedder: Embedder, articles: Path | None = None, **settings) -> Index:
-    """An index in `tmp/index` over `articles` (default: the seeds), sharing the loaded model."""
+READER = CrossEncoder()  # the real reader, loaded by the first index that reads and shared by every one
+
+
+def make_index(
+    tmp: Path, embedder: Embedder, articles: Path | None = None, cross_encoder: CrossEncoder = READER, **settings
+) -> Index:
+    """An index in `tmp/index` over `articles` (default: the seeds), sharing the loaded models."""
     config = Settings(index_dir=tmp / "index", articles_dir=articles or SEEDS, **settings)
-    return Index.open(settings=config, embedder=embedder, log=lambda message: None)
+    return Index.open(settings=config, embedder=embedder, cross_encoder=cross_encoder, log=lambda message: None)
 
 
 # Three articles with front matter: a source, a url and a day each (the seeds under two outlets' names).

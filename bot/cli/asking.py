@@ -146,6 +146,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("sources", s.sources),
         ("newest article", f"{s.newest_title} ({s.newest_published or 'undated'})" if s.newest_title else "-"),
         ("model", s.model),
+        ("reader", s.reader),
         ("index size", f"{s.size_bytes / 1_000_000:.1f} MB in {index.directory}"),
         ("last update", s.updated_at or "-"),
     ]

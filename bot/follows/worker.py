@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -20,7 +21,7 @@ from bot.follows import blocks as follow_blocks
 from bot.follows.store import Follow, FollowStore, OwedPost, Story
 from bot.slack.replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
 from bot.state.scopes import Scopes
-from index import Context, Evidence, FilterError, Index
+from index import DEFAULT_RANKING, Context, Evidence, FilterError, Index
 
 log = logging.getLogger("newsbot.follows")
 
@@ -34,6 +35,11 @@ MAX_STORIES = 30  # answers a search may turn into stories for one batch
 # as follows, weekly updates) this cut posts from 47.5 to 3.9 per follow-year and raised precision from
 # 0.05 to 0.37 at recall 0.47 (docs/benchmarks.md).
 FOLLOW_LEXICAL = 0.5
+# And the reader reads the answer as one that answers the follow (its logit for the passage or one of its
+# sentences; RealTimeQA 2022, docs/benchmarks.md "Follows"). A follow's search is one of few new articles,
+# in the background: every answer it may post is read.
+FOLLOW_READING = 0.0
+FOLLOW_RANKING = replace(DEFAULT_RANKING, rerank=MAX_STORIES)
 
 
 class FollowWorker:
@@ -133,25 +139,31 @@ class FollowWorker:
         return True
 
 
-def worth_posting(evidence: Evidence | None) -> bool:
-    """Whether an answer is news for a follow (or a digest topic): it answers, and is about the follow's words."""
-    return evidence is not None and evidence.answerable() and evidence.lexical >= FOLLOW_LEXICAL
+def worth_posting(evidence: Evidence | None, reading_floor: float = FOLLOW_READING) -> bool:
+    """Whether an answer is news for a follow (or a digest topic): it answers, it is about the follow's words, and
+    the reader (when on) reads it as answering."""
+    if evidence is None or not evidence.answerable() or evidence.lexical < FOLLOW_LEXICAL:
+        return False
+    return evidence.reading is None or max(evidence.reading, evidence.sentence_reading or evidence.reading) >= reading_floor
 
 
-def find_stories(index: Index, follow: Follow, articles: frozenset[str], scope: str = "") -> list[Story]:
+def find_stories(
+    index: Index, follow: Follow, articles: frozenset[str], scope: str = "", reading_floor: float = FOLLOW_READING
+) -> list[Story]:
     """The stories among `articles` that answer the follow, one per lead article, best first.
 
     The question pipeline restricted to `articles`, with its abstention; then each answer must pass
     the evidence floors on its own, since a rank is no evidence (the 30th answer of a batch is).
     """
     try:
-        result = index.search(follow.question, k=MAX_STORIES, context=Context(scope=scope, articles=articles))
+        context = Context(scope=scope, articles=articles)
+        result = index.search(follow.question, k=MAX_STORIES, ranking=FOLLOW_RANKING, context=context)
     except FilterError as exc:  # a scope changed since the follow was made; the follow itself was checked
         log.warning("follow #%d cannot be matched: %s", follow.id, exc)
         return []
     stories: dict[str, Story] = {}
     for answer in [] if result.abstained else result.answers:
-        if not worth_posting(answer.evidence) or answer.article.id in stories:
+        if not worth_posting(answer.evidence, reading_floor) or answer.article.id in stories:
             continue
         also = tuple(a.id for a in answer.also_in if a.id != answer.article.id)
         stories[answer.article.id] = Story(answer.article.id, also, follow_blocks.story_message(follow, answer), answer.score)

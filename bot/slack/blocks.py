@@ -317,6 +317,9 @@ def _stats_lines(stats: Stats) -> str:
         lines.append(f"Newest article: {newest} ({escape(stats.newest_published or 'undated')})")
     lines.append(f"Last update: {escape(stats.updated_at or 'never')}")
     lines.append(f"Model: {escape(stats.model)}")
+    if stats.reader:
+        warning = ":warning: " if stats.reader.startswith("unavailable") else ""
+        lines.append(f"{warning}Reader: {escape(shorten(stats.reader, SECTION_LIMIT // 4))}")
     if stats.source_list:
         lines.append("*Sources* (ask with `source:NAME`, `after:`, `before:`, `during:`):")
         for name, count, first, last in stats.source_list[:SOURCES_SHOWN]:

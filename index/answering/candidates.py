@@ -32,6 +32,8 @@ class Candidate:
     highlight_index: int = -1  # which of the passage's sentences is highlighted
     match: float = 0.0  # best sentence's share of the question's IDF mass
     sentence_dense: float = 0.0  # cosine of the passage's closest sentence to the question
+    reading: float | None = None  # the reader's logit for title + passage (None: not read)
+    sentence_readings: list[float] | None = None  # the reader's logit for each of its sentences (None: not read)
 
 
 def gather(

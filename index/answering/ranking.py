@@ -52,20 +52,39 @@ class Ranking:
     # first highlight +0.02). It picks the bold sentence only: the passages' order is already set.
     redundancy: float = 0.2  # added to a sentence's highlight score for the most widely held new name
     redundancy_depth: int = 10  # best rescored passages whose names are counted
+    # The reader (a cross-encoder, `reranking`) reads the best rescored candidates, each passage cut to
+    # `rerank_tokens` tokens of the (question, passage) pair, and orders them by its z-scored reading plus the
+    # z-scored fused score; then it reads the sentences of the best `rerank_sentences`, whose best sentence's
+    # reading joins their order, and whose bold sentence becomes the reader's best when it reads `rerank_highlight`
+    # logits better than the ranking's pick (that pick wins near-ties: it counts the names the best passages
+    # share). RealTimeQA 2022 (docs/benchmarks.md, "The reader"): among the settings that lose on neither half of
+    # the days asked, the one with the reader's largest share, at about 3,000 tokens a question; the seed
+    # questions, fitted on by none of them, gain most (Hits@1 0.667 -> 0.806, first highlight 0.611 -> 0.750).
+    rerank: int = 10  # best rescored candidates the reader reads (0: no reader)
+    rerank_tokens: int = 192  # of each (question, text) pair
+    rerank_title: bool = False  # read the passage after its article's title (a title that answers lifts every passage)
+    rerank_passage: float = 1.0  # weight of the passage's z-scored reading
+    rerank_fused: float = 1.0  # weight of the z-scored fused score, the ranking before the reader
+    rerank_sentences: int = 3  # best read passages whose sentences are read too
+    rerank_sentence: float = 0.25  # weight of the z-scored reading of their best sentence
+    rerank_highlight: float | None = 1.0  # logits the reader's best sentence must read above the bold one (None: never)
+    rerank_recurring: float = 4.0  # logits a sentence gains there for the most widely held name the question lacks
 
 
 DEFAULT_RANKING = Ranking()
+# The default before the reader (issue 25): the same ranking, unread.
+UNREAD_RANKING = Ranking(rerank=0)
 # The default before sentence vectors (issue 9): sentences scored and highlighted by rare words alone.
 PREVIOUS_RANKING = Ranking(
     dense=0.4, keyword=0.6, sentence=0.3, recency=0.2, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0, redundancy=0.0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0, rerank=0,
 )
 # The two retrievers alone, as keyword search and a plain vector-search bot rank: no dates, no sentences.
 BM25_ONLY = Ranking(
     dense=0.0, keyword=1.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0, redundancy=0.0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0, rerank=0,
 )
 DENSE_ONLY = Ranking(
     dense=1.0, keyword=0.0, sentence=0.0, recency=0.0, sentence_meaning=0.0, sentence_novelty=0.0, lead_passage=0.0,
-    untimed_recency=0.0, feedback=0, redundancy=0.0,
+    untimed_recency=0.0, feedback=0, redundancy=0.0, rerank=0,
 )

@@ -20,10 +20,12 @@ from threadpoolctl import threadpool_limits
 from index.answering.candidates import favour_fresh, gather
 from index.answering.published_days import PublishedDays
 from index.answering.ranking import DEFAULT_RANKING, Ranking
+from index.answering.reranking import Reranker
 from index.answering.rescoring import rescore
 from index.answering.stories import Story, group
 from index.engines.snapshot import Reader, Snapshot
 from index.errors import IndexCorrupt
+from index.models.cross_encoder import CrossEncoder
 from index.models.embedder import Embedder
 from index.questions.context import (
     NO_CONTEXT,
@@ -74,10 +76,13 @@ class PerVersion(Generic[T]):
 class Searcher:
     """Answers questions from an index `Reader` (any engine); safe to share between threads."""
 
-    def __init__(self, reader: Reader, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, reader: Reader, embedder: Embedder, settings: Settings, cross_encoder: CrossEncoder | None = None
+    ) -> None:
         self.reader = reader
         self.embedder = embedder
         self.settings = settings
+        self.reranker = Reranker(cross_encoder)  # the reader; off when `cross_encoder` is None
         self._catalogs = PerVersion(lambda snapshot: Catalog(snapshot.catalog_rows()))  # what filters look at
         self._days = PerVersion(lambda snapshot: PublishedDays(snapshot.passage_dates()))  # what "this week" looks at
         self.warmed = False  # set by `warm_up`: a serving process, which reads each new version as it commits
@@ -93,6 +98,13 @@ class Searcher:
             if snapshot is not None:
                 self._days.of(snapshot)
         self.warmed = True
+
+    def load_reader(self) -> None:
+        """Load the reader now, so the first question does not wait for it (unavailable: noted, and logged once)."""
+        self.reranker.load()
+
+    def reader_status(self) -> str:
+        return self.reranker.status()
 
     def stories(self, article_ids: set[str], limit: int, scope: Filters | None = None) -> list[Story]:
         """The top `limit` stories among these articles (those `scope` allows), read from one index version (for digests)."""
@@ -192,13 +204,17 @@ class Searcher:
         if window is not None and weight > 0:
             favour_fresh(self._days.of(files), candidates, asked, window, weight)
         top = max(ranking.rescored, k + offset + 10)
-        ranked = rescore(files, query, candidates, weights, top, ranking, question_words(read.all_text))
+        asked = question_words(read.all_text)
+        ranked = rescore(files, query, candidates, weights, top, ranking, asked)
+        ranked = self.reranker.rerank(read.all_text, ranked, ranking, asked)
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),
             lexical=max(c.match for c in ranked[:top]),
             known=known,
             indexed_sentences=len(files.sentences),
+            reading=max((c.reading for c in ranked[: ranking.rerank] if c.reading is not None), default=None),
+            sentence_reading=max((max(c.sentence_readings) for c in ranked[: ranking.rerank] if c.sentence_readings), default=None),
         )
         if not evidence.answerable():
             return SearchResult(question, True, [], articles, evidence, reading)
@@ -207,5 +223,8 @@ class Searcher:
         for answer in answers:  # each answer's own evidence, for callers that post answers one by one (follows)
             cand = own.get(answer.passage_id)
             if cand is not None:
-                answer.evidence = replace(evidence, passage=cand.dense, sentence=cand.sentence_dense, lexical=cand.match)
+                answer.evidence = replace(
+                    evidence, passage=cand.dense, sentence=cand.sentence_dense, lexical=cand.match, reading=cand.reading,
+                    sentence_reading=max(cand.sentence_readings) if cand.sentence_readings else None,
+                )
         return SearchResult(question, not answers, answers[offset:], articles, evidence, reading)

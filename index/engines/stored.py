@@ -22,6 +22,7 @@ class Stats:
     generation: int
     # Per source (by article count): name, articles, first and last publication day — what to filter on.
     source_list: list[tuple[str, int, str | None, str | None]] = field(default_factory=list)
+    reader: str = ""  # the reader's status (`Index.reader_status`): "on", "off (…)" or why it is unavailable
 
 
 @dataclass

@@ -24,6 +24,10 @@ class Floors:
     sentence_per_decade: float = 0.08  # ... plus this per tenfold more sentences
     lexical: float = 0.8  # best sentence's share of the known rare-word weight
     known: float = 0.5  # share of the question's rare-word weight the corpus knows
+    # The reader's best logit, for a passage or one sentence, under which nothing it read answers: a veto over
+    # the floors above. Off-topic questions read -2.1 to -11.3; answerable seed questions -1.1 and up; the four
+    # RealTimeQA 2022 questions under it have no hit in their top 10 (docs/benchmarks.md, "Abstention").
+    reading: float = -2.0
 
     def sentence_floor(self, sentences: int) -> float:
         """The sentence cosine that answers with `sentences` indexed."""
@@ -78,9 +82,13 @@ class Evidence:
     lexical: float  # best sentence's share of the question's rare-word weight, words the corpus knows
     known: float  # share of the question's rare-word weight the corpus knows at all
     indexed_sentences: int = 0  # how many sentences the index holds (the sentence floor depends on it)
+    reading: float | None = None  # the reader's best logit for a read passage (None: the reader did not read)
+    sentence_reading: float | None = None  # its best logit for one sentence of the passages whose sentences it read
 
     def answerable(self, floors: Floors = DEFAULT_FLOORS) -> bool:
-        """True when some evidence reaches its floor."""
+        """True when some evidence reaches its floor, and the reader (when it read) found something that answers."""
+        if self.reading is not None and max(self.reading, self.sentence_reading or self.reading) < floors.reading:
+            return False
         if self.passage >= floors.passage or self.sentence >= floors.sentence_floor(self.indexed_sentences):
             return True
         return self.lexical >= floors.lexical and self.known >= floors.known
