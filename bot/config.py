@@ -75,6 +75,22 @@ class HttpLimits:
 
 
 @dataclass(frozen=True)
+class FollowLimits:
+    """How many follows a conversation and a person may hold: each one is a search per update, and one
+    person must not fill a shared channel (NEWSBOT_FOLLOWS_PER_CHANNEL, NEWSBOT_FOLLOWS_PER_USER)."""
+
+    per_channel: int = 50
+    per_user: int = 10
+
+    @classmethod
+    def from_env(cls) -> "FollowLimits":
+        return cls(
+            per_channel=int(number_env("NEWSBOT_FOLLOWS_PER_CHANNEL", cls.per_channel)),
+            per_user=int(number_env("NEWSBOT_FOLLOWS_PER_USER", cls.per_user)),
+        )
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
 
@@ -86,6 +102,7 @@ class SlackConfig:
     admins: frozenset[str] = frozenset()
     add_admins_only: bool = False  # `/news add` for everyone unless NEWSBOT_ADD_ADMINS_ONLY=1
     http: HttpLimits = HttpLimits()
+    follow_limits: FollowLimits = FollowLimits()
 
     @classmethod
     def for_http(cls, port: int | None = None) -> "SlackConfig":
@@ -98,7 +115,7 @@ class SlackConfig:
             )
         return cls(
             bot_token, secret, "", _api_url(), _port(port), _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
-            HttpLimits.from_env(),
+            HttpLimits.from_env(), FollowLimits.from_env(),
         )
 
     @classmethod
@@ -109,5 +126,5 @@ class SlackConfig:
         port = _port(None) if os.environ.get("PORT", "").strip() else None
         return cls(
             bot_token, "", app_token, _api_url(), port, _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
-            HttpLimits.from_env(),
+            HttpLimits.from_env(), FollowLimits.from_env(),
         )

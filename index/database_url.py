@@ -1,39 +1,51 @@
-"""NEWSBOT_DATABASE_URL: what it must look like, and what of it may be shown (never the password)."""
+"""NEWSBOT_DATABASE_URL: what it must look like, and what of it may be shown — never its password.
+
+`redacted` is the one function every message and log line about a database setting goes through, whatever form
+the setting takes (a postgresql:// URL with `user:password@` or `?password=`, a `key=value` connection string, a
+bare `user:password@host`, something malformed), and libpq's own error messages go through it too, since libpq
+quotes what it cannot parse.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+import re
+from urllib.parse import unquote
+
+SCHEMES = ("postgresql://", "postgres://")
+MAX_SHOWN_CHARS = 200  # of a setting echoed in a message: a pasted megabyte is not repeated into every log
+# `password=value` in a connection string or a URL's query (a quoted value as libpq writes one), and the
+# password of `user:password@` wherever it stands (greedy: a password may hold an @).
+_PASSWORD_PARAM = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;,]*)")
+_USERINFO = re.compile(r"([^\s/:@'\"]+:)[^\s/'\"]*@")
 
 
-def shown_database_url(url: str) -> str:
-    """The URL without its password (in the user part or a `password=` parameter), for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        user = parts.username
-    except ValueError:  # not even a URL: show nothing of it
-        return "the database URL"
-    netloc = f"{user}:***@{host}" if "@" in parts.netloc and parts.password is not None else parts.netloc
-    if "@" in parts.netloc and parts.password is None:
-        netloc = f"{user}@{host}" if user else host
-    query = "&".join(
-        f"{key}=***" if key.lower() == "password" else f"{key}={value}" for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+def secrets_in(setting: str) -> set[str]:
+    """Every password `setting` holds, as written and percent-decoded (libpq may quote either)."""
+    found = {m.group(2).strip("'\"") for m in _PASSWORD_PARAM.finditer(setting)}
+    found |= {m.group(0)[len(m.group(1)) : -1] for m in _USERINFO.finditer(setting)}
+    found |= {unquote(secret) for secret in found}
+    return {secret for secret in found if secret}
+
+
+def redacted(text: str, setting: str | None = None) -> str:
+    """`text` with the passwords of `setting` (every form) and anything shaped like a password replaced by ***."""
+    for secret in sorted(secrets_in(setting or text), key=len, reverse=True):
+        if len(secret) >= 6:
+            text = text.replace(secret, "***")
+        else:  # a short one only where it stands alone: "ab" must not take every "ab" of a message with it
+            text = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", "***", text)
+    text = _PASSWORD_PARAM.sub(lambda m: m.group(1) + "***", text)
+    return _USERINFO.sub(lambda m: m.group(1) + "***@", text)
+
+
+def shown_database_url(setting: str) -> str:
+    """The setting as messages and logs may show it: its passwords replaced by ***, cut to a readable length."""
+    shown = redacted(setting)
+    return shown if len(shown) <= MAX_SHOWN_CHARS else shown[: MAX_SHOWN_CHARS - 1] + "…"
 
 
 def check_database_url(url: str) -> str:
-    """`url` if it names a PostgreSQL database, else a `ValueError` saying what is expected."""
-    if not url.startswith(("postgresql://", "postgres://")):
+    """`url` if it names a PostgreSQL database, else a `ValueError` saying what is expected (its password never shown)."""
+    if not url.startswith(SCHEMES):
         raise ValueError(f"NEWSBOT_DATABASE_URL must start with postgresql://, got {shown_database_url(url)!r}")
     return url
-
-
-def password_in(url: str) -> str | None:
-    """The password in `url` (user part or parameter), to keep it out of messages."""
-    try:
-        parts = urlsplit(url)
-        found = parts.password or dict(parse_qsl(parts.query)).get("password")
-    except ValueError:
-        return None
-    return found or None

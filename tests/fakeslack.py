@@ -92,6 +92,7 @@ class FakeSlack:
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     messages: dict[str, list[dict]] = field(default_factory=dict)  # channel -> messages, for conversations.replies
     user_zones: dict[str, str] = field(default_factory=dict)  # user id -> Slack time zone, for users.info
+    _amends: dict[str, list[dict]] = field(default_factory=dict)  # method -> fields laid over its next answers
     _server: ThreadingHTTPServer | None = None
     _socket_mode: "_SocketModeServer | None" = None
 
@@ -153,11 +154,17 @@ class FakeSlack:
         with self._changed:
             self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, times))
 
+    def amend(self, method: str, fields: dict, times: int = 1) -> None:
+        """Lay `fields` over the next `times` answers of `method` (a malformed answer, as a proxy might send)."""
+        with self._changed:
+            self._amends.setdefault(method, []).extend([fields] * times)
+
     def reset(self) -> None:
-        """Forget recorded calls, pending failures and conversation history."""
+        """Forget recorded calls, pending failures, amendments and conversation history."""
         with self._changed:
             self.calls_made.clear()
             self._failures.clear()
+            self._amends.clear()
             self.messages.clear()
 
     def add_message(self, channel: str, message: dict) -> None:
@@ -240,6 +247,8 @@ class FakeSlack:
                 return self._replies(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{str(params.get('users') or 'X').lstrip('U')[:10]}"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self._socket_mode.url}
         if method == "views.publish":
@@ -272,6 +281,10 @@ class FakeSlack:
             status, extra, answer = 200, {}, "ok"
         else:
             status, extra, answer = 200, {}, self._answer(method, params, headers.get("Authorization"))
+            with self._changed:
+                amends = self._amends.get(method)
+                if amends and isinstance(answer, dict):
+                    answer = {**answer, **amends.pop(0)}
         ok = status == 200 and (answer == "ok" or answer.get("ok") is True)
         self.record(Call(method, params, status, ok, time.monotonic(), headers.get("Authorization"), name))
         if isinstance(answer, str):

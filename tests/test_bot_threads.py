@@ -152,3 +152,52 @@ def test_a_malformed_scope_is_refused_in_one_line(slack, fake, scope, says):
     assert says in reply.mrkdwn() and "Traceback" not in reply.mrkdwn()
     slack.command("scope", "after-bad", user=ADMIN, channel=CHANNEL)
     assert "no scope" in fake.wait_for(lambda c: c.name == "after-bad")[0].mrkdwn()
+
+
+def test_another_bots_message_in_the_thread_is_not_an_earlier_question(slack, fake):
+    """A bot (bot_id, no subtype) mentioning Newsbot with a filter must not carry it into a person's follow-up."""
+    first = ask_in_thread(slack, fake, NATO_QUESTION, CHANNEL)
+    answer_in(fake, CHANNEL, first["ts"])
+    fake.add_message(CHANNEL, {"type": "message", "user": "U0OTHERBOT", "bot_id": "B0OTHER", "ts": next_ts(),
+                               "text": f"<@{BOT_USER_ID}> zebra parade source:evil", "thread_ts": first["ts"]})
+    ask_in_thread(slack, fake, FOLLOW_UP, CHANNEL, root=first["ts"])
+    follow_up = answer_in(fake, CHANNEL, first["ts"], count=2)
+    assert CONTEXT_LINE in grey_lines(follow_up), "the person's question is still the context"
+    assert "evil" not in follow_up.dump() and "zebra" not in grey_lines(follow_up)
+    assert follow_up.blocks and "No articles" not in follow_up.mrkdwn()
+
+
+def test_a_malformed_page_of_the_thread_is_read_as_the_end_of_it(slack, fake):
+    first = ask_in_thread(slack, fake, NATO_QUESTION, CHANNEL)
+    answer_in(fake, CHANNEL, first["ts"])
+    fake.amend("conversations.replies", {"response_metadata": "garbage", "has_more": True})
+    ask_in_thread(slack, fake, FOLLOW_UP, CHANNEL, root=first["ts"])
+    follow_up = answer_in(fake, CHANNEL, first["ts"], count=2)
+    assert CONTEXT_LINE in grey_lines(follow_up), "the page read is used; nothing crashed"
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("digest daily 08:00 Europe/" + "x" * 100_000, "at most 500 are read"),
+        ("digest weekly monkey 09:00", "mon, tue, wed, thu, fri, sat, sun"),
+        ("scope source:reuters " + "site:example.com " * 32, "a scope holds at most 500 characters; this one has 558"),
+        ("follow " + "grain exports from ukraine " * 30, "A follow holds at most 500 characters; this one has 809"),
+    ],
+    ids=["a 100,000-character zone", "a day that is no day", "a scope too long", "a follow too long"],
+)
+def test_what_users_type_is_refused_in_one_line_and_the_log_stays_small(slack, fake, bot, command, reply):
+    before = len(bot.log())
+    assert slack.command(command, "typed", user=ADMIN, channel=CHANNEL).status == 200
+    answer = fake.wait_for(lambda c: c.method == "response_url" and c.name == "typed")[0]
+    assert reply in answer.mrkdwn() and "went wrong" not in answer.mrkdwn()
+    added = bot.log()[before:]
+    assert "Traceback" not in added and len(added) < 3000, added[-3000:]
+
+
+def test_a_digest_in_a_lower_case_zone_is_set(slack, fake):
+    slack.command("digest daily 08:00 utc", "utc", user=ALICE, channel=OTHER)
+    assert "(UTC)" in fake.wait_for(lambda c: c.name == "utc")[0].mrkdwn()
+    slack.command("digest weekly Friday 17:30 europe/paris", "paris", user=ALICE, channel=OTHER)
+    assert "every Friday at 17:30 (Europe/Paris)" in fake.wait_for(lambda c: c.name == "paris")[0].mrkdwn()
+    slack.command("digest off", "off", user=ALICE, channel=OTHER)

@@ -13,8 +13,9 @@ from conftest import SEEDS, make_index
 from fakeslack import FakeSlack
 from slack_sdk import WebClient
 
+from bot.digests.schedule import ScheduleError, parse_schedule
 from bot.digests.sender import DigestSender
-from bot.digests.store import DigestStore, ScheduleError, parse_schedule
+from bot.digests.store import DigestStore
 from bot.state.scopes import Scopes
 from index import FilterError
 

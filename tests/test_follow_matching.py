@@ -81,4 +81,46 @@ def test_a_post_slack_refuses_for_good_is_dropped_and_a_passing_failure_retried(
         conn.execute("UPDATE follows SET seen = 0 WHERE id = ?", (other.id,))
     fake.fail("chat.postMessage", error="channel_not_found", times=10)
     worker.tick()
-    assert not store.owed(store.get(other.id)), "a channel that is gone does not block the loop forever"
+    gone = store.get(other.id)
+    assert gone.paused == "channel_not_found", "a channel that is gone pauses its follow: no post, no search"
+    tries = len([c for c in fake.calls("chat.postMessage", ok=None) if c.params.get("channel") == "C0GONE"])
+    worker.tick()
+    assert len([c for c in fake.calls("chat.postMessage", ok=None) if c.params.get("channel") == "C0GONE"]) == tries == 1
+
+
+def test_a_follow_its_channel_refuses_is_paused_its_creator_told_once_and_resumed(world, fake):
+    index, store, worker, arrive = world
+    follow = store.add(CHANNEL, NATO_FOLLOW, "U0ALICE")
+    searched = []
+    search = index.search
+    index.search = lambda *args, **kwargs: searched.append(args[0]) or search(*args, **kwargs)
+    fake.fail("chat.postMessage", error="not_in_channel", times=1)  # the story's post; the DM then goes through
+    arrive()
+    worker.tick()
+    paused = store.get(follow.id)
+    assert paused.paused == "not_in_channel"
+    dms = [c for c in fake.calls("chat.postMessage") if c.params.get("channel", "").startswith("D")]
+    assert len(dms) == 1 and f"/news resume {follow.id}" in dms[0].params["text"]
+    assert [c.params["users"] for c in fake.calls("conversations.open")] == ["U0ALICE"]
+    searched.clear()
+    (index.settings.articles_dir / "later.txt").write_text("NATO expels more Russian diplomats\n\nNATO expelled two more.")
+    index.update(progress=False)
+    worker.tick()
+    assert searched == [] and len([c for c in fake.calls("chat.postMessage") if c.params["channel"].startswith("D")]) == 1
+    assert store.resume(follow.id) and not store.resume(follow.id)
+    worker.tick()
+    assert searched and store.get(follow.id).paused is None
+
+
+def test_the_same_question_followed_in_two_channels_is_searched_once_per_update(world, fake):
+    index, store, worker, arrive = world
+    for channel in ("C0ONE", "C0TWO", "C0THREE"):
+        store.add(channel, NATO_FOLLOW, "U0ALICE")
+    store.add("C0FOUR", "Nato expels  RUSSIAN diplomats", "U0BOB")  # the same question, spaced and cased otherwise
+    searched = []
+    search = index.search
+    index.search = lambda *args, **kwargs: searched.append(args[0]) or search(*args, **kwargs)
+    arrive()
+    worker.tick()
+    assert len(searched) == 1
+    assert {c.params["channel"] for c in fake.calls("chat.postMessage")} == {"C0ONE", "C0TWO", "C0THREE", "C0FOUR"}

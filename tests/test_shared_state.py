@@ -197,7 +197,8 @@ def test_one_event_delivered_to_two_bot_processes_is_answered_once(engine, reque
 
 
 def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, embedder, database_url):
-    from bot.digests.store import DigestStore, parse_schedule
+    from bot.digests.schedule import parse_schedule
+    from bot.digests.store import DigestStore
     from bot.follows.store import FollowStore
     from bot.state.feedback import record_feedback
     from bot.state.scopes import Scopes

@@ -23,7 +23,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _ensure_index(index) -> bool:
     if index.exists():
         return True
-    err(f"No index in {index.directory} yet: indexing {index.settings.articles_dir} first.")
+    err(f"No index yet in {index.engine.where}: indexing {index.settings.articles_dir} first.")
     summary = index.update(None, progress=sys.stderr.isatty())
     err(summary.line())
     return summary.indexed > 0
@@ -137,7 +137,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Print what the index holds."""
     index = open_index()
     if not index.exists():
-        err(f"No index in {index.directory} yet; run: newsbot index")
+        err(f"No index yet in {index.engine.where}; run: newsbot index")
         return 1
     s = index.stats()
     rows = [
@@ -147,7 +147,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("newest article", f"{s.newest_title} ({s.newest_published or 'undated'})" if s.newest_title else "-"),
         ("model", s.model),
         ("reader", s.reader),
-        ("index size", f"{s.size_bytes / 1_000_000:.1f} MB in {index.directory}"),
+        ("index size", f"{s.size_bytes / 1_000_000:.1f} MB in {index.engine.where}"),
         ("last update", s.updated_at or "-"),
     ]
     sources = [{"source": n, "articles": c, "first": a, "last": b} for n, c, a, b in s.source_list]

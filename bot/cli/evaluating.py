@@ -21,7 +21,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     index = Index.open(settings=Settings.from_env(), log=lambda m: print(m, file=sys.stderr))
     if not index.exists():
-        print(f"newsbot eval: no index in {index.directory} yet; run: newsbot index", file=sys.stderr)
+        print(f"newsbot eval: no index yet in {index.engine.where}; run: newsbot index", file=sys.stderr)
         return 1
     index.warm_up()
     with tqdm(total=len(questions), desc="Questions", unit="q", disable=not sys.stderr.isatty(), leave=False) as bar:

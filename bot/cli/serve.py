@@ -116,7 +116,7 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
     follow_store, digest_store = FollowStore(index), DigestStore(index)
     services = Services.build(
         index, config.admins, SharedEventClaims(index), Reindexer(index), config.add_admins_only, follow_store,
-        digest_store,
+        digest_store, config.follow_limits,
     )
     listeners.register(app, services)
     follow_worker = FollowWorker(

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.digests.store import USAGE, DigestStore, ScheduleError, check_zone, parse_schedule
+from bot.digests.schedule import USAGE, ScheduleError, check_zone, parse_schedule
+from bot.digests.store import DigestStore
 from bot.slack import blocks
 from index import FilterError
 

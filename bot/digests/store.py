@@ -10,28 +10,18 @@ sending leaves a claim that expires, and the digest is sent then (at least once)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.digests.schedule import Schedule, weekday_name
 from bot.state.tables import StateTables
 from index import Index
-from index.questions import read_question
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SKIP_EMPTY = "skip-empty"
-_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-USAGE = ("e.g. `/news digest daily 08:00`, `/news digest weekly mon 09:00 Europe/Berlin ukraine`, "
-         "`/news digest daily 07:30 skip-empty`, or `/news digest off`")
-
-
-class ScheduleError(ValueError):
-    """A digest command that cannot be read; the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -74,62 +64,10 @@ class Digest:
 
     def describe(self) -> str:
         """'daily at 08:00 (Europe/Berlin)' or 'every Monday at 09:00 (UTC)', with the topic."""
-        when = "daily" if self.cadence == "daily" else f"every {_weekday_name(self.weekday)}"
+        when = "daily" if self.cadence == "daily" else f"every {weekday_name(self.weekday)}"
         topic = f" on “{self.topic}”" if self.topic else ""
         quiet = ", skipped when nothing is new" if self.skip_empty else ""
         return f"{when} at {self.at_time} ({self.zone}){topic}{quiet}"
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """What `/news digest …` asked for (the zone may be left to the user's Slack time zone)."""
-
-    cadence: str
-    weekday: str | None
-    at_time: str
-    zone: str | None
-    topic: str
-    skip_empty: bool
-
-
-def parse_schedule(text: str) -> Schedule:
-    """Read `daily HH:MM` / `weekly <day> HH:MM`, then an optional zone, `skip-empty` and topic words."""
-    words = text.split()
-    if not words or words[0].lower() not in ("daily", "weekly"):
-        raise ScheduleError(f"say daily or weekly, {USAGE}")
-    cadence, rest = words[0].lower(), words[1:]
-    weekday = None
-    if cadence == "weekly":
-        if not rest or rest[0][:3].lower() not in WEEKDAYS:
-            raise ScheduleError(f"say which day a weekly digest comes (mon … sun), {USAGE}")
-        weekday, rest = rest[0][:3].lower(), rest[1:]
-    if not rest or not _TIME.fullmatch(rest[0]):
-        raise ScheduleError(f"say the time as HH:MM (24-hour), {USAGE}")
-    hour, minute = _TIME.fullmatch(rest[0]).groups()
-    at_time, rest = f"{int(hour):02d}:{minute}", rest[1:]
-    zone = None
-    if rest and ("/" in rest[0] or rest[0].upper() == "UTC" or rest[0] in available_timezones()):
-        zone = check_zone(rest[0])
-        rest = rest[1:]
-    skip_empty = any(w.lower() == SKIP_EMPTY for w in rest)
-    topic = " ".join(w for w in rest if w.lower() != SKIP_EMPTY)[:300]
-    if topic:
-        read_question(topic)  # a malformed filter in the topic is a FilterError now, not at 08:00
-    return Schedule(cadence, weekday, at_time, zone, topic, skip_empty)
-
-
-def check_zone(name: str) -> str:
-    """The IANA zone name, or a `ScheduleError` naming it."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"`{name}` is not a time zone; use a name like Europe/Berlin or UTC") from None
-    return "UTC" if name.upper() == "UTC" else name
-
-
-def _weekday_name(day: str | None) -> str:
-    names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-    return names[WEEKDAYS.index(day)] if day in WEEKDAYS else "day"
 
 
 def _now() -> datetime:

@@ -60,6 +60,8 @@ def follows_list(follows: list[Follow]) -> dict:
     for follow in follows[:LISTED]:
         who = f"<@{escape(follow.created_by)}>" if follow.created_by else "someone"
         line = f"#{follow.id} {_followed(follow)} — by {who} on {escape(follow.created_at[:10])}"
+        if follow.paused:
+            line += f" — :pause_button: paused (`{escape(follow.paused)}`): `/news resume {follow.id}` after inviting Newsbot"
         block = section(line)
         block["accessory"] = button("Unfollow", ACTION_UNFOLLOW, json.dumps({"f": follow.id}))
         blocks.append(block)

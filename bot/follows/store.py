@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from bot.config import FollowLimits
 from bot.state.tables import StateTables
 from index import Index
+
+COLUMNS = "id, channel, question, created_by, created_at, seen, paused"
 
 POSTING_TIMEOUT = timedelta(minutes=10)  # a claim older than this is from a process that died mid-post
 KEEP_DONE = timedelta(days=30)  # how long handled posts are kept (each arrival is matched once anyway)
@@ -38,6 +41,16 @@ class Follow:
     created_by: str | None
     created_at: str
     seen: int
+    paused: str | None = None  # why posting here stopped (`pause`), until `resume`
+
+
+class FollowRefused(ValueError):
+    """A follow that cannot be made (a cap, or the same question followed here); the message is the reply."""
+
+
+def same_question(question: str) -> str:
+    """What two follows of one question share: case and spacing aside."""
+    return " ".join(question.casefold().split())
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,27 @@ class FollowStore(StateTables):
 
     # --- follows ----------------------------------------------------------------------------------------
 
-    def add(self, channel: str, question: str, user: str | None) -> Follow:
-        """Follow `question` in `channel` from now on: only articles arriving after this moment match."""
-        with self._conn() as conn:
+    def add(self, channel: str, question: str, user: str | None, limits: FollowLimits = FollowLimits()) -> Follow:
+        """Follow `question` in `channel` from now on: only articles arriving after this moment match.
+
+        One write transaction checks and inserts, so follows sent at once cannot pass a cap together: at most
+        `limits.per_channel` in a conversation and `limits.per_user` by one person in all; the same question twice
+        in a conversation is refused too (`FollowRefused`, whose message names the follow that has it).
+        """
+        per_channel, per_user = limits.per_channel, limits.per_user
+        with self._conn() as conn, conn.write():
+            here = conn.execute("SELECT id, question FROM follows WHERE channel = ? ORDER BY id", (channel,)).fetchall()
+            same = next((number for number, asked in here if same_question(asked) == same_question(question)), None)
+            if same is not None:
+                raise FollowRefused(f"This conversation already follows that question as #{same}.")
+            if len(here) >= per_channel:
+                raise FollowRefused(f"This conversation already follows {per_channel} questions; "
+                                    "`/news unfollow <number>` one first.")
+            if user is not None:
+                mine = conn.execute("SELECT count(*) FROM follows WHERE created_by = ?", (user,)).fetchone()[0]
+                if mine >= per_user:
+                    raise FollowRefused(f"You already follow {per_user} questions in all conversations; "
+                                        "`/news unfollow <number>` one of yours first.")
             created = _iso(self.clock())
             seen = self.index.last_arrival()
             number = conn.execute(
@@ -80,19 +111,31 @@ class FollowStore(StateTables):
             ).fetchone()[0]
             return Follow(number, channel, question, user, created, seen)
 
+    def pause(self, follow_id: int, reason: str) -> bool:
+        """Stop matching and posting for a follow whose channel refuses posts; True only for the call that paused it."""
+        with self._conn() as conn:
+            return conn.execute(
+                "UPDATE follows SET paused = ? WHERE id = ? AND paused IS NULL", (reason, follow_id)
+            ).rowcount == 1
+
+    def resume(self, follow_id: int) -> bool:
+        """Match and post again; whether it was paused."""
+        with self._conn() as conn:
+            return conn.execute("UPDATE follows SET paused = NULL WHERE id = ? AND paused IS NOT NULL", (follow_id,)).rowcount == 1
+
     def get(self, follow_id: int) -> Follow | None:
         with self._conn() as conn:
-            row = conn.execute("SELECT * FROM follows WHERE id = ?", (follow_id,)).fetchone()
+            row = conn.execute(f"SELECT {COLUMNS} FROM follows WHERE id = ?", (follow_id,)).fetchone()
         return Follow(*row) if row else None
 
     def in_channel(self, channel: str) -> list[Follow]:
         with self._conn() as conn:
-            rows = conn.execute("SELECT * FROM follows WHERE channel = ? ORDER BY id", (channel,)).fetchall()
+            rows = conn.execute(f"SELECT {COLUMNS} FROM follows WHERE channel = ? ORDER BY id", (channel,)).fetchall()
         return [Follow(*row) for row in rows]
 
     def all(self) -> list[Follow]:
         with self._conn() as conn:
-            return [Follow(*row) for row in conn.execute("SELECT * FROM follows ORDER BY id")]
+            return [Follow(*row) for row in conn.execute(f"SELECT {COLUMNS} FROM follows ORDER BY id")]
 
     def remove(self, follow_id: int) -> bool:
         """End a follow and forget what it owes; whether it existed."""

@@ -18,10 +18,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.follows import blocks as follow_blocks
-from bot.follows.store import Follow, FollowStore, OwedPost, Story
+from bot.follows.store import Follow, FollowStore, OwedPost, Story, same_question
+from bot.slack.blocks import escape, shorten
 from bot.slack.replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
+
+# Posting errors after which a follow can never post where it is (until someone acts): it is paused.
+PAUSING_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "channel_is_archived"})
 from bot.state.scopes import Scopes
-from index import DEFAULT_RANKING, Context, Evidence, FilterError, Index
+from index import DEFAULT_RANKING, Context, Evidence, FilterError, Index, SearchResult
 
 log = logging.getLogger("newsbot.follows")
 
@@ -60,14 +64,16 @@ class FollowWorker:
         self.cap = cap
         self.stopping = threading.Event()  # set to end a tick between follows (at shutdown)
         self._pruned = float("-inf")
+        self._searched: dict[tuple, SearchResult] = {}
 
     def tick(self) -> None:
         """Match new arrivals, then post owed stories."""
         if not self.index.exists():
             return
         last = self.index.last_arrival()
-        self._each(self.match, [f for f in self.store.all() if f.seen < last])
-        self._each(self.post, self.store.all())
+        self._searched.clear()  # one search per distinct question, scope and batch in a tick
+        self._each(self.match, [f for f in self.store.all() if f.seen < last and not f.paused])
+        self._each(self.post, [f for f in self.store.all() if not f.paused])
         if time.monotonic() - self._pruned > PRUNE_EVERY:
             self.store.prune()
             self._pruned = time.monotonic()
@@ -97,7 +103,7 @@ class FollowWorker:
 
     def stories(self, follow: Follow, articles: frozenset[str]) -> list[Story]:
         """The new stories among `articles` that answer the follow (within its channel's scope)."""
-        return find_stories(self.index, follow, articles, self.scopes.filters(follow.channel))
+        return find_stories(self.index, follow, articles, self.scopes.filters(follow.channel), searched=self._searched)
 
     # --- posting ------------------------------------------------------------------------------------------
 
@@ -110,7 +116,10 @@ class FollowWorker:
                 full = True  # this hour's posts are spent: the rest goes into one summary line
                 break
             if claim == "claimed":
-                sent += self._send(post)
+                outcome = self._send(post)
+                sent += outcome == "posted"
+                if outcome == "paused":  # the channel refuses every post: the rest wait for `/news resume`
+                    return sent
         if not full:
             return sent
         taken = self.store.summarise(follow)
@@ -124,8 +133,8 @@ class FollowWorker:
                     self.store.mark(post, "owed")
         return sent
 
-    def _send(self, post: OwedPost) -> bool:
-        """Post one claimed story; whether it was posted."""
+    def _send(self, post: OwedPost) -> str:
+        """Post one claimed story: "posted", "failed" (kept for later, or dropped for good) or "paused"."""
         try:
             self.client.chat_postMessage(channel=post.follow.channel, **post.message, **NO_PREVIEWS)
         except (SlackApiError, OSError) as exc:
@@ -134,9 +143,25 @@ class FollowWorker:
             log.warning("follow #%d: could not post a story (%s)%s", post.follow.id, reason,
                         "; dropped" if permanent else "; will retry")
             self.store.mark(post, "failed" if permanent else "owed")
-            return False
+            if reason in PAUSING_ERRORS:
+                self._pause(post.follow, reason)
+                return "paused"
+            return "failed"
         self.store.mark(post, "posted")
-        return True
+        return "posted"
+
+    def _pause(self, follow: Follow, reason: str) -> None:
+        """Stop a follow its channel refuses, and tell its creator once, in a DM, how to start it again."""
+        if not self.store.pause(follow.id, reason) or not follow.created_by:
+            return  # paused before (told then), or nobody to tell
+        text = (f":pause_button: Newsbot stopped posting follow #{follow.id} "
+                f"“{escape(shorten(follow.question, 200))}” in <#{follow.channel}>: Slack answered `{reason}`. "
+                f"Invite Newsbot there (`/invite @Newsbot`), then send `/news resume {follow.id}` in that channel.")
+        try:
+            opened = self.client.conversations_open(users=follow.created_by)
+            self.client.chat_postMessage(channel=opened["channel"]["id"], text=text, **NO_PREVIEWS)
+        except (SlackApiError, OSError, KeyError, TypeError) as exc:
+            log.warning("follow #%d: paused (%s); could not tell its creator: %s", follow.id, reason, slack_error(exc))
 
 
 def worth_posting(evidence: Evidence | None, reading_floor: float = FOLLOW_READING) -> bool:
@@ -148,7 +173,12 @@ def worth_posting(evidence: Evidence | None, reading_floor: float = FOLLOW_READI
 
 
 def find_stories(
-    index: Index, follow: Follow, articles: frozenset[str], scope: str = "", reading_floor: float = FOLLOW_READING
+    index: Index,
+    follow: Follow,
+    articles: frozenset[str],
+    scope: str = "",
+    reading_floor: float = FOLLOW_READING,
+    searched: dict[tuple, SearchResult] | None = None,
 ) -> list[Story]:
     """The stories among `articles` that answer the follow, one per lead article, best first.
 
@@ -156,8 +186,13 @@ def find_stories(
     the evidence floors on its own, since a rank is no evidence (the 30th answer of a batch is).
     """
     try:
-        context = Context(scope=scope, articles=articles)
-        result = index.search(follow.question, k=MAX_STORIES, ranking=FOLLOW_RANKING, context=context)
+        key = (same_question(follow.question), scope, articles)
+        result = searched.get(key) if searched is not None else None
+        if result is None:  # follows of one question in several channels share the search (`searched`)
+            context = Context(scope=scope, articles=articles)
+            result = index.search(follow.question, k=MAX_STORIES, ranking=FOLLOW_RANKING, context=context)
+            if searched is not None:
+                searched[key] = result
     except FilterError as exc:  # a scope changed since the follow was made; the follow itself was checked
         log.warning("follow #%d cannot be matched: %s", follow.id, exc)
         return []

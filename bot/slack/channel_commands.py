@@ -1,5 +1,5 @@
-"""The conversation-level commands of `/news` and `@Newsbot`: `scope`, `follow`/`following`/`unfollow` and
-`digest`. Each answers with one message; the listeners only route to `ChannelCommands.run`."""
+"""The conversation-level commands of `/news` and `@Newsbot`: `scope`, `follow`/`following`/`unfollow`/`resume`
+and `digest`. Each answers with one message; the listeners only route to `ChannelCommands.run`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.state.scopes import Scopes
 from index import FilterError
 from index.questions import parse_filters
 
-WORDS = ("scope", "follow", "following", "unfollow", "digest")
+WORDS = ("scope", "follow", "following", "unfollow", "resume", "digest")
 
 
 def channel_command(text: str) -> tuple[str, str] | None:
@@ -32,6 +32,7 @@ def channel_command(text: str) -> tuple[str, str] | None:
         "follow": True,  # alone, it asks what to follow
         "following": not rest,
         "unfollow": not rest or rest.lstrip("#").isdigit(),
+        "resume": not rest or rest.lstrip("#").isdigit(),
         "digest": not rest or first in ("off", "daily", "weekly"),
         "scope": not rest or first == "off" or _has_filters(rest),
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from index.reading import sanitize
+
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
 _SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
@@ -17,4 +19,4 @@ def question_from(text: str, bot_user_id: str | None = None) -> str:
     text = _SPECIAL.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return " ".join(text.split())
+    return " ".join(sanitize(text).split())  # no NUL or lone surrogate: neither engine could store it

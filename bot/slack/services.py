@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.config import FollowLimits
 from bot.digests.commands import DigestCommands
 from bot.digests.store import DigestStore
 from bot.follows.commands import FollowCommands
@@ -40,10 +41,11 @@ class Services:
         add_admins_only: bool = False,
         follow_store: FollowStore | None = None,
         digest_store: DigestStore | None = None,
+        follow_limits: FollowLimits = FollowLimits(),
     ) -> Services:
         """The listeners' shared objects over `index` (stores made here unless given)."""
         scopes = Scopes(index)
-        follows = FollowCommands(follow_store or FollowStore(index), admins)
+        follows = FollowCommands(follow_store or FollowStore(index), admins, follow_limits)
         commands = ChannelCommands(scopes, follows, DigestCommands(digest_store or DigestStore(index)), admins)
         return cls(
             index, admins, claims, Answerer(index, scopes), scopes, follows, commands,

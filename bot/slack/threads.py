@@ -2,7 +2,8 @@
 
 Read with `conversations.replies` (scopes `channels:history`, `groups:history`, `mpim:history`,
 `im:history`). Only threads the bot has already answered in count, and only messages people sent
-it: the mention's own text in a channel, any message in a direct-message thread.
+it: the mention's own text in a channel, any message in a direct-message thread; another bot's message,
+mention or not, is never a question (it could carry a filter into the next person's follow-up).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def earlier_questions(
     questions = []
     for message in messages:
         text, ts = message.get("text"), message.get("ts")
-        if not isinstance(text, str) or not isinstance(ts, str) or _is_bots(message, bot_user_id):
+        if not isinstance(text, str) or not isinstance(ts, str) or not _is_a_persons(message, bot_user_id):
             continue
-        if not _earlier(ts, before_ts) or message.get("subtype") not in (None, "thread_broadcast", "file_share"):
+        if not _earlier(ts, before_ts):
             continue
         if not direct and (mention is None or mention not in text):
             continue  # people talking among themselves in the thread did not ask the bot
@@ -57,8 +58,9 @@ def _thread(client: WebClient, channel: str, thread_ts: str) -> list[dict]:
             response = client.conversations_replies(channel=channel, ts=thread_ts, limit=PAGE, cursor=cursor)
             page = response.get("messages")
             messages += [m for m in page if isinstance(m, dict)] if isinstance(page, list) else []
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not response.get("has_more") or not cursor:
+            metadata = response.get("response_metadata")
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if response.get("has_more") is not True or not isinstance(cursor, str) or not cursor:
                 break
     except SlackApiError as exc:
         log.warning("could not read the thread for context (%s); answering the question alone",
@@ -73,6 +75,17 @@ def _thread(client: WebClient, channel: str, thread_ts: str) -> list[dict]:
 def _is_bots(message: dict, bot_user_id: str | None) -> bool:
     """A message this bot posted (its answers carry its user id)."""
     return bool(bot_user_id) and message.get("user") == bot_user_id
+
+
+PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")  # what a person's own message carries
+
+
+def _is_a_persons(message: dict, bot_user_id: str | None) -> bool:
+    """A message a person sent: not this bot's, not another bot's (`bot_id`, `bot_profile`, `bot_message`), and
+    not an edit, a join or any other event Slack records in the thread."""
+    if _is_bots(message, bot_user_id) or message.get("bot_id") or message.get("bot_profile"):
+        return False
+    return message.get("subtype") in PERSONS_SUBTYPES and isinstance(message.get("user"), str)
 
 
 def _earlier(ts: str, before_ts: str) -> bool:

@@ -66,6 +66,9 @@ SQLITE = (
                vote TEXT NOT NULL
            );""",
     ),
+    # A follow whose channel refuses the bot's posts (not_in_channel, channel_not_found, is_archived) is paused
+    # with the reason, no longer matched, until `/news resume` (issue 27).
+    Migration(2, "paused follows", "ALTER TABLE follows ADD COLUMN paused TEXT"),
 )
 
 POSTGRES = (
@@ -135,6 +138,7 @@ POSTGRES = (
         "event claims timed by the claiming process",
         "ALTER TABLE event_claims ALTER COLUMN claimed_at TYPE double precision USING extract(epoch FROM claimed_at)",
     ),
+    Migration(4, "paused follows", "ALTER TABLE follows ADD COLUMN IF NOT EXISTS paused text"),
 )
 
 BOT_SCHEMA = Schema("bot", SQLITE, POSTGRES)

@@ -45,7 +45,9 @@ class Scopes(StateTables):
 
     def set(self, channel: str, filters: str, user: str | None) -> Scope:
         """Set the channel's scope; `FilterError` (naming the problem) for anything but valid filters."""
-        filters = " ".join(filters.split())[:MAX_SCOPE_CHARS]
+        filters = " ".join(filters.split())
+        if len(filters) > MAX_SCOPE_CHARS:  # cut, it could end mid-filter: refused, with the count
+            raise ValueError(f"a scope holds at most {MAX_SCOPE_CHARS} characters; this one has {len(filters):,}")
         if not read_scope(filters):
             raise ValueError("a scope needs at least one filter")
         scope = Scope(channel, filters, user, now_iso())

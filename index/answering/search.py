@@ -35,6 +35,7 @@ from index.questions.context import (
     blend,
     clean_question,
     read_question,
+    within,
 )
 from index.questions.filters import Catalog, Filters
 from index.questions.recency import current_window, fresh_window, today
@@ -129,7 +130,9 @@ class Searcher:
         `asked` is the day "this week" in the question counts back from (default: today, UTC);
         `context` holds the thread's earlier questions and the channel's scope.
         """
-        question = clean_question(question)
+        whole = clean_question(question)
+        question = within(whole)  # a long question is read up to a space, and the answer says where it stops
+        cut = f"Read the first {len(question):,} of {len(whole):,} characters of the question" if question != whole else ""
         read = read_question(question, context)  # FilterError for a malformed filter
         if not read.text:
             raise EmptyQuestion("the question is empty once its filters are taken out")
@@ -143,7 +146,7 @@ class Searcher:
                 with self.reader.snapshot() as snapshot:
                     if snapshot is None:
                         return SearchResult(question, True, [], 0)
-                    return self._search(snapshot, question, read, query, k, offset, ranking, asked or today())
+                    return self._search(snapshot, question, read, query, k, offset, ranking, asked or today(), cut)
             except IndexCorrupt:
                 if attempt == 2:
                     raise
@@ -160,11 +163,13 @@ class Searcher:
         offset: int,
         ranking: Ranking,
         asked: date,
+        cut: str = "",
     ) -> SearchResult:
-        """Search `read.text` (with its thread context) among what the filters allow; results show `question`."""
+        """Search `read.text` (with its thread context) among what the filters allow; results show `question`;
+        `cut` says where an over-long question was cut."""
         articles = files.article_count()
         documents = max(1, len(files.keywords))
-        notes, allowed = [read.context_note()], None
+        notes, allowed = [cut, read.context_note()], None
         if read.filters or read.scope or read.articles is not None:
             catalog = self._catalogs.of(files)
             ids = {aid for aid, *_ in catalog.rows} if read.articles is None else set(read.articles)

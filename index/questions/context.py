@@ -15,6 +15,7 @@ import numpy as np
 
 from index.questions.filters import FilterError, Filters
 from index.questions.filters import parse as parse_filters
+from index.reading import sanitize
 
 CONTEXT_WEIGHT = 0.35  # an earlier question's words and meaning, relative to the new question's
 MAX_EARLIER = 2  # the most recent earlier questions read with a follow-up
@@ -27,11 +28,25 @@ class EmptyQuestion(ValueError):
 
 
 def clean_question(question: str) -> str:
-    """Collapse whitespace and cut an over-long question; raise `EmptyQuestion` for a blank one."""
-    text = " ".join(question.split())
+    """Collapse whitespace and drop what no engine can store (NUL, lone surrogates); `EmptyQuestion` for a blank one."""
+    text = " ".join(sanitize(question).split())
     if not text:
         raise EmptyQuestion("the question is empty")
-    return text[:MAX_QUESTION_CHARS]
+    return text
+
+
+def within(text: str, limit: int = MAX_QUESTION_CHARS) -> str:
+    """`text` cut to at most `limit` characters at a space, never inside a word or a quoted phrase (a filter such as
+    `source:"AP News"` stays whole or goes whole); `text` itself when it fits."""
+    if len(text) <= limit:
+        return text
+    if " " not in text[: limit + 1]:
+        return text[:limit]  # one word longer than the limit: nothing whole fits
+    cut = text[: limit + 1].rsplit(" ", 1)[0]
+    while cut.count('"') % 2:  # a quote opened and not closed: drop back to before the word that opened it
+        opened = cut[: cut.rfind('"')]
+        cut = opened.rsplit(" ", 1)[0] if " " in opened else ""
+    return cut
 
 
 @dataclass(frozen=True)

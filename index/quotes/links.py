@@ -60,7 +60,7 @@ def passage_link(
     `quote_text` is `text[start:end]`, usually the highlighted sentence; `passage`, when given, is
     the passage around it, which the article page marks too.
     """
-    if url:
+    if url and url.lower().startswith(("http://", "https://")):  # an index from before urls were checked may hold others
         base = url.split("#", 1)[0]
         fragment = text_fragment(quote_text)
         return f"{base}#{fragment}" if fragment else base

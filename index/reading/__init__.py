@@ -55,6 +55,19 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
     raise AssertionError("latin-1 decodes every byte string")
 
 
+WEB_SCHEMES = ("http://", "https://")
+
+
+def web_url(value: object, notes: list[str]) -> str | None:
+    """An article's url when it is an http(s) one; anything else (`javascript:`, `file:`, `data:`) is dropped with a
+    note, so an answer never links to it (it links to the article page or file instead)."""
+    url = clean(value)
+    if url is None or url.lower().startswith(WEB_SCHEMES):
+        return url
+    notes.append(f"url {url[:60]!r} left out: only http and https links are kept")
+    return None
+
+
 def looks_binary(data: bytes) -> bool:
     """True for data that is clearly not text (NUL bytes near the start)."""
     return b"\x00" in data[:8192]

@@ -11,7 +11,17 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from index.reading import Article, Skip, clean, decode_text, derive_title, looks_binary, normalize_date, sanitize
+from index.reading import (
+    Article,
+    Skip,
+    clean,
+    decode_text,
+    derive_title,
+    looks_binary,
+    normalize_date,
+    sanitize,
+    web_url,
+)
 from index.reading.bounded import NotRegular, TooLarge, kind_of, open_regular, read_at_most
 from index.reading.records import RECORD_SUFFIXES, read_records
 
@@ -125,7 +135,7 @@ def read_text(path: Path, raw: str) -> Article | Skip:
         id=clean(meta.get("id")) or file_article_id(path),
         title=title,
         text=body,
-        url=clean(meta.get("url")),
+        url=web_url(meta.get("url"), notes),
         source=clean(meta.get("source")),
         published=normalize_date(meta.get("published") or meta.get("date")),
         path=str(path),
@@ -141,12 +151,14 @@ def read_html(path: Path, html: str) -> Article | Skip:
     text = sanitize(doc.text or "") if doc is not None else ""
     if not text.strip():
         return Skip(str(path), "no article text found in the HTML")
+    notes: list[str] = []
     return Article(
         id=file_article_id(path),
         title=clean(doc.title) or derive_title(text),
         text=text,
-        url=clean(doc.url),
+        url=web_url(doc.url, notes),
         source=clean(doc.sitename),
         published=normalize_date(doc.date),
         path=str(path),
+        notes=notes,
     )

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from index.reading import Article, Skip, clean, decode_text, derive_title, looks_binary, normalize_date, sanitize
+from index.reading import (
+    Article,
+    Skip,
+    clean,
+    decode_text,
+    derive_title,
+    looks_binary,
+    normalize_date,
+    sanitize,
+    web_url,
+)
 from index.reading.bounded import NotRegular, Overexpanded, TooLarge, bounded_lines, open_stream, read_at_most
 
 LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")  # always JSON Lines, whatever the first line
@@ -194,17 +204,18 @@ def record_to_article(record: object, path: Path, where: str, max_bytes: int) ->
     text = sanitize(text)
     if len(text.encode("utf-8")) > max_bytes:
         return Skip(where, f"article text larger than the {max_bytes:,}-byte limit")
-    url = clean(record.get("url"))
+    notes: list[str] = []
     record_id = clean(record.get("id"))
-    if record_id is None:
-        basis = url or text
+    if record_id is None:  # from the url as written, kept or not, so an id never changes
+        basis = clean(record.get("url")) or text
         record_id = "rec-" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
     return Article(
         id=record_id,
         title=clean(record.get("title")) or derive_title(text),
         text=text,
-        url=url,
+        url=web_url(record.get("url"), notes),
         source=clean(record.get("source")),
         published=normalize_date(record.get("published") or record.get("published_at")),
         path=str(path),
+        notes=notes,
     )

@@ -28,13 +28,13 @@ DB_NAME = "newsbot.sqlite"
 LOCK_NAME = "update.lock"
 
 
-def _write_ahead_log(conn: sqlite3.Connection, seconds: float = 30) -> None:
-    """Put the database in WAL mode. Switching takes an exclusive lock without waiting for one (SQLite does not
-    call its busy handler there), so processes opening a new folder at once take turns here."""
+def _pragma(conn: sqlite3.Connection, statement: str, seconds: float = 30) -> None:
+    """Run a PRAGMA that may need a lock SQLite does not wait for (its busy handler is not called there, as for
+    journal_mode), so processes opening one folder at once take turns here."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(statement)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -70,9 +70,11 @@ class Store(GenerationFolder):
         """A connection in WAL mode (readers never block the writer), the tables brought up to date first
         (`schema`; checked once per `Store`). `IndexCorrupt` for an index a newer newsbot wrote."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        new = not self.db_path.exists() or self.db_path.stat().st_size == 0
         conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new, empty database
-        _write_ahead_log(conn)
+        if new:
+            _pragma(conn, "PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new, empty database
+        _pragma(conn, "PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         if not self._current:

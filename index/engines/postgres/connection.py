@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.database_url import password_in, shown_database_url
+from index.database_url import MAX_SHOWN_CHARS, redacted, shown_database_url
 from index.errors import DatabaseError
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -16,6 +16,5 @@ def connect(url: str):
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if url in reason or password_in(url) and password_in(url) in reason:  # libpq may quote what it could not parse
-            reason = type(exc).__name__
-        raise DatabaseError(f"cannot connect to {shown_database_url(url)}: {reason}") from None
+        reason = redacted(reason, url)  # libpq quotes what it could not parse, the password with it
+        raise DatabaseError(f"cannot connect to {shown_database_url(url)}: {reason[:MAX_SHOWN_CHARS]}") from None

@@ -9,6 +9,7 @@ newsbot refuse the database rather than write it in an old shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from index.engines.postgres.connection import connect
@@ -118,42 +119,66 @@ def upgrade(url: str, parts: Sequence[tuple[str, Sequence[Migration]]] = ((INDEX
     """Apply what each `(part, migrations)` lacks, in one transaction under the advisory lock; (part, step) applied.
 
     A second process upgrading at the same moment waits for the lock, then finds nothing left to do. A part
-    already past this newsbot's migrations is refused (`DatabaseError`) rather than written in an old shape.
+    already past this newsbot's migrations is refused (`DatabaseError`) rather than written in an old shape, and
+    a role that may not make what a step makes gets one line naming the right and the SQL that grants it.
     """
-    applied: list[tuple[str, Migration]] = []
-    with connect(url) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS newsbot_schema (
-                   part text PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS newsbot_migrations (
-                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        conn.execute(
-            "INSERT INTO newsbot_migrations (version, name) VALUES (%s, 'versions per part: newsbot_schema') ON CONFLICT DO NOTHING",
-            (OLD_LIST_END,),
-        )
-        current = versions(conn)
-        for part, migrations in parts:
-            try:
-                steps = pending(migrations, current.get(part, 0), part)
-            except ValueError as exc:
-                raise DatabaseError(str(exc)) from None
-            for migration in steps:
-                if migration.sql:
-                    conn.execute(migration.sql)
-                if migration.run is not None:
-                    migration.run(conn)
-                applied.append((part, migration))
-            if steps:
-                conn.execute(
-                    """INSERT INTO newsbot_schema (part, version) VALUES (%s, %s)
-                       ON CONFLICT (part) DO UPDATE SET version = excluded.version, updated_at = now()""",
-                    (part, steps[-1].version),
-                )
+    import psycopg
+
+    with connect(url) as conn:
+        try:
+            with conn.transaction():
+                return _apply(conn, parts)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DatabaseError(missing_right(conn.info.user, conn.info.dbname, exc.diag.message_primary or "")) from None
+
+
+def _apply(conn, parts: Sequence[tuple[str, Sequence[Migration]]]) -> list[tuple[str, Migration]]:
+    """The upgrade's steps, inside its transaction (see `upgrade`)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS newsbot_schema (
+               part text PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS newsbot_migrations (
+               version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    conn.execute(
+        "INSERT INTO newsbot_migrations (version, name) VALUES (%s, 'versions per part: newsbot_schema') ON CONFLICT DO NOTHING",
+        (OLD_LIST_END,),
+    )
+    current, applied = versions(conn), []
+    for part, migrations in parts:
+        try:
+            steps = pending(migrations, current.get(part, 0), part)
+        except ValueError as exc:
+            raise DatabaseError(str(exc)) from None
+        for migration in steps:
+            if migration.sql:
+                conn.execute(migration.sql)
+            if migration.run is not None:
+                migration.run(conn)
+            applied.append((part, migration))
+        if steps:
+            conn.execute(
+                """INSERT INTO newsbot_schema (part, version) VALUES (%s, %s)
+                   ON CONFLICT (part) DO UPDATE SET version = excluded.version, updated_at = now()""",
+                (part, steps[-1].version),
+            )
     return applied
+
+
+def missing_right(role: str, database: str, reason: str) -> str:
+    """One line for a role PostgreSQL refused: which right newsbot's tables need, and the SQL an admin runs."""
+    if "extension" in reason:
+        grant = f"CREATE EXTENSION IF NOT EXISTS vector;  -- as a superuser, in database {database}"
+    elif "schema" in reason:
+        grant = f"GRANT CREATE ON SCHEMA public TO {role};"
+    elif (owner := re.match(r"must be owner of (?:table|relation|index) (\S+)", reason)) is not None:
+        grant = f"ALTER TABLE {owner.group(1)} OWNER TO {role};"
+    else:
+        grant = f"GRANT ALL ON SCHEMA public TO {role};"
+    return f"the role {role} may not make newsbot's tables in {database} ({reason}); an admin runs: {grant}"
 
 
 def require_current(conn, part: str = INDEX, migrations: Sequence[Migration] = MIGRATIONS) -> None:
