@@ -91,6 +91,22 @@ class FollowLimits:
 
 
 @dataclass(frozen=True)
+class CollectLimits:
+    """How fast one channel's shared links are fetched, and how many may wait (NEWSBOT_COLLECT_PER_MINUTE,
+    NEWSBOT_COLLECT_QUEUE): a burst of links is queued, not fetched at once, and a flood is cut off."""
+
+    per_minute: int = 10
+    queued_per_channel: int = 200  # past this, a channel's new links are dropped (and logged) until it drains
+
+    @classmethod
+    def from_env(cls) -> "CollectLimits":
+        return cls(
+            per_minute=int(number_env("NEWSBOT_COLLECT_PER_MINUTE", cls.per_minute)),
+            queued_per_channel=int(number_env("NEWSBOT_COLLECT_QUEUE", cls.queued_per_channel)),
+        )
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     """What the bot needs to talk to Slack; the secrets are left out of `repr` so they never reach a log."""
 
@@ -103,6 +119,7 @@ class SlackConfig:
     add_admins_only: bool = False  # `/news add` for everyone unless NEWSBOT_ADD_ADMINS_ONLY=1
     http: HttpLimits = HttpLimits()
     follow_limits: FollowLimits = FollowLimits()
+    collect_limits: CollectLimits = CollectLimits()
 
     @classmethod
     def for_http(cls, port: int | None = None) -> "SlackConfig":
@@ -115,7 +132,7 @@ class SlackConfig:
             )
         return cls(
             bot_token, secret, "", _api_url(), _port(port), _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
-            HttpLimits.from_env(), FollowLimits.from_env(),
+            HttpLimits.from_env(), FollowLimits.from_env(), CollectLimits.from_env(),
         )
 
     @classmethod
@@ -126,5 +143,5 @@ class SlackConfig:
         port = _port(None) if os.environ.get("PORT", "").strip() else None
         return cls(
             bot_token, "", app_token, _api_url(), port, _admins(), flag_env("NEWSBOT_ADD_ADMINS_ONLY"),
-            HttpLimits.from_env(), FollowLimits.from_env(),
+            HttpLimits.from_env(), FollowLimits.from_env(), CollectLimits.from_env(),
         )

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -215,6 +217,15 @@ class BotProcess:
             time.sleep(0.2)
         raise AssertionError(f"/healthz not 200 within {timeout}s:\n{self.log()}")
 
+    @contextmanager
+    def running(self) -> Iterator[BotProcess]:
+        """The process once ready; stopped afterwards, and a failed stop fails the test with its log."""
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            assert self.stop() == 0, self.log()
+
     def stop(self) -> int:
         """SIGTERM, then wait; the exit code."""
         if self.process.poll() is None:
@@ -325,3 +336,91 @@ class SlackSender:
 def buttons(call) -> dict[str, dict]:
     """The buttons of a recorded message, by action id."""
     return {e["action_id"]: e for b in call.blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+# --- Slack's AI-apps pane, message shortcuts, shared links ---------------------------------------------------
+
+
+def assistant_thread_event(kind: str, dm: str, thread_ts: str, user: str = ALICE, viewing: str | None = None) -> dict:
+    """`assistant_thread_started` or `…_context_changed`, as bolt-python's scenario tests and Slack's docs show it."""
+    context = {"channel_id": viewing, "team_id": TEAM_ID, "enterprise_id": "E0NEWS"} if viewing else {}
+    thread = {"user_id": user, "context": context, "channel_id": dm, "thread_ts": thread_ts}
+    return {"type": kind, "assistant_thread": thread, "event_ts": next_ts()}
+
+
+def pane_root(dm: str, thread_ts: str, user: str = ALICE) -> dict:
+    """The root message Slack creates when a user opens a pane thread (subtype `assistant_app_thread`)."""
+    return {"type": "message", "subtype": "assistant_app_thread", "user": user, "text": "New chat", "ts": thread_ts,
+            "thread_ts": thread_ts, "assistant_app_thread": {"title": "New chat", "title_blocks": [], "artifacts": []}}
+
+
+def pane_message_event(text: str, dm: str, thread_ts: str, user: str = ALICE) -> dict:
+    """A user's question in a pane thread (`message.im`, with the pane's `assistant_thread` action token)."""
+    ts = next_ts()
+    return {"user": user, "type": "message", "ts": ts, "text": text, "team": TEAM_ID, "user_team": TEAM_ID,
+            "client_msg_id": f"msg-{next(_ids)}", "thread_ts": thread_ts, "parent_user_id": user, "channel": dm,
+            "event_ts": ts, "channel_type": "im", "assistant_thread": {"action_token": f"{next(_ids)}.action"},
+            "blocks": rich_text(text)}
+
+
+def rich_text(text: str, links: tuple[str, ...] = ()) -> list[dict]:
+    """The rich_text blocks Slack's client sends with a message: its text, then each link as a `link` element."""
+    elements: list[dict] = [{"type": "text", "text": text}] if text else []
+    for url in links:
+        elements += [{"type": "text", "text": " "}, {"type": "link", "url": url}]
+    return [{"type": "rich_text", "block_id": f"b{next(_ids)}",
+             "elements": [{"type": "rich_text_section", "elements": elements}]}]
+
+
+def channel_message_event(text: str, channel: str, links: tuple[str, ...] = (), user: str = ALICE, **fields) -> dict:
+    """A person's message in a channel (`message.channels`), its links in the text as `<url>` and in rich text."""
+    ts = next_ts()
+    shown = " ".join([text, *(f"<{url}>" for url in links)]).strip()
+    event = {"client_msg_id": f"msg-{next(_ids)}", "type": "message", "text": shown, "user": user, "ts": ts,
+             "team": TEAM_ID, "blocks": rich_text(text, links), "channel": channel, "event_ts": ts,
+             "channel_type": "channel"}
+    return {**event, **fields}
+
+
+def edited_event(original: dict, text: str, links: tuple[str, ...] = (), unfurl: bool = False) -> dict:
+    """`message_changed` for `original`: an edit (with `edited`), or Slack adding link previews (`unfurl`)."""
+    ts = next_ts()
+    shown = " ".join([text, *(f"<{url}>" for url in links)]).strip()
+    message = {"type": "message", "text": shown, "user": original["user"], "team": TEAM_ID, "ts": original["ts"],
+               "blocks": rich_text(text, links)}
+    if unfurl:
+        message["attachments"] = [{"from_url": url, "original_url": url, "title": "A page", "id": 1} for url in links]
+    else:
+        message["edited"] = {"user": original["user"], "ts": ts}
+    previous = {k: original[k] for k in ("type", "text", "user", "ts", "blocks")}
+    return {"type": "message", "subtype": "message_changed", "message": message, "previous_message": previous,
+            "channel": original["channel"], "hidden": True, "ts": ts, "event_ts": ts,
+            "channel_type": original["channel_type"]}
+
+
+def message_shortcut_payload(message: dict, response_url: str, user: str = ALICE, channel: str = "C0NEWS") -> dict:
+    """A `message_action` payload: "Ask Newsbot about this" picked on `message`, as bolt-python's tests show it."""
+    return {
+        "type": "message_action", "token": "unused", "action_ts": next_ts(),
+        "team": {"id": TEAM_ID, "domain": "newsbot-test"}, "user": {"id": user, "name": user.lower()},
+        "channel": {"id": channel, "name": "news"}, "callback_id": "ask_newsbot",
+        "trigger_id": f"{next(_ids)}.trigger", "message_ts": message["ts"], "message": message,
+        "response_url": response_url,
+    }
+
+
+def send_shortcut(sender: SlackSender, message: dict, response_name: str, **fields) -> Reply:
+    """Pick the message shortcut on `message`; the bot's private replies are recorded under `response_name`."""
+    payload = message_shortcut_payload(message, sender.fake.response_url(response_name), **fields)
+    return sender.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def assert_valid_blocks(blocks: list[dict]) -> None:
+    """Block Kit as Slack would accept it: slack_sdk's models parse every block, validate it (lengths, required
+    fields) and give back exactly what was sent (an unknown key would be dropped); at most 50 blocks."""
+    from slack_sdk.models.blocks import Block
+
+    assert len(blocks) <= 50, f"{len(blocks)} blocks"
+    for raw, parsed in zip(blocks, Block.parse_all(blocks), strict=True):
+        assert parsed is not None, f"unknown block type: {raw}"
+        assert parsed.to_dict() == raw, f"a key Slack does not know, or a wrong shape: {raw}"

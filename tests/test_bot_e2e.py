@@ -25,6 +25,7 @@ from botkit import (  # noqa: F401  (bot_corpus is a fixture)
     ZEBRA_QUESTION,
     BotProcess,
     SlackSender,
+    assert_valid_blocks,
     bot_corpus,
     buttons,
     mention_event,
@@ -62,10 +63,7 @@ def slack(bot, fake):
         if call.method in (POST, "response_url"):
             assert call.params.get("text"), f"no plain-text fallback: {call.dump()}"
             assert call.params.get("unfurl_links") is False and call.params.get("unfurl_media") is False
-            assert len(call.blocks) <= 50
-            for block in call.blocks:
-                if block["type"] == "section":
-                    assert len(block["text"]["text"]) <= 3000
+            assert_valid_blocks(call.blocks)  # slack_sdk's models: lengths, required fields, no unknown keys
 
 
 def posts_in(fake: FakeSlack, channel: str, thread_ts: str | None = None) -> list:

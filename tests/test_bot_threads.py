@@ -31,12 +31,8 @@ CONTEXT_LINE = f"Read with this thread's earlier question “{NATO_QUESTION}”"
 def bot(fake, tmp_path_factory):
     base = tmp_path_factory.mktemp("threads")
     corpus = index_corpus(Corpus(write_sourced_corpus(base / "articles"), base / "index"))
-    process = BotProcess(corpus, fake, base)
-    try:
-        process.wait_ready()
+    with BotProcess(corpus, fake, base).running() as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.log()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from bot.digests.sender import DigestSender
 from bot.digests.store import DigestStore
 from bot.follows.store import FollowStore
 from bot.follows.worker import DEFAULT_CAP, DEFAULT_INTERVAL, FollowWorker
+from bot.links.collector import LinkCollector
 from bot.slack import listeners
 from bot.slack.app import WORKERS, build_app
 from bot.slack.reindex import Reindexer
@@ -34,6 +35,7 @@ from intake.feeds import FEEDS_SCHEMA
 
 log = logging.getLogger("newsbot.server")
 DIGEST_INTERVAL = 20  # seconds between looks for due digests
+COLLECT_INTERVAL = 5.0  # seconds between looks for shared links to fetch (NEWSBOT_COLLECT_INTERVAL)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -75,8 +77,11 @@ def _connect_socket_mode(app: App, config: SlackConfig) -> SocketModeHandler:
     return handler
 
 
-def _schedule(follows: FollowWorker, digests: DigestSender, follow_interval: float) -> BackgroundScheduler:
-    """The bot's timed work on APScheduler: follows every few seconds, due digests every `DIGEST_INTERVAL`.
+def _schedule(
+    follows: FollowWorker, digests: DigestSender, links: LinkCollector, follow_interval: float, collect_interval: float
+) -> BackgroundScheduler:
+    """The bot's timed work on APScheduler: follows and shared links every few seconds, due digests every
+    `DIGEST_INTERVAL`.
 
     One run of a job at a time (a slow tick is not stacked) and missed runs folded into one; what
     was sent is in SQLite, so a restart resumes without repeats.
@@ -84,6 +89,7 @@ def _schedule(follows: FollowWorker, digests: DigestSender, follow_interval: flo
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True})
     scheduler.add_job(_logged(follows.tick, "follows"), "interval", seconds=follow_interval, id="follows")
     scheduler.add_job(_logged(digests.tick, "digests"), "interval", seconds=DIGEST_INTERVAL, id="digests")
+    scheduler.add_job(_logged(links.tick, "shared links"), "interval", seconds=collect_interval, id="links")
     return scheduler
 
 
@@ -116,16 +122,19 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
     follow_store, digest_store = FollowStore(index), DigestStore(index)
     services = Services.build(
         index, config.admins, SharedEventClaims(index), Reindexer(index), config.add_admins_only, follow_store,
-        digest_store, config.follow_limits,
+        digest_store, config.follow_limits, config.collect_limits,
     )
     listeners.register(app, services)
     follow_worker = FollowWorker(
         index, follow_store, services.scopes, app.client, cap=int(number_env("NEWSBOT_FOLLOW_POSTS_PER_HOUR", DEFAULT_CAP))
     )
+    link_collector = LinkCollector(index, services.links, app.client)
     scheduler = _schedule(
         follow_worker,
         DigestSender(index, digest_store, services.scopes, app.client),
+        link_collector,
         follow_interval=number_env("NEWSBOT_FOLLOW_INTERVAL", DEFAULT_INTERVAL, float),
+        collect_interval=number_env("NEWSBOT_COLLECT_INTERVAL", COLLECT_INTERVAL, float),
     )
 
     stop = threading.Event()
@@ -150,10 +159,11 @@ def _run(config: SlackConfig, socket_mode: bool) -> int:
 
     log.info("stopping")
     follow_worker.stopping.set()  # a tick in progress ends after its current follow
+    link_collector.stopping.set()  # and the links not fetched yet wait in the queue for the next start
     for name, step in (
         ("closing the HTTP server", web.close if web is not None else None),
         ("closing the Socket Mode connection", socket_handler.close if socket_handler is not None else None),
-        ("stopping follows and digests", lambda: scheduler.shutdown(wait=True)),
+        ("stopping follows, digests and link collecting", lambda: scheduler.shutdown(wait=True)),
         ("finishing the answers in progress", lambda: executor.shutdown(wait=True)),
     ):
         if step is not None:

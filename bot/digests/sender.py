@@ -7,14 +7,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.digests.blocks import digest_message
 from bot.digests.store import Digest, DigestStore
 from bot.follows.worker import worth_posting
-from bot.slack.blocks import TITLE_CHARS, context, escape, link, section, shorten
 from bot.slack.replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
 from bot.state.scopes import Scopes
 from index import Context, FilterError, Index, Story
@@ -27,7 +26,6 @@ MAX_ARRIVALS = 1_000_000  # arrivals read for one digest (ids only)
 MAX_ARTICLES = 5_000  # the newest of them grouped into stories (grouping compares each with every story)
 RETRY_AFTER = 300.0  # seconds before a digest that failed to post is tried again
 TOPIC_ANSWERS = 100  # answers a topic search may keep as the digest's articles
-SOURCES_SHOWN = 5
 
 
 class DigestSender:
@@ -116,29 +114,3 @@ class DigestSender:
         except FilterError:
             filters = None
         return self.index.stories(articles, MAX_STORIES, filters or None)
-
-
-def digest_message(digest: Digest, stories: list[Story], new_articles: int, due: datetime) -> dict:
-    """The digest: a heading, then each story's lead sentence quoted (verbatim) with its sources linked."""
-    local = due.astimezone(ZoneInfo(digest.zone))
-    kind = "Daily" if digest.cadence == "daily" else "Weekly"
-    topic = f" on “{escape(shorten(digest.topic, 200))}”" if digest.topic else ""
-    when = local.strftime("%a %-d %b %Y, %H:%M") + f" ({escape(digest.zone)})"
-    if not stories:
-        text = f":newspaper: {kind} digest{topic}: nothing new since the last one. — {when}"
-        return {"text": text, "blocks": [section(text)]}
-    noun = "story" if len(stories) == 1 else "stories"
-    head = f":newspaper: *{kind} digest{topic}* — {len(stories)} {noun} from {new_articles} new articles · {when}"
-    blocks = [section(head)]
-    for story in stories:
-        quote = escape(" ".join(story.sentence.split()))
-        blocks.append(section(f">*{quote}*" if quote else ">…"))
-        lead = link(story.link, shorten(story.lead.title, TITLE_CHARS))
-        by_source = {}
-        for article in story.articles:  # each source linked to its own article
-            by_source.setdefault(article.source or article.title, article)
-        shown = [link(a.url, shorten(name, 60)) for name, a in list(by_source.items())[:SOURCES_SHOWN]]
-        more = f" and {len(by_source) - SOURCES_SHOWN} more" if len(by_source) > SOURCES_SHOWN else ""
-        blocks.append(context(f"{lead} · {', '.join(shown)}{more}"))
-    fallback = f"{kind} digest{topic}: {len(stories)} {noun} — “{escape(shorten(stories[0].sentence, 200))}”"
-    return {"text": fallback, "blocks": blocks}

@@ -26,6 +26,7 @@ QUESTION_CHARS = 500
 EARLIER_CHARS = 300  # of each earlier question carried in a button's value
 ELLIPSIS = "…"
 SOURCES_SHOWN = 25  # sources listed by /news stats (a section holds 3000 characters)
+COLLECTING_SHOWN = 50  # channels named on App Home as collecting links
 
 ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
@@ -36,7 +37,9 @@ _URL_UNSAFE = re.compile(r"[\s|<>\"]")
 
 HOW_TO_ASK = (
     "• Mention me in a channel: `@Newsbot what did the minister say about the strike?` — I answer in a thread.\n"
-    "• Send me a direct message with your question.\n"
+    "• Send me a direct message with your question, or open me in Slack's AI apps pane (*Newsbot* at the top): "
+    "there I suggest the day's biggest stories and search within the channel you are viewing.\n"
+    "• On any message, *More actions → Ask Newsbot about this* asks about it; only you see the answer.\n"
     "• `/news <question>` answers just for you, with a button to share the answer.\n"
     "• Narrow a question with `source:reuters`, `site:apnews.com`, `after:2025-01-01`, `before:…`, `on:…`, "
     "`during:2025-01`, or exclude with `-source:…` / `-site:…`.\n"
@@ -46,7 +49,8 @@ HOW_TO_ASK = (
     "(`/news resume <number>` restarts a paused one).\n"
     "• `/news digest daily 08:00` (or `weekly mon 09:00`, with a topic) sends the day's stories here.\n"
     "• `/news scope source:reuters` limits a channel to some sources or dates (admins); `/news scope` shows it.\n"
-    "• `/news add <url>` adds a news article from the web.\n"
+    "• `/news add <url>` adds a news article from the web; `/news collect on` (admins) adds every article "
+    "people link in the channel, marking each with :newspaper: (invite me to the channel first).\n"
     "• `/news stats` shows what I know, `/news help` shows this, `/news reindex` refreshes the index (admins)."
 )
 APOLOGY = ":warning: Sorry, something went wrong while answering that. Please try again in a minute."
@@ -292,15 +296,27 @@ def text_message(text: str) -> dict:
     return {"text": text, "blocks": [section(text)]}
 
 
-def scope_message(scope: Scope | None, changed: bool = False) -> dict:
-    """`/news scope`: the channel's filters and who set them, or that it has none."""
+def scope_message(scope: Scope | None, changed: bool = False, collecting: bool | None = None) -> dict:
+    """`/news scope`: the channel's filters and who set them, or that it has none; whether its links are collected."""
     if scope is None:
-        return text_message("This channel has no scope: questions here search every article. "
-                            "Admins can set one, e.g. `/news scope source:reuters after:2025-01-01`.")
-    who = f" by <@{escape(scope.set_by)}>" if scope.set_by else ""
-    lead = "Scope set" if changed else "This channel's scope is"
-    return text_message(f"{lead}: `{escape(scope.filters)}` (set{who} on {escape(scope.set_at[:10])}). "
-                        "Questions here search only those articles; `/news scope off` clears it.")
+        text = ("This channel has no scope: questions here search every article. "
+                "Admins can set one, e.g. `/news scope source:reuters after:2025-01-01`.")
+    else:
+        who = f" by <@{escape(scope.set_by)}>" if scope.set_by else ""
+        lead = "Scope set" if changed else "This channel's scope is"
+        text = (f"{lead}: `{escape(scope.filters)}` (set{who} on {escape(scope.set_at[:10])}). "
+                "Questions here search only those articles; `/news scope off` clears it.")
+    if collecting is not None:
+        text += "\n" + collect_line(collecting)
+    return text_message(text)
+
+
+def collect_line(collecting: bool) -> str:
+    """Whether links shared in the channel are collected, and how to change it."""
+    if collecting:
+        return (":newspaper: Links shared here are collected: each article is indexed and its message marked "
+                "with :newspaper:. `/news collect off` stops it (admins).")
+    return "Links shared here are not collected; admins can start with `/news collect on`."
 
 
 def help_message(articles: int | None = None) -> dict:
@@ -376,8 +392,8 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
 
 
-def home_view(stats: Stats | None, recent_titles: list[str]) -> dict:
-    """The App Home tab: what the bot knows, example questions and how to ask."""
+def home_view(stats: Stats | None, recent_titles: list[str], collecting: list[str] | None = None) -> dict:
+    """The App Home tab: what the bot knows, example questions, the channels whose links it collects, how to ask."""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Newsbot"}},
         section("I answer questions about the news with *verbatim quotes*, each linked to its source."),
@@ -387,5 +403,9 @@ def home_view(stats: Stats | None, recent_titles: list[str]) -> dict:
         titles = [escape(shorten(title, TITLE_CHARS)) for title in recent_titles]
         examples = "\n".join(f"• _What do the articles say about “{title}”?_" for title in titles)
         blocks += [{"type": "divider"}, section(f"*Example questions*\n{examples}")]
+    if collecting:
+        shown = ", ".join(f"<#{escape(channel)}>" for channel in collecting[:COLLECTING_SHOWN])
+        more = f" and {len(collecting) - COLLECTING_SHOWN} more" if len(collecting) > COLLECTING_SHOWN else ""
+        blocks += [section(f":newspaper: *Collecting shared links* in {shown}{more} (`/news collect`).")]
     blocks += [{"type": "divider"}, section(f"*How to ask*\n{HOW_TO_ASK}")]
     return {"type": "home", "blocks": blocks}

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.config import FollowLimits
+from bot.config import CollectLimits, FollowLimits
 from bot.digests.commands import DigestCommands
 from bot.digests.store import DigestStore
 from bot.follows.commands import FollowCommands
 from bot.follows.store import FollowStore
+from bot.links.store import CollectingChannels, LinkQueue
 from bot.slack.answering import Answerer
 from bot.slack.channel_commands import ChannelCommands
 from bot.slack.dedupe import EventClaims
 from bot.slack.index_commands import IndexCommands
 from bot.slack.reindex import Reindexer
+from bot.state.assistant_threads import AssistantThreads
 from bot.state.scopes import Scopes
 from index import Index
 
@@ -30,6 +32,9 @@ class Services:
     follows: FollowCommands
     commands: ChannelCommands
     index_commands: IndexCommands
+    collecting: CollectingChannels
+    links: LinkQueue
+    threads: AssistantThreads
 
     @classmethod
     def build(
@@ -42,12 +47,15 @@ class Services:
         follow_store: FollowStore | None = None,
         digest_store: DigestStore | None = None,
         follow_limits: FollowLimits = FollowLimits(),
+        collect_limits: CollectLimits = CollectLimits(),
     ) -> Services:
         """The listeners' shared objects over `index` (stores made here unless given)."""
-        scopes = Scopes(index)
+        scopes, collecting = Scopes(index), CollectingChannels(index)
         follows = FollowCommands(follow_store or FollowStore(index), admins, follow_limits)
-        commands = ChannelCommands(scopes, follows, DigestCommands(digest_store or DigestStore(index)), admins)
+        digests = DigestCommands(digest_store or DigestStore(index))
+        commands = ChannelCommands(scopes, follows, digests, collecting, admins)
         return cls(
             index, admins, claims, Answerer(index, scopes), scopes, follows, commands,
-            IndexCommands(admins, reindexer, add_admins_only),
+            IndexCommands(admins, reindexer, add_admins_only), collecting, LinkQueue(index, collect_limits),
+            AssistantThreads(index),
         )

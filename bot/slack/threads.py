@@ -13,7 +13,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.questions import question_from
+from bot.slack.questions import is_persons, question_from
 from index.questions import MAX_EARLIER
 
 log = logging.getLogger("newsbot.threads")
@@ -77,15 +77,10 @@ def _is_bots(message: dict, bot_user_id: str | None) -> bool:
     return bool(bot_user_id) and message.get("user") == bot_user_id
 
 
-PERSONS_SUBTYPES = (None, "thread_broadcast", "file_share")  # what a person's own message carries
-
-
 def _is_a_persons(message: dict, bot_user_id: str | None) -> bool:
-    """A message a person sent: not this bot's, not another bot's (`bot_id`, `bot_profile`, `bot_message`), and
-    not an edit, a join or any other event Slack records in the thread."""
-    if _is_bots(message, bot_user_id) or message.get("bot_id") or message.get("bot_profile"):
-        return False
-    return message.get("subtype") in PERSONS_SUBTYPES and isinstance(message.get("user"), str)
+    """A message a person sent: not this bot's, not another bot's, and not an edit, a join or any other event Slack
+    records in the thread."""
+    return not _is_bots(message, bot_user_id) and is_persons(message)
 
 
 def _earlier(ts: str, before_ts: str) -> bool:

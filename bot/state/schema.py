@@ -69,6 +69,34 @@ SQLITE = (
     # A follow whose channel refuses the bot's posts (not_in_channel, channel_not_found, is_archived) is paused
     # with the reason, no longer matched, until `/news resume` (issue 27).
     Migration(2, "paused follows", "ALTER TABLE follows ADD COLUMN paused TEXT"),
+    # Issue 29: the assistant pane's threads (the channel each is viewed beside), the channels whose shared links
+    # are collected, and the queue of those links, shared by every process and kept across restarts.
+    Migration(3, "assistant threads and collected links", """CREATE TABLE assistant_threads (
+               channel_id TEXT NOT NULL,  -- the DM of the pane
+               thread_ts TEXT NOT NULL,
+               user_id TEXT,
+               context TEXT NOT NULL,  -- Slack's assistant_thread.context, as JSON (the channel viewed beside it)
+               titled INTEGER NOT NULL DEFAULT 0,  -- the thread has its title (from its first question)
+               updated_at REAL NOT NULL,
+               PRIMARY KEY (channel_id, thread_ts)
+           );
+           CREATE TABLE collect_channels (channel TEXT PRIMARY KEY, set_by TEXT, set_at TEXT NOT NULL);
+           CREATE TABLE shared_links (
+               id INTEGER PRIMARY KEY AUTOINCREMENT,
+               channel TEXT NOT NULL,
+               message_ts TEXT NOT NULL,  -- the message the link was shared in (its reaction goes there)
+               url TEXT NOT NULL,
+               state TEXT NOT NULL,  -- queued, fetching, indexed, skipped (not an article), failed
+               attempts INTEGER NOT NULL DEFAULT 0,
+               queued_at REAL NOT NULL,  -- seconds since the epoch, as every time here
+               not_before REAL NOT NULL,  -- a transient failure waits before the next attempt
+               claimed_at REAL,
+               done_at REAL,
+               reason TEXT,
+               UNIQUE (channel, message_ts, url)
+           );
+           CREATE INDEX shared_links_state ON shared_links(state, not_before);
+           CREATE INDEX shared_links_channel_claimed ON shared_links(channel, claimed_at);"""),
 )
 
 POSTGRES = (
@@ -139,6 +167,32 @@ POSTGRES = (
         "ALTER TABLE event_claims ALTER COLUMN claimed_at TYPE double precision USING extract(epoch FROM claimed_at)",
     ),
     Migration(4, "paused follows", "ALTER TABLE follows ADD COLUMN IF NOT EXISTS paused text"),
+    Migration(5, "assistant threads and collected links", """CREATE TABLE IF NOT EXISTS assistant_threads (
+               channel_id text NOT NULL,
+               thread_ts text NOT NULL,
+               user_id text,
+               context text NOT NULL,
+               titled boolean NOT NULL DEFAULT false,
+               updated_at double precision NOT NULL,
+               PRIMARY KEY (channel_id, thread_ts)
+           );
+           CREATE TABLE IF NOT EXISTS collect_channels (channel text PRIMARY KEY, set_by text, set_at text NOT NULL);
+           CREATE TABLE IF NOT EXISTS shared_links (
+               id bigserial PRIMARY KEY,
+               channel text NOT NULL,
+               message_ts text NOT NULL,
+               url text NOT NULL,
+               state text NOT NULL,
+               attempts integer NOT NULL DEFAULT 0,
+               queued_at double precision NOT NULL,
+               not_before double precision NOT NULL,
+               claimed_at double precision,
+               done_at double precision,
+               reason text,
+               UNIQUE (channel, message_ts, url)
+           );
+           CREATE INDEX IF NOT EXISTS shared_links_state ON shared_links (state, not_before);
+           CREATE INDEX IF NOT EXISTS shared_links_channel_claimed ON shared_links (channel, claimed_at);"""),
 )
 
 BOT_SCHEMA = Schema("bot", SQLITE, POSTGRES)

@@ -4,6 +4,7 @@ entry for code outside `index` (the bot's scopes, follows and digests check what
 
 from index.questions.context import (
     MAX_EARLIER,
+    MAX_QUESTION_CHARS,
     NO_CONTEXT,
     Context,
     EmptyQuestion,
@@ -15,6 +16,6 @@ from index.questions.filters import FilterError, Filters
 from index.questions.filters import parse as parse_filters
 
 __all__ = [
-    "MAX_EARLIER", "NO_CONTEXT", "Context", "EmptyQuestion", "FilterError", "Filters", "clean_question", "parse_filters",
+    "MAX_EARLIER", "MAX_QUESTION_CHARS", "NO_CONTEXT", "Context", "EmptyQuestion", "FilterError", "Filters", "clean_question", "parse_filters",
     "read_question", "read_scope",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Protocol
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -50,6 +51,18 @@ def _ack_other_event(ack: Ack, event: dict) -> None:
     ack()
 
 
+class Pane(Protocol):
+    """What differs when a question comes from the assistant pane (`listeners.assistant`)."""
+
+    scope_channel: str | None  # the channel the user is viewing: its scope applies
+
+    def working(self, question: str) -> None:
+        """Show that the question is being read (the pane's status, and its title)."""
+
+    def reply(self, question: str) -> dict | None:
+        """A reply of the pane's own (e.g. the day's stories), or None to search."""
+
+
 class ConversationEvents:
     """Questions and commands in channels and DMs, and the App Home tab."""
 
@@ -67,29 +80,43 @@ class ConversationEvents:
         """A direct message: answer in the conversation (in the thread if the question was in one)."""
         self._answer(body, event, client, context.get("bot_user_id"), event.get("thread_ts"))
 
-    def _answer(self, body: dict, event: dict, client: WebClient, bot_user_id: str | None, thread_ts: str | None) -> None:
-        """Answer once per event id, with a working reaction, and an apology in the same place on failure."""
+    def answer_in_pane(self, body: dict, event: dict, client: WebClient, bot_user_id: str | None, pane: Pane) -> None:
+        """A question in the assistant pane: answered in its thread, the way `pane` says."""
+        self._answer(body, event, client, bot_user_id, event.get("thread_ts"), pane)
+
+    def _answer(
+        self, body: dict, event: dict, client: WebClient, bot_user_id: str | None, thread_ts: str | None,
+        pane: Pane | None = None,
+    ) -> None:
+        """Answer once per event id, showing that the bot is working (a reaction, or the pane's status), with an
+        apology in the same place on failure."""
         services, event_id = self.services, body.get("event_id")
         if not services.claims.claim(event_id):
             log.info("event %s was delivered again; it is already answered or being answered", event_id)
             return
         channel, ts = event["channel"], event["ts"]
         answered = False
-        react(client, channel, ts, WORKING_REACTION, add=True)
+        if pane is None:
+            react(client, channel, ts, WORKING_REACTION, add=True)
         try:
             question = question_from(event.get("text", ""), bot_user_id)
             command = channel_command(question)
+            if pane is not None:
+                pane.working(question)
             if question.lower() in ("", "help", "help?"):
                 message = blocks.help_message(services.answers.article_count())
             elif command is not None:  # "@Newsbot follow …": follows, digests and scopes belong to the conversation
                 message = services.commands.run(*command, channel, event.get("user"), client)
+            elif pane is not None and (special := pane.reply(question)) is not None:
+                message = special
             else:
                 earlier: tuple[str, ...] = ()
                 if event.get("thread_ts") and event["thread_ts"] != ts:  # a reply: read with the thread
                     earlier = earlier_questions(
                         client, channel, event["thread_ts"], ts, bot_user_id, direct=is_dm_channel(channel)
                     )
-                message = services.answers.answer(question, context=services.answers.context(channel, earlier))
+                scope_channel = pane.scope_channel if pane is not None and pane.scope_channel else channel
+                message = services.answers.answer(question, context=services.answers.context(scope_channel, earlier))
             post(client, channel, message, thread_ts)
             answered = True
         except Exception:
@@ -97,14 +124,15 @@ class ConversationEvents:
             apologize(lambda: post(client, channel, blocks.text_message(blocks.APOLOGY), thread_ts))
         finally:
             services.claims.finish(event_id, answered)
-            react(client, channel, ts, WORKING_REACTION, add=False)
+            if pane is None:
+                react(client, channel, ts, WORKING_REACTION, add=False)
 
     def show_home(self, event: dict, client: WebClient) -> None:
         """Publish the Home tab when a user opens it."""
         if event.get("tab") != "home":
             return
         try:
-            publish_home(client, self.services.index, event["user"])
+            publish_home(client, self.services.index, event["user"], self.services.collecting.all())
         except Exception:
             log.exception("could not publish the Home tab")
 

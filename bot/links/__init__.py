@@ -1,0 +1,1 @@
+"""Links people share in channels that collect them: found in messages, queued, fetched and indexed."""

@@ -1,0 +1,94 @@
+"""Fetch and index the links people shared in collecting channels, and mark each message that brought an article
+with one reaction (:newspaper:) — no reply messages.
+
+Each link goes through `/news add`'s own path (`intake.adding.add_urls`): the same SSRF guard, size and time
+limits, and the same check that a page is not indexed already (an article shared twice is indexed once, and
+both messages get the reaction). A page that is not an article gets no reaction; a fetch that may work later
+is tried again (`LinkQueue.retry_later`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlsplit
+
+from slack_sdk import WebClient
+
+from bot.links.store import LinkQueue, SharedLink
+from bot.slack.replies import react
+from index import Index
+from intake.adding import AddResult, add_urls
+from intake.fetch import FetchSettings, redact
+
+log = logging.getLogger("newsbot.links")
+
+INDEXED_REACTION = "newspaper"
+BATCH = 10  # links fetched and indexed in one update
+SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")  # permalinks and files: never a news article
+
+
+def worth_fetching(url: str, public_url: str | None) -> bool:
+    """Not a Slack page, nor one of Newsbot's own quote pages (sharing an answer must not index the answer)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in SLACK_HOSTS):
+        return False
+    return not (public_url and url.lower().startswith(public_url.lower().rstrip("/") + "/"))
+
+
+class LinkCollector:
+    """Drains the shared link queue; `tick` runs on the bot's scheduler in every process."""
+
+    def __init__(
+        self, index: Index, queue: LinkQueue, client: WebClient, settings: FetchSettings | None = None
+    ) -> None:
+        self.index = index
+        self.queue = queue
+        self.client = client
+        self.settings = settings or FetchSettings.from_env()
+        self.stopping = threading.Event()
+
+    def tick(self) -> int:
+        """Fetch and index what may be fetched now; how many links were handled."""
+        handled = 0
+        while not self.stopping.is_set():
+            links = self.queue.claim(BATCH)
+            if not links:
+                return handled
+            self._collect(links)
+            handled += len(links)
+        return handled
+
+    def _collect(self, links: list[SharedLink]) -> None:
+        """One batch: fetched and indexed in one update, each link's outcome recorded and its message marked."""
+        public_url = self.index.settings.public_url
+        wanted = [link for link in links if worth_fetching(link.url, public_url)]
+        for link in links:
+            if link not in wanted:
+                self.queue.finish(link, "skipped", "a Slack or Newsbot page")
+        if not wanted:
+            return
+        try:
+            results = add_urls(self.index, [link.url for link in wanted], self.settings, stop=self.stopping)
+        except Exception as exc:  # the queue must keep draining; these links are tried again later
+            log.exception("collecting %d shared links failed", len(wanted))
+            for link in wanted:
+                self.queue.retry_later(link, f"unexpected error: {type(exc).__name__}")
+            return
+        by_url = dict(zip(dict.fromkeys(link.url.strip() for link in wanted), results, strict=True))  # in order, one per url
+        for link in wanted:
+            self._record(link, by_url.get(link.url.strip()))
+
+    def _record(self, link: SharedLink, result: AddResult | None) -> None:
+        shown = redact(link.url)
+        if result is None:
+            self.queue.retry_later(link, "no result")
+        elif result.ok or result.duplicate:
+            self.queue.finish(link, "indexed")
+            react(self.client, link.channel, link.message_ts, INDEXED_REACTION, add=True)
+            log.info("collected %s from %s (%s)", shown, link.channel, "new" if result.ok else "already indexed")
+        elif result.transient and self.queue.retry_later(link, result.reason or ""):
+            log.info("will try %s again later: %s", shown, result.reason)
+        else:
+            self.queue.finish(link, "skipped" if not result.transient else "failed", result.reason)
+            log.info("did not collect %s from %s: %s", shown, link.channel, result.reason)
