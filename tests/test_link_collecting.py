@@ -195,3 +195,18 @@ def test_pane_threads_keep_their_context_and_take_their_title_once(tmp_path, emb
 def test_a_hostile_thread_context_keeps_only_slack_ids():
     assert clean_context({"channel_id": "C1", "evil": "x", "team_id": 5, "enterprise_id": "E" * 500}) == {"channel_id": "C1"}
     assert clean_context("not a dict") == {} and clean_context(None) == {}
+
+
+def test_links_a_stopping_process_did_not_try_go_back_to_the_queue_without_using_an_attempt(tmp_path, embedder,
+                                                                                             fake_slack):
+    site = Site()
+    index = make_index(tmp_path, embedder)
+    queue = LinkQueue(index)
+    queue.add("C1", "1.1", [site.article("/a", numbered_story(1)), site.article("/b", numbered_story(2))])
+    client = WebClient(token=fake_slack.token, base_url=fake_slack.api_url)
+    collector = LinkCollector(index, queue, client, FetchSettings(timeout=3, max_bytes=300_000, allow_private=True))
+    collector.stopping.set()  # SIGTERM arrived: the claimed batch is put back untried
+    links = queue.claim()
+    collector._collect(links)
+    assert site.requests == [] and queue.counts() == {"queued": 2}
+    assert [link.attempts for link in queue.claim()] == [1, 1]

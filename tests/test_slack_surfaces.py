@@ -363,3 +363,20 @@ def test_two_serve_processes_collect_a_link_once(slack, fake, site, bot, corpus,
         reacted(fake, later["ts"])
         assert site.hits("/harbour-51") == 1
         assert len([c for c in fake.calls("reactions.add") if c.params["timestamp"] in (one["ts"], two["ts"])]) == 2
+
+
+def test_a_link_shared_event_is_collected_like_the_message_and_one_still_in_the_composer_is_not(slack, fake, site):
+    collect_on(slack, fake)
+    url, draft = site.article("/harbour-61", numbered_story(61)), site.article("/harbour-62", numbered_story(62))
+    composer = {"type": "link_shared", "channel": LINKS, "is_bot_user_member": True, "user": ALICE,
+                "message_ts": "COMPOSER.1.2", "unfurl_id": "C0LINKS.1.2.abc", "source": "composer",
+                "links": [{"domain": "127.0.0.1", "url": draft}], "event_ts": next_ts()}
+    assert slack.event(composer).status == 200
+    message = channel_message_event("bulletin", LINKS, (url,))
+    shared = {"type": "link_shared", "channel": LINKS, "is_bot_user_member": True, "user": ALICE,
+              "message_ts": message["ts"], "unfurl_id": f"{LINKS}.{message['ts']}.x", "source": "conversations_history",
+              "links": [{"domain": "127.0.0.1", "url": url}], "event_ts": next_ts()}
+    assert slack.event(shared).status == 200
+    assert slack.event(message).status == 200  # the same link, from the message event too: queued once
+    reacted(fake, message["ts"])
+    assert (site.hits("/harbour-61"), site.hits("/harbour-62")) == (1, 0)

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot.links.store import LinkQueue, SharedLink
 from bot.slack.replies import react
 from index import Index
-from intake.adding import AddResult, add_urls
+from intake.adding import NOT_TRIED, AddResult, add_urls
 from intake.fetch import FetchSettings, redact
 
 log = logging.getLogger("newsbot.links")
@@ -81,8 +81,8 @@ class LinkCollector:
 
     def _record(self, link: SharedLink, result: AddResult | None) -> None:
         shown = redact(link.url)
-        if result is None:
-            self.queue.retry_later(link, "no result")
+        if result is None or result.reason == NOT_TRIED:  # the process is stopping: another one (or the next) tries
+            self.queue.release(link)
         elif result.ok or result.duplicate:
             self.queue.finish(link, "indexed")
             react(self.client, link.channel, link.message_ts, INDEXED_REACTION, add=True)

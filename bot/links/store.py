@@ -138,6 +138,11 @@ class LinkQueue(StateTables):
                          (reason, self.clock() + wait, link.id))
         return True
 
+    def release(self, link: SharedLink) -> None:
+        """Put back a link this process claimed but did not try (it is stopping): the attempt does not count."""
+        with self._conn() as conn:
+            conn.execute("UPDATE shared_links SET state = 'queued', attempts = attempts - 1 WHERE id = ?", (link.id,))
+
     def counts(self, channel: str | None = None) -> dict[str, int]:
         """How many links are in each state (of one channel, or all)."""
         where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())

@@ -1,7 +1,8 @@
 """Links people share in a channel that collects them (`/news collect on`): queued for the collector
 (`bot.links.collector`), which fetches, indexes and marks them. Nothing is posted in the channel.
 
-A message's links are queued once: Slack's re-delivery, an unfurl (`message_changed` with the same links) and
+`link_shared` events (which Slack sends only for the domains an app registers for unfurling) are read the same
+way. A message's links are queued once: Slack's re-delivery, an unfurl (`message_changed` with the same links) and
 an edit that keeps a link add nothing; an edit that adds a link queues only that one. Bots' messages (this one's
 answers included) and the bot's DMs are never collected.
 """
@@ -12,7 +13,7 @@ import logging
 
 from slack_bolt import App
 
-from bot.links.found import links_in
+from bot.links.found import MAX_LINKS, links_in
 from bot.slack.listeners.events import ack_now
 from bot.slack.questions import is_persons
 from bot.slack.services import Services
@@ -55,7 +56,22 @@ class LinkSharing:
                      added, len(urls), channel)
 
 
+    def queue_link_shared(self, event: dict) -> None:
+        """`link_shared` (sent only for an app's registered unfurl domains): its links, as a message's would be.
+        Links still in the composer (`source: composer`) are not shared yet."""
+        channel, ts, links = event.get("channel"), event.get("message_ts"), event.get("links")
+        if event.get("source") == "composer" or not isinstance(channel, str) or not isinstance(ts, str):
+            return
+        if not isinstance(links, list) or self.services.collecting.get(channel) is None:
+            return
+        found = links_in({"blocks": [{"type": "rich_text", "elements": [
+            {"type": "link", "url": link.get("url")} for link in links[:MAX_LINKS] if isinstance(link, dict)]}]})
+        if found:
+            self.services.links.add(channel, ts, list(dict.fromkeys(clean_url(url) for url in found)))
+
+
 def register(app: App, services: Services) -> None:
-    """Channel messages with links (before `events`' catch-all for other messages)."""
+    """Channel messages with links, and `link_shared` (before `events`' catch-all for other messages)."""
     sharing = LinkSharing(services)
     app.event("message", matchers=[has_shared_links])(ack=ack_now, lazy=[sharing.queue])
+    app.event("link_shared")(ack=ack_now, lazy=[sharing.queue_link_shared])
