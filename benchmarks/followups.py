@@ -1,5 +1,6 @@
 """Follow-up questions in a thread: top-3 accuracy of the follow-up alone and read with the earlier
-question, at several context weights, on the seed articles and on RealTimeQA 2022 (`followup_pairs.jsonl`).
+question, at several context weights, then with the reader reading a follow-up in several ways, on the seed
+articles and on RealTimeQA 2022 (`followup_pairs.jsonl`).
 
 A pair is answered when one of the top 3 quotes holds its answer phrase (case-insensitive, on word
 boundaries) and, on RealTimeQA, comes from one of the question's relevant articles (an article folded
@@ -20,27 +21,31 @@ sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
 
-from index import Context, Embedder, Index, Settings  # noqa: E402
+from index import Context, Index, Ranking, Settings  # noqa: E402
 from index.answering.evaluate import EvalQuestion, load_questions  # noqa: E402
+from index.answering.ranking import DEFAULT_RANKING, UNREAD_RANKING  # noqa: E402
 from index.questions.context import CONTEXT_WEIGHT  # noqa: E402
 
 PAIRS = Path(__file__).with_name("followup_pairs.jsonl")
 WEIGHTS = (0.25, 0.35, 0.5, 0.75, 1.0)  # of the earlier question, relative to the follow-up
 
 
-def answered(index: Index, pair: dict, context: Context | None, asked) -> bool:
+READER_ROWS = {"the reader (default)": DEFAULT_RANKING, "without the reader": UNREAD_RANKING}
+
+
+def answered(index: Index, pair: dict, context: Context | None, asked, ranking: Ranking = DEFAULT_RANKING) -> bool:
     """Whether one of the top 3 quotes is a hit by the benchmark's rule (`EvalQuestion.is_hit`)."""
-    result = index.search(pair["followup"], k=3, asked=asked, context=context or Context())
+    result = index.search(pair["followup"], k=3, asked=asked, context=context or Context(), ranking=ranking)
     wanted = EvalQuestion(pair["followup"], pair["answer"], frozenset(pair.get("relevant_article_ids") or ()))
     return any(wanted.is_hit(answer) for answer in result.answers)
 
 
 def main() -> int:
     pairs = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
-    embedder = Embedder()
-    bench = open_bench_index(embedder)
+    bench = open_bench_index()
     if bench is None:
         return 1
+    embedder = bench.embedder
     asked_on = {q.id: q.asked for q in load_questions(BENCH / "questions.jsonl")}
     with tempfile.TemporaryDirectory() as folder:
         seeds = Index.open(settings=Settings(index_dir=Path(folder), articles_dir=ROOT / "seeds"), embedder=embedder,
@@ -61,6 +66,15 @@ def main() -> int:
             total = sum(hits.values())
             print(f"| {label} | {hits['seeds'] / counts['seeds']:.2f} | {hits['rtqa-2022'] / counts['rtqa-2022']:.2f} "
                   f"| {total / len(pairs):.2f} |")
+        print(f"\n| the reader on a follow-up (context weight {CONTEXT_WEIGHT}) | seeds (12) | RealTimeQA 2022 (12) | all (24) |")
+        print("|---|---|---|---|")
+        for label, ranking in READER_ROWS.items():
+            hits = {"seeds": 0, "rtqa-2022": 0}
+            for pair in pairs:
+                context = Context(earlier=(pair["earlier"],))
+                hits[pair["corpus"]] += answered(corpora[pair["corpus"]], pair, context, asked_on.get(pair.get("question_id")), ranking)
+            print(f"| {label} | {hits['seeds'] / counts['seeds']:.2f} | {hits['rtqa-2022'] / counts['rtqa-2022']:.2f} "
+                  f"| {sum(hits.values()) / len(pairs):.2f} |")
     return 0
 
 
