@@ -114,8 +114,20 @@ def thread_count(bot: BotProcess) -> int:
     return int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1))
 
 
-def open_fds(bot: BotProcess) -> int:
-    return len(os.listdir(f"/proc/{bot.process.pid}/fd"))
+def sockets(targets: list[str]) -> int:
+    return sum(target.startswith("socket:") for target in targets)
+
+
+def fd_targets(bot: BotProcess) -> list[str]:
+    """What each open file descriptor of the bot points at (for a failing assertion's message)."""
+    folder = f"/proc/{bot.process.pid}/fd"
+    targets = []
+    for name in os.listdir(folder):
+        try:
+            targets.append(os.readlink(f"{folder}/{name}"))
+        except OSError:
+            pass  # closed while listed
+    return targets
 
 
 @dataclass
@@ -350,14 +362,16 @@ def test_a_request_sent_slowly_is_cut_off_at_the_timeout(bot):
 
 def test_a_flood_of_one_byte_connections_does_not_delay_healthz_or_slack(bot, slack, fake):
     """The review's attack: connections that send one byte, reopened as fast as they are closed, past every cap."""
-    before, fds = len(bot.log()), open_fds(bot)
+    before, fds = len(bot.log()), fd_targets(bot)
     with Attack(bot.port, count=MAX_CONNECTIONS + 50, first=b"P") as attack:
         assert_prompt(bot, slack, fake, rounds=int(2 * HTTP_TIMEOUT / 0.3) + 1)
         assert thread_count(bot) < 100, "one-byte connections must not each hold a thread"
     assert sum(seconds < HTTP_TIMEOUT / 2 for seconds, _ in attack.lives) > 50, "the oldest should make room"
     assert_prompt(bot, slack, fake, rounds=1)
     time.sleep(HTTP_TIMEOUT + 1.5)
-    assert open_fds(bot) <= fds + 5, "the server should close every connection it no longer serves"
+    after = fd_targets(bot)
+    # Sockets only: each thread that has searched keeps its SQLite connection (bounded by the thread pools).
+    assert sockets(after) <= sockets(fds) + 5, f"the server should close every connection it no longer serves: {sorted(after)}"
     assert_quiet(log_since(bot, before))
 
 
