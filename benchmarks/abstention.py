@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_index import BENCH, open_bench_index  # noqa: E402
 
-from index import Embedder, Index, Settings  # noqa: E402
+from index import Index, Settings  # noqa: E402
 from index.answering.evaluate import load_questions  # noqa: E402
 from index.quotes.results import DEFAULT_FLOORS, Evidence, Floors  # noqa: E402
 
@@ -45,16 +45,16 @@ def evidence(index: Index, questions: list[tuple[str, object]]) -> list[Evidence
 
 
 def main() -> int:
-    embedder = Embedder()
+    bench = open_bench_index()
+    if bench is None:
+        return 1
+    embedder = bench.embedder
     with tempfile.TemporaryDirectory() as tmp:
         seeds = Index.open(settings=Settings(index_dir=Path(tmp), articles_dir=ROOT / "seeds"), embedder=embedder, log=lambda m: None)
         seeds.update(progress=False)
         labelled = load_questions(ROOT / "tests" / "data" / "seed_questions.jsonl")
         seed_answerable = evidence(seeds, [(q.question, None) for q in labelled if not q.off_topic])
         seed_off_topic = evidence(seeds, [(q.question, None) for q in labelled if q.off_topic])
-    bench = open_bench_index(embedder)
-    if bench is None:
-        return 1
     rtqa = evidence(bench, [(q.question, q.asked) for q in load_questions(BENCH / "questions.jsonl")])
     off_topic_lines = [line for line in (ROOT / "benchmarks" / "off_topic.txt").read_text().splitlines() if line.strip()]
     off_topic = evidence(bench, [(line, None) for line in off_topic_lines])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
@@ -22,6 +23,12 @@ from index.text.keywords import clear_caches  # noqa: E402
 T = TypeVar("T")
 BENCH = ROOT.parent / "shared" / "bench" / "rtqa-2022"
 BENCH_INDEX = ROOT / ".bench" / "rtqa-2022"
+BENCH_SETTINGS = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz")
+
+
+def bench_embedder() -> Embedder:
+    """The embedding model the benchmark index was built with (what its questions must be embedded with)."""
+    return Index.open(settings=BENCH_SETTINGS, log=lambda m: None).embedder
 
 
 def open_bench_index(embedder: Embedder | None = None, cross_encoder: CrossEncoder | None = None) -> Index | None:
@@ -29,8 +36,7 @@ def open_bench_index(embedder: Embedder | None = None, cross_encoder: CrossEncod
 
     Without an `embedder`, the index's own choice (a new index: int8 ONNX, as a user's new index).
     """
-    settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz")
-    index = Index.open(settings=settings, embedder=embedder, cross_encoder=cross_encoder, log=lambda m: None)
+    index = Index.open(settings=BENCH_SETTINGS, embedder=embedder, cross_encoder=cross_encoder, log=lambda m: None)
     if not index.exists():
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
         return None
@@ -97,7 +103,9 @@ class CachedReader(CrossEncoder):
     def save(self) -> None:
         """Write the readings added since loading (atomically: a killed run keeps the previous file)."""
         if self.added:
-            tmp = self.path.with_suffix(".tmp")
+            if self.path.exists():  # another benchmark may have saved readings since: keep theirs too
+                self.cache = {**pickle.loads(self.path.read_bytes()), **self.cache}
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(pickle.dumps(self.cache))
             tmp.replace(self.path)
             self.added = 0

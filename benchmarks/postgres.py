@@ -22,10 +22,10 @@ import time
 import warnings
 from pathlib import Path
 
-from bench_index import BENCH, BENCH_INDEX  # (also puts the project on the path)
+from bench_index import BENCH, BENCH_INDEX, bench_embedder  # (also puts the project on the path)
 from rtqa import CONFIGURATIONS
 
-from index import Embedder, Index, Settings
+from index import Index, Settings
 from index.answering.evaluate import evaluate, format_table, load_questions
 from index.engines.migrate import migrate
 from index.engines.postgres.schema import upgrade
@@ -81,7 +81,7 @@ def one_new_article(index: Index, folder: Path) -> float:
 
 
 def main() -> int:
-    embedder = Embedder()
+    embedder = bench_embedder()
     folder_settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz")
     if not Index.open(settings=folder_settings, embedder=embedder, log=lambda m: None).exists():
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)

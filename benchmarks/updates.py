@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_index import BENCH, BENCH_INDEX  # noqa: E402
+from bench_index import BENCH, BENCH_INDEX, bench_embedder  # noqa: E402
 
 import index.engines.folder.generations.building as generation_files  # noqa: E402
-from index import Embedder, Index, Settings  # noqa: E402
+from index import Index, Settings  # noqa: E402
 from index.answering.evaluate import evaluate, format_table, load_questions  # noqa: E402
 from index.engines.folder.store import Store  # noqa: E402
 
@@ -66,7 +66,7 @@ def main() -> int:
     if not (BENCH_INDEX / "newsbot.sqlite").exists():
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
         return 1
-    embedder = Embedder()
+    embedder = bench_embedder()
     with tempfile.TemporaryDirectory(dir=ROOT / ".bench") as scratch:
         folder = Path(scratch)
         (folder / "index").mkdir()
@@ -108,7 +108,7 @@ def main() -> int:
 
 def evaluate_both(delta_index: Path) -> None:
     """The 449 questions on the benchmark index (built in full) and on `delta_index`, interleaved runs."""
-    embedder = Embedder()
+    embedder = bench_embedder()
     questions = load_questions(BENCH / "questions.jsonl")
     full = Index.open(settings=Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz"),
                       embedder=embedder, log=lambda m: None)
