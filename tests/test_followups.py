@@ -74,6 +74,15 @@ def test_context_moves_the_ranking_toward_the_earlier_topic(index):
     assert nato and all(scores[s] - scores["Town Crier"] > scores_alone[s] - scores_alone["Town Crier"] for s in nato)
 
 
+@pytest.mark.parametrize("question", ["What is the capital of Australia?", "How do I install Python on Windows?"])
+def test_an_off_topic_question_in_a_thread_is_refused_as_it_would_be_alone(index, question):
+    # The thread's earlier words lift its passages in the first stage; the reader, reading the new question as
+    # asked, is what refuses (its follow-up floor sits between the two kinds, benchmarks/followups.py).
+    assert index.search(question, k=3).abstained
+    followed = index.search(question, k=3, context=Context(earlier=(NATO_QUESTION,)))
+    assert followed.abstained and followed.evidence.follow_up and followed.evidence.best_reading < -7
+
+
 def test_seed_follow_up_pairs_are_answered_with_context(tmp_path, embedder):
     seeds = make_index(tmp_path, embedder)
     seeds.update(progress=False)

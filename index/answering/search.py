@@ -212,19 +212,19 @@ class Searcher:
         asked = question_words(read.all_text)
         ranked = rescore(files, query, candidates, weights, top, ranking, asked)
         # The reader reads the question as asked: joined with a thread's earlier questions, a change of topic was
-        # read as the earlier one. Its veto was calibrated on questions that stand alone, which a follow-up ("why
-        # were they kicked out?") is not: there answerability rests on the ranking's own evidence (follow-ups
-        # 0.79 -> 0.92 top-3, benchmarks/followups.py).
+        # read as the earlier one. A follow-up ("why were they kicked out?") reads lower than a question that
+        # stands alone, so its veto has its own floor (`Floors.follow_up_reading`; benchmarks/followups.py).
         ranked = self.reranker.rerank(read.text, ranked, ranking, asked)
-        vetoing = [] if read.earlier else ranked[: ranking.rerank]
+        read_ones = ranked[: ranking.rerank]
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
             sentence=max(c.sentence_dense for c in ranked[:top]),
             lexical=max(c.match for c in ranked[:top]),
             known=known,
             indexed_sentences=len(files.sentences),
-            reading=max((c.reading for c in vetoing if c.reading is not None), default=None),
-            sentence_reading=max((max(c.sentence_readings) for c in vetoing if c.sentence_readings), default=None),
+            reading=max((c.reading for c in read_ones if c.reading is not None), default=None),
+            sentence_reading=max((max(c.sentence_readings) for c in read_ones if c.sentence_readings), default=None),
+            follow_up=bool(read.earlier),
         )
         if not evidence.answerable():
             return SearchResult(question, True, [], articles, evidence, reading)
