@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from websites import Site, numbered_story
 
 from bot.config import CollectLimits
-from bot.links.collector import LinkCollector, worth_fetching
+from bot.links.collector import LinkCollector, collecting_fetch_settings, worth_fetching
 from bot.links.found import MAX_LINKS, links_in
 from bot.links.store import FETCH_TIMEOUT, MAX_ATTEMPTS, CollectingChannels, LinkQueue
 from bot.slack.message_question import question_about, slug_words
@@ -141,6 +141,38 @@ def test_a_link_claimed_by_a_process_that_died_is_claimed_again_and_failures_are
     last = queue.claim()[0]
     assert last.attempts == MAX_ATTEMPTS and not queue.retry_later(last, "timed out")
     assert queue.counts() == {"failed": 1}
+
+
+def test_a_link_that_kills_every_process_fetching_it_is_given_up_after_its_attempts(queues):
+    queue = queues()
+    queue.add("C1", "1.1", ["https://a.example/poison"])
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        (link,) = queue.claim()
+        assert link.attempts == attempt
+        queues.clock.now += FETCH_TIMEOUT + 1  # the process died mid-fetch: no finish, no retry_later
+    assert queue.claim() == [] and queue.counts() == {"failed": 1}
+
+
+def test_turning_collecting_off_drops_the_links_still_waiting(tmp_path, embedder, engine_settings):
+    index = make_index(tmp_path, embedder, **engine_settings)
+    channels, queue = CollectingChannels(index), LinkQueue(index, CollectLimits(per_minute=1))
+    channels.set("C1", True, "U0ADMIN")
+    channels.set("C2", True, "U0ADMIN")
+    queue.add("C1", "1.1", ["https://a.example/1", "https://a.example/2"])
+    queue.add("C2", "2.1", ["https://b.example/1"])
+    fetching = queue.claim(limit=10)
+    assert [link.channel for link in fetching] == ["C1", "C2"]
+    assert channels.set("C1", False, "U0ADMIN")
+    assert queue.counts("C1") == {"fetching": 1, "skipped": 1}, "the link being fetched finishes; the waiting one goes"
+    assert queue.counts("C2") == {"fetching": 1}
+
+
+def test_collected_links_reach_private_addresses_only_with_their_own_setting(monkeypatch):
+    monkeypatch.setenv("NEWSBOT_ALLOW_PRIVATE_URLS", "1")  # an admin's /news add of intranet pages
+    monkeypatch.delenv("NEWSBOT_COLLECT_PRIVATE_URLS", raising=False)
+    assert FetchSettings.from_env().allow_private and not collecting_fetch_settings().allow_private
+    monkeypatch.setenv("NEWSBOT_COLLECT_PRIVATE_URLS", "1")
+    assert collecting_fetch_settings().allow_private
 
 
 def test_collecting_channels_are_switched_on_and_off(tmp_path, embedder, engine_settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from botkit import (
@@ -52,7 +53,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def bot(corpus, fake, tmp_path_factory):
-    process = BotProcess(corpus, fake, tmp_path_factory.mktemp("bot"), NEWSBOT_ALLOW_PRIVATE_URLS="1",
+    process = BotProcess(corpus, fake, tmp_path_factory.mktemp("bot"), NEWSBOT_COLLECT_PRIVATE_URLS="1",
                          NEWSBOT_COLLECT_INTERVAL="0.3")
     with process.running():
         yield process
@@ -346,7 +347,7 @@ def test_a_page_that_is_not_an_article_gets_no_reaction(slack, fake, site):
 
 def test_two_serve_processes_collect_a_link_once(slack, fake, site, bot, corpus, tmp_path):
     collect_on(slack, fake)
-    second = BotProcess(corpus, fake, tmp_path, NEWSBOT_ALLOW_PRIVATE_URLS="1", NEWSBOT_COLLECT_INTERVAL="0.3")
+    second = BotProcess(corpus, fake, tmp_path, NEWSBOT_COLLECT_PRIVATE_URLS="1", NEWSBOT_COLLECT_INTERVAL="0.3")
     with second.running():
         other = SlackSender(second.url, fake)
         url = site.article("/harbour-51", numbered_story(51))
@@ -377,6 +378,10 @@ def test_a_link_shared_event_is_collected_like_the_message_and_one_still_in_the_
               "message_ts": message["ts"], "unfurl_id": f"{LINKS}.{message['ts']}.x", "source": "conversations_history",
               "links": [{"domain": "127.0.0.1", "url": url}], "event_ts": next_ts()}
     assert slack.event(shared).status == 200
+    reacted(fake, message["ts"])  # from link_shared alone: the message event has not come
     assert slack.event(message).status == 200  # the same link, from the message event too: queued once
-    reacted(fake, message["ts"])
-    assert (site.hits("/harbour-61"), site.hits("/harbour-62")) == (1, 0)
+    own = dict(shared, user=BOT_USER_ID, message_ts=next_ts(), event_ts=next_ts(),
+               links=[{"domain": "127.0.0.1", "url": site.article("/harbour-63", numbered_story(63))}])
+    assert slack.event(own).status == 200  # a link in the bot's own message
+    time.sleep(1.5)  # several collector ticks
+    assert (site.hits("/harbour-61"), site.hits("/harbour-62"), site.hits("/harbour-63")) == (1, 0, 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -18,6 +19,7 @@ from slack_sdk import WebClient
 from bot.links.store import LinkQueue, SharedLink
 from bot.slack.replies import react
 from index import Index
+from index.settings import flag_env
 from intake.adding import NOT_TRIED, AddResult, add_urls
 from intake.fetch import FetchSettings, redact
 
@@ -26,6 +28,13 @@ log = logging.getLogger("newsbot.links")
 INDEXED_REACTION = "newspaper"
 BATCH = 10  # links fetched and indexed in one update
 SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")  # permalinks and files: never a news article
+
+
+def collecting_fetch_settings() -> FetchSettings:
+    """`/news add`'s fetch settings, except that private addresses are refused unless
+    NEWSBOT_COLLECT_PRIVATE_URLS=1: anyone in a collecting channel can share a link, so the intranet permission
+    an admin gives `/news add` and feeds (NEWSBOT_ALLOW_PRIVATE_URLS) does not reach it."""
+    return replace(FetchSettings.from_env(), allow_private=flag_env("NEWSBOT_COLLECT_PRIVATE_URLS"))
 
 
 def worth_fetching(url: str, public_url: str | None) -> bool:
@@ -45,7 +54,7 @@ class LinkCollector:
         self.index = index
         self.queue = queue
         self.client = client
-        self.settings = settings or FetchSettings.from_env()
+        self.settings = settings or collecting_fetch_settings()
         self.stopping = threading.Event()
 
     def tick(self) -> int:

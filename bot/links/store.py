@@ -46,9 +46,15 @@ class CollectingChannels(StateTables):
         return (row[0], row[1]) if row else None
 
     def set(self, channel: str, on: bool, user: str | None) -> bool:
-        """Turn collecting on or off; whether that changed anything."""
-        with self._conn() as conn:
+        """Turn collecting on or off (off also drops the channel's links still waiting: an admin may turn it off
+        because of what is being shared); whether that changed anything."""
+        with self._conn() as conn, conn.write():
             if not on:
+                conn.execute(
+                    """UPDATE shared_links SET state = 'skipped', reason = 'collecting was turned off', done_at = ?
+                       WHERE channel = ? AND state = 'queued'""",
+                    (time.time(), channel),
+                )
                 return conn.execute("DELETE FROM collect_channels WHERE channel = ?", (channel,)).rowcount > 0
             return conn.execute(
                 """INSERT INTO collect_channels(channel, set_by, set_at) VALUES (?, ?, ?)
@@ -97,6 +103,13 @@ class LinkQueue(StateTables):
         with self._conn() as conn, conn.write():
             conn.execute("DELETE FROM shared_links WHERE state NOT IN ('queued', 'fetching') AND done_at < ?",
                          (now - KEEP_DONE,))
+            # A fetch that never finished (the process died or hung on it) is tried again, but not forever: a
+            # page that kills the process each time would otherwise be claimed every FETCH_TIMEOUT.
+            conn.execute(
+                """UPDATE shared_links SET state = 'failed', reason = 'the fetch never finished', done_at = ?
+                   WHERE state = 'fetching' AND claimed_at < ? AND attempts >= ?""",
+                (now, stale, MAX_ATTEMPTS),
+            )
             busy = {row[0] for row in conn.execute(
                 "SELECT url FROM shared_links WHERE state = 'fetching' AND claimed_at >= ?", (stale,))}
             recent: dict[str, int] = dict(conn.execute(

@@ -56,11 +56,13 @@ class LinkSharing:
                      added, len(urls), channel)
 
 
-    def queue_link_shared(self, event: dict) -> None:
+    def queue_link_shared(self, event: dict, context: dict) -> None:
         """`link_shared` (sent only for an app's registered unfurl domains): its links, as a message's would be.
-        Links still in the composer (`source: composer`) are not shared yet."""
+        Links still in the composer (`source: composer`) are not shared yet, and the bot's own are never taken."""
         channel, ts, links = event.get("channel"), event.get("message_ts"), event.get("links")
         if event.get("source") == "composer" or not isinstance(channel, str) or not isinstance(ts, str):
+            return
+        if event.get("user") == context.get("bot_user_id"):
             return
         if not isinstance(links, list) or self.services.collecting.get(channel) is None:
             return
