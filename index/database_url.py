@@ -15,16 +15,37 @@ SCHEMES = ("postgresql://", "postgres://")
 MAX_SHOWN_CHARS = 200  # of a setting echoed in a message: a pasted megabyte is not repeated into every log
 # `password=value` in a connection string or a URL's query (a quoted value as libpq writes one), and the
 # password of `user:password@` wherever it stands (greedy: a password may hold an @).
-_PASSWORD_PARAM = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;,]*)")
-_USERINFO = re.compile(r"([^\s/:@'\"]+:)[^\s/'\"]*@")
+# An unquoted value runs to whitespace or the next query parameter, a backslash escaping the next character.
+_PASSWORD_PARAM = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\"[^\"]*\"|(?:[^\s&\\]|\\.)*)")
+_USERINFO = re.compile(r"([^\s/:@'\"]*:)[^\s/'\"]*@")
 
 
 def secrets_in(setting: str) -> set[str]:
-    """Every password `setting` holds, as written and percent-decoded (libpq may quote either)."""
-    found = {m.group(2).strip("'\"") for m in _PASSWORD_PARAM.finditer(setting)}
-    found |= {m.group(0)[len(m.group(1)) : -1] for m in _USERINFO.finditer(setting)}
+    """Every password `setting` holds, as written and percent-decoded (libpq may quote either; it decodes a
+    query parameter's name too, so `?pass%77ord=` is a password)."""
+    found: set[str] = set()
+    for form in {setting, unquote(setting)}:
+        found |= {m.group(2).strip("'\"") for m in _PASSWORD_PARAM.finditer(form)}
+        found |= {m.group(0)[len(m.group(1)) : -1] for m in _USERINFO.finditer(form)}
+        # user:password@ as libpq reads it: whatever stands between the scheme (if any) and the last @, after
+        # the first colon; spaces, quotes and slashes included (over-hiding a port is better than a password).
+        head = form.split("://", 1)[1] if "://" in form else form
+        if "@" in head and ":" in head[: head.rfind("@")]:
+            found.add(head[: head.rfind("@")].split(":", 1)[1])
+    found |= _parsed_password(setting)
     found |= {unquote(secret) for secret in found}
-    return {secret for secret in found if secret}
+    return {secret.strip() for secret in found if secret.strip()}
+
+
+def _parsed_password(setting: str) -> set[str]:
+    """The password libpq itself reads from `setting` (nothing when it cannot parse it)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(setting).get("password")
+    except Exception:  # unparsable: the patterns above are all there is
+        return set()
+    return {str(password)} if password else set()
 
 
 def redacted(text: str, setting: str | None = None) -> str:

@@ -224,6 +224,16 @@ def test_votes_scopes_follows_and_digests_land_in_the_shared_database(tmp_path, 
         ("postgresql://newsbot:hun:ter2@db.internal/news", "postgresql://newsbot:***@db.internal/news"),
         ("postgresql://db.internal/news?password=hunter2&sslmode=require", "postgresql://db.internal/news?password=***&sslmode=require"),
         ("postgresql://newsbot@db.internal/news", "postgresql://newsbot@db.internal/news"),
+        # forms a review found leaking: spaces, quotes and slashes in the password, an empty user, separators
+        # inside a parameter's value, an escaped space, an encoded parameter name
+        ("postgresql://u:pa ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:pa'ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:pa/ssword@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://:secretpw@h/db", "postgresql://:***@h/db"),
+        ("postgresql://h/db?password=x1;y2", "postgresql://h/db?password=***"),
+        ("host=h password=abc,def123 dbname=d", "host=h password=*** dbname=d"),
+        ("host=h password=a\\ bcdefg dbname=d", "host=h password=*** dbname=d"),
+        ("postgresql://h/db?pass%77ord=secretpw", "postgresql://h/db?pass%77ord=***"),
     ],
 )
 def test_a_password_never_shows(url, shown):
