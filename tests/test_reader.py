@@ -88,6 +88,34 @@ def test_a_changed_byte_is_refused_in_one_line_and_answers_fall_back(tmp_path, e
     assert index.stats().reader == index.reader_status()
 
 
+class FailingReader(CrossEncoder):
+    """The real reader whose runtime fails on the first batch it runs (a foreign runtime, a bad input)."""
+
+    def _run(self, encodings):
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code\nsecond line")
+
+
+def test_a_reader_that_fails_while_reading_leaves_the_answer_to_the_ranking(tmp_path, embedder, caplog):
+    index = make_index(tmp_path, embedder, cross_encoder=FailingReader())
+    index.update(progress=False)
+    result = index.search(NATO_QUESTION)
+    assert result.answers and not result.abstained and result.evidence.reading is None
+    assert _shown(result) == _shown(index.search(NATO_QUESTION, ranking=UNREAD_RANKING))
+    failed = [r.getMessage() for r in caplog.records if "the reader failed" in r.getMessage()]
+    assert failed and "\n" not in failed[0] and "RuntimeError" in failed[0]
+
+
+def test_an_unreadable_model_file_is_one_line(tmp_path, monkeypatch):
+    files = _copied_files(tmp_path)
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("index.models.wheel_files.sha256", unreadable)
+    with pytest.raises(ReaderUnavailable, match="cannot read .*model.onnx: Permission denied"):
+        CrossEncoder(files=files).load()
+
+
 def test_a_missing_package_is_one_line(monkeypatch):
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)

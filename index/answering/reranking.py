@@ -140,4 +140,11 @@ class Reranker:
             if not ready:
                 log.warning("the reader was busy for %.0f s; answered with the ranking alone", self.wait)
                 return ranked
-            return rerank(self.cross_encoder, question, ranked, ranking, asked)
+            try:
+                return rerank(self.cross_encoder, question, ranked, ranking, asked)
+            except Exception as exc:  # the runtime failing on one input must not fail the question
+                log.warning("the reader failed (%s: %s); answered with the ranking alone", type(exc).__name__,
+                            str(exc).splitlines()[0][:200] if str(exc) else "")
+                for cand in ranked:
+                    cand.reading, cand.sentence_readings = None, None
+                return ranked

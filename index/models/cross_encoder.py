@@ -75,13 +75,13 @@ class CrossEncoder:
             if self._session is not None:
                 return
             files = verified(self._files or model_files())
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self._threads
             try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.intra_op_num_threads = self._threads
                 tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
                 session = ort.InferenceSession(str(files["model.onnx"]), options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # a file that passed its digest cannot fail here, but a foreign runtime can

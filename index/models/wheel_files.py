@@ -35,18 +35,29 @@ def locate(folder: str, names: list[str]) -> dict[str, Path]:
     for name in names:
         entry = listed.get(folder + name)
         path = Path(entry.locate()) if entry is not None else None
-        if path is None or not path.is_file():
+        if path is None or not _is_file(path):
             raise WheelFileError(f"{name} is missing from {DISTRIBUTION} {distribution.version} ({folder})")
         found[name] = path
     return found
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be read: as good as missing
+        return False
 
 
 def verified(files: dict[str, Path], digests: dict[str, str]) -> dict[str, Path]:
     """`files` when each has its pinned SHA-256, else `WheelFileError` naming the first that does not."""
     for name, digest in digests.items():
         path = files.get(name)
-        if path is None or not path.is_file():
+        if path is None or not _is_file(path):
             raise WheelFileError(f"{name} is missing")
-        if sha256(path) != digest:
+        try:
+            actual = sha256(path)
+        except OSError as exc:  # unreadable (permissions, a disk error): unusable, said in one line
+            raise WheelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if actual != digest:
             raise WheelFileError(f"{path} is not the file newsbot pins (its SHA-256 differs); reinstall {DISTRIBUTION}=={VERSION}")
     return files
