@@ -11,8 +11,9 @@ from fakeslack import FakeSlack
 from slack_sdk import WebClient
 
 from bot.follows.store import FollowStore
-from bot.follows.worker import FollowWorker
+from bot.follows.worker import FollowWorker, worth_posting
 from bot.state.scopes import Scopes
+from index import Evidence
 
 CHANNEL = "C0MATCH"
 NATO_FOLLOW = "NATO expels Russian diplomats"
@@ -124,3 +125,12 @@ def test_the_same_question_followed_in_two_channels_is_searched_once_per_update(
     worker.tick()
     assert len(searched) == 1
     assert {c.params["channel"] for c in fake.calls("chat.postMessage")} == {"C0ONE", "C0TWO", "C0THREE", "C0FOUR"}
+
+
+def test_an_answer_the_reader_did_not_read_is_not_posted_when_the_search_was_read():
+    # Folding can bring up answers from past the reader's depth; they must not pass on the ranking's word alone.
+    strong = dict(passage=0.7, sentence=0.7, lexical=1.0, known=1.0, indexed_sentences=60)
+    assert worth_posting(Evidence(**strong, reading=3.0), read=True)
+    assert not worth_posting(Evidence(**strong, reading=-1.0), read=True), "read, and not as an answer"
+    assert not worth_posting(Evidence(**strong), read=True), "not read, though the search was"
+    assert worth_posting(Evidence(**strong), read=False), "the reader off or busy: the ranking decides"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from slack_sdk import WebClient
@@ -13,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digests.blocks import digest_message
 from bot.digests.store import Digest, DigestStore
-from bot.follows.worker import worth_posting
+from bot.follows.worker import was_read, worth_posting
 from bot.slack.replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
 from bot.state.scopes import Scopes
-from index import Context, FilterError, Index, Story
+from index import DEFAULT_RANKING, Context, FilterError, Index, Story
 from index.questions import read_scope
 
 log = logging.getLogger("newsbot.digests")
@@ -26,6 +27,7 @@ MAX_ARRIVALS = 1_000_000  # arrivals read for one digest (ids only)
 MAX_ARTICLES = 5_000  # the newest of them grouped into stories (grouping compares each with every story)
 RETRY_AFTER = 300.0  # seconds before a digest that failed to post is tried again
 TOPIC_ANSWERS = 100  # answers a topic search may keep as the digest's articles
+TOPIC_RANKING = replace(DEFAULT_RANKING, rerank=TOPIC_ANSWERS)  # each read (a few seconds, once a digest)
 
 
 class DigestSender:
@@ -96,15 +98,15 @@ class DigestSender:
             return arrived
         context = Context(scope=self.scopes.filters(digest.channel), articles=frozenset(arrived))
         try:
-            result = self.index.search(digest.topic, k=TOPIC_ANSWERS, context=context)
+            result = self.index.search(digest.topic, k=TOPIC_ANSWERS, ranking=TOPIC_RANKING, context=context)
         except FilterError as exc:
             log.warning("the digest topic of %s cannot be searched: %s", digest.channel, exc)
             return set()
         if result.abstained:
             return set()
-        keep = set()
+        keep, read = set(), was_read(result)
         for answer in result.answers:
-            if worth_posting(answer.evidence):
+            if worth_posting(answer.evidence, read=read):
                 keep |= {answer.article.id, *(a.id for a in answer.also_in)}
         return keep
 

@@ -164,12 +164,20 @@ class FollowWorker:
             log.warning("follow #%d: paused (%s); could not tell its creator: %s", follow.id, reason, slack_error(exc))
 
 
-def worth_posting(evidence: Evidence | None, reading_floor: float = FOLLOW_READING) -> bool:
+def worth_posting(evidence: Evidence | None, reading_floor: float = FOLLOW_READING, read: bool = False) -> bool:
     """Whether an answer is news for a follow (or a digest topic): it answers, it is about the follow's words, and
-    the reader (when on) reads it as answering."""
+    the reader reads it as answering. `read`: the search was read (the reader on and not busy), so an answer it
+    did not read (folded up from past its depth) is not posted on the ranking's word alone."""
     if evidence is None or not evidence.answerable() or evidence.lexical < FOLLOW_LEXICAL:
         return False
-    return evidence.reading is None or max(evidence.reading, evidence.sentence_reading or evidence.reading) >= reading_floor
+    if evidence.best_reading is None:
+        return not read
+    return evidence.best_reading >= reading_floor
+
+
+def was_read(result: SearchResult) -> bool:
+    """Whether the reader read this search's best answers (it may be off, unavailable or busy)."""
+    return result.evidence is not None and result.evidence.best_reading is not None
 
 
 def find_stories(
@@ -197,8 +205,9 @@ def find_stories(
         log.warning("follow #%d cannot be matched: %s", follow.id, exc)
         return []
     stories: dict[str, Story] = {}
+    read = was_read(result)
     for answer in [] if result.abstained else result.answers:
-        if not worth_posting(answer.evidence, reading_floor) or answer.article.id in stories:
+        if not worth_posting(answer.evidence, reading_floor, read) or answer.article.id in stories:
             continue
         also = tuple(a.id for a in answer.also_in if a.id != answer.article.id)
         stories[answer.article.id] = Story(answer.article.id, also, follow_blocks.story_message(follow, answer), answer.score)
