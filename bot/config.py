@@ -32,7 +32,7 @@ def _port(override: int | None) -> int:
     raw = str(override) if override is not None else os.environ.get("PORT", "").strip()
     if not raw:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise SettingsError(f"PORT must be a port number from 1 to 65535, got {raw!r}")
     return int(raw)
 

@@ -353,7 +353,7 @@ def _read(
         raise FetchError(f"not a web page: the server sent {shown}, only {' or '.join(accept)} is read")
     limit = f"larger than the {settings.max_bytes:,}-byte limit (NEWSBOT_MAX_PAGE_BYTES)"
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > settings.max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > settings.max_bytes:
         raise FetchError(limit)
     body = bytearray()
     try:

@@ -115,6 +115,13 @@ def test_text_no_database_stores_is_stripped_alike_on_both_engines(tmp_path, emb
     assert follow.question == "grain exports ?from Ukraine"
 
 
+@pytest.mark.parametrize("number", ["²", "#٣", "1²", "9" * 19])
+def test_a_follow_number_that_is_no_plain_number_gets_the_usage_line(tmp_path, embedder, number):
+    commands = FollowCommands(_store(tmp_path, embedder), frozenset())
+    for reply in (commands.unfollow(number, "C0X", "U0ALICE"), commands.resume(number, "C0X", "U0ALICE")):
+        assert "Say which follow to" in reply["text"]
+
+
 # --- PostgreSQL roles without rights ---------------------------------------------------------------------
 
 

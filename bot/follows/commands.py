@@ -86,7 +86,7 @@ class FollowCommands:
     def _own(self, rest: str, channel: str, user: str | None, verb: str) -> Follow | dict:
         """Follow `rest` of this conversation when `user` created it or is an admin; else the reply saying why not."""
         number = rest.lstrip("#")
-        if not number.isdigit() or len(number) > 18:
+        if not (number.isascii() and number.isdigit()) or len(number) > 18:  # "²" is a digit int() refuses
             return blocks.text_message(f"Say which follow to {verb}, e.g. `/news {'unfollow' if verb == 'end' else verb} 3` "
                                        "(`/news following` lists them).")
         follow = self.store.get(int(number))

@@ -33,13 +33,18 @@ def channel_command(text: str) -> tuple[str, str] | None:
     shaped = {
         "follow": True,  # alone, it asks what to follow
         "following": not rest,
-        "unfollow": not rest or rest.lstrip("#").isdigit(),
-        "resume": not rest or rest.lstrip("#").isdigit(),
+        "unfollow": not rest or _is_number(rest.lstrip("#")),
+        "resume": not rest or _is_number(rest.lstrip("#")),
         "digest": not rest or first in ("off", "daily", "weekly"),
         "scope": not rest or first == "off" or _has_filters(rest),
         "collect": rest.lower() in ("", "on", "off"),
     }
     return (word, rest) if shaped[word] else None
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only ("²" and "٣" are digits to str.isdigit, and int() refuses the first)."""
+    return text.isascii() and text.isdigit()
 
 
 def _has_filters(text: str) -> bool:
