@@ -4,7 +4,7 @@
 
 A loaded index and model are some 300,000 long-lived Python objects, and a running bot keeps adding
 its sentence caches; every full collection walks them all. `newsbot serve` freezes what it loaded
-(`bot/readiness.py`), so full collections walk only what questions allocate since. Each mode runs in
+(`bot/web/readiness.py`), so full collections walk only what questions allocate since. Each mode runs in
 its own process over the same index: load (and freeze, where the server does), one pass to read every
 file, then three passes of the 449 questions from cold sentence caches (what a bot meeting new
 questions does), alternating modes.

@@ -1,8 +1,8 @@
 """Where the index is stored: the engines and the protocols they implement.
 
 `folder` (SQLite + FAISS + bm25s in the index folder) and `postgres` (PostgreSQL + pgvector) each implement
-`snapshot.Reader`, `writer.Writer` and `state.StateDatabase`; they share only `common` and never import each
-other. `open_engine` is the one place that chooses between them.
+`snapshot.Reader`, `writer.Writer` and `state.StateDatabase`; they share only those protocol modules, `common`
+and `stored`, and never import each other. `open_engine` is the one place that chooses between them.
 """
 
 from __future__ import annotations
