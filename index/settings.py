@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -64,7 +64,7 @@ class Settings:
     public_url: str | None = None
     embedding_backend: str = DEFAULT_BACKEND  # auto, torch, onnx or onnx-int8 (NEWSBOT_EMBEDDING_BACKEND)
     # postgresql://… shared by every bot process (NEWSBOT_DATABASE_URL); None: the index folder's SQLite.
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may hold a password: never in a repr
     # The reader (a cross-encoder) reorders the best candidates and picks the bold sentence (NEWSBOT_READER=on|off).
     reader: bool = True
 

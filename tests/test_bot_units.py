@@ -17,8 +17,9 @@ from bot.slack.dedupe import EventDeduper
 from bot.slack.listeners.commands import NewsCommand
 from bot.slack.questions import question_from
 from bot.slack.services import Services
+from bot.web.article_page import render_article
 from bot.web.readiness import Readiness
-from index import Answer, ArticleInfo, SearchResult, SettingsError
+from index import Answer, ArticleInfo, SearchResult, Settings, SettingsError, StoredArticle
 from index.quotes.excerpts import Excerpt
 from intake.adding import AddResult
 
@@ -216,3 +217,20 @@ def test_a_loaded_bot_keeps_its_model_and_index_out_of_the_collectors_walks(corp
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_the_article_page_links_its_original_only_without_a_password():
+    text = "NATO expelled eight members of Russia's mission."
+
+    def page(url: str) -> str:
+        info = ArticleInfo("a1", "Expelled", "Reuters", url, "2021-10-06", None)
+        return render_article(StoredArticle(info, text, [(0, len(text))]))
+
+    assert 'href="https://example.com/nato"' in page("https://example.com/nato")
+    shown = page("https://editor:Sup3rSecret@example.com/nato")
+    assert "Sup3rSecret" not in shown and "original article" not in shown
+
+
+def test_settings_never_show_a_database_password_in_their_repr(tmp_path):
+    settings = Settings(tmp_path, tmp_path, database_url="postgresql://newsbot:Sup3rSecret@db/news")
+    assert "Sup3rSecret" not in repr(settings)
