@@ -10,7 +10,7 @@ from conftest import NATO_QUESTION, ROOT, cli_env, make_index, newsbot, write_so
 
 from index import Context, EmptyQuestion, FilterError
 from index.answering.evaluate import EvalQuestion
-from index.questions.context import CONTEXT_WEIGHT, MAX_EARLIER, read_question, read_scope
+from index.questions.context import CONTEXT_WEIGHT, MAX_EARLIER, MAX_QUESTION_CHARS, read_question, read_scope
 
 PAIRS = [json.loads(line) for line in (ROOT / "benchmarks" / "followup_pairs.jsonl").read_text().splitlines()]
 
@@ -30,6 +30,12 @@ def test_a_follow_up_keeps_its_own_words_first_and_the_earlier_ones_below():
     assert read.context_note() == "Read with this thread's earlier question “why did NATO expel the diplomats?”"
     many = read_question("and then?", Context(earlier=tuple(f"question {i}" for i in range(5))))
     assert len(many.earlier_shown) == MAX_EARLIER and many.earlier_shown[-1] == "question 4"
+
+
+def test_an_earlier_question_is_cut_as_a_question_is():
+    long = "why did NATO expel the diplomats " + "and then " * 2000
+    read = read_question("and what did Russia say?", Context(earlier=(long,)))
+    assert len(read.earlier) <= MAX_QUESTION_CHARS and read.earlier.startswith("why did NATO expel")
 
 
 def test_an_earlier_filter_carries_over_unless_the_follow_up_has_its_own():

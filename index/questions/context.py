@@ -106,7 +106,7 @@ def read_question(question: str, context: Context = NO_CONTEXT) -> ReadQuestion:
     """
     text, filters = parse_filters(question)
     scope = read_scope(context.scope)
-    earlier = [q for q in (" ".join(e.split()) for e in context.earlier) if q][-MAX_EARLIER:]
+    earlier = [within(q) for q in (" ".join(e.split()) for e in context.earlier) if q][-MAX_EARLIER:]  # each cut as a question
     words: list[str] = []
     carried = Filters()
     for asked in earlier:
