@@ -35,6 +35,9 @@ CONFIGURATIONS: dict[str, Ranking] = {
     "today's default without the reader": UNREAD_RANKING,
     "default: reader, 10 passages + 3 passages' sentences": DEFAULT_RANKING,
     "default + the reader's bold sentence": replace(DEFAULT_RANKING, rerank_highlight=0.0),
+    "default, the reader's bold sentence only 2 logits above the ranking's": replace(DEFAULT_RANKING, rerank_highlight=2.0),
+    "default, the reader's bold sentence only 4 logits above the ranking's": replace(DEFAULT_RANKING, rerank_highlight=4.0),
+    "default, the ranking's bold sentence (the reader never picks it)": replace(DEFAULT_RANKING, rerank_highlight=None),
     "the reader alone over 20 passages (title + passage, no fused score)": replace(
         DEFAULT_RANKING, rerank=20, rerank_tokens=512, rerank_fused=0.0, rerank_sentence=0.0
     ),
