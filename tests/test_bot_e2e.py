@@ -265,8 +265,11 @@ def test_bots_edits_and_channel_chatter_are_ignored(slack, fake):
     assert slack.dm(NATO_QUESTION, channel="C0CHATTER", channel_type="channel")[0].status == 200
     _, sentinel = slack.dm(NATO_QUESTION, channel="D0SENTINEL")
     wait_post(fake, "D0SENTINEL")
-    touched = {c.params.get("channel") for c in fake.calls(ok=None) if c.method != "auth.test"}
-    assert touched == {"D0SENTINEL"}
+    ignored = {"D0SELF", "D0OTHERBOT", "D0EDIT", "C0CHATTER"}
+    calls = [c for c in fake.calls(ok=None) if c.method != "auth.test"]
+    touched = [c.dump() for c in calls if ignored & {str(v) for v in c.params.values()}]
+    assert not touched, touched  # nothing sent to, reacted in or read from the ignored conversations
+    assert "D0SENTINEL" in {c.params.get("channel") for c in calls}
 
 
 def test_news_acks_fast_then_answers_privately_and_shares(slack, fake):

@@ -136,6 +136,7 @@ def test_readers_see_one_whole_version_while_updates_commit(tmp_path, embedder, 
     articles = seed_copy
     index = _pg_index(tmp_path, embedder, database_url, articles)
     index.update(progress=False)
+    index.search(NATO_QUESTION)  # the models loaded before the race: a first search must not outlast the updates
     stop, seen, errors = threading.Event(), [], []
 
     def ask() -> None:
@@ -154,6 +155,9 @@ def test_readers_see_one_whole_version_while_updates_commit(tmp_path, embedder, 
         for n in range(4):
             (articles / "zebra.md").write_text(f"---\ntitle: Town news {n}\n---\n{ZEBRA_TEXT} Edition {n}.", encoding="utf-8")
             index.update(progress=False)
+        deadline = time.monotonic() + 30
+        while len({g for g, _ in seen}) < 2 and time.monotonic() < deadline:  # the reader reads the newest too
+            time.sleep(0.05)
     finally:
         stop.set()
         asker.join()
