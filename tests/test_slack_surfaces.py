@@ -210,6 +210,13 @@ def test_the_shortcut_answers_privately_with_share(slack, fake):
     assert not fake.calls(POST), "nothing is posted in the channel"
 
 
+def test_a_short_message_with_a_long_tracking_link_is_not_too_long(slack, fake):
+    tracking = "https://news.example.com/world/nato-expels-russian-diplomats/?utm=" + "x" * 2500
+    send_shortcut(slack, persons_message(f"why did NATO expel them? <{tracking}|Reuters story>"), "tracked")
+    answer = fake.wait_for(lambda c: c.method == "response_url" and c.name == "tracked")[0]
+    assert "too long" not in answer.mrkdwn() and quotes(answer)
+
+
 def test_the_shortcut_reads_a_bare_link_by_the_words_of_its_address(slack, fake):
     message = persons_message("<https://news.example.com/world/nato-expels-russian-diplomats-over-spying-2021/>")
     send_shortcut(slack, message, "link")
@@ -223,7 +230,8 @@ def test_the_shortcut_reads_a_bare_link_by_the_words_of_its_address(slack, fake)
         ({"type": "message", "subtype": "bot_message", "bot_id": "B0RSS", "username": "rss", "text": NATO_QUESTION},
          "posted by an app"),
         ({"type": "message", "bot_id": BOT_ID, "user": BOT_USER_ID, "text": NATO_QUESTION}, "posted by an app"),
-        ({"type": "message", "user": BOB, "text": "why " * 1000}, "too long to ask about (4,000 characters"),
+        ({"type": "message", "user": BOB, "text": "why " * 1000}, "too long to ask about (3,999 characters"),
+        ({"type": "message", "user": BOB, "text": "why " * 2500}, "too long to ask about (10,000 characters"),
         ({"type": "message", "user": BOB, "text": "", "files": [{"id": "F1"}]}, "no words I can ask about"),
     ],
 )

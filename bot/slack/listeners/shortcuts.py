@@ -30,7 +30,11 @@ CANNOT_POST_HERE = frozenset({"channel_not_found", "not_in_channel", "user_not_i
                               "restricted_action", "messages_tab_disabled", "cannot_reply_to_message"})
 
 
+MAX_MESSAGE_CHARS = 4 * MAX_QUESTION_CHARS  # of the message as sent (markup and link addresses count there)
+
+
 def too_long(length: int) -> str:
+    """The one line for a message whose question would pass the question limit."""
     return (f"That message is too long to ask about ({length:,} characters; a question holds at most "
             f"{MAX_QUESTION_CHARS:,}). Copy the part you mean into `/news <question>`.")
 
@@ -58,7 +62,7 @@ class AskAboutMessage:
         if message.get("bot_id") or message.get("subtype") == "bot_message" or message.get("bot_profile"):
             return blocks.text_message(FROM_AN_APP)
         text = message.get("text") if isinstance(message.get("text"), str) else ""
-        if len(text) > MAX_QUESTION_CHARS:
+        if len(text) > MAX_MESSAGE_CHARS:  # nothing read of a message that cannot fit, however it reads
             return blocks.text_message(too_long(len(text)))
         index = self.services.index
 
@@ -69,6 +73,8 @@ class AskAboutMessage:
         question = question_about(text, bot_user_id, title_of)
         if not question:
             return blocks.text_message(NO_WORDS)
+        if len(question) > MAX_QUESTION_CHARS:  # the question as read: a long link's address is not its words
+            return blocks.text_message(too_long(len(question)))
         answers = self.services.answers
         return answers.answer(question, context=answers.context(channel), shareable=True, show_question=True)
 
