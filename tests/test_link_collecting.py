@@ -4,6 +4,8 @@ across processes, crashes, retries), the collector's refusals, and the assistant
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from conftest import make_index
 from fakeslack import FakeSlack
@@ -173,6 +175,15 @@ def test_collected_links_reach_private_addresses_only_with_their_own_setting(mon
     assert FetchSettings.from_env().allow_private and not collecting_fetch_settings().allow_private
     monkeypatch.setenv("NEWSBOT_COLLECT_PRIVATE_URLS", "1")
     assert collecting_fetch_settings().allow_private
+
+
+def test_the_purge_every_claim_runs_reads_an_index_not_the_table(tmp_path, embedder):
+    index = make_index(tmp_path, embedder)
+    LinkQueue(index).claim()  # the bot's tables, brought up to date
+    with sqlite3.connect(tmp_path / "index" / "newsbot.sqlite") as conn:
+        plan = conn.execute("EXPLAIN QUERY PLAN DELETE FROM shared_links "
+                            "WHERE state NOT IN ('queued', 'fetching') AND done_at < 1").fetchall()
+    assert "USING INDEX shared_links_done" in str(plan), plan
 
 
 def test_collecting_channels_are_switched_on_and_off(tmp_path, embedder, engine_settings):

@@ -97,6 +97,10 @@ SQLITE = (
            );
            CREATE INDEX shared_links_state ON shared_links(state, not_before);
            CREATE INDEX shared_links_channel_claimed ON shared_links(channel, claimed_at);"""),
+    # Every claim (each process, every few seconds) purges old rows and counts each channel's recent claims:
+    # without these, both scan the table, which keeps 30 days of links.
+    Migration(4, "collected links' purge and rate indexes", """CREATE INDEX shared_links_done ON shared_links(done_at);
+           CREATE INDEX shared_links_claimed ON shared_links(claimed_at);"""),
 )
 
 POSTGRES = (
@@ -193,6 +197,8 @@ POSTGRES = (
            );
            CREATE INDEX IF NOT EXISTS shared_links_state ON shared_links (state, not_before);
            CREATE INDEX IF NOT EXISTS shared_links_channel_claimed ON shared_links (channel, claimed_at);"""),
+    Migration(6, "collected links' purge and rate indexes", """CREATE INDEX IF NOT EXISTS shared_links_done ON shared_links (done_at);
+           CREATE INDEX IF NOT EXISTS shared_links_claimed ON shared_links (claimed_at);"""),
 )
 
 BOT_SCHEMA = Schema("bot", SQLITE, POSTGRES)
