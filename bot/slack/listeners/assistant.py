@@ -101,17 +101,23 @@ class AssistantPane:
         self.events = events
         self.passages = PassageCount(services)
 
+    def remember(self, event: dict) -> None:
+        """A new pane thread, recorded before the event is acknowledged: a question typed at once is a pane
+        question, not a plain DM (the greeting and prompts follow in `started`)."""
+        thread = _thread_of(event)
+        if thread is not None:
+            user = thread.get("user_id") if isinstance(thread.get("user_id"), str) else None
+            self.services.threads.started(thread["channel_id"], thread["thread_ts"], user, thread.get("context"))
+
     def started(self, body: dict, event: dict, client: WebClient, set_suggested_prompts: Callable[..., object]) -> None:
-        """A new pane thread: remember it, greet, and suggest questions about the day's biggest stories."""
-        thread = event.get("assistant_thread") or {}
-        channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
-        if not isinstance(channel, str) or not isinstance(thread_ts, str):
+        """A new pane thread (recorded by `remember`): greet, and suggest questions about the day's biggest stories."""
+        thread = _thread_of(event)
+        if thread is None:
             return
+        channel, thread_ts = thread["channel_id"], thread["thread_ts"]
         services = self.services
         if not services.claims.claim(body.get("event_id")):
             return
-        user = thread.get("user_id") if isinstance(thread.get("user_id"), str) else None
-        services.threads.started(channel, thread_ts, user, thread.get("context"))
         viewed = clean_context(thread.get("context")).get("channel_id")
         scope = services.scopes.filters(viewed)
         greeted = False
@@ -140,10 +146,19 @@ class AssistantPane:
         self.events.answer_in_pane(body, event, client, context.get("bot_user_id"), pane)
 
 
+def _thread_of(event: dict) -> dict | None:
+    """The event's `assistant_thread` when it names a channel and a thread, else None."""
+    thread = event.get("assistant_thread")
+    if not isinstance(thread, dict):
+        return None
+    ok = isinstance(thread.get("channel_id"), str) and isinstance(thread.get("thread_ts"), str)
+    return thread if ok else None
+
+
 def register(app: App, services: Services) -> None:
     """The pane's listeners; call before any other listener (bolt hands its thread store to those registered after)."""
     pane = AssistantPane(services, ConversationEvents(services))
     assistant = Assistant(thread_context_store=services.threads)
-    assistant.thread_started(lazy=[pane.started])(_nothing)
+    assistant.thread_started(lazy=[pane.started])(pane.remember)
     assistant.user_message(lazy=[pane.answer])(_nothing)
     app.assistant(assistant)
