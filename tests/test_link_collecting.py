@@ -65,6 +65,11 @@ def test_slack_pages_and_newsbots_own_quote_pages_are_not_fetched():
     assert not worth_fetching("https://files.slack.com/files-pri/T1-F1/a.pdf", public)
     assert not worth_fetching("https://newsbot.example.com/articles/abc#answer", public)
     assert worth_fetching("https://newsbot.example.com.evil.example/articles/abc", public)
+    for own in ("http://newsbot.example.com/articles/abc", "https://NEWSBOT.example.com:443/articles/abc",
+                "https://newsbot.example.com./articles/abc", "https://user@newsbot.example.com/articles/abc"):
+        assert not worth_fetching(own, public), own
+    assert not worth_fetching("https://newsbot.example.com/news/articles/abc", "https://newsbot.example.com/news/")
+    assert worth_fetching("https://[::1/x", public), "malformed: left to the fetch, which refuses it in one line"
 
 
 # --- the question a message shortcut asks ---------------------------------------------------------------------------

@@ -38,11 +38,16 @@ def collecting_fetch_settings() -> FetchSettings:
 
 
 def worth_fetching(url: str, public_url: str | None) -> bool:
-    """Not a Slack page, nor one of Newsbot's own quote pages (sharing an answer must not index the answer)."""
-    host = (urlsplit(url).hostname or "").lower()
+    """Not a Slack page, nor a page of Newsbot's own server (sharing an answer must not index the answer): its
+    host is compared, whatever the scheme, port or path (`http://` or `:443` forms of the public url)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        own = (urlsplit(public_url).hostname or "").lower().rstrip(".") if public_url else ""
+    except ValueError:  # a malformed address: the fetch refuses it in one line
+        return True
     if any(host == h or host.endswith("." + h) for h in SLACK_HOSTS):
         return False
-    return not (public_url and url.lower().startswith(public_url.lower().rstrip("/") + "/"))
+    return not (own and host == own)
 
 
 class LinkCollector:
