@@ -19,7 +19,7 @@ from index.answering.ranking import DEFAULT_RANKING, Ranking
 from index.answering.search import Searcher
 from index.answering.stories import Story
 from index.database_url import check_database_url, shown_database_url
-from index.engines import Engine, open_engine
+from index.engines import Engine, open_engine, storage_errors, storage_problem
 from index.engines.common import now_iso
 from index.engines.migrate import Migrated, migrate
 from index.engines.snapshot import Reader
@@ -81,6 +81,8 @@ __all__ = [
     "now_iso",
     "passage_anchor",
     "shown_database_url",
+    "storage_errors",
+    "storage_problem",
 ]
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -125,7 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `newsbot` console script."""
     load_dotenv(find_dotenv(usecwd=True))
     args = build_parser().parse_args(argv)
-    from index import DatabaseError, IndexBusy, IndexCorrupt, ModelError, ModelMismatch, SettingsError
+    from index import (
+        DatabaseError,
+        IndexBusy,
+        IndexCorrupt,
+        ModelError,
+        ModelMismatch,
+        Settings,
+        SettingsError,
+        storage_errors,
+        storage_problem,
+    )
 
     handled: tuple[type[BaseException], ...] = (
         SettingsError, ModelError, ModelMismatch, IndexBusy, IndexCorrupt, DatabaseError,
@@ -142,21 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `newsbot ask ... | head`: the reader left, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
-    except (sqlite3.OperationalError, OSError) as exc:  # a full disk, an unwritable folder...
+    except storage_errors() as exc:  # the engine's storage failed under the command (a full disk...)
+        err(f"newsbot {args.command}: {storage_problem(exc, Settings.from_env().index_dir)}")
+        return 1
+    except OSError as exc:  # a full disk, an unwritable folder...
         err(f"newsbot {args.command}: {_storage_problem(exc)}")
         return 1
 
 
-def _storage_problem(exc: sqlite3.OperationalError | OSError) -> str:
-    """One line for a failure to read or write the index or a file; SQLite rolls back, so the index is as before."""
-    from index import Settings
-
-    where = Settings.from_env().index_dir
+def _storage_problem(exc: OSError) -> str:
+    """One line for a failure to read or write a file; every write of an update is atomic, so the index is as before."""
     kept = "the index is unchanged"
-    if isinstance(exc, sqlite3.OperationalError):
-        if "database or disk is full" in str(exc) or "disk I/O error" in str(exc):
-            return f"cannot write the index in {where}: {exc} (is the disk full?); {kept}"
-        return f"the index database in {where} failed: {exc}; {kept}"
     name = f" {exc.filename}" if exc.filename else ""
     if exc.errno in FULL_ERRNOS:
         return f"cannot write{name}: {exc.strerror} (is the disk full?); {kept}"

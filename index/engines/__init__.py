@@ -25,6 +25,20 @@ class Engine:
     where: str  # "the index folder .newsbot", or the database URL without its password
 
 
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What an engine raises when the storage under it fails mid-command (PostgreSQL's are `DatabaseError`s)."""
+    from index.engines.folder.failures import ERRORS
+
+    return ERRORS
+
+
+def storage_problem(exc: BaseException, directory: Path) -> str:
+    """One line for one of `storage_errors()`, naming the index folder `directory`."""
+    from index.engines.folder.failures import explain
+
+    return explain(exc, directory)
+
+
 def open_engine(directory: Path, database_url: str | None) -> Engine:
     """PostgreSQL when `database_url` names one (`NEWSBOT_DATABASE_URL`), else the index folder `directory`."""
     if database_url:
