@@ -163,6 +163,19 @@ def test_another_bots_message_in_the_thread_is_not_an_earlier_question(slack, fa
     assert follow_up.blocks and "No articles" not in follow_up.mrkdwn()
 
 
+def test_a_command_in_the_thread_is_not_an_earlier_question(slack, fake):
+    first = ask_in_thread(slack, fake, NATO_QUESTION, CHANNEL)
+    answer_in(fake, CHANNEL, first["ts"])
+    fake.add_message(CHANNEL, {"type": "message", "user": ALICE, "ts": next_ts(), "thread_ts": first["ts"],
+                               "text": f"<@{BOT_USER_ID}> digest daily 08:00 Europe/Oslo"})
+    fake.add_message(CHANNEL, {"type": "message", "user": ALICE, "ts": next_ts(), "thread_ts": first["ts"],
+                               "text": f"<@{BOT_USER_ID}> following"})
+    ask_in_thread(slack, fake, FOLLOW_UP, CHANNEL, root=first["ts"])
+    follow_up = answer_in(fake, CHANNEL, first["ts"], count=2)
+    assert CONTEXT_LINE in grey_lines(follow_up), "the question two commands back is still the context"
+    assert "digest" not in grey_lines(follow_up) and "following" not in grey_lines(follow_up)
+
+
 def test_a_malformed_page_of_the_thread_is_read_as_the_end_of_it(slack, fake):
     first = ask_in_thread(slack, fake, NATO_QUESTION, CHANNEL)
     answer_in(fake, CHANNEL, first["ts"])

@@ -13,6 +13,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.channel_commands import channel_command
 from bot.slack.questions import is_persons, question_from
 from index.questions import MAX_EARLIER
 
@@ -44,8 +45,8 @@ def earlier_questions(
         if not direct and (mention is None or mention not in text):
             continue  # people talking among themselves in the thread did not ask the bot
         question = question_from(text, bot_user_id)
-        if question and question.lower() not in ("help", "help?"):
-            questions.append(question)
+        if question and question.lower() not in ("help", "help?") and channel_command(question) is None:
+            questions.append(question)  # "@Newsbot follow …" or "digest daily 08:00" asked nothing
     return tuple(questions[-MAX_EARLIER:])
 
 
