@@ -105,9 +105,13 @@ class AssistantPane:
         """A new pane thread, recorded before the event is acknowledged: a question typed at once is a pane
         question, not a plain DM (the greeting and prompts follow in `started`)."""
         thread = _thread_of(event)
-        if thread is not None:
-            user = thread.get("user_id") if isinstance(thread.get("user_id"), str) else None
+        if thread is None:
+            return
+        user = thread.get("user_id") if isinstance(thread.get("user_id"), str) else None
+        try:
             self.services.threads.started(thread["channel_id"], thread["thread_ts"], user, thread.get("context"))
+        except Exception as exc:  # the event is still acknowledged; `started` records it once more
+            log.warning("could not record a new assistant thread before acknowledging it: %s", exc)
 
     def started(self, body: dict, event: dict, client: WebClient, set_suggested_prompts: Callable[..., object]) -> None:
         """A new pane thread (recorded by `remember`): greet, and suggest questions about the day's biggest stories."""
@@ -118,6 +122,8 @@ class AssistantPane:
         services = self.services
         if not services.claims.claim(body.get("event_id")):
             return
+        if services.threads.context(channel, thread_ts) is None:  # `remember` could not record it
+            self.remember(event)
         viewed = clean_context(thread.get("context")).get("channel_id")
         scope = services.scopes.filters(viewed)
         greeted = False
