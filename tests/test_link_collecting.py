@@ -69,6 +69,8 @@ def test_slack_pages_and_newsbots_own_quote_pages_are_not_fetched():
                 "https://newsbot.example.com./articles/abc", "https://user@newsbot.example.com/articles/abc"):
         assert not worth_fetching(own, public), own
     assert not worth_fetching("https://newsbot.example.com/news/articles/abc", "https://newsbot.example.com/news/")
+    assert worth_fetching("http://127.0.0.1:8001/story", "http://127.0.0.1:3000"), "another server on the host"
+    assert not worth_fetching("http://127.0.0.1:3000/articles/abc", "http://127.0.0.1:3000/")
     assert worth_fetching("https://[::1/x", public), "malformed: left to the fetch, which refuses it in one line"
 
 

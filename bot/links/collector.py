@@ -38,16 +38,26 @@ def collecting_fetch_settings() -> FetchSettings:
 
 
 def worth_fetching(url: str, public_url: str | None) -> bool:
-    """Not a Slack page, nor a page of Newsbot's own server (sharing an answer must not index the answer): its
-    host is compared, whatever the scheme, port or path (`http://` or `:443` forms of the public url)."""
+    """Not a Slack page, nor a page of Newsbot's own server (sharing an answer must not index the answer): host and
+    port are compared, whatever the path, with http's and https's default ports as one (`http://` and `:443`
+    forms of the public url are Newsbot's too; another port of the same host is another server)."""
     try:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-        own = (urlsplit(public_url).hostname or "").lower().rstrip(".") if public_url else ""
+        shared = _server(url)
+        own = _server(public_url) if public_url else None
     except ValueError:  # a malformed address: the fetch refuses it in one line
         return True
+    host = shared[0]
     if any(host == h or host.endswith("." + h) for h in SLACK_HOSTS):
         return False
-    return not (own and host == own)
+    return own is None or shared != own
+
+
+def _server(url: str) -> tuple[str, int | None]:
+    """(host, port) of `url`; None for http's or https's default port."""
+    parts = urlsplit(url)
+    port = parts.port  # ValueError when out of range
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return (parts.hostname or "").lower().rstrip("."), None if port in (None, default) else port
 
 
 class LinkCollector:
