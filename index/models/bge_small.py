@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from index.models.embedder import Embedder, ModelError
+from index.models.onnx_backend import cpu_session
 from index.models.wheel_files import WheelFileError, locate, verified
 
 NAME = "bge-small-en-v1.5"
@@ -58,18 +59,12 @@ class BgeSmallEmbedder(Embedder):
                 files = verified(locate(FOLDER, list(DIGESTS)), DIGESTS)
             except WheelFileError as exc:
                 raise ModelError(f"the embedding model {NAME}: {exc}") from None
-            import os
-
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self._threads or os.cpu_count() or 1
             tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
             tokenizer.enable_truncation(WINDOW)
             tokenizer.no_padding()
-            self._session = ort.InferenceSession(str(files["model.onnx"]), options, providers=["CPUExecutionProvider"])
+            self._session = cpu_session(files["model.onnx"], self._threads)
             self._bge_tokenizer = tokenizer
 
     def _forward(self, texts: list[str], onnx: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

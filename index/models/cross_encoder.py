@@ -11,7 +11,6 @@ others wait their turn (`slot`), so a burst of questions queues rather than thra
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.models.onnx_backend import INPUTS, cpu_session
 from index.models.wheel_files import WheelFileError, locate
 from index.models.wheel_files import verified as check_files
 
@@ -29,7 +29,6 @@ DIGESTS = {
     "model.onnx": "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1",
     "tokenizer.json": "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448",
 }
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MAX_TOKENS = 512  # the model's window
 BATCH_TOKENS = 4096  # tokens per inference batch: long pairs go in small batches, short ones in large
 MAX_AT_ONCE = 1  # inferences at a time: one already keeps both cores busy (docs/benchmarks.md, "Under load")
@@ -63,7 +62,7 @@ class CrossEncoder:
 
     def __init__(self, files: dict[str, Path] | None = None, threads: int | None = None, at_once: int = MAX_AT_ONCE) -> None:
         self._files = files
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads
         self._session = None
         self._tokenizer = None
         self._loading = threading.Lock()
@@ -76,14 +75,10 @@ class CrossEncoder:
                 return
             files = verified(self._files or model_files())
             try:
-                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
-                options = ort.SessionOptions()
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                options.intra_op_num_threads = self._threads
                 tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
-                session = ort.InferenceSession(str(files["model.onnx"]), options, providers=["CPUExecutionProvider"])
+                session = cpu_session(files["model.onnx"], self._threads)
             except Exception as exc:  # a file that passed its digest cannot fail here, but a foreign runtime can
                 raise ReaderUnavailable(f"cannot load the reader from {files['model.onnx'].parent}: {exc}".splitlines()[0]) from None
             tokenizer.no_padding()

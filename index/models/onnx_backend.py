@@ -167,17 +167,23 @@ def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
             os.unlink(tmp)
 
 
+def cpu_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime session of the model at `path` on the CPU, every graph optimization on, `threads` (default:
+    every core) per inference: the one way every model of the project is run (raises what onnxruntime raises)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """Token embeddings from an ONNX Runtime session; thread-safe (`run` may be called concurrently)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = cpu_session(path, threads)
         except Exception as exc:  # a truncated or foreign file in the cache
             raise BackendError(f"cannot load the ONNX model {path}: {exc}; delete it to export again") from None
 
