@@ -15,6 +15,8 @@ MAX_LINKS = 5  # per message: a pasted list of fifty links is a list, not fifty 
 MAX_URL_CHARS = 2000
 _TEXT_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
 _MAX_DEPTH = 8  # rich text nests lists in sections in blocks; deeper is not something Slack sends
+
+
 def links_in(message: dict) -> list[str]:
     """The message's http(s) links, in order, each once, at most `MAX_LINKS`."""
     found: list[str] = []
@@ -22,7 +24,12 @@ def links_in(message: dict) -> list[str]:
     if isinstance(text, str):
         found += [html.unescape(m.group(1)) for m in _TEXT_LINK.finditer(text[:40_000])]
     _walk(message.get("blocks"), found, 0)
-    kept = [url for url in dict.fromkeys(found) if _acceptable(url)]
+    return web_links(found)
+
+
+def web_links(urls: list[object]) -> list[str]:
+    """Of `urls` (untrusted values), the acceptable web links, in order, each once, at most `MAX_LINKS`."""
+    kept = [url for url in dict.fromkeys(u for u in urls if isinstance(u, str)) if _acceptable(url)]
     return kept[:MAX_LINKS]
 
 

@@ -13,7 +13,7 @@ import logging
 
 from slack_bolt import App
 
-from bot.links.found import MAX_LINKS, links_in
+from bot.links.found import MAX_LINKS, links_in, web_links
 from bot.slack.listeners.events import ack_now
 from bot.slack.questions import is_persons
 from bot.slack.services import Services
@@ -47,14 +47,16 @@ class LinkSharing:
     def queue(self, event: dict) -> None:
         """Queue the message's links if its channel collects them."""
         message, channel = shared_message(event), event.get("channel")
-        if message is None or self.services.collecting.get(channel) is None:
-            return
-        urls = [clean_url(url) for url in links_in(message)]
-        added = self.services.links.add(channel, message["ts"], list(dict.fromkeys(urls)))
+        if message is not None and self.services.collecting.get(channel) is not None:
+            self._add(channel, message["ts"], links_in(message))
+
+    def _add(self, channel: str, message_ts: str, links: list[str]) -> None:
+        """Queue one message's links, each page once (`clean_url`)."""
+        urls = list(dict.fromkeys(clean_url(url) for url in links))
+        added = self.services.links.add(channel, message_ts, urls)
         if added < len(urls):
             log.info("%d of %d links from a message in %s were queued (the rest already were, or the queue is full)",
                      added, len(urls), channel)
-
 
     def queue_link_shared(self, event: dict, context: dict) -> None:
         """`link_shared` (sent only for an app's registered unfurl domains): its links, as a message's would be.
@@ -66,10 +68,9 @@ class LinkSharing:
             return
         if not isinstance(links, list) or self.services.collecting.get(channel) is None:
             return
-        found = links_in({"blocks": [{"type": "rich_text", "elements": [
-            {"type": "link", "url": link.get("url")} for link in links[:MAX_LINKS] if isinstance(link, dict)]}]})
+        found = web_links([link.get("url") for link in links[:MAX_LINKS] if isinstance(link, dict)])
         if found:
-            self.services.links.add(channel, ts, list(dict.fromkeys(clean_url(url) for url in found)))
+            self._add(channel, ts, found)
 
 
 def register(app: App, services: Services) -> None:
