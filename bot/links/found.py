@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 MAX_LINKS = 5  # per message: a pasted list of fifty links is a list, not fifty shares
 MAX_URL_CHARS = 2000
-_TEXT_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
+TEXT_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|([^>]*))?>", re.IGNORECASE)  # mrkdwn `<url|label>`: url, label
 _MAX_DEPTH = 8  # rich text nests lists in sections in blocks; deeper is not something Slack sends
 
 
@@ -22,7 +22,7 @@ def links_in(message: dict) -> list[str]:
     found: list[str] = []
     text = message.get("text")
     if isinstance(text, str):
-        found += [html.unescape(m.group(1)) for m in _TEXT_LINK.finditer(text[:40_000])]
+        found += [html.unescape(m.group(1)) for m in TEXT_LINK.finditer(text[:40_000])]
     _walk(message.get("blocks"), found, 0)
     return web_links(found)
 

@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from bot.links.found import TEXT_LINK
 from bot.slack.questions import question_from
 
-_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|([^>]*))?>", re.IGNORECASE)
 _SLUG_WORD = re.compile(r"[a-z]{2,}", re.IGNORECASE)
 MIN_SLUG_WORDS = 3  # fewer words in an address ("/news/12345", "/a/b") say nothing about the story
 MAX_LINKS_READ = 5  # titles looked up per message
@@ -43,4 +43,4 @@ def question_about(text: str, bot_user_id: str | None, title_of: Callable[[str],
             title = title_of(url)
         return f" {title or slug_words(url)} "
 
-    return question_from(_LINK.sub(words_for, text or ""), bot_user_id)
+    return question_from(TEXT_LINK.sub(words_for, text or ""), bot_user_id)
