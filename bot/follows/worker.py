@@ -21,13 +21,13 @@ from bot.follows import blocks as follow_blocks
 from bot.follows.store import Follow, FollowStore, OwedPost, Story, same_question
 from bot.slack.blocks import escape, shorten
 from bot.slack.replies import NO_PREVIEWS, PERMANENT_ERRORS, slack_error
-
-# Posting errors after which a follow can never post where it is (until someone acts): it is paused.
-PAUSING_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "channel_is_archived"})
 from bot.state.scopes import Scopes
 from index import DEFAULT_RANKING, Context, Evidence, FilterError, Index, SearchResult
 
 log = logging.getLogger("newsbot.follows")
+
+# Posting errors after which a follow can never post where it is (until someone acts): it is paused.
+PAUSING_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "channel_is_archived"})
 
 DEFAULT_CAP = 5  # stories per follow per hour (NEWSBOT_FOLLOW_POSTS_PER_HOUR)
 DEFAULT_INTERVAL = 10.0  # seconds between looks at the arrivals (NEWSBOT_FOLLOW_INTERVAL)
