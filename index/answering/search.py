@@ -209,12 +209,12 @@ class Searcher:
         if window is not None and weight > 0:
             favour_fresh(self._days.of(files), candidates, asked, window, weight)
         top = max(ranking.rescored, k + offset + 10)
-        asked = question_words(read.all_text)
-        ranked = rescore(files, query, candidates, weights, top, ranking, asked)
+        words = question_words(read.all_text)  # names the question already holds (`asked` is its date)
+        ranked = rescore(files, query, candidates, weights, top, ranking, words)
         # The reader reads the question as asked: joined with a thread's earlier questions, a change of topic was
         # read as the earlier one. A follow-up ("why were they kicked out?") reads lower than a question that
         # stands alone, so its veto has its own floor (`Floors.follow_up_reading`; benchmarks/followups.py).
-        ranked = self.reranker.rerank(read.text, ranked, ranking, asked)
+        ranked = self.reranker.rerank(read.text, ranked, ranking, words)
         read_ones = ranked[: ranking.rerank]
         evidence = Evidence(
             passage=max(c.dense for c in candidates),
