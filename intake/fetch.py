@@ -228,6 +228,12 @@ def redact(url: str) -> str:
     return f"{scheme}{separator}***@{authority.rpartition('@')[2]}{rest[end:]}"
 
 
+def linkable(url: str | None) -> bool:
+    """Whether `url` may be shown as a link: http(s), and no user name or password in it (one stored before newsbot
+    refused them is never shown)."""
+    return bool(url) and url.startswith(("http://", "https://")) and redact(url) == url
+
+
 def check_url(url: str) -> str:
     """The URL, trimmed, if it is an absolute http(s) URL with a host and no credentials; `FetchError` otherwise."""
     url = url.strip()

@@ -13,7 +13,7 @@ from urllib.parse import quote as percent_encode
 from bot.state.scopes import Scope
 from index import Answer, SearchResult, Stats, UpdateSummary
 from intake.adding import AddResult
-from intake.fetch import redact
+from intake.fetch import linkable, redact
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 CONTEXT_LIMIT = 3000  # characters of text in one context element
@@ -80,7 +80,7 @@ def link(url: str | None, label: str) -> str:
 
     A url with a user name or password (stored before newsbot refused them) is not linked: never shown.
     """
-    if not url or not url.startswith(("http://", "https://")) or redact(url) != url:
+    if not linkable(url):
         return escape(label)
     safe_url = escape(_URL_UNSAFE.sub(lambda m: percent_encode(m.group(), safe=""), url))
     return f"<{safe_url}|{escape(label)}>"

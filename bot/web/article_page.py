@@ -13,7 +13,7 @@ import re
 from html import escape
 
 from index import ANSWER_ANCHOR, StoredArticle, passage_anchor
-from intake.fetch import redact
+from intake.fetch import linkable
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -88,7 +88,7 @@ def render_article(
     """The whole page, with `passage` marked and `answer` (a span inside it) marked more strongly; all data HTML-escaped."""
     info = article.info
     meta = [escape(value) for value in (info.source, info.published) if value]
-    if info.url and info.url.startswith(("http://", "https://")) and redact(info.url) == info.url:  # no user:password@
+    if linkable(info.url):
         meta.append(f'<a href="{escape(info.url)}" rel="noopener noreferrer nofollow">original article</a>')
     body = _marked_text(article, passage, answer)
     return PAGE.format(title=escape(info.title), meta=" · ".join(meta), body=body)
