@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 from conftest import NATO_QUESTION, SEEDS, make_index
@@ -130,11 +131,9 @@ def test_a_changed_file_re_embeds_only_its_changed_passages(seed_copy, tmp_path,
     assert summary.passages == first.passages
     result = index.search("What did Dmitry S. Peskov say?")
     assert any("Dmitry S. Peskov" in a.quote for a in result.answers)
-    # The vector of the passage as it was before the edit is no longer needed, so it is not kept.
+    # Each vector is kept once, in the index's files: the committed update left nothing in the cache.
     with Store(index.directory).connection() as conn:
-        cached = {row[0] for row in conn.execute("SELECT hash FROM embeddings")}
-        used = {row[0] for row in conn.execute("SELECT embed_hash FROM passages")}
-    assert cached == used
+        assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0
 
 
 def _by_path(index: Index, path: Path) -> list[str]:
@@ -145,7 +144,7 @@ def test_rebuild_starts_over_and_keeps_answers(seed_copy, tmp_path, embedder):
     index = make_index(tmp_path, embedder, articles=seed_copy)
     index.update()
     summary = index.update(rebuild=True)
-    assert summary.unchanged == 2 and summary.embedded == 0  # vectors come from the cache
+    assert summary.unchanged == 2 and summary.embedded == 0  # vectors come from the index's own files
     assert summary.generation == 2
     assert any("intelligence officers" in a.quote for a in index.search(NATO_QUESTION).answers)
 
@@ -169,26 +168,36 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors
     index = make_index(tmp_path, embedder, articles=seed_copy)
     first = index.update()
     with Store(index.directory).connection() as conn:  # turn it back into what the first release wrote
+        generation = Store.generation(conn)
         conn.executescript(
             """BEGIN;
-            ALTER TABLE embeddings RENAME TO current;
+            DROP TABLE embeddings;
             CREATE TABLE embeddings (model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL,
                                      PRIMARY KEY (model, hash)) WITHOUT ROWID;
-            INSERT INTO embeddings SELECT model, hash, vector FROM current;
-            DROP TABLE current;
+            INSERT INTO embeddings SELECT meta.value, passages.embed_hash, zeroblob(1536) FROM passages, meta
+                WHERE meta.key = 'model';
+            DROP TABLE passages_fts;
+            CREATE VIRTUAL TABLE passages_fts USING fts5(title, body, tokenize = 'porter unicode61 remove_diacritics 2');
+            INSERT INTO passages_fts(rowid, title, body) SELECT p.id, a.title, substr(a.text, p.char_start + 1,
+                p.char_end - p.char_start) FROM passages p JOIN articles a ON a.id = p.article_id;
+            DROP INDEX passages_embed_hash;
             ALTER TABLE passages RENAME COLUMN char_start TO start;
             ALTER TABLE passages RENAME COLUMN char_end TO end;
             UPDATE meta SET value = '1' WHERE key = 'schema';
             COMMIT;"""
         )
+    shutil.rmtree(Store(index.directory).sentences_path(generation))  # schema 1 had no sentence vectors
     summary = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
     # Schema 1 and 2 cached passage vectors only: each passage is embedded once more for its sentences.
     assert summary.embedded == summary.passages == first.passages
     assert make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True).embedded == 0
     with Store(index.directory).connection() as conn:
         assert Store.meta(conn)["schema"] == str(schema.LATEST)
-        assert conn.execute("SELECT count(*) FROM embeddings WHERE sentences IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0  # all of it in the files now
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]
         assert "WITHOUT ROWID" not in sql.upper()
+        fts = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'passages_fts'").fetchone()[0]
+        assert "content = ''" in fts  # the full-text index keeps no copy of the text
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert any("intelligence officers" in a.quote for a in index.search(NATO_QUESTION).answers)
+    assert any("intelligence officers" in a.quote for a in index.search('"intelligence officers"').answers)

@@ -41,6 +41,7 @@ def assert_consistent(index_dir: Path) -> int:
         generation = Store.generation(conn)
         passages = {row[0] for row in conn.execute("SELECT id FROM passages")}
         fts = {row[0] for row in conn.execute("SELECT rowid FROM passages_fts")}
+        conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')")  # raises when damaged
         orphans = conn.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)")
         assert orphans.fetchone()[0] == 0
     vectors = store.read_vectors(generation)

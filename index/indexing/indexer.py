@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
+from index.engines.common import SENTENCE_DTYPE
 from index.engines.writer import Change, Vectors, Writer
 from index.indexing.passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from index.models.embedder import Embedder
@@ -83,8 +85,7 @@ def _text_hash(text: str) -> bytes:
 class _Planned:
     article: Article
     passages: list[Passage]
-    hashes: list[bytes]
-    texts: list[str]
+    hashes: list[bytes]  # of what the model reads for each passage (`embed_text`)
 
     def embedding_items(self) -> list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]]:
         """Per passage: its hash and what the model reads (title line, passage, sentence spans in the passage)."""
@@ -235,8 +236,7 @@ class Indexer:
 
     def _plan(self, article: Article) -> _Planned:
         passages = split_passages(article.text)
-        texts = [embed_text(article.title, article.text[p.start : p.end]) for p in passages]
-        return _Planned(article, passages, [_text_hash(t) for t in texts], texts)
+        return _Planned(article, passages, [_text_hash(embed_text(article.title, article.text[p.start : p.end])) for p in passages])
 
     def _vectors(self, planned: list[_Planned], progress: bool) -> tuple[Vectors, int]:
         """Passage and sentence vectors of every planned passage, and how many were computed rather than cached."""
@@ -268,7 +268,11 @@ class Indexer:
             for i in range(0, len(missing), CACHE_CHUNK):
                 chunk = missing[i : i + CACHE_CHUNK]
                 passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
-                items = [(digest, vec, sent) for (digest, _), vec, sent in zip(chunk, passages, sentences)]
+                # Sentence vectors are stored as float16 (the cache, the index): held so, they take half the memory.
+                items = [
+                    (digest, vec, np.asarray(sent, dtype=SENTENCE_DTYPE))
+                    for (digest, _), vec, sent in zip(chunk, passages, sentences)
+                ]
                 self.writer.cache_vectors(model, items)
                 vectors.update((digest, (vec, sent)) for digest, vec, sent in items)
         finally:

@@ -1,14 +1,15 @@
-"""The committed index of a folder as one full `Change`, with its cached vectors: what `engines.migrate` hands
-another engine's writer, so nothing is re-embedded."""
+"""The committed index of a folder as one full `Change`, with its vectors read back from its files: what
+`engines.migrate` hands another engine's writer, so nothing is re-embedded."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from index.engines.folder.generations.reuse import committed_vectors
 from index.engines.folder.store import Store
 from index.engines.writer import Change
-from index.errors import DatabaseError
+from index.errors import DatabaseError, IndexCorrupt
 from index.indexing.passages import Passage
 from index.reading import Article
 
@@ -21,8 +22,8 @@ class _Copied:
 
 
 def export(store: Store) -> Change:
-    """The committed index in `store` as a full change; `DatabaseError` when there is none, or when vectors are
-    missing from its cache."""
+    """The committed index in `store` as a full change; `DatabaseError` when there is none, or when its vectors
+    cannot be read."""
     if not store.exists():
         raise DatabaseError(f"no index in {store.directory} to copy; run `newsbot index` first")
     with store.connection() as conn:
@@ -37,13 +38,15 @@ def export(store: Store) -> Change:
             passages = conn.execute(
                 "SELECT id, article_id, ord, char_start, char_end, sentences, embed_hash FROM passages ORDER BY id"
             ).fetchall()
-            vectors = Store.cached_vectors(conn, model, sorted({bytes(row[6]) for row in passages}))
+            hashes = {bytes(row[6]): row[0] for row in passages}
+            vectors = Store.cached_vectors(conn, model, sorted(hashes))  # an interrupted update's, if any
+            try:
+                vectors.update(committed_vectors(store, int(meta["generation"]), {d: p for d, p in hashes.items() if d not in vectors}))
+            except (ValueError, KeyError, IndexCorrupt) as exc:
+                raise DatabaseError(f"cannot read the vectors of {store.directory} ({exc}); run `newsbot index --rebuild` first") from None
             files = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}
         finally:
             conn.execute("COMMIT")
-    missing = {bytes(row[6]) for row in passages} - set(vectors)
-    if missing:
-        raise DatabaseError(f"{len(missing)} passage vectors are not in the index's cache; run `newsbot index` first")
     rows = [
         (pid, articles[aid], ordinal, Passage(start, end, tuple(tuple(s) for s in json.loads(spans))), bytes(digest))
         for pid, aid, ordinal, start, end, spans, digest in passages

@@ -35,6 +35,22 @@ def _sentence_words_column(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS passages_unworded ON passages(id) WHERE words IS NULL")
 
 
+def _contentless_text_search(conn: sqlite3.Connection) -> None:
+    """Rebuild `passages_fts` without its own copy of the text: only its index is kept (phrase search reads
+    rowids, never the text), and each deletion names the words it had (`engines.folder.writer`)."""
+    conn.execute("DROP TABLE IF EXISTS passages_fts")
+    conn.execute(
+        """CREATE VIRTUAL TABLE passages_fts USING fts5(
+               title, body, content = '', tokenize = 'porter unicode61 remove_diacritics 2'
+           )"""
+    )
+    conn.execute(
+        """INSERT INTO passages_fts(rowid, title, body)
+           SELECT p.id, a.title, substr(a.text, p.char_start + 1, p.char_end - p.char_start)
+           FROM passages p JOIN articles a ON a.id = p.article_id"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -95,6 +111,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "passage offsets named as in PostgreSQL",
         """ALTER TABLE passages RENAME COLUMN start TO char_start;
            ALTER TABLE passages RENAME COLUMN end TO char_end;""",
+    ),
+    # Each text stored once: the articles keep it, the full-text index only its own index (schema 6 kept a copy,
+    # 0.8 KB a passage), and the embedding cache only vectors not committed yet (`generations.reuse`; 7 KB a
+    # passage), found from a passage's hash through an index.
+    Migration(
+        7,
+        "each text and vector stored once",
+        """CREATE INDEX IF NOT EXISTS passages_embed_hash ON passages(embed_hash);
+           DELETE FROM embeddings WHERE hash IN (SELECT embed_hash FROM passages);""",
+        run=_contentless_text_search,
+        vacuum=True,
     ),
 )
 LATEST = MIGRATIONS[-1].version

@@ -196,19 +196,25 @@ class Store(GenerationFolder):
         return filled
 
     @staticmethod
-    def prune_cache(conn: sqlite3.Connection, model: str) -> int:
-        """Drop cached vectors no passage uses any more (edited or removed articles, other models).
-
-        Called after a committed update, when every vector computed for it is in use; vectors of an
-        interrupted update stay until then, so a resumed run still finds them. Returns how many went.
-        """
+    def clear_cache(conn: sqlite3.Connection) -> int:
+        """Empty the embedding cache after a committed update: every vector it computed is now in the generation's
+        files (`generations.reuse`), the others are of no use. Vectors of an interrupted update stay until then,
+        so a resumed run still finds them. Returns how many went."""
         with conn:
             conn.execute("BEGIN IMMEDIATE")
-            gone = conn.execute(
-                "DELETE FROM embeddings WHERE model != ? OR hash NOT IN (SELECT embed_hash FROM passages)", (model,)
-            ).rowcount
+            gone = conn.execute("DELETE FROM embeddings").rowcount
         conn.executescript("PRAGMA incremental_vacuum;")  # all freed pages back to the file system (execute: one)
         return gone
+
+    @staticmethod
+    def passages_with_hashes(conn: sqlite3.Connection, hashes: list[bytes]) -> dict[bytes, int]:
+        """Text hash -> id of a committed passage with that text, for each hash some passage has."""
+        found: dict[bytes, int] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            rows = conn.execute(f"SELECT embed_hash, id FROM passages WHERE embed_hash IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((bytes(digest), pid) for digest, pid in rows)
+        return found
 
     @staticmethod
     def cache_vectors(

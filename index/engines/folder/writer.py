@@ -13,9 +13,16 @@ import numpy as np
 from index.engines.common import now_iso
 from index.engines.folder import arrivals
 from index.engines.folder.generations.building import GenerationFiles
+from index.engines.folder.generations.reuse import committed_vectors
 from index.engines.folder.store import Store
 from index.engines.writer import Change, StoredState, Vectors
+from index.errors import IndexCorrupt
 from index.text.sentence_words import for_passage
+
+# Committed passages an update must want again (a share of the index) before their vectors are read back from
+# the generation's files rather than embedded anew: loading the files costs about as much as embedding a few
+# hundred passages at 65k passages, and takes memory that grows with the index.
+REUSE_SHARE = 0.01
 
 
 class SqliteWriter:
@@ -53,7 +60,20 @@ class SqliteWriter:
         return GenerationFiles(self.store, False).has_sentences(generation)
 
     def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors:
-        return Store.cached_vectors(self.conn, model, hashes)
+        """Vectors computed but not committed (the cache), then those the committed generation holds."""
+        found = Store.cached_vectors(self.conn, model, hashes)
+        rest = [digest for digest in hashes if digest not in found]
+        meta = Store.meta(self.conn)
+        if not rest or meta.get("model") != model:
+            return found
+        wanted = Store.passages_with_hashes(self.conn, rest)
+        if len(wanted) < REUSE_SHARE * int(meta.get("passages") or 0):
+            return found  # a few passages: embedding them costs less than loading the generation's files
+        try:
+            found.update(committed_vectors(self.store, int(meta["generation"]), wanted))
+        except (ValueError, KeyError, IndexCorrupt):  # unreadable files: embed again what they held
+            pass
+        return found
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
         Store.cache_vectors(self.conn, model, items)
@@ -83,7 +103,7 @@ class SqliteWriter:
 
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)
-        Store.prune_cache(self.conn, model)
+        Store.clear_cache(self.conn)
 
     def _commit(self, change: Change, passages: int, dimension: int) -> None:
         """One transaction: passages, articles, FTS and the pointer to the new generation's files."""
@@ -92,13 +112,16 @@ class SqliteWriter:
         with conn:
             conn.execute("BEGIN IMMEDIATE")
             if full:
-                conn.execute("DELETE FROM passages_fts")
+                conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('delete-all')")
                 conn.execute("DELETE FROM passages")
                 conn.execute("DELETE FROM files")
             replaced = [p.article.id for p in planned] + removed
             for article_id in replaced:
+                # The full-text index keeps no text: a deletion names the words it indexed (the article as stored).
                 conn.execute(
-                    "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id=?)",
+                    """INSERT INTO passages_fts(passages_fts, rowid, title, body)
+                       SELECT 'delete', p.id, a.title, substr(a.text, p.char_start + 1, p.char_end - p.char_start)
+                       FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.article_id = ?""",
                     (article_id,),
                 )
                 conn.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
@@ -114,17 +137,18 @@ class SqliteWriter:
                          text=excluded.text, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
                     (a.id, a.title, a.url, a.source, a.published, a.path, a.text, a.content_hash(), stamp, stamp),
                 )
+            # Rows are generated as SQLite takes them, never held all at once (a full build of a big corpus).
             conn.executemany(
                 "INSERT INTO passages(id, article_id, ord, char_start, char_end, sentences, embed_hash, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+                (
                     (pid, plan.article.id, ordinal, p.start, p.end, json.dumps(p.sentences), digest,
                      for_passage(plan.article.text, p.sentences))
                     for pid, plan, ordinal, p, digest in rows
-                ],
+                ),
             )
             conn.executemany(
                 "INSERT INTO passages_fts(rowid, title, body) VALUES (?, ?, ?)",
-                [(pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows],
+                ((pid, plan.article.title, plan.article.text[p.start : p.end]) for pid, plan, _, p, _ in rows),
             )
             conn.execute("DELETE FROM files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)")
             _upsert_files(conn, change.fingerprints)
