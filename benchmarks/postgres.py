@@ -37,8 +37,8 @@ DATA = Path("/tmp/newsbot-bench-pg")
 DATABASE = "rtqa2022"
 
 
-def server_url() -> str:
-    """Start (or reuse) the benchmark's PostgreSQL server; the URL of its benchmark database."""
+def server_url(database: str = DATABASE) -> str:
+    """Start (or reuse) the benchmark's PostgreSQL server; the URL of `database` on it (created when missing)."""
     import psycopg
 
     with warnings.catch_warnings():
@@ -50,9 +50,9 @@ def server_url() -> str:
     server.ensure_pgdata_inited()
     server.ensure_postgres_running()
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-    return server.get_uri(DATABASE)
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            conn.execute(f"CREATE DATABASE {database}")
+    return server.get_uri(database)
 
 
 def timed_search(index: Index, ranking, timings: list[float]):

@@ -1,0 +1,320 @@
+"""How the index grows with the corpus, on each engine (issue 28): per size, `newsbot index` from scratch (wall
+time, peak RSS), disk per passage, serving RSS and the first answer of a cold process, question p50/p95
+(in rounds), adding one article, and `newsbot stats`.
+
+    .venv/bin/python benchmarks/scale.py --copies 1,5,15 [--engine folder|postgres] [--rounds 3]
+
+The corpus is RealTimeQA 2022 (4,884 articles, 65k passages) replicated: copy 0 is the real corpus; copy k
+gives each article a new id and url, a date k weeks earlier and one word in ten swapped for a corpus word of
+the same length (so BM25's vocabulary and every stored text grow as with new articles). Embedding a million
+passages takes hours, so a benchmark-only embedder (`DerivedEmbedder`) gives a passage the real vectors of
+the index rtqa.py built when its text is unchanged, and otherwise a real passage's vectors (chosen by the
+text's hash) plus noise (cosine ~0.95 to it), renormalised. Everything else is what `newsbot index` runs:
+files read, passages cut, the engine's own `Writer`. Each size is built, then served, in a fresh process, so a
+peak RSS is that size's alone; "base" is the process before indexing (Python, the libraries, the vector pool).
+Questions are timed with the reader off: its cost is a fixed ~26 pairs a question whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from bench_index import BENCH, BENCH_INDEX, ROOT, bench_embedder, in_rounds  # (also puts the project on the path)
+
+from index import Embedder, Index, Settings
+from index.answering.evaluate import load_questions
+from index.engines.folder.generations import vector_index
+from index.engines.folder.store import Store
+from index.text.keywords import clear_caches
+
+WORK = ROOT / ".bench" / "scale"
+NOISE = 0.017  # per dimension: |noise| ~ 0.33, cosine to the real vector ~0.95
+SWAP_SHARE = 0.1
+QUESTIONS = 100
+
+
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (`VmRSS`) or its peak (`VmHWM`), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- the corpus ------------------------------------------------------------------------------------
+
+
+def corpus_files(copies: int) -> list[Path]:
+    """`copies` JSONL files of the replicated corpus (written once, kept in .bench/scale/corpus)."""
+    folder = WORK / "corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"copy-{k:03d}.jsonl" for k in range(copies)]
+    if all(p.exists() for p in paths):
+        return paths
+    with gzip.open(BENCH / "articles.jsonl.gz", "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    by_length: dict[int, list[str]] = {}
+    for word in sorted({w for r in records[:500] for w in re.findall(r"[a-z]+", r["text"])}):
+        by_length.setdefault(len(word), []).append(word)
+    for k, path in enumerate(paths):
+        if path.exists():
+            continue
+        rng = np.random.default_rng(k)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(record if k == 0 else _copy(record, k, rng, by_length)) + "\n")
+        tmp.replace(path)
+    return paths
+
+
+def _copy(record: dict, k: int, rng: np.random.Generator, by_length: dict[int, list[str]]) -> dict:
+    def swap(match: re.Match) -> str:
+        word = match.group(0)
+        choices = by_length.get(len(word))
+        if not choices or rng.random() >= SWAP_SHARE:
+            return word
+        new = choices[int(rng.integers(len(choices)))]
+        return new.capitalize() if word[0].isupper() else new
+
+    published = record.get("published")
+    if published:
+        published = (date.fromisoformat(published[:10]) - timedelta(weeks=k)).isoformat()
+    return {
+        **record,
+        "id": f"{record['id']}~{k}",
+        "url": f"{record['url']}#copy{k}" if record.get("url") else None,
+        "published": published,
+        "title": re.sub(r"[A-Za-z]+", swap, record["title"]),
+        "text": re.sub(r"[A-Za-z]+", swap, record["text"]),
+    }
+
+
+# --- vectors derived from the real ones ----------------------------------------------------------
+
+
+class DerivedEmbedder(Embedder):
+    """The benchmark index's own vectors for unchanged passages, a real passage's plus noise for the others.
+
+    Only this benchmark uses it: it stands in for hours of embedding so the engines can be measured at sizes
+    the machine cannot embed in a session.
+    """
+
+    def __init__(self, like: Embedder) -> None:
+        super().__init__(like.name, like.backend)
+        store = Store(BENCH_INDEX)
+        with store.connection() as conn:
+            generation = Store.generation(conn)
+            hashes = dict(conn.execute("SELECT embed_hash, id FROM passages"))
+        matrix, ids = vector_index.contents(store.read_vectors(generation))
+        self.vectors = matrix
+        self.sentences = store.read_sentences(generation)  # memory-mapped
+        row_of = {int(pid): row for row, pid in enumerate(ids.tolist())}
+        self.by_hash = {bytes(digest): row_of[pid] for digest, pid in hashes.items() if pid in row_of}
+        self.ids = ids
+
+    def encode_with_sentences(
+        self, items: Sequence[tuple[str, str, Sequence[tuple[int, int]]]], batch_size: int = 64,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        passages = np.empty((len(items), self.vectors.shape[1]), dtype=np.float32)
+        sentences = []
+        for i, (prefix, body, spans) in enumerate(items):
+            digest = hashlib.sha1((prefix + body).encode("utf-8")).digest()
+            row = self.by_hash.get(digest)
+            rng = None
+            if row is None:
+                rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+                row = int(rng.integers(len(self.ids)))
+            real = self.sentences.of(int(self.ids[row]))
+            if not len(real):
+                real = self.vectors[row : row + 1]
+            chosen = real[np.arange(len(spans)) % len(real)]
+            vectors = np.vstack([self.vectors[row : row + 1], chosen]).astype(np.float32)
+            if rng is not None:
+                vectors += rng.normal(0, NOISE, vectors.shape).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            passages[i] = vectors[0]
+            sentences.append(vectors[1:])
+        if on_batch:
+            on_batch(len(items))
+        return passages, sentences
+
+
+# --- one size, in a child process ---------------------------------------------------------------
+
+
+def settings_for(copies: int, engine: str, database_url: str | None) -> Settings:
+    return Settings(
+        index_dir=WORK / f"{engine}-{copies}", articles_dir=WORK / "corpus", database_url=database_url, reader=False
+    )
+
+
+def build(copies: int, engine: str, database_url: str | None) -> dict:
+    """`newsbot index` over the first `copies` copies, from scratch: seconds, peak and base RSS, passages."""
+    embedder = DerivedEmbedder(bench_embedder())
+    index = Index.open(settings=settings_for(copies, engine, database_url), embedder=embedder, log=lambda m: None)
+    base = rss_mb()
+    started = time.perf_counter()
+    summary = index.update(corpus_files(copies), rebuild=True, progress=False)
+    return {
+        "seconds": time.perf_counter() - started,
+        "peak_mb": rss_mb("VmHWM"),
+        "base_mb": base,
+        "passages": summary.passages,
+    }
+
+
+def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> dict:
+    """A cold first answer, then question latency in rounds, serving RSS, one new article, and stats."""
+    started = time.perf_counter()
+    index = Index.open(settings=settings_for(copies, engine, database_url), log=lambda m: None)
+    questions = load_questions(BENCH / "questions.jsonl")[:QUESTIONS]
+    index.search(questions[0].question, k=10, asked=questions[0].asked)
+    cold = time.perf_counter() - started
+    index.warm_up()
+
+    def one_pass() -> list[float]:
+        clear_caches()
+        found = []
+        for q in questions:
+            begun = time.perf_counter()
+            index.search(q.question, k=10, asked=q.asked)
+            found.append((time.perf_counter() - begun) * 1000)
+        return found
+
+    timings = np.concatenate(in_rounds({"default": one_pass}, rounds)["default"])
+    serving = rss_mb()
+    updates = [one_new_article(index, n) for n in range(2)]
+    begun = time.perf_counter()
+    stats = index.stats()
+    return {
+        "cold_s": cold,
+        "p50_ms": float(np.percentile(timings, 50)),
+        "p95_ms": float(np.percentile(timings, 95)),
+        "serving_mb": serving,
+        "update_s": updates,
+        "stats_s": time.perf_counter() - begun,
+        "size_bytes": stats.size_bytes,
+    }
+
+
+def one_new_article(index: Index, n: int) -> float:
+    """Seconds from a new article file to an index that answers from it (checked with its own title)."""
+    folder = WORK / "new"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"new-{n}.md"
+    title = f"Harbour crane number {n} collapses onto the quay at Rotterdam"
+    path.write_text(f"---\ntitle: {title}\n---\nA container crane collapsed onto the quay on Tuesday night, halting "
+                    "traffic at two terminals, the port authority said. Nobody was injured.\n", encoding="utf-8")
+    started = time.perf_counter()
+    index.update([path], progress=False)
+    seconds = time.perf_counter() - started
+    found = index.search(title, k=5).answers
+    path.unlink()
+    index.update([path], progress=False)  # removed again: every size ends as built
+    if not any(answer.article.title == title for answer in found):
+        raise RuntimeError(f"the new article is not answered at {index.stats().passages} passages")
+    return seconds
+
+
+# --- disk ------------------------------------------------------------------------------------------
+
+
+def folder_disk(folder: Path) -> dict[str, int]:
+    """Bytes on disk of an index folder by part: each SQLite table (with its indexes) and each kind of file."""
+    parts: dict[str, int] = {}
+    with sqlite3.connect(f"file:{folder / 'newsbot.sqlite'}?mode=ro", uri=True) as conn:
+        owners = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master"))
+        for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = owners.get(name, name)
+            table = "passages_fts" if table.startswith("passages_fts") else table
+            parts[f"sqlite {table}"] = parts.get(f"sqlite {table}", 0) + size
+    names = [p.name for p in folder.iterdir() if p.name.startswith("vectors-")]
+    newest = max(names).removeprefix("vectors-").removesuffix(".faiss")  # older generations are not counted
+    for entry in folder.iterdir():
+        if entry.name.split(".")[0].endswith(f"-{newest}"):
+            files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
+            kind = entry.name.split("-")[0]
+            parts[kind] = parts.get(kind, 0) + sum(p.stat().st_size for p in files)
+    return parts
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def child(step: str, copies: int, engine: str, database_url: str | None, rounds: int) -> dict:
+    """Run `step` (build or serve) for one size in a fresh Python process; its JSON result."""
+    command = [sys.executable, __file__, "--step", step, "--copies", str(copies), "--engine", engine,
+               "--rounds", str(rounds)]
+    if database_url:
+        command += ["--database-url", database_url]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", default="1,5,15", help="corpus sizes, in copies of the 65k-passage corpus")
+    parser.add_argument("--engine", choices=("folder", "postgres"), default="folder")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--step", choices=("build", "serve"), help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [int(c) for c in args.copies.split(",")]
+    if args.step:
+        copies = sizes[0]
+        if args.step == "build":
+            result = build(copies, args.engine, args.database_url)
+        else:
+            result = serve(copies, args.engine, args.database_url, args.rounds)
+        print(json.dumps(result))
+        return 0
+    if not (BENCH_INDEX / "newsbot.sqlite").exists():
+        print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
+        return 1
+    print("| engine | passages | index s | peak RSS MB (base) | disk KB/passage | serving RSS MB | cold first answer s "
+          "| p50 / p95 ms | add one article s | stats s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for copies in sizes:
+        corpus_files(copies)
+        url = None
+        if args.engine == "postgres":
+            from postgres import server_url
+
+            url = server_url(f"scale{copies}")
+        built = child("build", copies, args.engine, url, args.rounds)
+        served = child("serve", copies, args.engine, url, args.rounds)
+        passages = built["passages"]
+        if args.engine == "folder":
+            disk = folder_disk(WORK / f"folder-{copies}")
+            detail = ", ".join(f"{name} {size / passages / 1024:.1f}" for name, size in sorted(disk.items(), key=lambda x: -x[1]))
+            print(f"  disk per passage, KB: {detail}", file=sys.stderr)
+            total = sum(disk.values())
+        else:
+            total = served["size_bytes"]
+        print(
+            f"| {args.engine} | {passages:,} | {built['seconds']:.0f} | {built['peak_mb']:.0f} ({built['base_mb']:.0f}) "
+            f"| {total / passages / 1024:.1f} | {served['serving_mb']:.0f} | {served['cold_s']:.1f} "
+            f"| {served['p50_ms']:.0f} / {served['p95_ms']:.0f} | {served['update_s'][-1]:.1f} | {served['stats_s']:.2f} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.exit(main())
