@@ -18,7 +18,7 @@ def _rows(count: int, dimension: int = 16, seed: int = 0) -> list[tuple[int, np.
     return rows
 
 
-@pytest.mark.parametrize("exact_limit", [10_000, 100])  # a flat scan, then an IVF-SQ8 index
+@pytest.mark.parametrize("exact_limit", [10_000, 100])  # a flat scan, then an IVF-PQ index rescored on the rows
 def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monkeypatch, exact_limit):
     monkeypatch.setattr(sentence_index, "EXACT_LIMIT", exact_limit)
     rows = _rows(600)
@@ -32,6 +32,15 @@ def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monke
             found_pid, found_ordinal, score = loaded.search(vector, 5)[0]
             assert (found_pid, found_ordinal) == (pid, ordinal) and score > 0.95
     assert loaded.of(9999).shape == (0, 16)
+
+
+@pytest.mark.parametrize("at_most", [0, 40, 10_000])  # no bound, a bound too small, a generous one
+def test_rows_copied_into_one_array_are_the_rows_given(at_most):
+    rows = _rows(50, seed=5)
+    built = SentenceIndex.build(rows, 16, at_most=at_most)
+    assert len(built) == sum(len(matrix) for _, matrix in rows)
+    for pid, matrix in rows:
+        assert np.allclose(built.of(pid), matrix, atol=2e-3)
 
 
 def test_best_cosines_match_a_row_by_row_computation():

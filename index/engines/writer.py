@@ -3,15 +3,15 @@ change it hands over. `engines.folder.writer` (an index folder) and `engines.pos
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-# Per text hash: the passage vector and its sentences' vectors.
-Vectors = dict[bytes, tuple[np.ndarray, np.ndarray]]
+# Per text hash: the passage vector and its sentences' vectors (an engine may read them from its store as asked).
+Vectors = Mapping[bytes, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -66,7 +66,9 @@ class Writer(Protocol):
     def complete(self, generation: int) -> bool:
         """False when part of `generation` is missing or unreadable (an update must re-process everything)."""
 
-    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors: ...
+    def cached_vectors(self, model: str, wanted: Mapping[bytes, int]) -> Vectors:
+        """Vectors already computed with `model` for `wanted` (text hash -> how many sentences the passage has now);
+        a row with another number of sentence vectors is left out (the text was split otherwise)."""
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
         """Keep freshly computed vectors at once: a crash never loses finished work."""

@@ -239,15 +239,19 @@ class Indexer:
         return _Planned(article, passages, [_text_hash(embed_text(article.title, article.text[p.start : p.end])) for p in passages])
 
     def _vectors(self, planned: list[_Planned], progress: bool) -> tuple[Vectors, int]:
-        """Passage and sentence vectors of every planned passage, and how many were computed rather than cached."""
+        """Passage and sentence vectors of every planned passage, and how many were computed rather than cached.
+
+        What is computed goes to the engine's cache at once and is not held here: the engine hands every vector
+        back (reading it from its store as asked), so a big corpus is never in memory as vectors.
+        """
         model = self.embedder.key
         wanted: dict[bytes, tuple[str, str, list[tuple[int, int]]]] = {}
         for plan in planned:
             wanted.update(plan.embedding_items())
-        vectors = self.writer.cached_vectors(model, list(wanted))
-        # A cached row must have a vector per sentence as split now (the hash covers the text, not the split).
-        vectors = {digest: pair for digest, pair in vectors.items() if len(pair[1]) == len(wanted[digest][2])}
+        counts = {digest: len(item[2]) for digest, item in wanted.items()}
+        vectors = self.writer.cached_vectors(model, counts)
         missing = [(digest, item) for digest, item in wanted.items() if digest not in vectors]
+        del wanted
         if not missing:
             return vectors, 0
         missing.sort(key=lambda m: len(m[1][0]) + len(m[1][1]), reverse=True)  # similar lengths batch well
@@ -268,14 +272,14 @@ class Indexer:
             for i in range(0, len(missing), CACHE_CHUNK):
                 chunk = missing[i : i + CACHE_CHUNK]
                 passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
-                # Sentence vectors are stored as float16 (the cache, the index): held so, they take half the memory.
-                items = [
-                    (digest, vec, np.asarray(sent, dtype=SENTENCE_DTYPE))
-                    for (digest, _), vec, sent in zip(chunk, passages, sentences)
-                ]
-                self.writer.cache_vectors(model, items)
-                vectors.update((digest, (vec, sent)) for digest, vec, sent in items)
+                # Sentence vectors are stored as float16 (the cache, the index).
+                self.writer.cache_vectors(
+                    model,
+                    [
+                        (digest, vec, np.asarray(sent, dtype=SENTENCE_DTYPE))
+                        for (digest, _), vec, sent in zip(chunk, passages, sentences)
+                    ],
+                )
         finally:
             bar.close()
-        return vectors, len(missing)
-
+        return self.writer.cached_vectors(model, counts), len(missing)

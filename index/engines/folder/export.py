@@ -38,10 +38,8 @@ def export(store: Store) -> Change:
             passages = conn.execute(
                 "SELECT id, article_id, ord, char_start, char_end, sentences, embed_hash FROM passages ORDER BY id"
             ).fetchall()
-            hashes = {bytes(row[6]): row[0] for row in passages}
-            vectors = Store.cached_vectors(conn, model, sorted(hashes))  # an interrupted update's, if any
             try:
-                vectors.update(committed_vectors(store, int(meta["generation"]), {d: p for d, p in hashes.items() if d not in vectors}))
+                vectors = committed_vectors(store, int(meta["generation"]), {bytes(row[6]): row[0] for row in passages})
             except (ValueError, KeyError, IndexCorrupt) as exc:
                 raise DatabaseError(f"cannot read the vectors of {store.directory} ({exc}); run `newsbot index --rebuild` first") from None
             files = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}

@@ -15,9 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
-import numpy as np
 
-from index.engines.common import SENTENCE_DTYPE
 from index.engines.folder import schema
 from index.engines.folder.generations.files import KEEP_GENERATIONS, GenerationFolder  # noqa: F401 (re-exported)
 from index.errors import IndexBusy, check_model_key
@@ -138,31 +136,6 @@ class Store(GenerationFolder):
                FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id"""
         )
 
-    # --- embedding cache --------------------------------------------------------------------------
-
-    @staticmethod
-    def cached_vectors(
-        conn: sqlite3.Connection, model: str, hashes: list[bytes]
-    ) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
-        """Passage and sentence vectors already computed for these text hashes with this model.
-
-        Rows cached before sentence vectors existed (schema 2) are not returned: they are re-embedded.
-        """
-        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"""SELECT hash, vector, sentences FROM embeddings
-                    WHERE model=? AND sentences IS NOT NULL AND hash IN ({marks})""",
-                (model, *chunk),
-            )
-            for digest, blob, sentence_blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                sentences = np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
-                found[digest] = (vector, sentences)
-        return found
-
     @staticmethod
     def fill_words(conn: sqlite3.Connection, batch: int = 2000) -> int:
         """Store the sentence words of passages written without them (by an older newsbot) or in another format.
@@ -196,17 +169,6 @@ class Store(GenerationFolder):
         return filled
 
     @staticmethod
-    def clear_cache(conn: sqlite3.Connection) -> int:
-        """Empty the embedding cache after a committed update: every vector it computed is now in the generation's
-        files (`generations.reuse`), the others are of no use. Vectors of an interrupted update stay until then,
-        so a resumed run still finds them. Returns how many went."""
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            gone = conn.execute("DELETE FROM embeddings").rowcount
-        conn.executescript("PRAGMA incremental_vacuum;")  # all freed pages back to the file system (execute: one)
-        return gone
-
-    @staticmethod
     def passages_with_hashes(conn: sqlite3.Connection, hashes: list[bytes]) -> dict[bytes, int]:
         """Text hash -> id of a committed passage with that text, for each hash some passage has."""
         found: dict[bytes, int] = {}
@@ -215,23 +177,3 @@ class Store(GenerationFolder):
             rows = conn.execute(f"SELECT embed_hash, id FROM passages WHERE embed_hash IN ({','.join('?' * len(chunk))})", chunk)
             found.update((bytes(digest), pid) for digest, pid in rows)
         return found
-
-    @staticmethod
-    def cache_vectors(
-        conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]
-    ) -> None:
-        """Store freshly computed passage and sentence vectors (committed at once: a crash never loses finished work)."""
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT OR REPLACE INTO embeddings(model, hash, vector, sentences) VALUES (?, ?, ?, ?)",
-                [
-                    (
-                        model,
-                        digest,
-                        np.asarray(vec, dtype=np.float32).tobytes(),
-                        np.asarray(sentences, dtype=SENTENCE_DTYPE).tobytes(),
-                    )
-                    for digest, vec, sentences in items
-                ],
-            )

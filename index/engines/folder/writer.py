@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
 
 from index.engines.common import now_iso
-from index.engines.folder import arrivals
+from index.engines.folder import arrivals, embedding_cache
 from index.engines.folder.generations.building import GenerationFiles
 from index.engines.folder.generations.reuse import committed_vectors
 from index.engines.folder.store import Store
@@ -59,24 +59,25 @@ class SqliteWriter:
     def complete(self, generation: int) -> bool:
         return GenerationFiles(self.store, False).has_sentences(generation)
 
-    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors:
-        """Vectors computed but not committed (the cache), then those the committed generation holds."""
-        found = Store.cached_vectors(self.conn, model, hashes)
-        rest = [digest for digest in hashes if digest not in found]
+    def cached_vectors(self, model: str, wanted: Mapping[bytes, int]) -> Vectors:
+        """Vectors computed but not committed (the cache, read as asked for), then those the committed generation holds."""
+        found = embedding_cache.cached_vectors(self.conn, model, wanted)
+        rest = [digest for digest in wanted if digest not in found]
         meta = Store.meta(self.conn)
         if not rest or meta.get("model") != model:
             return found
-        wanted = Store.passages_with_hashes(self.conn, rest)
-        if len(wanted) < REUSE_SHARE * int(meta.get("passages") or 0):
+        committed = Store.passages_with_hashes(self.conn, rest)
+        if len(committed) < REUSE_SHARE * int(meta.get("passages") or 0):
             return found  # a few passages: embedding them costs less than loading the generation's files
         try:
-            found.update(committed_vectors(self.store, int(meta["generation"]), wanted))
+            read = committed_vectors(self.store, int(meta["generation"]), committed)
         except (ValueError, KeyError, IndexCorrupt):  # unreadable files: embed again what they held
-            pass
+            return found
+        found.loaded.update((digest, pair) for digest, pair in read.items() if len(pair[1]) == wanted[digest])
         return found
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
-        Store.cache_vectors(self.conn, model, items)
+        embedding_cache.cache_vectors(self.conn, model, items)
 
     def keep(self, generation: int, fingerprints: dict[str, tuple[int, int]], progress: bool) -> int:
         self._record_fingerprints(fingerprints)
@@ -103,7 +104,7 @@ class SqliteWriter:
 
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)
-        Store.clear_cache(self.conn)
+        embedding_cache.clear_cache(self.conn)
 
     def _commit(self, change: Change, passages: int, dimension: int) -> None:
         """One transaction: passages, articles, FTS and the pointer to the new generation's files."""

@@ -20,6 +20,7 @@ from index.engines.folder.generations.delta import MAX_SHARE, MIN_SIZE, Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex, document_tokens
 from index.engines.folder.generations.sentence_index import SentenceIndex
 from index.engines.folder.store import Store
+from index.engines.writer import Vectors
 
 LARGE = 5000  # passages from which building shows a progress bar
 
@@ -50,7 +51,7 @@ class GenerationFiles:
         full: bool,
         stale_ids: list[int],
         rows: list[NewPassage],
-        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        vectors: Vectors,
         dimension: int,
     ) -> Written:
         """Write generation `generation + 1`: the previous one's passages minus `stale_ids` (none if `full`) plus `rows`.
@@ -92,7 +93,7 @@ class GenerationFiles:
         full: bool,
         stale: np.ndarray,
         rows: list[NewPassage],
-        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        vectors: Vectors,
         dimension: int,
         previous_delta: Delta | None,
         alive: np.ndarray | None,
@@ -122,7 +123,9 @@ class GenerationFiles:
 
         new_generation = generation + 1
         sentences = self._sentence_rows(generation, full, ids, rows, vectors, previous_delta)
-        self.store.write_sentences(SentenceIndex.build(sentences, dimension, progress=large), new_generation)
+        at_most = sum(len(r[3].sentences) for r in rows) + (0 if full else len(self.store.read_sentences(generation)))
+        at_most += len(previous_delta.sentences) if previous_delta is not None else 0
+        self.store.write_sentences(SentenceIndex.build(sentences, dimension, large, at_most), new_generation)
         keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
         if not np.array_equal(keywords.ids, np.sort(ids)):
             raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
@@ -144,7 +147,7 @@ class GenerationFiles:
         return True
 
     @staticmethod
-    def _fresh(rows: list[NewPassage], vectors: dict[bytes, tuple[np.ndarray, np.ndarray]]) -> list:
+    def _fresh(rows: list[NewPassage], vectors: Vectors) -> list:
         """An update's new passages as delta rows: (id, passage vector, sentence vectors, BM25 tokens)."""
         out = []
         for pid, plan, _, passage, digest in rows:
@@ -158,17 +161,17 @@ class GenerationFiles:
         full: bool,
         ids: np.ndarray,
         rows: list[NewPassage],
-        vectors: dict[bytes, tuple[np.ndarray, np.ndarray]],
+        vectors: Vectors,
         previous_delta: Delta | None,
     ) -> Iterable[tuple[int, np.ndarray]]:
         """`(passage id, sentence vectors)` of every passage of the coming generation, in id order.
 
         Kept passages take theirs from the previous generation's base or delta, new ones from this update.
         """
-        fresh = {pid: vectors[digest][1] for pid, _, _, _, digest in rows}
+        fresh = {pid: digest for pid, _, _, _, digest in rows}  # each passage's vectors read as its turn comes
         previous = None if full else self.store.read_sentences(generation)
         for pid in np.sort(ids).tolist():
-            matrix = fresh.get(pid)
+            matrix = vectors[fresh[pid]][1] if pid in fresh else None
             if matrix is None and previous_delta is not None and len(previous_delta.ids) and pid >= previous_delta.ids[0]:
                 matrix = previous_delta.sentences.of(pid)
             yield pid, (matrix if matrix is not None else previous.of(pid))

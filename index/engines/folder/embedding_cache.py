@@ -1,0 +1,101 @@
+"""The index folder's embedding cache: vectors an update has computed and not committed yet, so a run that is
+killed resumes without embedding again what it finished. Each commit empties it: committed vectors live in the
+generation's files (`generations.reuse`).
+
+`CachedVectors` reads a row only when asked for it: a full build of a big corpus holds none of its vectors in
+memory between embedding them and writing the generation's files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from index.engines.common import SENTENCE_DTYPE
+
+CHUNK = 500  # hashes per IN (...) query
+
+
+class CachedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
+    """Passage and sentence vectors by text hash: rows of the cache, read on access, and vectors already in memory."""
+
+    def __init__(self, conn: sqlite3.Connection, model: str, cached: set[bytes], loaded: Mapping | None = None) -> None:
+        self.conn = conn
+        self.model = model
+        self.cached = cached
+        self.loaded = dict(loaded or {})
+
+    def __getitem__(self, digest: bytes) -> tuple[np.ndarray, np.ndarray]:
+        if digest in self.loaded:
+            return self.loaded[digest]
+        if digest not in self.cached:
+            raise KeyError(digest)
+        row = self.conn.execute(
+            "SELECT vector, sentences FROM embeddings WHERE model = ? AND hash = ?", (self.model, digest)
+        ).fetchone()
+        if row is None:
+            raise KeyError(digest)
+        return _vectors(*row)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.loaded
+        yield from (digest for digest in self.cached if digest not in self.loaded)
+
+    def __len__(self) -> int:
+        return len(self.loaded) + len(self.cached - self.loaded.keys())
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self.loaded or digest in self.cached
+
+
+def cached_vectors(conn: sqlite3.Connection, model: str, wanted: Mapping[bytes, int]) -> CachedVectors:
+    """The cached vectors of `wanted` (text hash -> sentences the passage has now) computed with `model`.
+
+    A row with another number of sentence vectors (the text was split otherwise when it was cached) or none
+    (cached before sentence vectors existed) is left out: it is embedded again.
+    """
+    hashes = list(wanted)
+    found: set[bytes] = set()
+    for i in range(0, len(hashes), CHUNK):
+        chunk = hashes[i : i + CHUNK]
+        rows = conn.execute(
+            f"""SELECT hash, length(vector), length(sentences) FROM embeddings
+                WHERE model = ? AND sentences IS NOT NULL AND hash IN ({",".join("?" * len(chunk))})""",
+            (model, *chunk),
+        )
+        for digest, vector_bytes, sentence_bytes in rows:
+            dimension = vector_bytes // np.dtype(np.float32).itemsize
+            if sentence_bytes == wanted[bytes(digest)] * dimension * np.dtype(SENTENCE_DTYPE).itemsize:
+                found.add(bytes(digest))
+    return CachedVectors(conn, model, found)
+
+
+def cache_vectors(conn: sqlite3.Connection, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
+    """Store freshly computed passage and sentence vectors (committed at once: a crash never loses finished work)."""
+    with conn:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT OR REPLACE INTO embeddings(model, hash, vector, sentences) VALUES (?, ?, ?, ?)",
+            [
+                (model, digest, np.asarray(vec, dtype=np.float32).tobytes(), np.asarray(sentences, dtype=SENTENCE_DTYPE).tobytes())
+                for digest, vec, sentences in items
+            ],
+        )
+
+
+def clear_cache(conn: sqlite3.Connection) -> int:
+    """Empty the cache after a committed update: every vector it computed is now in the generation's files, the
+    others are of no use. Vectors of an interrupted update stay until then, so a resumed run still finds them.
+    Returns how many went."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        gone = conn.execute("DELETE FROM embeddings").rowcount
+    conn.executescript("PRAGMA incremental_vacuum;")  # all freed pages back to the file system (execute: one)
+    return gone
+
+
+def _vectors(blob: bytes, sentence_blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    vector = np.frombuffer(blob, dtype=np.float32)
+    return vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
