@@ -1,5 +1,5 @@
-"""Copy an index folder into PostgreSQL (`newsbot migrate --to URL`): articles, passages, their vectors and
-the embedding cache exactly as stored, so nothing is re-embedded; committed as one update, like any other.
+"""Copy an index folder into PostgreSQL (`newsbot migrate --to URL`): articles, passages and their vectors exactly
+as stored, so nothing is re-embedded; committed as one update, like any other.
 
 The one module that uses both engines: it reads the folder's export and hands it to PostgreSQL's writer.
 """
@@ -14,9 +14,6 @@ from index.engines.folder.export import export
 from index.engines.folder.store import Store
 from index.engines.postgres.writer import PgWriter
 from index.errors import DatabaseError
-
-CACHE_CHUNK = 500  # cached vectors copied per transaction
-
 
 @dataclass
 class Migrated:
@@ -41,8 +38,5 @@ def migrate(folder: Path, url: str) -> Migrated:
     with writer.session(wait=0):
         if writer.state().generation:
             raise DatabaseError(f"{shown_database_url(url)} already holds an index; migrate into an empty database")
-        items = [(digest, vector, sentences) for digest, (vector, sentences) in change.vectors.items()]
-        for i in range(0, len(items), CACHE_CHUNK):
-            writer.cache_vectors(change.model, items[i : i + CACHE_CHUNK])
         count = writer.commit(change, progress=False)
     return Migrated(len(change.planned), count, shown_database_url(url))

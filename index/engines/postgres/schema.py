@@ -104,6 +104,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         """ALTER TABLE passages ADD COLUMN IF NOT EXISTS words text;
            CREATE INDEX IF NOT EXISTS passages_unworded ON passages (id) WHERE words IS NULL;""",
     ),
+    Migration(
+        4,
+        "each vector stored once",
+        # The cache keeps only vectors an update has not committed (`writer.tidy`); committed ones are read from
+        # their passage and sentence rows.
+        "DELETE FROM embeddings e USING passages p WHERE p.embed_hash = e.hash",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

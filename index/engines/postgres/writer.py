@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
@@ -140,15 +140,43 @@ class PgWriter:
     def complete(self, generation: int) -> bool:
         return True  # one database: a committed version is whole
 
-    def cached_vectors(self, model: str, hashes: list[bytes]) -> Vectors:
-        found: Vectors = {}
+    def cached_vectors(self, model: str, wanted: Mapping[bytes, int]) -> Vectors:
+        """Vectors computed but not committed (the cache), then those of committed passages (their own rows)."""
+        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        hashes = list(wanted)
         for i in range(0, len(hashes), 1000):
             rows = self.conn.execute(
                 "SELECT hash, vector, sentences FROM embeddings WHERE model = %s AND hash = ANY(%s)", (model, hashes[i : i + 1000])
             )
             for digest, blob, sentence_blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
-                found[bytes(digest)] = (vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector)))
+                sentences = np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
+                if len(sentences) == wanted[bytes(digest)]:
+                    found[bytes(digest)] = (vector, sentences)
+        rest = [digest for digest in hashes if digest not in found]
+        recorded = self.conn.execute("SELECT value FROM index_meta WHERE key = 'model'").fetchone()
+        if rest and recorded and recorded[0] == model:
+            found.update(self._committed_vectors(rest, wanted))
+        return found
+
+    def _committed_vectors(self, hashes: list[bytes], wanted: Mapping[bytes, int]) -> Vectors:
+        """The stored vectors of committed passages with these text hashes (each vector is kept once, in its row)."""
+        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        for i in range(0, len(hashes), 1000):
+            passages = self.conn.execute(
+                "SELECT DISTINCT ON (embed_hash) embed_hash, id, embedding FROM passages WHERE embed_hash = ANY(%s)",
+                (hashes[i : i + 1000],),
+            ).fetchall()
+            rows: dict[int, list[np.ndarray]] = {pid: [] for _, pid, _ in passages}
+            for pid, embedding in self.conn.execute(
+                "SELECT passage_id, embedding FROM sentences WHERE passage_id = ANY(%s) ORDER BY passage_id, ord", (list(rows),)
+            ):
+                rows[pid].append(embedding.to_numpy())
+            for digest, pid, embedding in passages:
+                vector = np.asarray(embedding.to_numpy(), dtype=np.float32)
+                sentences = np.asarray(rows[pid], dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
+                if len(sentences) == wanted[bytes(digest)]:
+                    found[bytes(digest)] = (vector, sentences)
         return found
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
@@ -246,12 +274,9 @@ class PgWriter:
                     sentences.write_row(row)
 
     def tidy(self, generation: int, model: str) -> None:
-        """Drop cached vectors no passage uses any more (edited or removed articles, other models)."""
-        self.conn.execute(
-            """DELETE FROM embeddings e WHERE e.model != %s
-               OR NOT EXISTS (SELECT 1 FROM passages p WHERE p.embed_hash = e.hash)""",
-            (model,),
-        )
+        """Empty the embedding cache: every vector it held for this update is in the committed rows now, the others
+        (edited or removed articles, other models) are of no use; an interrupted update's stay until its rerun commits."""
+        self.conn.execute("DELETE FROM embeddings")
 
     def _fingerprints(self, fingerprints: dict[str, tuple[int, int]]) -> None:
         with self.conn.cursor() as cur:
