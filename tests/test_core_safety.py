@@ -154,6 +154,6 @@ def test_index_files_from_older_versions_and_crashed_updates_are_repaired(seed_c
     assert assert_consistent(index_dir) == generation + 1 and store.delta_path(generation + 1).exists()
     rebuilt = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
     assert assert_consistent(index_dir) == rebuilt.generation
-    assert isinstance(faiss.downcast_index(store.read_vectors(rebuilt.generation).index), faiss.IndexHNSWFlat)
+    assert isinstance(faiss.downcast_index(store.read_vectors(rebuilt.generation).index), faiss.IndexHNSW)  # the graph, as vector_index.STORAGE stores it
     answers = make_index(tmp_path, embedder, articles=seed_copy).search(NATO_QUESTION, k=5).answers
     assert answers and all("000_1c6ccadab8500b43" not in a.article.path for a in answers)

@@ -18,6 +18,7 @@ from botkit import NEWSBOT, clean_env
 from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
 
 from index import Index, IndexBusy, Settings
+from index.engines.postgres.schema import upgrade
 from index.engines.postgres.writer import PgWriter
 from index.text.sentence_words import FORMAT
 
@@ -70,6 +71,25 @@ def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, datab
     assert ids == [folder.find_article([url])[0] for _, url, _, _ in SOURCED_ARTICLES.values()]
     assert ZEBRA_TEXT in server.article(ids[2]).text and server.article(ids[2]).passages == folder.article(ids[2]).passages
     assert [(s.sentence, len(s.articles)) for s in server.stories(ids)] == [(s.sentence, len(s.articles)) for s in folder.stories(ids)]
+
+
+def test_a_database_with_float32_passage_vectors_is_migrated_to_half_precision_and_answers_the_same(tmp_path, embedder, database_url):
+    articles = write_sourced_corpus(tmp_path / "articles")
+    server = _pg_index(tmp_path, embedder, database_url, articles)
+    server.update(progress=False)
+    before = [_shown(server, question) for question in QUESTIONS]
+    with psycopg.connect(database_url) as conn:  # as schema 4 left it: float32 vectors and their graph
+        dimension = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()[0]
+        conn.execute("DROP INDEX passages_hnsw")
+        conn.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE vector USING embedding::vector")
+        conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::vector({dimension})) vector_ip_ops)")
+        conn.execute("UPDATE newsbot_schema SET version = 4 WHERE part = 'index'")
+    upgrade(database_url)
+    with psycopg.connect(database_url) as conn:
+        column = "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'passages'::regclass AND attname = 'embedding'"
+        assert conn.execute(column).fetchone()[0] == "halfvec"
+        assert "halfvec_ip_ops" in conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'passages_hnsw'").fetchone()[0]
+    assert [_shown(_pg_index(tmp_path, embedder, database_url, articles), question) for question in QUESTIONS] == before
 
 
 def test_passages_from_before_the_sentence_words_answer_the_same_and_are_filled(tmp_path, embedder, database_url):

@@ -33,10 +33,12 @@ class PgPassageVectors:
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         if allowed is not None and len(allowed) <= EXACT_SCAN:
             return scan(self, query, n, allowed)
-        from pgvector import Vector
+        from pgvector import HalfVector, Vector
 
         self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
-        params: dict = {"q": Vector(query), "n": n}
+        # The graph is walked with the question in half precision (its index is on halfvec); each found passage is
+        # scored with the question as it is, as the folder's float16 graph scores it.
+        params: dict = {"q": Vector(query), "h": HalfVector(np.asarray(query, dtype=np.float16)), "n": n}
         where = ""
         if allowed is not None:  # keep walking the graph until n allowed passages are found
             self.conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -44,7 +46,7 @@ class PgPassageVectors:
         d = self.d
         rows = self.conn.execute(
             f"""SELECT id, -(embedding::vector({d}) <#> %(q)s::vector({d})) FROM passages {where}
-                ORDER BY embedding::vector({d}) <#> %(q)s::vector({d}) LIMIT %(n)s""",
+                ORDER BY embedding::halfvec({d}) <#> %(h)s::halfvec({d}) LIMIT %(n)s""",
             params,
         ).fetchall()
         return sorted(((pid, float(score)) for pid, score in rows), key=lambda hit: -hit[1])

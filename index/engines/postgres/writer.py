@@ -48,7 +48,7 @@ def vector_indexes(conn, dimension: int) -> None:
         return
     drop_vector_indexes(conn)
     options = f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
-    conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::vector({dimension})) vector_ip_ops) {options}")
+    conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) {options}")
     conn.execute(
         f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) {options}"
     )
@@ -243,7 +243,7 @@ class PgWriter:
 
     def _passages(self, change: Change) -> None:
         """COPY the new passages, their postings and their sentence vectors (binary: no text round trip)."""
-        from pgvector import HalfVector, Vector
+        from pgvector import HalfVector
         from psycopg.types.json import Jsonb
 
         with self.conn.cursor() as cur:
@@ -251,7 +251,7 @@ class PgWriter:
                 "COPY passages (id, article_id, ord, char_start, char_end, sentences, embed_hash, body, length, embedding, words)"
                 " FROM STDIN (FORMAT BINARY)"
             ) as passages:
-                passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "vector", "text"])
+                passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "halfvec", "text"])
                 postings_rows, sentence_rows = [], []
                 for pid, plan, ordinal, p, digest in change.rows:
                     article = plan.article
@@ -260,7 +260,7 @@ class PgWriter:
                     vector, sentence_vectors = change.vectors[digest]
                     passages.write_row(
                         (pid, article.id, ordinal, p.start, p.end, Jsonb([list(span) for span in p.sentences]), digest, body, len(stems),
-                         Vector(np.asarray(vector, dtype=np.float32)), for_passage(article.text, p.sentences))
+                         HalfVector(np.asarray(vector, dtype=np.float16)), for_passage(article.text, p.sentences))
                     )
                     postings_rows += [(stem, pid, tf, len(stems)) for stem, tf in Counter(stems).items()]
                     sentence_rows += [(pid, k, HalfVector(np.asarray(v, dtype=np.float16))) for k, v in enumerate(sentence_vectors)]

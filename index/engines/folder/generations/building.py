@@ -115,13 +115,21 @@ class GenerationFiles:
             keep = np.isin(kept_ids, alive) & ~np.isin(kept_ids, stale)
             kept, kept_ids = kept[keep], kept_ids[keep]
             dimension = kept.shape[1]
-        fresh_matrix = np.asarray([vectors[r[4]][0] for r in rows], dtype=np.float32).reshape(-1, dimension)
-        matrix = np.concatenate([kept, fresh_matrix])
+        # One array of every vector, filled in place and let go once the graph holds its own copy.
+        matrix = np.empty((len(kept) + len(rows), dimension), dtype=np.float32)
+        matrix[: len(kept)] = kept
+        del kept
+        for i, row in enumerate(rows, start=len(kept_ids)):
+            matrix[i] = vectors[row[4]][0]
         ids = np.concatenate([kept_ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
         large = self.progress and len(ids) >= LARGE
-        index = vector_index.build(dimension, matrix, ids, progress=large)
-
         new_generation = generation + 1
+        index = vector_index.build(dimension, matrix, ids, progress=large)
+        del matrix
+        self.store.write_vectors(index, new_generation)  # under the new generation's name: in force only at the commit
+        count = int(index.ntotal)
+        del index
+
         sentences = self._sentence_rows(generation, full, ids, rows, vectors, previous_delta)
         at_most = sum(len(r[3].sentences) for r in rows) + (0 if full else len(self.store.read_sentences(generation)))
         at_most += len(previous_delta.sentences) if previous_delta is not None else 0
@@ -129,8 +137,7 @@ class GenerationFiles:
         keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
         if not np.array_equal(keywords.ids, np.sort(ids)):
             raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
-        self.store.write_vectors(index, new_generation)
-        return Written(int(index.ntotal), dimension, False)
+        return Written(count, dimension, False)
 
     def write_keywords(self, generation: int, passages: Iterable[tuple[int, str, str]], count: int) -> KeywordIndex:
         """Build and write `generation`'s BM25 keyword index over `(id, title, text)` rows in id order."""
