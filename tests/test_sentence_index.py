@@ -18,16 +18,20 @@ def _rows(count: int, dimension: int = 16, seed: int = 0) -> list[tuple[int, np.
     return rows
 
 
+@pytest.mark.parametrize("codes", [True, False])  # 8-bit rows, float16 rows (as indexes before them, and deltas)
 @pytest.mark.parametrize("exact_limit", [10_000, 100])  # a flat scan, then an IVF-PQ index rescored on the rows
-def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monkeypatch, exact_limit):
+def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monkeypatch, exact_limit, codes):
     monkeypatch.setattr(sentence_index, "EXACT_LIMIT", exact_limit)
+    monkeypatch.setattr(sentence_index, "SCALE_SAMPLE", 300)  # steps set before the last rows come
     rows = _rows(600)
-    built = SentenceIndex.build(rows, 16)
+    built = SentenceIndex.build(rows, 16, codes=codes)
     assert (built.ann is None) == (exact_limit > len(built))
+    assert built.vectors.dtype == (np.int8 if codes else np.float16)
     built.save(tmp_path / "sentences-00000007", 7)
     loaded = SentenceIndex.load(tmp_path / "sentences-00000007", 7)
+    error = float(built.scales.max()) * 0.5 + 1e-6 if codes else 2e-3  # half a step, or float16's
     for pid, matrix in rows[::37]:
-        assert np.allclose(loaded.of(pid), matrix, atol=2e-3)  # float16 rows
+        assert np.allclose(loaded.of(pid), matrix, atol=error)
         for ordinal, vector in enumerate(matrix):
             found_pid, found_ordinal, score = loaded.search(vector, 5)[0]
             assert (found_pid, found_ordinal) == (pid, ordinal) and score > 0.95
@@ -37,15 +41,32 @@ def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monke
 @pytest.mark.parametrize("at_most", [0, 40, 10_000])  # no bound, a bound too small, a generous one
 def test_rows_copied_into_one_array_are_the_rows_given(at_most):
     rows = _rows(50, seed=5)
-    built = SentenceIndex.build(rows, 16, at_most=at_most)
+    built = SentenceIndex.build(rows, 16, at_most=at_most, codes=False)
     assert len(built) == sum(len(matrix) for _, matrix in rows)
     for pid, matrix in rows:
         assert np.allclose(built.of(pid), matrix, atol=2e-3)
+    coded = SentenceIndex.build(rows, 16, at_most=at_most)
+    assert np.array_equal(coded.vectors, SentenceIndex.build(rows, 16).vectors)
 
 
-def test_best_cosines_match_a_row_by_row_computation():
+def test_rows_read_back_and_coded_on_the_same_steps_keep_their_codes():
+    rows = _rows(80, seed=9)
+    first = SentenceIndex.build(rows, 16)
+    again = SentenceIndex.build([(pid, first.of(pid)) for pid, _ in rows], 16, scales=first.scales)
+    assert np.array_equal(again.vectors, first.vectors)  # a full build after deltas does not round them anew
+
+
+def test_a_value_past_the_sampled_steps_is_clipped_not_wrapped(monkeypatch):
+    monkeypatch.setattr(sentence_index, "SCALE_SAMPLE", 1)
+    small = np.full((1, 16), 0.01, dtype=np.float32)
+    built = SentenceIndex.build([(1, small), (2, -small * 50)], 16)
+    assert np.all(built.vectors[1] == -127)
+
+
+@pytest.mark.parametrize("codes", [True, False])
+def test_best_cosines_match_a_row_by_row_computation(codes):
     rows = _rows(50, seed=3)
-    built = SentenceIndex.build(rows, 16)
+    built = SentenceIndex.build(rows, 16, codes=codes)
     query = rows[7][1][0] if len(rows[7][1]) else np.ones(16, dtype=np.float32) / 4
     pids = [pid for pid, _ in rows][::-1] + [5, 10_000]
     expected = [float((built.of(p) @ query).max()) if len(built.of(p)) else np.nan for p in pids]

@@ -131,9 +131,11 @@ class GenerationFiles:
         del index
 
         sentences = self._sentence_rows(generation, full, ids, rows, vectors, previous_delta)
-        at_most = sum(len(r[3].sentences) for r in rows) + (0 if full else len(self.store.read_sentences(generation)))
+        previous = None if full else self.store.read_sentences(generation)
+        at_most = sum(len(r[3].sentences) for r in rows) + (len(previous) if previous is not None else 0)
         at_most += len(previous_delta.sentences) if previous_delta is not None else 0
-        self.store.write_sentences(SentenceIndex.build(sentences, dimension, large, at_most), new_generation)
+        scales = previous.scales if previous is not None else None  # kept rows are coded again as they were
+        self.store.write_sentences(SentenceIndex.build(sentences, dimension, large, at_most, scales), new_generation)
         keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
         if not np.array_equal(keywords.ids, np.sort(ids)):
             raise RuntimeError("internal error: the keyword and vector indexes hold different passages")

@@ -40,7 +40,7 @@ class Delta:
     @classmethod
     def empty(cls, dimension: int) -> Delta:
         return cls(np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32),
-                   SentenceIndex.build([], dimension), {}, np.zeros(0, dtype=np.int64))
+                   SentenceIndex.build([], dimension, codes=False), {}, np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int) -> Delta:
@@ -50,7 +50,7 @@ class Delta:
         if np.any(np.diff(ids) <= 0):
             raise ValueError("delta passages must come in ascending id order")
         vectors = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(-1, dimension)
-        sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension)
+        sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension, codes=False)  # a few: float16 rows
         postings: dict[str, tuple[list[int], list[int]]] = {}
         for position, (_, _, _, tokens) in enumerate(rows):
             for stem, count in Counter(tokens).items():

@@ -3,11 +3,12 @@ nearest-neighbour index over them, so a passage whose one sentence fits a questi
 when the passage as a whole is not close to it.
 
 The vectors are pooled from the passage's own token embeddings at index time (`Embedder.
-encode_with_sentences`) and kept as float16 rows, passage by passage in id order: `offsets[i]` is
-the first row of the passage `passage_ids[i]`. Small corpora are scanned exactly; large ones get an
+encode_with_sentences`) and kept as rows, passage by passage in id order: `offsets[i]` is the first
+row of the passage `passage_ids[i]`. A generation's rows are 8-bit codes, each dimension on its own
+step (`scales`): 384 bytes a sentence, half of the float16 rows of indexes written before, which are
+still read (a delta's few rows stay float16). Small corpora are scanned exactly; large ones get an
 inverted-file index of 48-byte product-quantized codes (IVF-PQ), whose nearest sentences are scored
-again exactly on the float16 rows: 56 bytes a sentence on disk and in memory, against 392 for the
-8-bit codes (IVF-SQ8) indexes written before.
+again on the rows: 56 bytes a sentence, against 392 for the 8-bit codes (IVF-SQ8) written before.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ TRAIN_PER_LIST = 40  # training sentences per inverted list (faiss asks for at l
 CODE_BYTES = 48  # a sentence's product-quantized code: 48 sub-vectors (8 dimensions of 384 each), 8 bits each
 PQ_TRAINING = 256 * 40  # training sentences the 256 centroids of each sub-vector want at least
 RESCORE = 4  # nearest codes taken per sentence asked for, then scored exactly on the float16 rows
-FORMAT = {"format": 1, "dtype": "float16"}
-VECTORS_FILE, OFFSETS_FILE, IDS_FILE, ANN_FILE, FORMAT_FILE = (
-    "vectors.npy", "offsets.npy", "passage_ids.npy", "ann.faiss", "newsbot.json"
+CODED_ROWS = True  # a generation's rows as 8-bit codes (False: float16); RealTimeQA 2022: benchmarks/vector_storage.py
+SCALE_SAMPLE = 20_000  # sentences whose largest value in each dimension sets that dimension's 8-bit step
+SCALE_MARGIN = 1.25  # room above the sample's largest values; a value past it is clipped to the largest code
+FORMATS = {"float16": {"format": 1, "dtype": "float16"}, "int8": {"format": 2, "dtype": "int8"}}
+VECTORS_FILE, OFFSETS_FILE, IDS_FILE, ANN_FILE, FORMAT_FILE, SCALES_FILE = (
+    "vectors.npy", "offsets.npy", "passage_ids.npy", "ann.faiss", "newsbot.json", "scales.npy"
 )
 
 
@@ -49,10 +53,12 @@ class SentenceIndex:
         vectors: np.ndarray,
         ann: faiss.Index | None,
         ann_path: Path | None = None,
+        scales: np.ndarray | None = None,
     ) -> None:
         self.passage_ids = passage_ids
         self.offsets = offsets
-        self.vectors = vectors
+        self.vectors = vectors  # float16 rows, or 8-bit codes that `scales` (one step per dimension) turn into values
+        self.scales = scales
         self._ann = ann
         self._ann_path = ann_path  # read on the first search: the default ranking never needs it
         self._ann_lock = threading.Lock()
@@ -76,26 +82,57 @@ class SentenceIndex:
 
     @classmethod
     def build(
-        cls, rows: Iterable[tuple[int, np.ndarray]], dimension: int, progress: bool = False, at_most: int = 0
+        cls,
+        rows: Iterable[tuple[int, np.ndarray]],
+        dimension: int,
+        progress: bool = False,
+        at_most: int = 0,
+        scales: np.ndarray | None = None,
+        codes: bool | None = None,
     ) -> SentenceIndex:
         """Index `(passage id, sentence vectors)` rows given in ascending passage id order.
 
-        `at_most`, an upper bound of the sentences to come, lets the rows be copied straight into one array (pages
-        never written cost no memory) rather than gathered and then joined, which held them twice.
+        `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read back from it is coded
+        again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16 rows otherwise.
+        `at_most`, an upper bound of the sentences to come, lets the rows be copied straight into one array
+        (pages never written cost no memory) rather than gathered and then joined, which held them twice.
         """
+        codes = CODED_ROWS if codes is None else codes
         ids: list[int] = []
         lengths: list[int] = []
-        buffer, used = np.empty((at_most, dimension), dtype=ROW_DTYPE), 0
+        buffer, used = np.empty((at_most, dimension), dtype=np.int8 if codes else ROW_DTYPE), 0
         blocks: list[np.ndarray] = []  # what did not fit in the buffer
-        for pid, matrix in rows:
-            ids.append(pid)
-            lengths.append(len(matrix))
-            block = np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, dimension)
+        waiting: list[np.ndarray] = []  # rows read before the steps are set
+
+        def keep(block: np.ndarray) -> None:
+            nonlocal used
             if not blocks and used + len(block) <= at_most:
                 buffer[used : used + len(block)] = block
                 used += len(block)
             else:
                 blocks.append(block)
+
+        def flush() -> None:
+            for block in waiting:
+                keep(_encode(block, scales))
+            waiting.clear()
+
+        for pid, matrix in rows:
+            ids.append(pid)
+            lengths.append(len(matrix))
+            if not codes:
+                keep(np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, dimension))
+                continue
+            waiting.append(np.asarray(matrix, dtype=np.float32).reshape(-1, dimension))
+            if scales is None and sum(map(len, waiting)) < SCALE_SAMPLE:
+                continue
+            if scales is None:
+                scales = _scales(np.concatenate(waiting))
+            flush()
+        if codes:
+            if scales is None:
+                scales = _scales(np.concatenate(waiting) if waiting else np.zeros((0, dimension), dtype=np.float32))
+            flush()
         blocks.insert(0, buffer[:used])
         passage_ids = np.asarray(ids, dtype=np.int64)
         if np.any(np.diff(passage_ids) <= 0):
@@ -103,7 +140,7 @@ class SentenceIndex:
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return cls(passage_ids, offsets, vectors, _build_ann(vectors, progress))
+        return cls(passage_ids, offsets, vectors, _build_ann(vectors, scales, progress), scales=scales)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -113,7 +150,16 @@ class SentenceIndex:
         position = int(np.searchsorted(self.passage_ids, pid))
         if position >= len(self.passage_ids) or self.passage_ids[position] != pid:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
-        return np.asarray(self.vectors[self.offsets[position] : self.offsets[position + 1]], dtype=np.float32)
+        return self._values(self.vectors[self.offsets[position] : self.offsets[position + 1]])
+
+    def _values(self, rows: np.ndarray) -> np.ndarray:
+        """Stored rows as float32 values."""
+        values = np.asarray(rows, dtype=np.float32)
+        return values * self.scales if self.scales is not None else values
+
+    def _query(self, query: np.ndarray) -> np.ndarray:
+        """`query` ready for a product with stored rows: each dimension's step folded in (codes · (steps ⊙ q))."""
+        return query * self.scales if self.scales is not None else query
 
     def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
         """Each passage's sentence cosines to `query` (empty for an unknown id), in one gather and one product."""
@@ -126,7 +172,7 @@ class SentenceIndex:
         lengths = np.where(known, self.offsets[positions + 1] - self.offsets[positions], 0)
         firsts = np.cumsum(lengths) - lengths
         rows = np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
-        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ query
+        scores = np.asarray(self.vectors[rows], dtype=np.float32) @ self._query(query)
         return np.split(scores, np.cumsum(lengths)[:-1])
 
     def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
@@ -139,7 +185,7 @@ class SentenceIndex:
             return []
         if self.ann is None:
             if self._exact is None:
-                self._exact = np.asarray(self.vectors, dtype=np.float32)
+                self._exact = self._values(self.vectors)
             scores = self._exact @ query
             n = min(n, len(scores))
             rows = np.argpartition(-scores, n - 1)[:n]
@@ -148,7 +194,7 @@ class SentenceIndex:
         else:  # the codes find the nearest sentences; their own rows score them exactly
             _, rows = self.ann.search(query.reshape(1, -1).astype(np.float32), n * RESCORE)
             near = np.sort(rows[0][rows[0] >= 0])
-            scores = np.asarray(self.vectors[near], dtype=np.float32) @ query
+            scores = np.asarray(self.vectors[near], dtype=np.float32) @ self._query(query)
             best = np.argsort(-scores, kind="stable")[:n]
             found = zip(near[best].tolist(), scores[best].tolist())
         out = []
@@ -164,34 +210,47 @@ class SentenceIndex:
             np.save(tmp / VECTORS_FILE, self.vectors)
             np.save(tmp / OFFSETS_FILE, self.offsets)
             np.save(tmp / IDS_FILE, self.passage_ids)
+            if self.scales is not None:
+                np.save(tmp / SCALES_FILE, self.scales)
             if self.ann is not None:
                 vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
-            (tmp / FORMAT_FILE).write_text(format_text(generation))
+            (tmp / FORMAT_FILE).write_text(self.format_text(generation))
 
         write_folder(directory, fill)
+
+    def format_text(self, generation: int) -> str:
+        """The folder's format file for `generation`."""
+        return json.dumps({**FORMATS["int8" if self.scales is not None else "float16"], "generation": generation})
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> SentenceIndex:
         """Read `generation`'s sentences (vectors memory-mapped); `ValueError` when missing or another generation's."""
         directory = Path(directory)
         try:
-            if json.loads((directory / FORMAT_FILE).read_text()) != {**FORMAT, "generation": generation}:
+            written = json.loads((directory / FORMAT_FILE).read_text())
+            if written not in [{**known, "generation": generation} for known in FORMATS.values()]:
                 raise ValueError(f"{directory} was written with other settings or for another index version")
+            scales = np.load(directory / SCALES_FILE) if written["dtype"] == "int8" else None
             vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
             offsets = np.load(directory / OFFSETS_FILE)
             ids = np.load(directory / IDS_FILE)
             ann_path = directory / ANN_FILE if (directory / ANN_FILE).exists() else None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
-        return cls(ids, offsets, vectors, None, ann_path)
+        return cls(ids, offsets, vectors, None, ann_path, scales)
 
 
-def format_text(generation: int) -> str:
-    """The folder's format file for `generation` (a linked copy for a later generation gets its own)."""
-    return json.dumps({**FORMAT, "generation": generation})
+def _scales(sample: np.ndarray) -> np.ndarray:
+    """Each dimension's 8-bit step: the sample's largest absolute value, with room, over 127 codes."""
+    largest = np.abs(sample).max(axis=0) if len(sample) else np.ones(sample.shape[1], dtype=np.float32)
+    return (np.maximum(largest, 1e-6) * SCALE_MARGIN / 127).astype(np.float32)
 
 
-def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:
+def _encode(block: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(block / scales), -127, 127).astype(np.int8)
+
+
+def _build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
     """An IVF-PQ inner-product index over the rows (row number = id), or None when a scan is cheap."""
     count, dimension = vectors.shape
     if count <= EXACT_LIMIT:
@@ -201,11 +260,13 @@ def _build_ann(vectors: np.ndarray, progress: bool) -> faiss.Index | None:
     parts = next(m for m in (CODE_BYTES, 32, 24, 16, 12, 8, 4, 2, 1) if dimension % m == 0)
     ann = faiss.IndexIVFPQ(quantizer, dimension, lists, parts, 8, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(count, size=min(count, max(lists * TRAIN_PER_LIST, PQ_TRAINING)), replace=False)
-    ann.train(np.asarray(vectors[np.sort(sample)], dtype=np.float32))
+    values = (lambda rows: np.asarray(rows, dtype=np.float32) * scales) if scales is not None else (
+        lambda rows: np.asarray(rows, dtype=np.float32))
+    ann.train(values(vectors[np.sort(sample)]))
     chunk = 32_768
     with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
         for i in range(0, count, chunk):
-            ann.add(np.asarray(vectors[i : i + chunk], dtype=np.float32))
+            ann.add(values(vectors[i : i + chunk]))
             bar.update(min(chunk, count - i))
     ann.nprobe = PROBES
     return ann
