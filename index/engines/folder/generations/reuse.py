@@ -17,9 +17,10 @@ from index.engines.writer import Vectors
 def committed_vectors(files: GenerationFolder, generation: int, wanted: dict[bytes, int]) -> Vectors:
     """Passage and sentence vectors, as `generation` holds them, of `wanted` (text hash -> passage id).
 
-    Passage vectors are stored exactly (float32), sentence vectors as the cache kept them (float16), so they
-    are the vectors an update would have found in the cache. `ValueError` or `IndexCorrupt` when a file
-    cannot be read, `KeyError` for a passage the generation does not hold.
+    Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are),
+    sentence vectors as their rows hold them (8-bit codes: a full build after deltas codes them again on the
+    same steps, a rebuild sets new steps). `ValueError` or `IndexCorrupt` when a file cannot be read,
+    `KeyError` for a passage the generation lacks.
     """
     if not wanted:
         return {}
