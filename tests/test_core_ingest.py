@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 from conftest import NATO_QUESTION, SEEDS, make_index
 
 from index import Index
-from index.engines.folder import schema
+from index.engines.folder import embedding_cache, schema
 from index.engines.folder.store import Store
 
 SEED_TEXT = (SEEDS / "003_856c997e904d8576.txt").read_text()
@@ -132,8 +133,8 @@ def test_a_changed_file_re_embeds_only_its_changed_passages(seed_copy, tmp_path,
     result = index.search("What did Dmitry S. Peskov say?")
     assert any("Dmitry S. Peskov" in a.quote for a in result.answers)
     # Each vector is kept once, in the index's files: the committed update left nothing in the cache.
-    with Store(index.directory).connection() as conn:
-        assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0
+    with closing(embedding_cache.open_cache(index.directory)) as cache:
+        assert cache.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0
 
 
 def _by_path(index: Index, path: Path) -> list[str]:
@@ -164,14 +165,14 @@ def test_record_removed_from_a_jsonl_file_disappears(tmp_path, embedder):
     assert set(_articles(index)) == {"r0", "r1"}
 
 
-def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors(seed_copy, tmp_path, embedder):
+def test_an_index_from_schema_1_is_migrated_and_its_cache_moves_to_its_own_file(seed_copy, tmp_path, embedder):
     index = make_index(tmp_path, embedder, articles=seed_copy)
     first = index.update()
     with Store(index.directory).connection() as conn:  # turn it back into what the first release wrote
         generation = Store.generation(conn)
         conn.executescript(
             """BEGIN;
-            DROP TABLE embeddings;
+            DROP TABLE IF EXISTS embeddings;
             CREATE TABLE embeddings (model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL,
                                      PRIMARY KEY (model, hash)) WITHOUT ROWID;
             INSERT INTO embeddings SELECT meta.value, passages.embed_hash, zeroblob(1536) FROM passages, meta
@@ -188,16 +189,16 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_gains_sentence_vectors
         )
     shutil.rmtree(Store(index.directory).sentences_path(generation))  # schema 1 had no sentence vectors
     summary = make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True)
-    # Schema 1 and 2 cached passage vectors only: each passage is embedded once more for its sentences.
+    # Schema 1 had no sentence vectors and its cache is dropped: every passage is embedded again.
     assert summary.embedded == summary.passages == first.passages
     assert make_index(tmp_path, embedder, articles=seed_copy).update(rebuild=True).embedded == 0
     with Store(index.directory).connection() as conn:
         assert Store.meta(conn)["schema"] == str(schema.LATEST)
-        assert conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0  # all of it in the files now
-        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0]
-        assert "WITHOUT ROWID" not in sql.upper()
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'embeddings'").fetchone()[0] == 0
         fts = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'passages_fts'").fetchone()[0]
         assert "content = ''" in fts  # the full-text index keeps no copy of the text
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert any("intelligence officers" in a.quote for a in index.search(NATO_QUESTION).answers)
     assert any("intelligence officers" in a.quote for a in index.search('"intelligence officers"').answers)
+    with closing(embedding_cache.open_cache(index.directory)) as cache:  # emptied by the commit
+        assert cache.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0

@@ -1,6 +1,8 @@
 """The index folder's embedding cache: vectors an update has computed and not committed yet, so a run that is
 killed resumes without embedding again what it finished. Each commit empties it: committed vectors live in the
-generation's files (`generations.reuse`).
+generation's files (`generations.reuse`). It is a database of its own (`embeddings.sqlite`): emptied, it shrinks
+at once, where inside the index's database a million passages' cached vectors (6 GB) left free pages that took
+longer to give back than the whole build (`benchmarks/scale.py`).
 
 `CachedVectors` reads a row only when asked for it: a full build of a big corpus holds none of its vectors in
 memory between embedding them and writing the generation's files.
@@ -10,28 +12,42 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import numpy as np
 
 from index.engines.common import SENTENCE_DTYPE
 
 CHUNK = 500  # hashes per IN (...) query
+CACHE_NAME = "embeddings.sqlite"
+
+
+def open_cache(directory: Path) -> sqlite3.Connection:
+    """A connection to the cache beside the index in `directory` (made when missing)."""
+    conn = sqlite3.connect(Path(directory) / CACHE_NAME, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS embeddings (
+               model TEXT NOT NULL, hash BLOB NOT NULL, vector BLOB NOT NULL, sentences BLOB NOT NULL,
+               PRIMARY KEY (model, hash))"""
+    )
+    return conn
 
 
 class CachedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
-    """Passage and sentence vectors by text hash: rows of the cache, read on access, and vectors already in memory."""
+    """Passage and sentence vectors by text hash: rows of the cache, then `committed` ones (the generation's,
+    `generations.reuse`), each read when asked for."""
 
-    def __init__(self, conn: sqlite3.Connection, model: str, cached: set[bytes], loaded: Mapping | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, model: str, cached: set[bytes]) -> None:
         self.conn = conn
         self.model = model
         self.cached = cached
-        self.loaded = dict(loaded or {})
+        self.committed: Mapping[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def __getitem__(self, digest: bytes) -> tuple[np.ndarray, np.ndarray]:
-        if digest in self.loaded:
-            return self.loaded[digest]
         if digest not in self.cached:
-            raise KeyError(digest)
+            return self.committed[digest]
         row = self.conn.execute(
             "SELECT vector, sentences FROM embeddings WHERE model = ? AND hash = ?", (self.model, digest)
         ).fetchone()
@@ -40,14 +56,14 @@ class CachedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
         return _vectors(*row)
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self.loaded
-        yield from (digest for digest in self.cached if digest not in self.loaded)
+        yield from self.cached
+        yield from (digest for digest in self.committed if digest not in self.cached)
 
     def __len__(self) -> int:
-        return len(self.loaded) + len(self.cached - self.loaded.keys())
+        return len(self.cached) + sum(1 for digest in self.committed if digest not in self.cached)
 
     def __contains__(self, digest: object) -> bool:
-        return digest in self.loaded or digest in self.cached
+        return digest in self.cached or digest in self.committed
 
 
 def cached_vectors(conn: sqlite3.Connection, model: str, wanted: Mapping[bytes, int]) -> CachedVectors:
@@ -92,7 +108,9 @@ def clear_cache(conn: sqlite3.Connection) -> int:
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         gone = conn.execute("DELETE FROM embeddings").rowcount
-    conn.executescript("PRAGMA incremental_vacuum;")  # all freed pages back to the file system (execute: one)
+    if gone:
+        conn.execute("VACUUM")  # of an empty database: instant, and the file shrinks to a few pages
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return gone
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from index.engines.folder.generations.reuse import committed_vectors
+from index.engines.folder.generations.reuse import CommittedVectors
 from index.engines.folder.store import Store
 from index.engines.writer import Change
 from index.errors import DatabaseError, IndexCorrupt
@@ -39,8 +39,10 @@ def export(store: Store) -> Change:
                 "SELECT id, article_id, ord, char_start, char_end, sentences, embed_hash FROM passages ORDER BY id"
             ).fetchall()
             try:
-                vectors = committed_vectors(store, int(meta["generation"]), {bytes(row[6]): row[0] for row in passages})
-            except (ValueError, KeyError, IndexCorrupt) as exc:
+                vectors = CommittedVectors(store, int(meta["generation"]), {bytes(row[6]): row[0] for row in passages})
+                if vectors.lacking:
+                    raise ValueError(f"{vectors.lacking} passages have no vectors in its files")
+            except (ValueError, IndexCorrupt) as exc:
                 raise DatabaseError(f"cannot read the vectors of {store.directory} ({exc}); run `newsbot index --rebuild` first") from None
             files = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}
         finally:

@@ -113,13 +113,15 @@ MIGRATIONS: tuple[Migration, ...] = (
            ALTER TABLE passages RENAME COLUMN end TO char_end;""",
     ),
     # Each text stored once: the articles keep it, the full-text index only its own index (schema 6 kept a copy,
-    # 0.8 KB a passage), and the embedding cache only vectors not committed yet (`generations.reuse`; 7 KB a
-    # passage), found from a passage's hash through an index.
+    # 0.8 KB a passage), and the embedding cache, now a database of its own (`embedding_cache`), only vectors not
+    # committed yet (7 KB a passage were copies of committed ones, read back now from the generation's files,
+    # `generations.reuse`, found from a passage's hash through an index). The vectors of an update interrupted
+    # before this version are embedded again.
     Migration(
         7,
         "each text and vector stored once",
         """CREATE INDEX IF NOT EXISTS passages_embed_hash ON passages(embed_hash);
-           DELETE FROM embeddings WHERE hash IN (SELECT embed_hash FROM passages);""",
+           DROP TABLE IF EXISTS embeddings;""",
         run=_contentless_text_search,
         vacuum=True,
     ),

@@ -13,7 +13,7 @@ import numpy as np
 from index.engines.common import now_iso
 from index.engines.folder import arrivals, embedding_cache
 from index.engines.folder.generations.building import GenerationFiles
-from index.engines.folder.generations.reuse import committed_vectors
+from index.engines.folder.generations.reuse import CommittedVectors
 from index.engines.folder.store import Store
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexCorrupt
@@ -31,6 +31,7 @@ class SqliteWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._conn: sqlite3.Connection | None = None
+        self._cache: sqlite3.Connection | None = None  # the embedding cache, a database of its own
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -43,11 +44,15 @@ class SqliteWriter:
         with self.store.lock(wait=wait):
             self._conn = self.store.connect()
             try:
+                self._cache = embedding_cache.open_cache(self.store.directory)
                 Store.fill_words(self._conn)
                 yield
             finally:
                 self._conn.close()
                 self._conn = None
+                if self._cache is not None:
+                    self._cache.close()
+                    self._cache = None
 
     def state(self) -> StoredState:
         return StoredState.read(
@@ -61,7 +66,7 @@ class SqliteWriter:
 
     def cached_vectors(self, model: str, wanted: Mapping[bytes, int]) -> Vectors:
         """Vectors computed but not committed (the cache, read as asked for), then those the committed generation holds."""
-        found = embedding_cache.cached_vectors(self.conn, model, wanted)
+        found = embedding_cache.cached_vectors(self._cache, model, wanted)
         rest = [digest for digest in wanted if digest not in found]
         meta = Store.meta(self.conn)
         if not rest or meta.get("model") != model:
@@ -70,14 +75,13 @@ class SqliteWriter:
         if len(committed) < REUSE_SHARE * int(meta.get("passages") or 0):
             return found  # a few passages: embedding them costs less than loading the generation's files
         try:
-            read = committed_vectors(self.store, int(meta["generation"]), committed)
-        except (ValueError, KeyError, IndexCorrupt):  # unreadable files: embed again what they held
-            return found
-        found.loaded.update((digest, pair) for digest, pair in read.items() if len(pair[1]) == wanted[digest])
+            found.committed = CommittedVectors(self.store, int(meta["generation"]), committed, wanted)
+        except (ValueError, IndexCorrupt):  # unreadable files: embed again what they held
+            pass
         return found
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
-        embedding_cache.cache_vectors(self.conn, model, items)
+        embedding_cache.cache_vectors(self._cache, model, items)
 
     def keep(self, generation: int, fingerprints: dict[str, tuple[int, int]], progress: bool) -> int:
         self._record_fingerprints(fingerprints)
@@ -104,7 +108,7 @@ class SqliteWriter:
 
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)
-        embedding_cache.clear_cache(self.conn)
+        embedding_cache.clear_cache(self._cache)
 
     def _commit(self, change: Change, passages: int, dimension: int) -> None:
         """One transaction: passages, articles, FTS and the pointer to the new generation's files."""

@@ -8,35 +8,62 @@ their vectors from here. Kept as a second copy, the cache took 7 KB of the 18 KB
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 
+from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.files import GenerationFolder
-from index.engines.writer import Vectors
 
 
-def committed_vectors(files: GenerationFolder, generation: int, wanted: dict[bytes, int]) -> Vectors:
-    """Passage and sentence vectors, as `generation` holds them, of `wanted` (text hash -> passage id).
+class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
+    """Passage and sentence vectors of committed passages by text hash, each read from the files when asked for.
 
     Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are),
     sentence vectors as their rows hold them (8-bit codes: a full build after deltas codes them again on the
-    same steps, a rebuild sets new steps). `ValueError` or `IndexCorrupt` when a file cannot be read,
-    `KeyError` for a passage the generation lacks.
+    same steps, a rebuild sets new steps). Only the graph is held in memory; the sentence rows are mapped.
     """
-    if not wanted:
-        return {}
-    previous = files.read_delta(generation)
-    delta = previous[0] if previous else None
-    recent = {int(pid): row for row, pid in enumerate(delta.ids.tolist())} if delta is not None else {}
-    base = files.read_vectors(generation)  # a delta generation's name links its base's files
-    sentences = files.read_sentences(generation)
-    found: Vectors = {}
-    for digest, pid in wanted.items():
-        if pid in recent:
-            found[digest] = (delta.vectors[recent[pid]].copy(), delta.sentences.of(pid))
-        else:
-            try:
-                vector = base.reconstruct(pid)
-            except RuntimeError as exc:  # faiss: an id the map does not know
-                raise KeyError(f"passage {pid} is not in generation {generation}'s vectors") from exc
-            found[digest] = (np.asarray(vector, dtype=np.float32), sentences.of(pid))
-    return found
+
+    def __init__(self, files: GenerationFolder, generation: int, wanted: Mapping[bytes, int],
+                 sentences: Mapping[bytes, int] | None = None) -> None:
+        """`wanted`: text hash -> passage id; `sentences` (text hash -> how many the passage has now), when
+        given, leaves out a passage stored with another number of sentence vectors (it was split otherwise).
+
+        `ValueError` or `IndexCorrupt` when a file cannot be read."""
+        previous = files.read_delta(generation)
+        self.delta = previous[0] if previous else None
+        self.recent = {int(pid): row for row, pid in enumerate(self.delta.ids.tolist())} if self.delta is not None else {}
+        self.base = files.read_vectors(generation)  # a delta generation's name links its base's files
+        self.rows = files.read_sentences(generation)
+        in_graph = np.sort(vector_index.contents_ids(self.base))
+        self.pids = {
+            digest: pid
+            for digest, pid in wanted.items()
+            if (pid in self.recent or _holds(in_graph, pid)) and (sentences is None or self._count(pid) == sentences[digest])
+        }
+        self.lacking = len(wanted) - len(self.pids)  # passages the files do not hold (or hold split otherwise)
+
+    def _count(self, pid: int) -> int:
+        if pid in self.recent:
+            return len(self.delta.sentences.of(pid))
+        position = int(np.searchsorted(self.rows.passage_ids, pid))
+        if position >= len(self.rows.passage_ids) or self.rows.passage_ids[position] != pid:
+            return -1
+        return int(self.rows.offsets[position + 1] - self.rows.offsets[position])
+
+    def __getitem__(self, digest: bytes) -> tuple[np.ndarray, np.ndarray]:
+        pid = self.pids[digest]
+        if pid in self.recent:
+            return self.delta.vectors[self.recent[pid]].copy(), self.delta.sentences.of(pid)
+        return np.asarray(self.base.reconstruct(pid), dtype=np.float32), self.rows.of(pid)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.pids)
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+
+def _holds(sorted_ids: np.ndarray, pid: int) -> bool:
+    position = int(np.searchsorted(sorted_ids, pid))
+    return position < len(sorted_ids) and int(sorted_ids[position]) == pid
