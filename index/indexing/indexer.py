@@ -202,11 +202,9 @@ class Indexer:
                 summary.unchanged += 1
         summary.unchanged += sum(1 for article_id in seen if article_id not in fresh_ids)
 
-        removed = [
-            article_id
-            for article_id, (_, path) in known.items()
-            if article_id not in seen and (full or not path or not Path(path).exists() or _is_under(path, roots))
-        ]
+        # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.
+        gone_files = {path for path in by_path if full or not path or _is_under(path, roots) or not Path(path).exists()}
+        removed = [article_id for article_id, (_, path) in known.items() if article_id not in seen and (path or "") in gone_files]
         summary.removed = len(removed)
 
         if not changed and not removed and not full:
