@@ -243,6 +243,7 @@ def folder_disk(folder: Path) -> dict[str, int]:
             table = owners.get(name, name)
             table = "passages_fts" if table.startswith("passages_fts") else table
             parts[f"sqlite {table}"] = parts.get(f"sqlite {table}", 0) + size
+    parts["embedding cache"] = sum(p.stat().st_size for p in folder.glob("embeddings.sqlite*"))  # empty once committed
     names = [p.name for p in folder.iterdir() if p.name.startswith("vectors-")]
     newest = max(names).removeprefix("vectors-").removesuffix(".faiss")  # older generations are not counted
     for entry in folder.iterdir():

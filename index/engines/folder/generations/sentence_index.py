@@ -33,7 +33,7 @@ PROBES = 24  # inverted lists searched per question
 TRAIN_PER_LIST = 40  # training sentences per inverted list (faiss asks for at least 39)
 CODE_BYTES = 48  # a sentence's product-quantized code: 48 sub-vectors (8 dimensions of 384 each), 8 bits each
 PQ_TRAINING = 256 * 40  # training sentences the 256 centroids of each sub-vector want at least
-RESCORE = 4  # nearest codes taken per sentence asked for, then scored exactly on the float16 rows
+RESCORE = 4  # nearest codes taken per sentence asked for, then scored again on the rows
 CODED_ROWS = True  # a generation's rows as 8-bit codes (False: float16); RealTimeQA 2022: benchmarks/vector_storage.py
 SCALE_SAMPLE = 20_000  # sentences whose largest value in each dimension sets that dimension's 8-bit step
 SCALE_MARGIN = 1.25  # room above the sample's largest values; a value past it is clipped to the largest code
@@ -92,8 +92,9 @@ class SentenceIndex:
     ) -> SentenceIndex:
         """Index `(passage id, sentence vectors)` rows given in ascending passage id order.
 
-        `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read back from it is coded
-        again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16 rows otherwise.
+        `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read
+        back from it is coded again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16
+        rows otherwise.
         `at_most`, an upper bound of the sentences to come, lets the rows be copied straight into one array
         (pages never written cost no memory) rather than gathered and then joined, which held them twice.
         """
@@ -103,6 +104,7 @@ class SentenceIndex:
         buffer, used = np.empty((at_most, dimension), dtype=np.int8 if codes else ROW_DTYPE), 0
         blocks: list[np.ndarray] = []  # what did not fit in the buffer
         waiting: list[np.ndarray] = []  # rows read before the steps are set
+        waited = 0
 
         def keep(block: np.ndarray) -> None:
             nonlocal used
@@ -124,7 +126,8 @@ class SentenceIndex:
                 keep(np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, dimension))
                 continue
             waiting.append(np.asarray(matrix, dtype=np.float32).reshape(-1, dimension))
-            if scales is None and sum(map(len, waiting)) < SCALE_SAMPLE:
+            waited += len(matrix)
+            if scales is None and waited < SCALE_SAMPLE:
                 continue
             if scales is None:
                 scales = _scales(np.concatenate(waiting))
@@ -260,8 +263,9 @@ def _build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -
     parts = next(m for m in (CODE_BYTES, 32, 24, 16, 12, 8, 4, 2, 1) if dimension % m == 0)
     ann = faiss.IndexIVFPQ(quantizer, dimension, lists, parts, 8, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(count, size=min(count, max(lists * TRAIN_PER_LIST, PQ_TRAINING)), replace=False)
-    values = (lambda rows: np.asarray(rows, dtype=np.float32) * scales) if scales is not None else (
-        lambda rows: np.asarray(rows, dtype=np.float32))
+    def values(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(rows, dtype=np.float32) * scales if scales is not None else np.asarray(rows, dtype=np.float32)
+
     ann.train(values(vectors[np.sort(sample)]))
     chunk = 32_768
     with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
