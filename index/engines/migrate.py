@@ -15,6 +15,7 @@ from index.engines.folder.store import Store
 from index.engines.postgres.writer import PgWriter
 from index.errors import DatabaseError
 
+
 @dataclass
 class Migrated:
     """What was copied."""

@@ -24,17 +24,27 @@ INDEX = "index"
 OLD_LIST_END = 7  # `newsbot_migrations`' entry past every number an older newsbot knows
 
 
+def indexed_dimension(conn) -> int | None:
+    """The dimension the HNSW indexes are made for (None before the first commit)."""
+    made = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()
+    return int(made[0]) if made else None
+
+
+def make_graph(conn, table: str, dimension: int) -> None:
+    """`table`'s HNSW index over its halfvec `embedding` of `dimension` (inner product on unit vectors)."""
+    conn.execute(
+        f"CREATE INDEX {table}_hnsw ON {table} USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) "
+        f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
+    )
+
+
 def _half_precision_passages(conn) -> None:
     """Store passage vectors as halfvec and make their HNSW index again, for the dimension it was made for."""
-    made = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()
+    dimension = indexed_dimension(conn)
     conn.execute("DROP INDEX IF EXISTS passages_hnsw")
     conn.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE halfvec USING embedding::halfvec")
-    if made:
-        dimension = int(made[0])
-        conn.execute(
-            f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) "
-            f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
-        )
+    if dimension:
+        make_graph(conn, "passages", dimension)
 
 
 MIGRATIONS: tuple[Migration, ...] = (

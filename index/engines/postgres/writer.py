@@ -16,9 +16,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from index.database_url import shown_database_url
-from index.engines.common import EF_CONSTRUCTION, HNSW_NEIGHBORS, SENTENCE_DTYPE, now_iso
+from index.engines.common import SENTENCE_DTYPE, now_iso
 from index.engines.postgres.connection import connect
-from index.engines.postgres.schema import upgrade
+from index.engines.postgres.schema import indexed_dimension, make_graph, upgrade
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexBusy
 from index.text.keywords import document_tokens
@@ -27,12 +27,6 @@ from index.text.sentence_words import fill, for_passage
 
 UPDATE_LOCK = 0x6E657773626F75  # the advisory lock an update holds
 LOCK_POLL_SECONDS = 0.5
-
-
-def indexed_dimension(conn) -> int | None:
-    """The dimension the HNSW indexes are made for (None before the first commit)."""
-    made = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()
-    return int(made[0]) if made else None
 
 
 def drop_vector_indexes(conn) -> None:
@@ -47,11 +41,8 @@ def vector_indexes(conn, dimension: int) -> None:
     if indexed_dimension(conn) == dimension:
         return
     drop_vector_indexes(conn)
-    options = f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
-    conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) {options}")
-    conn.execute(
-        f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops) {options}"
-    )
+    make_graph(conn, "passages", dimension)
+    make_graph(conn, "sentences", dimension)
     set_meta(conn, hnsw_dimension=dimension)
 
 

@@ -130,8 +130,8 @@ class GenerationFiles:
         count = int(index.ntotal)
         del index
 
-        sentences = self._sentence_rows(generation, full, ids, rows, vectors, previous_delta)
         previous = None if full else self.store.read_sentences(generation)
+        sentences = self._sentence_rows(previous, ids, rows, vectors, previous_delta)
         at_most = sum(len(r[3].sentences) for r in rows) + (len(previous) if previous is not None else 0)
         at_most += len(previous_delta.sentences) if previous_delta is not None else 0
         scales = previous.scales if previous is not None else None  # kept rows are coded again as they were
@@ -164,10 +164,9 @@ class GenerationFiles:
             out.append((pid, vectors[digest][0], vectors[digest][1], document_tokens(plan.article.title, body)))
         return out
 
+    @staticmethod
     def _sentence_rows(
-        self,
-        generation: int,
-        full: bool,
+        previous: SentenceIndex | None,
         ids: np.ndarray,
         rows: list[NewPassage],
         vectors: Vectors,
@@ -175,10 +174,10 @@ class GenerationFiles:
     ) -> Iterable[tuple[int, np.ndarray]]:
         """`(passage id, sentence vectors)` of every passage of the coming generation, in id order.
 
-        Kept passages take theirs from the previous generation's base or delta, new ones from this update.
+        Kept passages take theirs from the previous generation's base (`previous`, None for a full build) or
+        delta, new ones from this update.
         """
         fresh = {pid: digest for pid, _, _, _, digest in rows}  # each passage's vectors read as its turn comes
-        previous = None if full else self.store.read_sentences(generation)
         for pid in np.sort(ids).tolist():
             matrix = vectors[fresh[pid]][1] if pid in fresh else None
             if matrix is None and previous_delta is not None and len(previous_delta.ids) and pid >= previous_delta.ids[0]:

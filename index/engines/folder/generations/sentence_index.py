@@ -157,8 +157,7 @@ class SentenceIndex:
 
     def _values(self, rows: np.ndarray) -> np.ndarray:
         """Stored rows as float32 values."""
-        values = np.asarray(rows, dtype=np.float32)
-        return values * self.scales if self.scales is not None else values
+        return _decoded(rows, self.scales)
 
     def _query(self, query: np.ndarray) -> np.ndarray:
         """`query` ready for a product with stored rows: each dimension's step folded in (codes · (steps ⊙ q))."""
@@ -249,6 +248,12 @@ def _scales(sample: np.ndarray) -> np.ndarray:
     return (np.maximum(largest, 1e-6) * SCALE_MARGIN / 127).astype(np.float32)
 
 
+def _decoded(rows: np.ndarray, scales: np.ndarray | None) -> np.ndarray:
+    """Stored rows (float16, or 8-bit codes on `scales`) as float32 values."""
+    values = np.asarray(rows, dtype=np.float32)
+    return values * scales if scales is not None else values
+
+
 def _encode(block: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(block / scales), -127, 127).astype(np.int8)
 
@@ -263,14 +268,11 @@ def _build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -
     parts = next(m for m in (CODE_BYTES, 32, 24, 16, 12, 8, 4, 2, 1) if dimension % m == 0)
     ann = faiss.IndexIVFPQ(quantizer, dimension, lists, parts, 8, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(count, size=min(count, max(lists * TRAIN_PER_LIST, PQ_TRAINING)), replace=False)
-    def values(rows: np.ndarray) -> np.ndarray:
-        return np.asarray(rows, dtype=np.float32) * scales if scales is not None else np.asarray(rows, dtype=np.float32)
-
-    ann.train(values(vectors[np.sort(sample)]))
+    ann.train(_decoded(vectors[np.sort(sample)], scales))
     chunk = 32_768
     with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
         for i in range(0, count, chunk):
-            ann.add(values(vectors[i : i + chunk]))
+            ann.add(_decoded(vectors[i : i + chunk], scales))
             bar.update(min(chunk, count - i))
     ann.nprobe = PROBES
     return ann
