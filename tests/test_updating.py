@@ -649,6 +649,9 @@ def test_watch_keeps_the_index_current_while_questions_are_answered(site, tmp_pa
         # a deleted file disappears from the answers
         new.unlink()
         wait_until(lambda: not answers_with(observed, *beekeeping), 15, "a deleted file gone from the answers")
+        # The serving index keeps answering while the watcher runs: as many questions as the check below asks for,
+        # however quickly the steps above went (their pace, not the asker's, decided the count before).
+        wait_until(lambda: asker.asked > 20, 30, "more than 20 questions asked while watching")
     finally:
         asker.stop()
         process.send_signal(signal.SIGTERM)
