@@ -51,6 +51,8 @@ def assert_consistent(index_dir: Path) -> int:
     found = store.read_delta(generation)
     recent = set(found[0].ids.tolist()) if found else set()
     assert not base & recent and recent <= passages
+    if found:  # the delta lists the base passages removed since the base was built, and no others
+        assert set(found[0].removed.tolist()) == base - passages
     assert (base & passages) | recent == passages == fts
     return generation
 

@@ -4,16 +4,19 @@ past a share of the base the next update builds in full again. Real model, FAISS
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
 
 import faiss
+import numpy as np
 import pytest
 from conftest import NATO_QUESTION, SEEDS, make_index
 
 import index.engines.folder.generations.building as generation_files
 from index.engines.folder.store import Store
+from index.errors import IndexCorrupt
 
 ZEBRA = "Zebra festival\n\nThe town council said the zebra crossing festival will close the high street on Saturday for the parade."
 ZEBRA_QUESTION = "when does the zebra crossing festival close the high street?"
@@ -49,9 +52,15 @@ def test_an_added_article_is_a_delta_beside_the_linked_base_and_answers(tmp_path
     assert second.passages == first.passages + 1 == index.stats().passages
 
 
+def passage_ids(index) -> set[int]:
+    with Store(index.directory).connection() as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM passages")}
+
+
 def test_removed_and_changed_articles_never_answer_from_stale_passages(tmp_path, embedder, articles):
     index = make_index(tmp_path, embedder, articles=articles)
     index.update(progress=False)
+    base = passage_ids(index)
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     index.update(progress=False)
     seed = sorted(articles.glob("0*.txt"))[0]
@@ -67,6 +76,48 @@ def test_removed_and_changed_articles_never_answer_from_stale_passages(tmp_path,
         assert Store.generation(conn) == summary.generation
         alive = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
     assert summary.passages == alive
+    removed = set(Store(index.directory).read_delta(summary.generation)[0].removed.tolist())
+    assert removed and removed == base - passage_ids(index), "the delta lists the removed seed's passages"
+    (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
+    later = index.update(progress=False)
+    assert set(Store(index.directory).read_delta(later.generation)[0].removed.tolist()) == removed, "carried forward"
+    assert later.passages == index.stats().passages
+
+
+def test_a_delta_written_before_it_listed_removals_is_read_and_rewritten_with_them(tmp_path, embedder, articles):
+    """A format-1 delta (no removed.npy) learns the base's removed passages from SQLite, as before."""
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    seed = sorted(articles.glob("0*.txt"))[0]
+    seed.unlink()
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    summary = index.update(progress=False)
+    store = Store(index.directory)
+    folder = store.delta_path(summary.generation)
+    expected = set(store.read_delta(summary.generation)[0].removed.tolist())
+    (folder / "removed.npy").unlink()
+    meta = json.loads((folder / "newsbot.json").read_text())
+    (folder / "newsbot.json").write_text(json.dumps({**meta, "format": 1}))
+    assert store.read_delta(summary.generation)[0].removed is None
+    reopened = make_index(tmp_path, embedder, articles=articles)
+    found = {a.article.id for a in reopened.search(NATO_QUESTION, k=10).answers}
+    assert found and not any(article_id.startswith(seed.stem.replace("_", "-")) for article_id in found)
+    (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
+    later = reopened.update(progress=False)
+    assert set(store.read_delta(later.generation)[0].removed.tolist()) == expected
+    assert later.passages == reopened.stats().passages
+
+
+def test_a_delta_whose_removals_disagree_with_sqlite_is_refused(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    sorted(articles.glob("0*.txt"))[0].unlink()
+    summary = index.update(progress=False)
+    folder = Store(index.directory).delta_path(summary.generation)
+    removed = np.load(folder / "removed.npy")
+    np.save(folder / "removed.npy", removed[1:])  # one removed passage forgotten: the files would answer from it
+    with pytest.raises(IndexCorrupt, match="do not match"):
+        make_index(tmp_path, embedder, articles=articles).search(NATO_QUESTION)
 
 
 def test_past_its_share_the_delta_is_folded_into_a_full_build(tmp_path, embedder, articles, monkeypatch):

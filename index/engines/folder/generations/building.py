@@ -59,7 +59,7 @@ class GenerationFiles:
         `vectors` maps each new passage's hash to its passage and sentence vectors.
         """
         stale = np.asarray(sorted(stale_ids), dtype=np.int64)
-        delta, alive = None, None
+        delta, removed = None, None
         if not full:
             previous = self.store.read_delta(generation)
             delta, base = previous if previous else (None, generation)
@@ -67,24 +67,24 @@ class GenerationFiles:
                 base_keywords = self.store.read_keywords(generation)
             except ValueError:  # unreadable or from an older version: build in full
                 base_keywords = None
-            alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages")), dtype=np.int64)
             if base_keywords is not None and base_keywords.average_length is not None:
-                dead = np.setdiff1d(base_keywords.ids, np.setdiff1d(alive, stale))
+                removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), np.intersect1d(stale, base_keywords.ids))
                 gone = set(stale.tolist())
                 kept = [row for row in delta.rows() if row[0] not in gone] if delta is not None else []
                 recent = kept + self._fresh(rows, vectors)
                 limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
-                if len(recent) <= limit and len(dead) <= limit:
-                    return self._write_delta(generation, base, recent, dimension, len(alive) - len(stale) + len(rows))
-        return self._write_full(generation, full, stale, rows, vectors, dimension, delta, alive, conn)
+                if len(recent) <= limit and len(removed) <= limit:
+                    passages = len(base_keywords.ids) - len(removed) + len(recent)
+                    return self._write_delta(generation, base, recent, removed, dimension, passages)
+        return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)
 
-    def _write_delta(self, generation: int, base: int, recent: list, dimension: int, passages: int) -> Written:
+    def _write_delta(self, generation: int, base: int, recent: list, removed: np.ndarray, dimension: int, passages: int) -> Written:
         """The previous base, linked, and a delta of the recent passages: seconds at any corpus size."""
         new_generation = generation + 1
         if recent:
             dimension = len(recent[0][1])
         self.store.link_base(generation, new_generation)
-        self.store.write_delta(Delta.build(recent, dimension), new_generation, base)
+        self.store.write_delta(Delta.build(recent, dimension, removed), new_generation, base)
         return Written(passages, dimension, True)
 
     def _write_full(
@@ -92,16 +92,17 @@ class GenerationFiles:
         generation: int,
         full: bool,
         stale: np.ndarray,
+        removed: np.ndarray | None,
         rows: list[NewPassage],
         vectors: Vectors,
         dimension: int,
         previous_delta: Delta | None,
-        alive: np.ndarray | None,
         conn: sqlite3.Connection,
     ) -> Written:
         """Rebuild the HNSW graph, sentence vectors and BM25 over every passage of the coming generation.
 
-        `previous_delta` and `alive` (the passage ids before this update) as `write` read them; unused if `full`.
+        The previous generation's passages are kept but for `stale` and `removed` (its dead base passages, None when
+        not known: then read from SQLite); `previous_delta` as `write` read it. All unused if `full`: it keeps none.
         """
         if full:
             if vectors:
@@ -112,7 +113,9 @@ class GenerationFiles:
             if previous_delta is not None:
                 kept = np.concatenate([kept, previous_delta.vectors])
                 kept_ids = np.concatenate([kept_ids, previous_delta.ids])
-            keep = np.isin(kept_ids, alive) & ~np.isin(kept_ids, stale)
+            if removed is None:
+                removed = np.setdiff1d(kept_ids, _passage_ids(conn))
+            keep = ~np.isin(kept_ids, np.union1d(removed, stale))
             kept, kept_ids = kept[keep], kept_ids[keep]
             dimension = kept.shape[1]
         # One array of every vector, filled in place and let go once the graph holds its own copy.
@@ -183,6 +186,23 @@ class GenerationFiles:
             if matrix is None and previous_delta is not None and len(previous_delta.ids) and pid >= previous_delta.ids[0]:
                 matrix = previous_delta.sentences.of(pid)
             yield pid, (matrix if matrix is not None else previous.of(pid))
+
+
+def _removed_before(conn: sqlite3.Connection, base_ids: np.ndarray, delta: Delta | None) -> np.ndarray:
+    """The previous generation's dead passages: base passages removed since its full build (none without a delta).
+
+    A format-1 delta does not list them: then they are the base passages SQLite no longer holds.
+    """
+    if delta is None:
+        return np.zeros(0, dtype=np.int64)
+    if delta.removed is not None:
+        return delta.removed
+    return np.setdiff1d(base_ids, _passage_ids(conn))
+
+
+def _passage_ids(conn: sqlite3.Connection) -> np.ndarray:
+    """Every passage id SQLite holds (one read of the whole table: avoided on an update's usual path)."""
+    return np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages")), dtype=np.int64)
 
 
 def _keyword_rows(conn: sqlite3.Connection, full: bool, stale: set[int], rows: list) -> Iterable[tuple[int, str, str]]:

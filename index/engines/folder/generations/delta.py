@@ -20,31 +20,37 @@ import numpy as np
 from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.sentence_index import SentenceIndex
 
-FORMAT = {"format": 1}
+FORMAT = {"format": 2}  # 2: with the removed base passages (format 1 is read, its removals taken from SQLite)
+READS = (1, 2)
 FORMAT_FILE = "newsbot.json"
 MIN_SIZE = 2000  # passages a delta may always hold
 MAX_SHARE = 0.1  # beyond this share of the base's passages (or removed base passages), rebuild in full
 
 
 class Delta:
-    """Recent passages: ids (ascending), passage vectors, sentence vectors, and BM25 term counts."""
+    """Recent passages: ids (ascending), passage vectors, sentence vectors, and BM25 term counts; and the ids of
+    the base passages removed since the base was built (`removed`, ascending; None in a format-1 delta), so
+    neither an update nor a reader has to read every passage id to learn them."""
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentences: SentenceIndex, terms: dict[str, tuple[np.ndarray, np.ndarray]],
-                 lengths: np.ndarray) -> None:
+                 lengths: np.ndarray, removed: np.ndarray | None) -> None:
         self.ids = ids
         self.vectors = vectors
         self.sentences = sentences
         self.terms = terms  # stem -> (positions in `ids`, counts)
         self.lengths = lengths  # stems per passage (title counted TITLE_REPEAT times, as BM25 sees it)
+        self.removed = removed
 
     @classmethod
     def empty(cls, dimension: int) -> Delta:
-        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32),
-                   SentenceIndex.build([], dimension, codes=False), {}, np.zeros(0, dtype=np.int64))
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, np.zeros((0, dimension), dtype=np.float32), SentenceIndex.build([], dimension, codes=False), {},
+                   none, none)
 
     @classmethod
-    def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int) -> Delta:
-        """From `(passage id, passage vector, sentence vectors, BM25 tokens)` rows in ascending id order."""
+    def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int, removed: np.ndarray) -> Delta:
+        """From `(passage id, passage vector, sentence vectors, BM25 tokens)` rows in ascending id order, and the
+        base passages removed since the base was built."""
         rows = list(rows)
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         if np.any(np.diff(ids) <= 0):
@@ -59,7 +65,7 @@ class Delta:
                 counts.append(count)
         terms = {s: (np.asarray(w, dtype=np.int64), np.asarray(c, dtype=np.float32)) for s, (w, c) in postings.items()}
         lengths = np.asarray([len(r[3]) for r in rows], dtype=np.int64)
-        return cls(ids, vectors, sentences, terms, lengths)
+        return cls(ids, vectors, sentences, terms, lengths, np.unique(np.asarray(removed, dtype=np.int64)))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -81,6 +87,7 @@ class Delta:
             np.save(tmp / "ids.npy", self.ids)
             np.save(tmp / "vectors.npy", self.vectors)
             np.save(tmp / "lengths.npy", self.lengths)
+            np.save(tmp / "removed.npy", self.removed if self.removed is not None else np.zeros(0, np.int64))
             np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentences.vectors))
             np.save(tmp / "sentence_offsets.npy", self.sentences.offsets)
             counts = [len(self.terms[s][0]) for s in stems]
@@ -97,7 +104,7 @@ class Delta:
         """`generation`'s delta and its base generation; `ValueError` when missing or another generation's."""
         try:
             meta = json.loads((directory / FORMAT_FILE).read_text())
-            if {k: meta.get(k) for k in ("format", "generation")} != {**FORMAT, "generation": generation}:
+            if meta.get("format") not in READS or meta.get("generation") != generation:
                 raise ValueError(f"{directory} was written for another index version")
             ids = np.load(directory / "ids.npy")
             vectors = np.load(directory / "vectors.npy")
@@ -108,6 +115,7 @@ class Delta:
             counts = np.load(directory / "term_counts.npy")
             stems = json.loads((directory / "stems.json").read_text())
             lengths = np.load(directory / "lengths.npy")
+            removed = np.load(directory / "removed.npy") if meta["format"] >= 2 else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot read the delta {directory}: {exc}") from exc
         terms = {
@@ -115,4 +123,4 @@ class Delta:
             for i, stem in enumerate(stems)
         }
         sentences = SentenceIndex(ids, offsets, sentence_vectors, None)
-        return cls(ids, vectors, sentences, terms, lengths), int(meta["base"])
+        return cls(ids, vectors, sentences, terms, lengths, removed), int(meta["base"])

@@ -55,9 +55,9 @@ class Generations:
     def get(self, generation: int, conn: sqlite3.Connection) -> Generation:
         """The files of `generation`, loading them (once) when the index has moved on.
 
-        `conn` must be reading that generation: the passages it sees tell which base passages were
-        removed since, and a missing keyword index (an index written before keyword files existed) is
-        rebuilt in memory from them.
+        `conn` must be reading that generation: its passage count checks the files (the delta lists the base
+        passages removed since the base was built), and a missing keyword index (an index written before
+        keyword files existed) is rebuilt in memory from its passages.
         """
         current = self._loaded.get(generation)
         if current is not None:
@@ -68,9 +68,9 @@ class Generations:
                 delta, base_number = found if found else (None, generation)
                 base = self._bases.get(base_number) or self._base(generation, conn, delta is None)
                 delta = delta or Delta.empty(base.vectors.d)
-                alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")), dtype=np.int64)
-                dead = np.setdiff1d(base.keywords.ids, alive)
-                if len(np.setdiff1d(alive, np.concatenate([base.keywords.ids, delta.ids]))) or len(np.setdiff1d(delta.ids, alive)):
+                dead = delta.removed if delta.removed is not None else self._dead(base.keywords.ids, delta, conn, generation)
+                count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+                if count != len(base.keywords.ids) - len(dead) + len(delta) or not np.isin(dead, base.keywords.ids).all():
                     raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
                 self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
                 self._loaded[generation] = Generation(
@@ -84,6 +84,14 @@ class Generations:
                     g.base: _Base(g.vectors.base, g.keywords.base, g.sentences.base) for g in self._loaded.values()
                 }
             return self._loaded[generation]
+
+    @staticmethod
+    def _dead(base_ids: np.ndarray, delta: Delta, conn: sqlite3.Connection, generation: int) -> np.ndarray:
+        """The base passages SQLite no longer holds, for a delta that does not list them (format 1): every id read."""
+        alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")), dtype=np.int64)
+        if len(np.setdiff1d(alive, np.concatenate([base_ids, delta.ids]))) or len(np.setdiff1d(delta.ids, alive)):
+            raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
+        return np.setdiff1d(base_ids, alive)
 
     def _base(self, generation: int, conn: sqlite3.Connection, whole: bool) -> _Base:
         """Load the base files under `generation`'s names; `whole` when there is no delta (a full build)."""
