@@ -218,6 +218,25 @@ def test_time_words_and_dates_are_read_strictly():
     assert days.fresh([], date(2022, 6, 17), 9).tolist() == [] and not PublishedDays([]).fresh([1], date(2022, 6, 17), 9)[0]
 
 
+def test_publication_days_read_a_row_an_article_match_those_read_a_row_a_passage(seeds_index):
+    with seeds_index.reader.snapshot() as snapshot:
+        spans = snapshot.passage_spans()
+        by_passage = PublishedDays(snapshot.conn.execute(
+            "SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id"
+        ).fetchall())
+        by_article = PublishedDays.from_spans(spans, snapshot.passages_of)
+    assert len(spans) > 1 and by_article.pids.tolist() == by_passage.pids.tolist()
+    assert by_article.days.tolist() == by_passage.days.tolist()
+    # An article whose passages' ids are not consecutive (never written so) has them asked for.
+    asked = []
+    scattered = PublishedDays.from_spans(
+        [("a", "2022-06-15", 1, 2, 2), ("b", "2022-06-18", 3, 9, 2), ("c", None, 10, 10, 1)],
+        lambda articles: asked.append(articles) or {3, 9},
+    )
+    assert asked == [{"b"}] and scattered.pids.tolist() == [1, 2, 3, 9, 10]
+    assert scattered.fresh([1, 3, 9, 10, 4], date(2022, 6, 17), 9).tolist() == [True, True, True, False, False]
+
+
 def test_quoted_phrases_must_appear_in_every_answer(seeds_index):
     # One seed spells him "Leon Slutsky", the other "Leonid Slutsky": quotes pick the exact phrase.
     loose = seeds_index.search("What did Slutsky say about NATO?", k=5)

@@ -85,7 +85,7 @@ class Searcher:
         self.settings = settings
         self.reranker = Reranker(cross_encoder)  # the reader; off when `cross_encoder` is None
         self._catalogs = PerVersion(lambda snapshot: Catalog(snapshot.catalog_rows()))  # what filters look at
-        self._days = PerVersion(lambda snapshot: PublishedDays(snapshot.passage_dates()))  # what "this week" looks at
+        self._days = PerVersion(lambda snapshot: PublishedDays.from_spans(snapshot.passage_spans(), snapshot.passages_of))  # "this week"
         self.warmed = False  # set by `warm_up`: a serving process, which reads each new version as it commits
 
     def generation(self) -> int:

@@ -77,8 +77,9 @@ class Snapshot(Protocol):
     def quoting(self, phrases: list[str]) -> set[int]:
         """Ids of the passages whose text holds every quoted phrase."""
 
-    def passage_dates(self) -> list[tuple[int, str | None]]:
-        """`(passage id, its article's publication date)` of every passage (read once per version)."""
+    def passage_spans(self) -> list[tuple[str, str | None, int, int, int]]:
+        """(article id, published, smallest passage id, largest, passage count) of every article with passages:
+        each passage's publication day, a row an article (read once per version)."""
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         """Text, offsets, sentences and article of each passage id (see `common.passage_row`)."""

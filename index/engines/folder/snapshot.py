@@ -36,8 +36,11 @@ class SqliteSnapshot:
         rows = self.conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
         return {row[0] for row in rows}
 
-    def passage_dates(self) -> list[tuple[int, str | None]]:
-        return self.conn.execute("SELECT p.id, a.published FROM passages p JOIN articles a ON a.id = p.article_id").fetchall()
+    def passage_spans(self) -> list[tuple[str, str | None, int, int, int]]:
+        return self.conn.execute(
+            """SELECT a.id, a.published, min(p.id), max(p.id), count(*)
+               FROM articles a JOIN passages p ON p.article_id = a.id GROUP BY a.id"""
+        ).fetchall()
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         if not pids:

@@ -68,7 +68,8 @@ class GenerationFiles:
             except ValueError:  # unreadable or from an older version: build in full
                 base_keywords = None
             if base_keywords is not None and base_keywords.average_length is not None:
-                removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), np.intersect1d(stale, base_keywords.ids))
+                in_base = stale[base_keywords.positions(stale) >= 0]  # (by binary search: the base is sorted and large)
+                removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), in_base)
                 gone = set(stale.tolist())
                 kept = [row for row in delta.rows() if row[0] not in gone] if delta is not None else []
                 recent = kept + self._fresh(rows, vectors)

@@ -67,10 +67,10 @@ class Generations:
                 found = self.store.read_delta(generation)
                 delta, base_number = found if found else (None, generation)
                 base = self._bases.get(base_number) or self._base(generation, conn, delta is None)
-                delta = delta or Delta.empty(base.vectors.d)
+                delta = delta if delta is not None else Delta.empty(base.vectors.d)  # (an empty delta may list removals)
                 dead = delta.removed if delta.removed is not None else self._dead(base.keywords.ids, delta, conn, generation)
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-                if count != len(base.keywords.ids) - len(dead) + len(delta) or not np.isin(dead, base.keywords.ids).all():
+                if count != len(base.keywords.ids) - len(dead) + len(delta) or (base.keywords.positions(dead) < 0).any():
                     raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
                 self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
                 self._loaded[generation] = Generation(
