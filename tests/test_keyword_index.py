@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import bm25s
 import numpy as np
+import pytest
 from conftest import SEEDS
 
 from index.engines.common import K1, B
+from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
+from index.engines.folder.generations.segments import Keywords
 from index.indexing.passages import split_passages
 from index.text.keywords import document_tokens, tokens
 
@@ -34,3 +37,20 @@ def test_scores_equal_those_of_bm25s_built_from_the_stems_themselves(tmp_path):
         assert np.allclose(loaded.scores(tokens(question)), expected, atol=1e-6), question
         assert np.allclose(built.scores(tokens(question)), expected, atol=1e-6), question
     assert loaded.frequency(tokens("NATO")[0]) == sum("nato" in document_tokens(t, b) for _, t, b in rows)
+
+
+def test_the_best_passages_are_those_of_every_score_whatever_the_ties():
+    """`Keywords.best` partitions only the passages scoring at least a floor read from the rarest stems' passages:
+    on a corpus of 12 copies of each passage (every score tied 12 times) it finds what sorting every score finds."""
+    rows = _rows()
+    copies = [(pid + k * 1000, title, body) for k in range(12) for pid, title, body in rows]
+    keywords = Keywords(KeywordIndex.build(sorted(copies)), Delta.empty(4), np.zeros(0, dtype=np.int64))
+    for question in ("why did NATO expel the diplomats?", "Russian mission intelligence officers", "the said of"):
+        stems = tokens(question)
+        every = keywords.scores(stems)
+        for n in (1, 7, 12, 30, 100):
+            top, scores = keywords.best(stems, n)
+            expected = np.sort(every[every > 0])[::-1][:n]
+            assert [scores[pid] for pid in top] == pytest.approx(expected.tolist(), abs=0), (question, n)
+            for a, b in zip(top, top[1:]):
+                assert scores[a] > scores[b] or a < b, "ties come in passage order"

@@ -107,6 +107,24 @@ class KeywordIndex:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.retriever.get_scores(known)
 
+    def rarest_postings(self, stems: list[str], at_least: int) -> np.ndarray:
+        """Columns of the passages holding the query's rarest stems, rarer first, until `at_least` are taken
+        (fewer when the stems hold fewer): passages likely to score high, whose scores bound the best ones."""
+        if self.retriever is None:
+            return np.zeros(0, dtype=np.int64)
+        indptr, columns = self.retriever.scores["indptr"], self.retriever.scores["indices"]
+        tokens = sorted(
+            (t for t in (self.retriever.vocab_dict.get(s) for s in dict.fromkeys(stems)) if t is not None),
+            key=lambda t: indptr[t + 1] - indptr[t],
+        )
+        taken, count = [], 0
+        for token in tokens:
+            taken.append(np.asarray(columns[indptr[token] : indptr[token + 1]]))
+            count += len(taken[-1])
+            if count >= at_least:
+                break
+        return np.unique(np.concatenate(taken)) if taken else np.zeros(0, dtype=np.int64)
+
     def frequency(self, stem: str) -> int:
         """How many passages hold this stem."""
         if self.retriever is None:
