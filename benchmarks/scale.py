@@ -2,7 +2,7 @@
 time, peak RSS), disk per passage, serving RSS and the first answer of a cold process, question p50/p95
 (in rounds), adding one article, and `newsbot stats`.
 
-    .venv/bin/python benchmarks/scale.py --copies 1,5,15 [--engine folder|postgres] [--rounds 3]
+    .venv/bin/python benchmarks/scale.py --copies 1,5,15 [--engine folder|postgres] [--rounds 3] [--served-only]
 
 The corpus is RealTimeQA 2022 (4,884 articles, 65k passages) replicated: copy 0 is the real corpus; copy k
 gives each article a new id and url, a date k weeks earlier and one word in ten swapped for a corpus word of
@@ -13,6 +13,8 @@ text's hash) plus noise (cosine ~0.95 to it), renormalised. Everything else is w
 files read, passages cut, the engine's own `Writer`. Each size is built, then served, in a fresh process, so a
 peak RSS is that size's alone; "base" is the process before indexing (Python, the libraries, the vector pool).
 Questions are timed with the reader off: its cost is a fixed ~26 pairs a question whatever the corpus size.
+A first pass over the questions is timed apart (its p95: the index's files come from disk as they are first
+touched), then the rounds (p50 / p95: a serving process past its first questions).
 """
 
 from __future__ import annotations
@@ -178,6 +180,12 @@ def build(copies: int, engine: str, database_url: str | None) -> dict:
     }
 
 
+def already_built(copies: int, engine: str, database_url: str | None) -> dict:
+    """The build row of an index built earlier (`--served-only`): only its passage count is known."""
+    index = Index.open(settings=settings_for(copies, engine, database_url), log=lambda m: None)
+    return {"seconds": float("nan"), "peak_mb": float("nan"), "base_mb": float("nan"), "passages": index.stats().passages}
+
+
 def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> dict:
     """A cold first answer, then question latency in rounds, serving RSS, one new article, and stats."""
     started = time.perf_counter()
@@ -196,6 +204,7 @@ def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> di
             found.append((time.perf_counter() - begun) * 1000)
         return found
 
+    first = one_pass()  # the pages of the index's files come from disk as questions first touch them
     timings = np.concatenate(in_rounds({"default": one_pass}, rounds)["default"])
     serving = rss_mb()
     updates = [one_new_article(index, n) for n in range(2)]
@@ -203,6 +212,7 @@ def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> di
     stats = index.stats()
     return {
         "cold_s": cold,
+        "first_pass_p95_ms": float(np.percentile(first, 95)),
         "p50_ms": float(np.percentile(timings, 50)),
         "p95_ms": float(np.percentile(timings, 95)),
         "serving_mb": serving,
@@ -273,6 +283,7 @@ def main() -> int:
     parser.add_argument("--copies", default="1,5,15", help="corpus sizes, in copies of the 65k-passage corpus")
     parser.add_argument("--engine", choices=("folder", "postgres"), default="folder")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--served-only", action="store_true", help="serve the indexes an earlier run built, without building")
     parser.add_argument("--step", choices=("build", "serve"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,8 +300,8 @@ def main() -> int:
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
         return 1
     print("| engine | passages | index s | peak RSS MB (base) | disk KB/passage | serving RSS MB | cold first answer s "
-          "| p50 / p95 ms | new article answered s | stats s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| first pass p95 ms | p50 / p95 ms | new article answered s | stats s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for copies in sizes:
         corpus_files(copies)
         url = None
@@ -298,7 +309,7 @@ def main() -> int:
             from postgres import server_url
 
             url = server_url(f"scale{copies}")
-        built = child("build", copies, args.engine, url, args.rounds)
+        built = already_built(copies, args.engine, url) if args.served_only else child("build", copies, args.engine, url, args.rounds)
         served = child("serve", copies, args.engine, url, args.rounds)
         passages = built["passages"]
         if args.engine == "folder":
@@ -311,7 +322,7 @@ def main() -> int:
         print(
             f"| {args.engine} | {passages:,} | {built['seconds']:.0f} | {built['peak_mb']:.0f} ({built['base_mb']:.0f}) "
             f"| {total / passages / 1024:.1f} | {served['serving_mb']:.0f} | {served['cold_s']:.1f} "
-            f"| {served['p50_ms']:.0f} / {served['p95_ms']:.0f} | {served['update_s'][-1]:.1f} | {served['stats_s']:.2f} |",
+            f"| {served['first_pass_p95_ms']:.0f} | {served['p50_ms']:.1f} / {served['p95_ms']:.1f} | {served['update_s'][-1]:.1f} | {served['stats_s']:.2f} |",
             flush=True,
         )
     return 0
