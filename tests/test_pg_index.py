@@ -148,6 +148,20 @@ def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, databa
     assert _shown(index, NATO_QUESTION) == before
 
 
+def test_stem_counts_shared_by_a_versions_questions_are_counted_anew_for_the_next(tmp_path, embedder, database_url, seed_copy):
+    index = _pg_index(tmp_path, embedder, database_url, seed_copy)
+    index.update(progress=False)
+    with index.reader.snapshot() as snapshot:
+        assert snapshot.keywords.frequencies(["zebra", "nato"])["zebra"] == 0
+    with index.reader.snapshot() as snapshot:  # the next question on this version: counted once, kept
+        assert snapshot.keywords._frequencies.get("zebra") == 0
+    (seed_copy / "zebra.md").write_text(f"---\ntitle: Town news\n---\n{ZEBRA_TEXT}", encoding="utf-8")
+    index.update(progress=False)
+    with index.reader.snapshot() as snapshot:
+        assert snapshot.keywords.frequencies(["zebra"])["zebra"] == 1
+    assert index.search("zebra crossing festival high street").answers[0].article.id.startswith("zebra")
+
+
 def test_a_second_updater_is_refused_while_one_holds_the_lock(tmp_path, embedder, database_url):
     index = _pg_index(tmp_path, embedder, database_url, SEEDS)
     holding, release = threading.Event(), threading.Event()

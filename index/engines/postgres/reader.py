@@ -15,6 +15,9 @@ from index.errors import check_model_key
 from index.quotes.results import ArticleInfo
 
 
+MAX_COUNTED_STEMS = 200_000  # stem counts kept for one version (a few MB)
+
+
 class PgReader:
     """`Reader` for a PostgreSQL database; safe to share between threads."""
 
@@ -22,6 +25,7 @@ class PgReader:
         self.url = url
         self._local = threading.local()
         self._checked = False
+        self._frequencies: tuple[int, dict[str, int]] = (0, {})  # one version's stem counts, shared by its questions
 
     def _conn(self, checked: bool = True):
         """This thread's connection (reopened if the server closed it); `checked`: the schema must be current."""
@@ -65,7 +69,10 @@ class PgReader:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             meta = self._meta(conn)
-            yield PgSnapshot(conn, meta) if int(meta.get("generation", 0)) else None
+            generation = int(meta.get("generation", 0))
+            if self._frequencies[0] != generation or len(self._frequencies[1]) > MAX_COUNTED_STEMS:
+                self._frequencies = (generation, {})  # (a new version counts anew; a dict is safe to share)
+            yield PgSnapshot(conn, meta, self._frequencies[1]) if generation else None
 
     def stats(self, fallback_model: str) -> Stats:
         conn = self._conn()

@@ -15,6 +15,8 @@ from index.engines.postgres.schema import IMPACT
 from index.text.keywords import idf
 
 REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
+# Vectors come back in binary (pgvector decodes them with numpy) rather than as text parsed number by number.
+BINARY = True
 
 
 class PgPassageVectors:
@@ -27,7 +29,8 @@ class PgPassageVectors:
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
         wanted = [int(i) for i in ids]
-        found = dict(self.conn.execute("SELECT id, embedding FROM passages WHERE id = ANY(%s)", (wanted,)).fetchall())
+        rows = self.conn.execute("SELECT id, embedding FROM passages WHERE id = ANY(%s)", (wanted,), binary=BINARY)
+        found = dict(rows.fetchall())
         return np.asarray([found[i].to_numpy() for i in wanted], dtype=np.float32).reshape(len(wanted), self.d)
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -55,11 +58,13 @@ class PgPassageVectors:
 class PgKeywords:
     """BM25 from the postings, with this version's document count and average length."""
 
-    def __init__(self, conn, documents: int, total_length: int) -> None:
+    def __init__(self, conn, documents: int, total_length: int, frequencies: dict[str, int] | None = None) -> None:
         self.conn = conn
         self.documents = documents
         self.average = total_length / documents if documents else 1.0
-        self._frequencies: dict[str, int] = {}
+        # Stems' document frequencies, shared by the questions on this version (counting a common stem's postings
+        # takes milliseconds); see `PgReader.snapshot`.
+        self._frequencies: dict[str, int] = {} if frequencies is None else frequencies
 
     def __len__(self) -> int:
         return self.documents
@@ -129,7 +134,8 @@ class PgSentences:
     def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
         found: dict[int, list[np.ndarray]] = {pid: [] for pid in pids}
         for pid, vector in self.conn.execute(
-            "SELECT passage_id, embedding FROM sentences WHERE passage_id = ANY(%s) ORDER BY passage_id, ord", (list(pids),)
+            "SELECT passage_id, embedding FROM sentences WHERE passage_id = ANY(%s) ORDER BY passage_id, ord", (list(pids),),
+            binary=BINARY,
         ):
             found[pid].append(vector.to_numpy())
         return [
@@ -156,13 +162,14 @@ class PgSentences:
 class PgSnapshot:
     """Reads through `conn`, which must be inside a REPEATABLE READ transaction."""
 
-    def __init__(self, conn, meta: dict[str, str]) -> None:
+    def __init__(self, conn, meta: dict[str, str], frequencies: dict[str, int] | None = None) -> None:
+        """`frequencies`: stems' document frequencies already counted on this version (filled as questions ask)."""
         self.conn = conn
         self.generation = int(meta.get("generation", 0))
         dimension = int(meta.get("dimension") or 0)
         passages = int(meta.get("passages", 0))
         self.vectors = PgPassageVectors(conn, dimension, passages)
-        self.keywords = PgKeywords(conn, passages, int(meta.get("total_length", 0)))
+        self.keywords = PgKeywords(conn, passages, int(meta.get("total_length", 0)), frequencies)
         self.sentences = PgSentences(conn, dimension, int(meta.get("sentences", 0)))
 
     def article_count(self) -> int:
