@@ -14,7 +14,6 @@ from index.engines.stored import Stats, StoredArticle, read_stats
 from index.errors import check_model_key
 from index.quotes.results import ArticleInfo
 
-
 MAX_COUNTED_STEMS = 200_000  # stem counts kept for one version (a few MB)
 
 
