@@ -160,6 +160,10 @@ def test_stem_counts_shared_by_a_versions_questions_are_counted_anew_for_the_nex
     with index.reader.snapshot() as snapshot:
         assert snapshot.keywords.frequencies(["zebra"])["zebra"] == 1
     assert index.search("zebra crossing festival high street").answers[0].article.id.startswith("zebra")
+    reader, newest = index.reader, index.generation()
+    assert reader._counted_stems(newest) is reader._counted_stems(newest) and "zebra" in reader._counted_stems(newest)
+    older = reader._counted_stems(newest - 1)  # a question whose transaction began before the last commit
+    assert older == {} and older is not reader._counted_stems(newest), "an older version never shares the newer's counts"
 
 
 def test_a_second_updater_is_refused_while_one_holds_the_lock(tmp_path, embedder, database_url):

@@ -86,7 +86,8 @@ class Searcher:
         self.reranker = Reranker(cross_encoder)  # the reader; off when `cross_encoder` is None
         self._catalogs = PerVersion(lambda snapshot: Catalog(snapshot.catalog_rows()))  # what filters look at
         self._article_counts = PerVersion(lambda snapshot: snapshot.article_count())  # (a count of rows: 0.4 ms at 1M)
-        self._days = PerVersion(lambda snapshot: PublishedDays.from_spans(snapshot.passage_spans(), snapshot.passages_of))  # "this week"
+        # What "this week" looks at: each passage's publication day.
+        self._days = PerVersion(lambda snapshot: PublishedDays.from_spans(snapshot.passage_spans(), snapshot.passages_of))
         self.warmed = False  # set by `warm_up`: a serving process, which reads each new version as it commits
 
     def generation(self) -> int:

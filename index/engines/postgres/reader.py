@@ -69,9 +69,18 @@ class PgReader:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             meta = self._meta(conn)
             generation = int(meta.get("generation", 0))
-            if self._frequencies[0] != generation or len(self._frequencies[1]) > MAX_COUNTED_STEMS:
-                self._frequencies = (generation, {})  # (a new version counts anew; a dict is safe to share)
-            yield PgSnapshot(conn, meta, self._frequencies[1]) if generation else None
+            yield PgSnapshot(conn, meta, self._counted_stems(generation)) if generation else None
+
+    def _counted_stems(self, generation: int) -> dict[str, int]:
+        """The stem counts of `generation`, shared by its questions; a newer version starts anew, and a question
+        still on an older one (its transaction began before the commit) counts on its own."""
+        kept_generation, counts = self._frequencies  # read once: another thread may swap it meanwhile
+        if generation < kept_generation:
+            return {}
+        if generation > kept_generation or len(counts) > MAX_COUNTED_STEMS:
+            counts = {}
+            self._frequencies = (generation, counts)
+        return counts
 
     def stats(self, fallback_model: str) -> Stats:
         conn = self._conn()
