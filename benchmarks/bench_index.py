@@ -60,25 +60,24 @@ def in_rounds(passes: dict[str, Callable[[], T]], rounds: int) -> dict[str, list
     return results
 
 
+def timed_pass(search: Callable[[str, date | None], object], questions: Sequence[EvalQuestion]) -> list[float]:
+    """Milliseconds `search(question, day asked)` takes for each question, one after another, from cold sentence
+    caches."""
+    clear_caches()
+    found = []
+    for q in questions:
+        started = time.perf_counter()
+        search(q.question, q.asked)
+        found.append((time.perf_counter() - started) * 1000)
+    return found
+
+
 def timed_in_rounds(
     searches: dict[str, Callable[[str, date | None], object]], questions: Sequence[EvalQuestion], rounds: int
 ) -> dict[str, list[list[float]]]:
     """Milliseconds each search takes per question, a list per round (`in_rounds`), each pass from cold
-    sentence caches."""
-
-    def timed(search: Callable[[str, date | None], object]) -> Callable[[], list[float]]:
-        def one_pass() -> list[float]:
-            clear_caches()
-            found = []
-            for q in questions:
-                started = time.perf_counter()
-                search(q.question, q.asked)
-                found.append((time.perf_counter() - started) * 1000)
-            return found
-
-        return one_pass
-
-    return in_rounds({name: timed(search) for name, search in searches.items()}, rounds)
+    sentence caches (`timed_pass`)."""
+    return in_rounds({name: (lambda search=search: timed_pass(search, questions)) for name, search in searches.items()}, rounds)
 
 
 class CachedReader(CrossEncoder):

@@ -34,13 +34,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-from bench_index import BENCH, BENCH_INDEX, ROOT, bench_embedder, in_rounds  # (also puts the project on the path)
+
+# (bench_index also puts the project on the path)
+from bench_index import BENCH, BENCH_INDEX, ROOT, bench_embedder, timed_in_rounds, timed_pass
 
 from index import Embedder, Index, Settings
 from index.answering.evaluate import load_questions
 from index.engines.folder.generations import vector_index
 from index.engines.folder.store import Store
-from index.text.keywords import clear_caches
 
 WORK = ROOT / ".bench" / "scale"
 NOISE = 0.017  # per dimension: |noise| ~ 0.33, cosine to the real vector ~0.95
@@ -195,17 +196,11 @@ def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> di
     cold = time.perf_counter() - started
     index.warm_up()
 
-    def one_pass() -> list[float]:
-        clear_caches()
-        found = []
-        for q in questions:
-            begun = time.perf_counter()
-            index.search(q.question, k=10, asked=q.asked)
-            found.append((time.perf_counter() - begun) * 1000)
-        return found
+    def ask(question: str, asked) -> None:
+        index.search(question, k=10, asked=asked)
 
-    first = one_pass()  # the pages of the index's files come from disk as questions first touch them
-    timings = np.concatenate(in_rounds({"default": one_pass}, rounds)["default"])
+    first = timed_pass(ask, questions)  # the pages of the index's files come from disk as questions first touch them
+    timings = np.concatenate(timed_in_rounds({"default": ask}, questions, rounds)["default"])
     serving = rss_mb()
     updates = [one_new_article(index, n) for n in range(2)]
     begun = time.perf_counter()

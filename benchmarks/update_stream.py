@@ -20,26 +20,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_index import BENCH, BENCH_INDEX, bench_embedder  # (also puts the project on the path)
+from bench_index import BENCH, BENCH_INDEX, bench_embedder, timed_pass  # (also puts the project on the path)
 from scale import corpus_files
 
 from index import Index, Settings
 from index.answering.evaluate import load_questions
 from index.engines.folder.store import Store
-from index.text.keywords import clear_caches
 
 
 def question_times(index: Index, questions: list) -> np.ndarray:
     """Milliseconds a question, over one pass after a warm-up pass."""
-    for q in questions:
-        index.search(q.question, k=10, asked=q.asked)
-    clear_caches()
-    found = []
-    for q in questions:
-        begun = time.perf_counter()
-        index.search(q.question, k=10, asked=q.asked)
-        found.append((time.perf_counter() - begun) * 1000)
-    return np.asarray(found)
+
+    def ask(question: str, asked) -> None:
+        index.search(question, k=10, asked=asked)
+
+    timed_pass(ask, questions)
+    return np.asarray(timed_pass(ask, questions))
 
 
 def delta_size(index: Index) -> int:
