@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from index.engines.common import K1, B
 from index.engines.folder.generations.durable import write_folder
+from index.engines.folder.generations.sorted_ids import positions
 from index.text.keywords import TITLE_REPEAT, document_tokens
 
 IDS_FILE = "passage_ids.npy"
@@ -137,8 +138,4 @@ class KeywordIndex:
 
     def positions(self, pids: list[int]) -> np.ndarray:
         """Column of each passage id (ids are sorted); -1 for an id not in this generation."""
-        wanted = np.asarray(pids, dtype=np.int64)
-        if not len(self.ids):
-            return np.full(len(wanted), -1, dtype=np.int64)
-        found = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
-        return np.where(self.ids[found] == wanted, found, -1)
+        return positions(self.ids, pids)

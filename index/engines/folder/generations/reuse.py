@@ -14,6 +14,7 @@ import numpy as np
 
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.files import GenerationFolder
+from index.engines.folder.generations.sorted_ids import positions
 
 
 class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
@@ -36,20 +37,19 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
         self.base = files.read_vectors(generation)  # a delta generation's name links its base's files
         self.rows = files.read_sentences(generation)
         in_graph = np.sort(vector_index.contents_ids(self.base))
+        held = positions(in_graph, list(wanted.values())) >= 0
         self.pids = {
             digest: pid
-            for digest, pid in wanted.items()
-            if (pid in self.recent or _holds(in_graph, pid)) and (sentences is None or self._count(pid) == sentences[digest])
+            for (digest, pid), graphed in zip(wanted.items(), held.tolist())
+            if (pid in self.recent or graphed) and (sentences is None or self._count(pid) == sentences[digest])
         }
         self.lacking = len(wanted) - len(self.pids)  # passages the files do not hold (or hold split otherwise)
 
     def _count(self, pid: int) -> int:
         if pid in self.recent:
             return len(self.delta.sentences.of(pid))
-        position = int(np.searchsorted(self.rows.passage_ids, pid))
-        if position >= len(self.rows.passage_ids) or self.rows.passage_ids[position] != pid:
-            return -1
-        return int(self.rows.offsets[position + 1] - self.rows.offsets[position])
+        position = int(positions(self.rows.passage_ids, [pid])[0])
+        return int(self.rows.offsets[position + 1] - self.rows.offsets[position]) if position >= 0 else -1
 
     def __getitem__(self, digest: bytes) -> tuple[np.ndarray, np.ndarray]:
         pid = self.pids[digest]
@@ -62,8 +62,3 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
 
     def __len__(self) -> int:
         return len(self.pids)
-
-
-def _holds(sorted_ids: np.ndarray, pid: int) -> bool:
-    position = int(np.searchsorted(sorted_ids, pid))
-    return position < len(sorted_ids) and int(sorted_ids[position]) == pid

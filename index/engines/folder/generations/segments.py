@@ -14,17 +14,10 @@ from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, scan
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sorted_ids import positions
 
 FLOOR_HINT = 4  # passages of the rarest stems read for BM25's floor, per candidate asked for (`Keywords._floor`)
 ABOVE_ZERO = float(np.nextafter(np.float32(0), np.float32(1)))  # the least positive float32
-
-
-def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index of each wanted id in the ascending `ids`; -1 where absent."""
-    if not len(ids):
-        return np.full(len(wanted), -1, dtype=np.int64)
-    found = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
-    return np.where(ids[found] == wanted, found, -1)
 
 
 class PassageVectors:
@@ -39,13 +32,13 @@ class PassageVectors:
         self.ntotal = int(base.ntotal) - len(dead) + len(delta)
 
     def reconstruct(self, pid: int) -> np.ndarray:
-        position = int(_positions(self.delta.ids, np.asarray([pid]))[0])
+        position = int(positions(self.delta.ids, np.asarray([pid]))[0])
         return self.delta.vectors[position] if position >= 0 else self.base.reconstruct(int(pid))
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((len(ids), self.d), dtype=np.float32)
-        in_delta = _positions(self.delta.ids, ids)
+        in_delta = positions(self.delta.ids, ids)
         recent = in_delta >= 0
         if recent.any():
             out[recent] = self.delta.vectors[in_delta[recent]]
@@ -93,7 +86,7 @@ class Keywords:
         self.base = base
         self.delta = delta
         self.ids = np.concatenate([base.ids, delta.ids])
-        self._dead_positions = _positions(base.ids, dead)
+        self._dead_positions = positions(base.ids, dead)
         self._documents = len(base.ids) + len(delta)
         self._alive = self._documents - len(dead)
 
@@ -132,7 +125,7 @@ class Keywords:
 
     def positions(self, pids: list[int]) -> np.ndarray:
         """Column of each passage id; -1 for an id not in this generation."""
-        return _positions(self.ids, np.asarray(pids, dtype=np.int64))
+        return positions(self.ids, np.asarray(pids, dtype=np.int64))
 
     def best(
         self, stems: list[str], n: int, allowed: set[int] | None = None, also: list[int] = (),
