@@ -8,6 +8,7 @@ import pytest
 from conftest import SEEDS
 
 from index.engines.common import K1, B
+from index.engines.folder.generations import keyword_writer
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.segments import Keywords
@@ -37,6 +38,27 @@ def test_scores_equal_those_of_bm25s_built_from_the_stems_themselves(tmp_path):
         assert np.allclose(loaded.scores(tokens(question)), expected, atol=1e-6), question
         assert np.allclose(built.scores(tokens(question)), expected, atol=1e-6), question
     assert loaded.frequency(tokens("NATO")[0]) == sum("nato" in document_tokens(t, b) for _, t, b in rows)
+
+
+@pytest.mark.parametrize("at_once", [10**9, 97])  # one range of stems; many (the scratch file split and re-sorted)
+def test_an_index_written_a_passage_at_a_time_holds_the_very_numbers_of_bm25s_build(tmp_path, monkeypatch, at_once):
+    monkeypatch.setattr(keyword_writer, "POSTINGS_AT_ONCE", at_once)
+    monkeypatch.setattr(keyword_writer, "FLUSH", 13)  # postings reach the scratch file in many small writes
+    rows = _rows()
+    KeywordIndex.build(rows).save(tmp_path / "keywords-00000002", 2)
+    keyword_writer.write_keywords(tmp_path / "keywords-00000003", 3, iter(rows))
+    built, written = KeywordIndex.load(tmp_path / "keywords-00000002", 2), KeywordIndex.load(tmp_path / "keywords-00000003", 3)
+    for name in ("data", "indices", "indptr"):
+        expected, got = np.asarray(built.retriever.scores[name]), np.asarray(written.retriever.scores[name])
+        assert expected.dtype == got.dtype and np.array_equal(expected, got), name
+    assert built.retriever.vocab_dict == written.retriever.vocab_dict
+    assert built.average_length == written.average_length and np.array_equal(built.ids, written.ids)
+    assert sorted(p.name for p in (tmp_path / "keywords-00000003").iterdir()) == sorted(
+        p.name for p in (tmp_path / "keywords-00000002").iterdir()
+    )  # no scratch file left
+    with pytest.raises(ValueError):
+        keyword_writer.write_keywords(tmp_path / "keywords-00000004", 4, iter(rows[::-1]))
+    assert not (tmp_path / "keywords-00000004").exists()
 
 
 def test_the_best_passages_are_those_of_every_score_whatever_the_ties():

@@ -7,6 +7,7 @@ import pytest
 
 from index.engines.folder.generations import sentence_index
 from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sentence_writer import RowFile, write_sentences
 
 
 def _rows(count: int, dimension: int = 16, seed: int = 0) -> list[tuple[int, np.ndarray]]:
@@ -36,6 +37,40 @@ def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monke
             found_pid, found_ordinal, score = loaded.search(vector, 5)[0]
             assert (found_pid, found_ordinal) == (pid, ordinal) and score > 0.95
     assert loaded.of(9999).shape == (0, 16)
+
+
+@pytest.mark.parametrize("exact_limit", [10_000, 100])
+def test_rows_streamed_to_disk_are_the_folder_an_in_memory_build_saves(tmp_path, monkeypatch, exact_limit):
+    monkeypatch.setattr(sentence_index, "EXACT_LIMIT", exact_limit)
+    monkeypatch.setattr(sentence_index, "SCALE_SAMPLE", 300)
+    rows = _rows(600, seed=4)
+    written = write_sentences(tmp_path / "sentences-00000003", 3, iter(rows), 16, progress=False)
+    streamed = SentenceIndex.load(tmp_path / "sentences-00000003", 3)
+    built = SentenceIndex.build(rows, 16)
+    assert written == len(built) == len(streamed)
+    assert np.array_equal(np.asarray(streamed.vectors), built.vectors)
+    assert np.array_equal(streamed.offsets, built.offsets) and np.array_equal(streamed.passage_ids, built.passage_ids)
+    assert np.array_equal(streamed.scales, built.scales)
+    assert (streamed.ann is None) == (built.ann is None)
+    for pid, matrix in rows[::41]:
+        for ordinal, vector in enumerate(matrix):
+            assert streamed.search(vector, 3)[:1] == built.search(vector, 3)[:1]
+            assert streamed.search(vector, 1)[0][:2] == (pid, ordinal)
+    # rows out of order are refused, and no folder is left behind
+    with pytest.raises(ValueError):
+        write_sentences(tmp_path / "sentences-00000004", 4, iter(rows[::-1]), 16)
+    assert not (tmp_path / "sentences-00000004").exists() and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_row_file_reads_slices_and_chosen_rows_as_the_array_saved(tmp_path):
+    matrix = np.arange(70 * 6, dtype=np.int8).reshape(70, 6)
+    np.save(tmp_path / "rows.npy", matrix)
+    rows = RowFile(tmp_path / "rows.npy", np.int8, 6)
+    assert rows.shape == (70, 6) and len(rows) == 70
+    assert np.array_equal(rows[5:17], matrix[5:17]) and np.array_equal(rows[65:99], matrix[65:])
+    assert np.array_equal(rows[np.array([0, 3, 69])], matrix[[0, 3, 69]])
+    with pytest.raises(ValueError):
+        RowFile(tmp_path / "rows.npy", np.int8, 7)
 
 
 @pytest.mark.parametrize("at_most", [0, 40, 10_000])  # no bound, a bound too small, a generous one

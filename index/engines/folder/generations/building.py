@@ -9,16 +9,18 @@ crash at any point leaves the previous generation whole (see `engines.folder.sto
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import MAX_SHARE, MIN_SIZE, Delta
+from index.engines.folder.generations.kept import SpilledVectors, kept_sentences
 from index.engines.folder.generations.keyword_index import KeywordIndex, document_tokens
-from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sentence_index import VECTORS_FILE
 from index.engines.folder.store import Store
 from index.engines.writer import Vectors
 
@@ -105,41 +107,47 @@ class GenerationFiles:
         The previous generation's passages are kept but for `stale` and `removed` (its dead base passages, None when
         not known: then read from SQLite); `previous_delta` as `write` read it. All unused if `full`: it keeps none.
         """
+        new_generation = generation + 1
+        spilled = None
         if full:
             if vectors:
                 dimension = len(next(iter(vectors.values()))[0])
-            kept, kept_ids = np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
+            kept_ids = np.zeros(0, dtype=np.int64)
         else:
-            kept, kept_ids = vector_index.contents(self.store.read_vectors(generation))
+            previous_graph = self.store.read_vectors(generation)
+            kept_ids = vector_index.contents_ids(previous_graph)
             if previous_delta is not None:
-                kept = np.concatenate([kept, previous_delta.vectors])
                 kept_ids = np.concatenate([kept_ids, previous_delta.ids])
             if removed is None:
                 removed = np.setdiff1d(kept_ids, _passage_ids(conn))
-            keep = ~np.isin(kept_ids, np.union1d(removed, stale))
-            kept, kept_ids = kept[keep], kept_ids[keep]
-            dimension = kept.shape[1]
-        # One array of every vector, filled in place and let go once the graph holds its own copy.
-        matrix = np.empty((len(kept) + len(rows), dimension), dtype=np.float32)
-        matrix[: len(kept)] = kept
-        del kept
-        for i, row in enumerate(rows, start=len(kept_ids)):
-            matrix[i] = vectors[row[4]][0]
-        ids = np.concatenate([kept_ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
+            # The kept vectors go to a scratch file and the previous graph is let go before the new one is built.
+            spilled = SpilledVectors(self.store.directory, previous_graph, previous_delta, np.union1d(removed, stale))
+            del previous_graph
+            kept_ids, dimension = spilled.ids, spilled.dimension
+        new_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        ids = np.concatenate([kept_ids, new_ids])
         large = self.progress and len(ids) >= LARGE
-        new_generation = generation + 1
-        index = vector_index.build(dimension, matrix, ids, progress=large)
-        del matrix
+        chunks = _new_vectors(rows, vectors, dimension)
+        if spilled is not None:
+            chunks = itertools.chain(spilled.chunks(), chunks)
+        try:
+            # The vectors come a chunk at a time (the graph keeps its own float16 copy): never a matrix of them all.
+            index = vector_index.build_from(dimension, chunks, len(ids), progress=large)
+        finally:
+            if spilled is not None:
+                spilled.close()
         self.store.write_vectors(index, new_generation)  # under the new generation's name: in force only at the commit
         count = int(index.ntotal)
         del index
 
-        previous = None if full else self.store.read_sentences(generation)
-        sentences = self._sentence_rows(previous, ids, rows, vectors, previous_delta)
-        at_most = sum(len(r[3].sentences) for r in rows) + (len(previous) if previous is not None else 0)
-        at_most += len(previous_delta.sentences) if previous_delta is not None else 0
-        scales = previous.scales if previous is not None else None  # kept rows are coded again as they were
-        self.store.write_sentences(SentenceIndex.build(sentences, dimension, large, at_most, scales), new_generation)
+        kept = iter(())
+        scales = None
+        if not full:
+            previous = self.store.read_sentences(generation)
+            scales = previous.scales  # kept rows are coded again as they were
+            kept = kept_sentences(previous, self.store.sentences_path(generation) / VECTORS_FILE, previous_delta, kept_ids)
+        fresh = ((pid, vectors[digest][1]) for pid, _, _, _, digest in rows)  # ids above every kept one, in order
+        self.store.write_sentence_rows(itertools.chain(kept, fresh), new_generation, dimension, scales, large)
         keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
         if not np.array_equal(keywords.ids, np.sort(ids)):
             raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
@@ -147,9 +155,8 @@ class GenerationFiles:
 
     def write_keywords(self, generation: int, passages: Iterable[tuple[int, str, str]], count: int) -> KeywordIndex:
         """Build and write `generation`'s BM25 keyword index over `(id, title, text)` rows in id order."""
-        keywords = KeywordIndex.build(passages, total=count, progress=self.progress and count >= LARGE)
-        self.store.write_keywords(keywords, generation)
-        return keywords
+        self.store.write_keyword_rows(passages, generation, count, self.progress and count >= LARGE)
+        return self.store.read_keywords(generation)
 
     def has_sentences(self, generation: int) -> bool:
         """True when `generation`'s sentence vectors can be read (an older index has none)."""
@@ -168,25 +175,15 @@ class GenerationFiles:
             out.append((pid, vectors[digest][0], vectors[digest][1], document_tokens(plan.article.title, body)))
         return out
 
-    @staticmethod
-    def _sentence_rows(
-        previous: SentenceIndex | None,
-        ids: np.ndarray,
-        rows: list[NewPassage],
-        vectors: Vectors,
-        previous_delta: Delta | None,
-    ) -> Iterable[tuple[int, np.ndarray]]:
-        """`(passage id, sentence vectors)` of every passage of the coming generation, in id order.
 
-        Kept passages take theirs from the previous generation's base (`previous`, None for a full build) or
-        delta, new ones from this update.
-        """
-        fresh = {pid: digest for pid, _, _, _, digest in rows}  # each passage's vectors read as its turn comes
-        for pid in np.sort(ids).tolist():
-            matrix = vectors[fresh[pid]][1] if pid in fresh else None
-            if matrix is None and previous_delta is not None and len(previous_delta.ids) and pid >= previous_delta.ids[0]:
-                matrix = previous_delta.sentences.of(pid)
-            yield pid, (matrix if matrix is not None else previous.of(pid))
+def _new_vectors(rows: Iterable[NewPassage], vectors: Vectors, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """An update's new passage vectors with their ids, `vector_index.ADD_CHUNK` at a time."""
+    rows = iter(rows)
+    while part := list(itertools.islice(rows, vector_index.ADD_CHUNK)):
+        matrix = np.empty((len(part), dimension), dtype=np.float32)
+        for i, row in enumerate(part):
+            matrix[i] = vectors[row[4]][0]
+        yield matrix, np.asarray([row[0] for row in part], dtype=np.int64)
 
 
 def _removed_before(conn: sqlite3.Connection, base_ids: np.ndarray, delta: Delta | None) -> np.ndarray:

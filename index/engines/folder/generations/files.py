@@ -8,15 +8,19 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
+import numpy as np
 
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import FORMAT_FILE, Delta
 from index.engines.folder.generations.durable import fsync_directory, link_folder, link_or_copy
 from index.engines.folder.generations.keyword_index import KeywordIndex
+from index.engines.folder.generations.keyword_writer import write_keywords
 from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sentence_writer import write_sentences
 from index.errors import IndexCorrupt
 
 # The current and the previous generation's files are kept, so a reader that has just read the old
@@ -121,10 +125,14 @@ class GenerationFolder:
         """The sentence vector folder of one index generation."""
         return self.directory / f"sentences-{generation:08d}"
 
-    def write_sentences(self, sentences: SentenceIndex, generation: int) -> None:
-        """Write one generation's sentence vectors durably (temp folder, fsync, rename)."""
-        sentences.save(self.sentences_path(generation), generation)
+    def write_sentence_rows(
+        self, rows: Iterable[tuple[int, np.ndarray]], generation: int, dimension: int, scales: np.ndarray | None, progress: bool
+    ) -> int:
+        """Write one generation's sentence vectors from rows streamed in passage id order, holding none of them
+        (`sentence_writer`); returns how many sentences were written."""
+        written = write_sentences(self.sentences_path(generation), generation, rows, dimension, scales, progress)
         fsync_directory(self.directory)
+        return written
 
     def read_sentences(self, generation: int) -> SentenceIndex:
         """Load one generation's sentence vectors; `ValueError` when missing, unreadable or not that generation's."""
@@ -136,9 +144,10 @@ class GenerationFolder:
         """The keyword index folder of one index generation."""
         return self.directory / f"keywords-{generation:08d}"
 
-    def write_keywords(self, keywords: KeywordIndex, generation: int) -> None:
-        """Write one generation's keyword index durably (temp folder, fsync, rename)."""
-        keywords.save(self.keywords_path(generation), generation)
+    def write_keyword_rows(self, passages: Iterable[tuple[int, str, str]], generation: int, total: int, progress: bool) -> None:
+        """Write one generation's keyword index from `(id, title, text)` rows in id order, holding none of them
+        (`keyword_writer`); durably (temp folder, fsync, rename)."""
+        write_keywords(self.keywords_path(generation), generation, passages, total, progress)
         fsync_directory(self.directory)
 
     def read_keywords(self, generation: int) -> KeywordIndex:

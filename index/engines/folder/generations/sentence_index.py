@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import faiss
@@ -98,52 +99,19 @@ class SentenceIndex:
         `at_most`, an upper bound of the sentences to come, lets the rows be copied straight into one array
         (pages never written cost no memory) rather than gathered and then joined, which held them twice.
         """
-        codes = CODED_ROWS if codes is None else codes
-        ids: list[int] = []
-        lengths: list[int] = []
-        buffer, used = np.empty((at_most, dimension), dtype=np.int8 if codes else ROW_DTYPE), 0
+        coder = RowCoder(dimension, codes, scales)
+        buffer, used = np.empty((at_most, dimension), dtype=coder.dtype), 0
         blocks: list[np.ndarray] = []  # what did not fit in the buffer
-        waiting: list[np.ndarray] = []  # rows read before the steps are set
-        waited = 0
-
-        def keep(block: np.ndarray) -> None:
-            nonlocal used
+        for block in coder.blocks(rows):
             if not blocks and used + len(block) <= at_most:
                 buffer[used : used + len(block)] = block
                 used += len(block)
             else:
                 blocks.append(block)
-
-        def flush() -> None:
-            for block in waiting:
-                keep(_encode(block, scales))
-            waiting.clear()
-
-        for pid, matrix in rows:
-            ids.append(pid)
-            lengths.append(len(matrix))
-            if not codes:
-                keep(np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, dimension))
-                continue
-            waiting.append(np.asarray(matrix, dtype=np.float32).reshape(-1, dimension))
-            waited += len(matrix)
-            if scales is None and waited < SCALE_SAMPLE:
-                continue
-            if scales is None:
-                scales = _scales(np.concatenate(waiting))
-            flush()
-        if codes:
-            if scales is None:
-                scales = _scales(np.concatenate(waiting) if waiting else np.zeros((0, dimension), dtype=np.float32))
-            flush()
         blocks.insert(0, buffer[:used])
-        passage_ids = np.asarray(ids, dtype=np.int64)
-        if np.any(np.diff(passage_ids) <= 0):
-            raise ValueError("passages must come in ascending id order")
-        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        passage_ids, offsets = coder.table()
         vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return cls(passage_ids, offsets, vectors, _build_ann(vectors, scales, progress), scales=scales)
+        return cls(passage_ids, offsets, vectors, build_ann(vectors, coder.scales, progress), scales=coder.scales)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -157,7 +125,7 @@ class SentenceIndex:
 
     def _values(self, rows: np.ndarray) -> np.ndarray:
         """Stored rows as float32 values."""
-        return _decoded(rows, self.scales)
+        return decoded(rows, self.scales)
 
     def _query(self, query: np.ndarray) -> np.ndarray:
         """`query` ready for a product with stored rows: each dimension's step folded in (codes · (steps ⊙ q))."""
@@ -222,7 +190,7 @@ class SentenceIndex:
 
     def format_text(self, generation: int) -> str:
         """The folder's format file for `generation`."""
-        return json.dumps({**FORMATS["int8" if self.scales is not None else "float16"], "generation": generation})
+        return folder_format(self.scales is not None, generation)
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> SentenceIndex:
@@ -242,13 +210,64 @@ class SentenceIndex:
         return cls(ids, offsets, vectors, None, ann_path, scales)
 
 
+class RowCoder:
+    """Turns `(passage id, sentence vectors)` rows, in ascending passage id order, into the blocks a generation
+    stores: 8-bit codes on each dimension's step (given, else set by the first `SCALE_SAMPLE` sentences), or
+    float16 rows; and notes each passage's sentence count for the offsets table."""
+
+    def __init__(self, dimension: int, codes: bool | None = None, scales: np.ndarray | None = None) -> None:
+        self.dimension = dimension
+        self.codes = CODED_ROWS if codes is None else codes
+        self.scales = scales if self.codes else None
+        self.dtype = np.int8 if self.codes else ROW_DTYPE
+        self._ids = array("q")
+        self._lengths = array("q")
+
+    def blocks(self, rows: Iterable[tuple[int, np.ndarray]]) -> Iterator[np.ndarray]:
+        """The stored rows, a passage's block at a time (rows read before the steps are set wait for them)."""
+        waiting: list[np.ndarray] = []
+        waited = 0
+        for pid, matrix in rows:
+            self._ids.append(pid)
+            self._lengths.append(len(matrix))
+            if not self.codes:
+                yield np.asarray(matrix, dtype=ROW_DTYPE).reshape(-1, self.dimension)
+                continue
+            waiting.append(np.asarray(matrix, dtype=np.float32).reshape(-1, self.dimension))
+            waited += len(matrix)
+            if self.scales is None and waited < SCALE_SAMPLE:
+                continue
+            if self.scales is None:
+                self.scales = _scales(np.concatenate(waiting))
+            yield from (_encode(block, self.scales) for block in waiting)
+            waiting.clear()
+        if self.codes:
+            if self.scales is None:
+                self.scales = _scales(np.concatenate(waiting) if waiting else np.zeros((0, self.dimension), np.float32))
+            yield from (_encode(block, self.scales) for block in waiting)
+
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The passage ids seen and their first rows (`offsets`, one more than the ids); `ValueError` when out of order."""
+        passage_ids = np.frombuffer(self._ids, dtype=np.int64).copy()
+        if np.any(np.diff(passage_ids) <= 0):
+            raise ValueError("passages must come in ascending id order")
+        offsets = np.zeros(len(passage_ids) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(self._lengths, dtype=np.int64), out=offsets[1:])
+        return passage_ids, offsets
+
+
+def folder_format(coded: bool, generation: int) -> str:
+    """The format file of `generation`'s sentence folder: 8-bit codes (`coded`) or float16 rows."""
+    return json.dumps({**FORMATS["int8" if coded else "float16"], "generation": generation})
+
+
 def _scales(sample: np.ndarray) -> np.ndarray:
     """Each dimension's 8-bit step: the sample's largest absolute value, with room, over 127 codes."""
     largest = np.abs(sample).max(axis=0) if len(sample) else np.ones(sample.shape[1], dtype=np.float32)
     return (np.maximum(largest, 1e-6) * SCALE_MARGIN / 127).astype(np.float32)
 
 
-def _decoded(rows: np.ndarray, scales: np.ndarray | None) -> np.ndarray:
+def decoded(rows: np.ndarray, scales: np.ndarray | None) -> np.ndarray:
     """Stored rows (float16, or 8-bit codes on `scales`) as float32 values."""
     values = np.asarray(rows, dtype=np.float32)
     return values * scales if scales is not None else values
@@ -258,7 +277,7 @@ def _encode(block: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(block / scales), -127, 127).astype(np.int8)
 
 
-def _build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
+def build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
     """An IVF-PQ inner-product index over the rows (row number = id), or None when a scan is cheap."""
     count, dimension = vectors.shape
     if count <= EXACT_LIMIT:
@@ -268,11 +287,11 @@ def _build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -
     parts = next(m for m in (CODE_BYTES, 32, 24, 16, 12, 8, 4, 2, 1) if dimension % m == 0)
     ann = faiss.IndexIVFPQ(quantizer, dimension, lists, parts, 8, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(count, size=min(count, max(lists * TRAIN_PER_LIST, PQ_TRAINING)), replace=False)
-    ann.train(_decoded(vectors[np.sort(sample)], scales))
+    ann.train(decoded(vectors[np.sort(sample)], scales))
     chunk = 32_768
     with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
         for i in range(0, count, chunk):
-            ann.add(_decoded(vectors[i : i + chunk], scales))
+            ann.add(decoded(vectors[i : i + chunk], scales))
             bar.update(min(chunk, count - i))
     ann.nprobe = PROBES
     return ann

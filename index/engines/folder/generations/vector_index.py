@@ -8,6 +8,7 @@ vectors minus the removed passages plus the new ones (~0.1-0.2 ms per vector).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import faiss
@@ -27,21 +28,33 @@ _QUANTIZERS = {"float16": faiss.ScalarQuantizer.QT_fp16, "int8": faiss.ScalarQua
 
 def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = False) -> faiss.IndexIDMap2:
     """A searchable index of unit vectors (inner product = cosine) with their passage ids."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    ids = np.asarray(ids, dtype=np.int64)
+    chunks = ((matrix[i : i + ADD_CHUNK], ids[i : i + ADD_CHUNK]) for i in range(0, len(ids), ADD_CHUNK))
+    return build_from(dimension, chunks, len(ids), progress)
+
+
+def build_from(
+    dimension: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], total: int, progress: bool = False
+) -> faiss.IndexIDMap2:
+    """The same from `(vectors, passage ids)` chunks, so a big corpus's vectors are never held whole (the graph
+    keeps its own float16 copy). A storage that needs training (int8) is trained on the first chunk."""
     if STORAGE == "float32":
         graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
     else:
         graph = faiss.IndexHNSWSQ(dimension, _QUANTIZERS[STORAGE], HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
-        if len(matrix):
-            graph.train(np.ascontiguousarray(matrix, dtype=np.float32))
     graph.hnsw.efConstruction = EF_CONSTRUCTION
     graph.hnsw.efSearch = EF_SEARCH
     index = faiss.IndexIDMap2(graph)
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    ids = np.asarray(ids, dtype=np.int64)
-    with tqdm(total=len(ids), desc="Vector index", unit="passage", disable=not progress, leave=False) as bar:
-        for i in range(0, len(ids), ADD_CHUNK):
-            index.add_with_ids(matrix[i : i + ADD_CHUNK], ids[i : i + ADD_CHUNK])
-            bar.update(len(ids[i : i + ADD_CHUNK]))
+    with tqdm(total=total, desc="Vector index", unit="passage", disable=not progress, leave=False) as bar:
+        for matrix, ids in chunks:
+            if not len(ids):
+                continue
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+            if not graph.is_trained:
+                graph.train(matrix)
+            index.add_with_ids(matrix, np.asarray(ids, dtype=np.int64))
+            bar.update(len(ids))
     return index
 
 
@@ -56,6 +69,14 @@ def contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     if not len(ids):
         return np.zeros((0, index.d), dtype=np.float32), ids
     return index.index.reconstruct_n(0, len(ids)), ids
+
+
+def chunks_of(index: faiss.Index, size: int = ADD_CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`contents` a chunk at a time, in storage order: float32 copies of `size` vectors at most at once."""
+    ids = contents_ids(index)
+    for start in range(0, len(ids), size):
+        count = min(size, len(ids) - start)
+        yield index.index.reconstruct_n(start, count), ids[start : start + count]
 
 
 def prepare(index: faiss.Index) -> faiss.Index:

@@ -1,0 +1,82 @@
+"""What a full build keeps of the previous generation, read so that memory does not grow with the index: its passage
+vectors are copied to a scratch file first, so its graph is let go before the new one is built rather than held
+beside it (about 1 GB each at a million passages), and its sentence rows are read in blocks with plain reads, not
+through the memory map, whose pages would count as the build's memory (2.3 GB at a million passages).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.engines.folder.generations import vector_index
+from index.engines.folder.generations.delta import Delta
+from index.engines.folder.generations.sentence_index import SentenceIndex, decoded
+from index.engines.folder.generations.sentence_writer import RowFile
+
+SENTENCE_BLOCK = 4096  # passages whose sentence rows are read at once
+
+
+class SpilledVectors:
+    """The live passage vectors of the previous generation (its graph's, then its delta's, but for `dead` ids) in an
+    unnamed scratch file beside the index (gone with the process whatever happens), read back a chunk at a time."""
+
+    def __init__(self, directory: Path, graph: faiss.Index, delta: Delta | None, dead: np.ndarray) -> None:
+        self.dimension = graph.d
+        self._file = tempfile.TemporaryFile(dir=directory, prefix=".vectors-", suffix=".tmp")
+        kept = []
+        for matrix, ids in itertools.chain(vector_index.chunks_of(graph), [(delta.vectors, delta.ids)] if delta else []):
+            keep = ~np.isin(ids, dead)
+            self._file.write(np.ascontiguousarray(matrix[keep], dtype=np.float32).tobytes())
+            kept.append(ids[keep])
+        self.ids = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """`(vectors, passage ids)`, `vector_index.ADD_CHUNK` at a time, in the order written."""
+        self._file.seek(0)
+        row_bytes = self.dimension * np.dtype(np.float32).itemsize
+        for start in range(0, len(self.ids), vector_index.ADD_CHUNK):
+            count = min(vector_index.ADD_CHUNK, len(self.ids) - start)
+            matrix = np.frombuffer(self._file.read(count * row_bytes), dtype=np.float32).reshape(count, self.dimension)
+            yield matrix, self.ids[start : start + count]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def kept_sentences(
+    previous: SentenceIndex, rows_path: Path, delta: Delta | None, kept_ids: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
+    """`(passage id, sentence vectors)` of the kept passages in id order: the base's read from `rows_path` (the
+    previous generation's `vectors.npy`) a block at a time, then the delta's (whose ids are all larger)."""
+    pids = np.sort(kept_ids)
+    in_delta = pids >= delta.ids[0] if delta is not None and len(delta.ids) else np.zeros(len(pids), dtype=bool)
+    yield from _base_sentences(previous, rows_path, pids[~in_delta])
+    for pid in pids[in_delta].tolist():
+        yield pid, delta.sentences.of(pid)
+
+
+def _base_sentences(previous: SentenceIndex, rows_path: Path, pids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """The base's sentence vectors of `pids` (sorted): each block of passages' rows in one read (with the rows of
+    removed passages between them, skipped)."""
+    if not len(pids):
+        return
+    stored = RowFile(rows_path, previous.vectors.dtype, previous.vectors.shape[1])
+    found = np.minimum(np.searchsorted(previous.passage_ids, pids), max(len(previous.passage_ids) - 1, 0))
+    known = previous.passage_ids[found] == pids if len(previous.passage_ids) else np.zeros(len(pids), dtype=bool)
+    offsets = previous.offsets
+    for start in range(0, len(pids), SENTENCE_BLOCK):
+        block = slice(start, start + SENTENCE_BLOCK)
+        positions = found[block][known[block]]
+        first = int(offsets[positions[0]]) if len(positions) else 0
+        read = stored[first : int(offsets[positions[-1] + 1])] if len(positions) else None
+        for pid, position, is_known in zip(pids[block].tolist(), found[block].tolist(), known[block].tolist()):
+            if not is_known:
+                yield pid, np.zeros((0, stored.shape[1]), dtype=np.float32)
+                continue
+            yield pid, decoded(read[int(offsets[position]) - first : int(offsets[position + 1]) - first], previous.scales)

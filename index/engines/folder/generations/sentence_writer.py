@@ -1,0 +1,117 @@
+"""Write a generation's sentence folder from rows streamed in passage id order, never holding them: the rows go
+to `vectors.npy` as they come, and the nearest-sentence index is trained on a sample and filled a chunk at a time
+read back from that file. A full build of a million passages writes about six million sentences (2.3 GB), which
+`SentenceIndex.build` would hold in memory whole.
+
+The file is read back with plain reads, not memory-mapped: mapped pages count as the process's memory while
+they stay resident, and a build should take the same memory at any corpus size.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from index.engines.folder.generations.durable import write_folder
+from index.engines.folder.generations.sentence_index import (
+    ANN_FILE,
+    FORMAT_FILE,
+    IDS_FILE,
+    OFFSETS_FILE,
+    SCALES_FILE,
+    VECTORS_FILE,
+    RowCoder,
+    build_ann,
+    folder_format,
+)
+from index.engines.folder.generations.vector_index import write_file
+
+LARGEST = 2**62  # rows a header is sized for before the count is known (every count up to it has as long a header)
+
+
+def write_sentences(
+    directory: Path,
+    generation: int,
+    rows: Iterable[tuple[int, np.ndarray]],
+    dimension: int,
+    scales: np.ndarray | None = None,
+    progress: bool = False,
+) -> int:
+    """Write `(passage id, sentence vectors)` rows, in ascending id order, as `generation`'s sentence folder
+    (temp folder, fsync, rename; see `SentenceIndex.build` for `scales`). Returns how many sentences it holds."""
+    coder = RowCoder(dimension, scales=scales)
+    written = 0
+
+    def fill(tmp: Path) -> None:
+        nonlocal written
+        path = tmp / VECTORS_FILE
+        with open(path, "wb") as out:
+            out.write(_header(coder.dtype, (LARGEST, dimension)))
+            for block in coder.blocks(rows):
+                out.write(np.ascontiguousarray(block).tobytes())
+                written += len(block)
+            out.seek(0)
+            out.write(_header(coder.dtype, (written, dimension), length=len(_header(coder.dtype, (LARGEST, dimension)))))
+        passage_ids, offsets = coder.table()
+        np.save(tmp / OFFSETS_FILE, offsets)
+        np.save(tmp / IDS_FILE, passage_ids)
+        if coder.scales is not None:
+            np.save(tmp / SCALES_FILE, coder.scales)
+        ann = build_ann(RowFile(path, coder.dtype, dimension), coder.scales, progress)
+        if ann is not None:
+            write_file(ann, tmp / ANN_FILE)
+        (tmp / FORMAT_FILE).write_text(folder_format(coder.scales is not None, generation))
+
+    write_folder(Path(directory), fill)
+    return written
+
+
+def _header(dtype: type, shape: tuple[int, int], length: int | None = None) -> bytes:
+    """An .npy (version 1.0) header for `shape`; `length`, when given, is checked (the data follows it)."""
+    buffer = io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    header = buffer.getvalue()
+    if length is not None and len(header) != length:
+        raise RuntimeError(f"internal error: an .npy header of {len(header)} bytes where {length} were kept")
+    return header
+
+
+class RowFile:
+    """The rows of a 2-d .npy file read with plain reads: `len`, `shape`, `[start:stop]` and `[sorted rows]`."""
+
+    def __init__(self, path: Path, dtype: type, dimension: int) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version != (1, 0):
+                raise ValueError(f"{path} is not an .npy file of version 1.0")
+            shape, _, _ = np.lib.format.read_array_header_1_0(handle)
+            self.offset = handle.tell()
+        if len(shape) != 2 or shape[1] != dimension:
+            raise ValueError(f"{path} holds rows of shape {shape}, not of {dimension}")
+        self.shape = shape
+        self.row_bytes = dimension * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, _ = key.indices(len(self))
+            count = max(stop - start, 0)
+            rows = np.fromfile(self.path, dtype=self.dtype, count=count * self.shape[1], offset=self.offset + start * self.row_bytes)
+            return rows.reshape(count, self.shape[1])
+        out = np.empty((len(key), self.shape[1]), dtype=self.dtype)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for i, row in enumerate(np.asarray(key).tolist()):
+                out[i] = np.frombuffer(os.pread(fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
+        finally:
+            os.close(fd)
+        return out

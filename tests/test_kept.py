@@ -1,0 +1,57 @@
+"""What a full build keeps of the previous generation, read without holding it: the same vectors and sentence rows
+as reading them from the loaded generation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.engines.folder.generations import kept, sentence_index, vector_index
+from index.engines.folder.generations.delta import Delta
+from index.engines.folder.generations.kept import SpilledVectors, kept_sentences
+from index.engines.folder.generations.sentence_index import VECTORS_FILE, SentenceIndex
+
+
+def _unit(rng: np.random.Generator, count: int, dimension: int = 16) -> np.ndarray:
+    matrix = rng.normal(size=(count, dimension)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_spilled_vectors_are_the_graphs_and_the_deltas_but_the_dead(tmp_path, monkeypatch):
+    monkeypatch.setattr(vector_index, "ADD_CHUNK", 7)  # many chunks, written and read back
+    rng = np.random.default_rng(1)
+    base_ids = np.arange(10, 60)
+    graph = vector_index.build(16, _unit(rng, len(base_ids)), base_ids)
+    delta_vectors = _unit(rng, 5)
+    delta = Delta.build([(100 + i, v, np.zeros((0, 16), np.float32), ["w"]) for i, v in enumerate(delta_vectors)], 16, np.zeros(0, np.int64))
+    dead = np.array([10, 33, 59, 102])
+    spilled = SpilledVectors(tmp_path, graph, delta, dead)
+    expected_ids = np.array([i for i in [*base_ids, *delta.ids] if i not in dead])
+    assert np.array_equal(spilled.ids, expected_ids)
+    chunks = list(spilled.chunks())
+    assert max(len(ids) for _, ids in chunks) == 7
+    matrix, ids = np.concatenate([m for m, _ in chunks]), np.concatenate([i for _, i in chunks])
+    assert np.array_equal(ids, expected_ids)
+    for row, pid in enumerate(ids.tolist()):
+        wanted = graph.reconstruct(pid) if pid < 100 else delta_vectors[pid - 100]
+        assert np.array_equal(matrix[row], np.asarray(wanted, dtype=np.float32))
+    spilled.close()
+    assert list(tmp_path.iterdir()) == [], "the scratch file has no name"
+
+
+def test_kept_sentences_read_in_blocks_are_those_the_generation_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(kept, "SENTENCE_BLOCK", 4)
+    monkeypatch.setattr(sentence_index, "SCALE_SAMPLE", 10)
+    rng = np.random.default_rng(2)
+    rows = [(pid, _unit(rng, int(rng.integers(0, 5)))) for pid in range(1, 40)]
+    previous = SentenceIndex.build(rows, 16)
+    previous.save(tmp_path / "sentences-00000005", 5)
+    previous = SentenceIndex.load(tmp_path / "sentences-00000005", 5)
+    delta = Delta.build([(50, _unit(rng, 1)[0], _unit(rng, 3), ["w"]), (51, _unit(rng, 1)[0], _unit(rng, 0), ["w"])], 16, np.zeros(0, np.int64))
+    wanted = np.array([51, 39, 2, 3, 7, 8, 9, 10, 11, 20, 21, 38, 50, 45])  # unsorted; 45 is in neither
+    got = list(kept_sentences(previous, tmp_path / "sentences-00000005" / VECTORS_FILE, delta, wanted))
+    assert [pid for pid, _ in got] == sorted(wanted.tolist())
+    for pid, matrix in got:
+        expected = delta.sentences.of(pid) if pid >= 50 else previous.of(pid)
+        assert matrix.dtype == np.float32 and np.array_equal(matrix, expected), pid
+    coded_again = SentenceIndex.build(list(kept_sentences(previous, tmp_path / "sentences-00000005" / VECTORS_FILE, None, np.arange(1, 40))), 16, scales=previous.scales)
+    assert np.array_equal(coded_again.vectors, np.asarray(previous.vectors)), "codes kept as they were"
