@@ -3,7 +3,7 @@ change it hands over. `engines.folder.writer` (an index folder) and `engines.pos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,9 +43,12 @@ class Change:
     """One update's result, committed at once: the new version becomes visible to every reader together."""
 
     full: bool  # everything is replaced (rebuild, new model or settings)
-    planned: list[Any]  # the new and changed articles with their passages (`indexer._Planned`)
+    # The new and changed articles with their passages (`indexer._Planned`), and the new passages as
+    # (passage id, planned article, ordinal, Passage, embedding hash). Each may be iterated several times; an
+    # update's are read back from disk on each pass (`indexing.spool`), so a writer should not hold them whole.
+    planned: Collection[Any]
     removed: list[str]  # ids of articles gone
-    rows: list[tuple]  # new passages: (passage id, planned article, ordinal, Passage, embedding hash)
+    rows: Collection[tuple]
     vectors: Vectors
     fingerprints: dict[str, tuple[int, int]]
     generation: int  # the new version's number

@@ -17,14 +17,18 @@ import numpy as np
 from tqdm import tqdm
 
 from index.engines.common import SENTENCE_DTYPE
-from index.engines.writer import Change, Vectors, Writer
+from index.engines.writer import Change, StoredState, Vectors, Writer
 from index.indexing.passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
+from index.indexing.spool import PlanSpool, SpooledRows
 from index.models.embedder import Embedder
 from index.reading.files import Article, Skip, discover, read_file
 from index.settings import Settings
 
 PIPELINE_VERSION = "3"  # 2: sentences may span hard-wrapped lines; 3: sentence vectors
 CACHE_CHUNK = 64  # vectors computed between two commits of the embedding cache (what a crash can lose)
+# Passages to embed gathered (in reading order) before they are sorted by length and embedded: the batches
+# pad as little as with the whole corpus sorted, and what the model reads is never held for a whole corpus.
+EMBED_WINDOW = 4096
 
 Log = Callable[[str], None]
 # (passages embedded so far, passages to embed, seconds left at the rate so far or None before the first batch)
@@ -87,13 +91,10 @@ class _Planned:
     passages: list[Passage]
     hashes: list[bytes]  # of what the model reads for each passage (`embed_text`)
 
-    def embedding_items(self) -> list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]]:
-        """Per passage: its hash and what the model reads (title line, passage, sentence spans in the passage)."""
-        prefix = embed_text(self.article.title, "")
-        return [
-            (digest, (prefix, self.article.text[p.start : p.end], [(s - p.start, e - p.start) for s, e in p.sentences]))
-            for p, digest in zip(self.passages, self.hashes)
-        ]
+    def embedding_item(self, ordinal: int) -> tuple[str, str, list[tuple[int, int]]]:
+        """What the model reads for one passage: the title line, the passage, its sentence spans in the passage."""
+        p = self.passages[ordinal]
+        return embed_text(self.article.title, ""), self.article.text[p.start : p.end], [(s - p.start, e - p.start) for s, e in p.sentences]
 
 
 def _is_under(path: str, roots: list[Path]) -> bool:
@@ -129,7 +130,6 @@ class Indexer:
         return summary
 
     def _update(self, roots: list[Path], rebuild: bool, progress: bool) -> UpdateSummary:
-        summary = UpdateSummary()
         stored = self.writer.state()
         generation = stored.generation
         signature = pipeline_signature(self.settings, self.embedder.key)
@@ -150,8 +150,38 @@ class Indexer:
         if full and not rebuild:  # re-process every known article, not only the paths given this time
             to_read += [Path(path) for path in by_path if path and Path(path).exists()]
         files, skips = discover(to_read)
+        spool = PlanSpool(_Planned, self.settings.index_dir)
+        try:
+            summary, seen, fingerprints = self._read(files, skips, spool, known_files, known, by_path, full, progress)
+            # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.
+            gone_files = {path for path in by_path if full or not path or _is_under(path, roots) or not Path(path).exists()}
+            removed = [aid for aid, (_, path) in known.items() if aid not in seen and (path or "") in gone_files]
+            summary.removed = len(removed)
+            if not len(spool) and not removed and not full:
+                summary.passages = self.writer.keep(generation, fingerprints, progress)
+                summary.generation = generation
+                return summary
+            self._commit(summary, spool, removed, fingerprints, full, stored, signature, progress)
+            return summary
+        finally:
+            spool.close()
+
+    def _read(
+        self,
+        files: list[Path],
+        skips: list[Skip],
+        spool: PlanSpool,
+        known_files: dict[str, tuple[int, int]],
+        known: dict[str, tuple[str, str | None]],
+        by_path: dict[str, list[str]],
+        full: bool,
+        progress: bool,
+    ) -> tuple[UpdateSummary, dict[str, str], dict[str, tuple[int, int]]]:
+        """Read the files not seen unchanged before, and cut each new or changed article into passages as it is
+        read (into `spool`, not memory). Returns the counts so far, every article id seen (-> its file) and the
+        size and mtime of each file read."""
+        summary = UpdateSummary()
         seen: dict[str, str] = {}  # article id -> file it came from
-        fresh: list[Article] = []
         fingerprints: dict[str, tuple[int, int]] = {}
         for path in tqdm(files, desc="Reading", unit="file", disable=not progress or len(files) < 50, leave=False):
             key = str(path)
@@ -165,6 +195,7 @@ class Indexer:
                 fingerprints[key] = fingerprint
                 for article_id in by_path.get(key, []):
                     seen[article_id] = key
+                    summary.unchanged += 1
                 continue
             articles, file_skips = read_file(path, self.settings.max_article_bytes)
             skips.extend(file_skips)
@@ -177,83 +208,71 @@ class Indexer:
                 seen[article.id] = key
                 for note in article.notes:
                     self.log(f"note: {key}: {note}")
-                fresh.append(article)
+                old = known.get(article.id)
+                if old is None:
+                    summary.added += 1
+                    summary.added_titles.append(article.title)
+                elif old[0] != article.content_hash():
+                    summary.updated += 1
+                else:
+                    summary.unchanged += 1
+                    if not full:
+                        continue
+                spool.add(self.plan(article))
 
         for skip in skips:
             self.log(f"skipped: {skip.path}: {skip.reason}")
         summary.skipped = len(skips)
         summary.skips = skips
+        return summary, seen, fingerprints
 
-        changed: list[Article] = []
-        fresh_ids = {article.id for article in fresh}
-        for article in fresh:
-            old = known.get(article.id)
-            if old is None:
-                summary.added += 1
-                summary.added_titles.append(article.title)
-                changed.append(article)
-            elif old[0] != article.content_hash() or full:
-                if old[0] != article.content_hash():
-                    summary.updated += 1
-                else:
-                    summary.unchanged += 1
-                changed.append(article)
-            else:
-                summary.unchanged += 1
-        summary.unchanged += sum(1 for article_id in seen if article_id not in fresh_ids)
-
-        # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.
-        gone_files = {path for path in by_path if full or not path or _is_under(path, roots) or not Path(path).exists()}
-        removed = [article_id for article_id, (_, path) in known.items() if article_id not in seen and (path or "") in gone_files]
-        summary.removed = len(removed)
-
-        if not changed and not removed and not full:
-            summary.passages = self.writer.keep(generation, fingerprints, progress)
-            summary.generation = generation
-            return summary
-
-        planned = [self._plan(article) for article in changed]
-        vectors, summary.embedded = self._vectors(planned, progress)
-        next_id = stored.next_passage_id  # passage ids are never reused
-        rows = []
-        for plan in planned:
-            for ordinal, (passage, digest) in enumerate(zip(plan.passages, plan.hashes)):
-                rows.append((next_id, plan, ordinal, passage, digest))
-                next_id += 1
-        new_generation = generation + 1
+    def _commit(
+        self,
+        summary: UpdateSummary,
+        spool: PlanSpool,
+        removed: list[str],
+        fingerprints: dict[str, tuple[int, int]],
+        full: bool,
+        stored: StoredState,
+        signature: str,
+        progress: bool,
+    ) -> None:
+        """Embed what no cache holds, and commit the spooled articles and the removals as the next version."""
+        vectors, summary.embedded = self._vectors(spool, progress)
+        rows = SpooledRows(spool, stored.next_passage_id)  # passage ids are never reused
+        generation = stored.generation + 1
         # The vectors' own length (a new model may have another), else the index's when only removals happened.
         dimension = len(next(iter(vectors.values()))[0]) if vectors else stored.dimension or self.embedder.dimension
         change = Change(
-            full, planned, removed, rows, vectors, fingerprints, new_generation, next_id, signature, self.embedder.key,
-            dimension,
+            full, spool, removed, rows, vectors, fingerprints, generation, rows.first_id + len(rows), signature,
+            self.embedder.key, dimension,
         )
         summary.passages = self.writer.commit(change, progress)
-        self.writer.tidy(new_generation, self.embedder.key)
-        summary.generation = new_generation
-        return summary
+        self.writer.tidy(generation, self.embedder.key)
+        summary.generation = generation
 
-    def _plan(self, article: Article) -> _Planned:
+    @staticmethod
+    def plan(article: Article) -> _Planned:
+        """The article cut into passages, with what the model reads of each hashed."""
         passages = split_passages(article.text)
         return _Planned(article, passages, [_text_hash(embed_text(article.title, article.text[p.start : p.end])) for p in passages])
 
-    def _vectors(self, planned: list[_Planned], progress: bool) -> tuple[Vectors, int]:
+    def _vectors(self, planned: PlanSpool, progress: bool) -> tuple[Vectors, int]:
         """Passage and sentence vectors of every planned passage, and how many were computed rather than cached.
 
         What is computed goes to the engine's cache at once and is not held here: the engine hands every vector
         back (reading it from its store as asked), so a big corpus is never in memory as vectors.
         """
         model = self.embedder.key
-        wanted: dict[bytes, tuple[str, str, list[tuple[int, int]]]] = {}
-        for plan in planned:
-            wanted.update(plan.embedding_items())
-        counts = {digest: len(item[2]) for digest, item in wanted.items()}
+        counts: dict[bytes, int] = {}  # each text's sentence count: its vectors are kept only if it still has as many
+        for digest, sentences in planned.passage_hashes():
+            counts.setdefault(digest, sentences)
         vectors = self.writer.cached_vectors(model, counts)
-        missing = [(digest, item) for digest, item in wanted.items() if digest not in vectors]
-        del wanted
+        missing = {digest for digest in counts if digest not in vectors}
         if not missing:
             return vectors, 0
-        missing.sort(key=lambda m: len(m[1][0]) + len(m[1][1]), reverse=True)  # similar lengths batch well
-        bar = tqdm(total=len(missing), desc="Embedding", unit="passage", disable=not progress)
+        total = len(missing)
+        bar = tqdm(total=total, desc="Embedding", unit="passage", disable=not progress)
         started, done = time.monotonic(), 0
 
         def on_batch(count: int) -> None:
@@ -262,22 +281,34 @@ class Indexer:
             done += count
             if self.on_progress:
                 rate = done / max(time.monotonic() - started, 1e-6)
-                self.on_progress(done, len(missing), (len(missing) - done) / rate)
+                self.on_progress(done, total, (total - done) / rate)
 
         if self.on_progress:
-            self.on_progress(0, len(missing), None)
+            self.on_progress(0, total, None)
         try:
-            for i in range(0, len(missing), CACHE_CHUNK):
-                chunk = missing[i : i + CACHE_CHUNK]
-                passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
-                # Sentence vectors are stored as float16 (the cache, the index).
-                self.writer.cache_vectors(
-                    model,
-                    [
-                        (digest, vec, np.asarray(sent, dtype=SENTENCE_DTYPE))
-                        for (digest, _), vec, sent in zip(chunk, passages, sentences)
-                    ],
-                )
+            window: list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]] = []
+            for plan in planned:  # in spool order; what the model reads is cut from each article as it comes
+                for ordinal, digest in enumerate(plan.hashes):
+                    if digest in missing:
+                        missing.discard(digest)  # each text once
+                        window.append((digest, plan.embedding_item(ordinal)))
+                if len(window) >= EMBED_WINDOW:
+                    self._embed(window, on_batch)
+                    window = []
+            self._embed(window, on_batch)
         finally:
             bar.close()
-        return self.writer.cached_vectors(model, counts), len(missing)
+        return self.writer.cached_vectors(model, counts), total
+
+    def _embed(self, window: list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]], on_batch: Callable[[int], None]) -> None:
+        """Embed a window of texts, longest first (similar lengths batch well), into the engine's cache a chunk at a time."""
+        model = self.embedder.key
+        window.sort(key=lambda entry: len(entry[1][0]) + len(entry[1][1]), reverse=True)
+        for i in range(0, len(window), CACHE_CHUNK):
+            chunk = window[i : i + CACHE_CHUNK]
+            passages, sentences = self.embedder.encode_with_sentences([item for _, item in chunk], on_batch=on_batch)
+            # Sentence vectors are stored as float16 (the cache, the index).
+            self.writer.cache_vectors(
+                model,
+                [(digest, vec, np.asarray(sent, dtype=SENTENCE_DTYPE)) for (digest, _), vec, sent in zip(chunk, passages, sentences)],
+            )

@@ -243,26 +243,28 @@ class PgWriter:
                 " FROM STDIN (FORMAT BINARY)"
             ) as passages:
                 passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "halfvec", "text"])
-                postings_rows, sentence_rows = [], []
                 for pid, plan, ordinal, p, digest in change.rows:
                     article = plan.article
                     body = article.text[p.start : p.end]
-                    stems = document_tokens(article.title, body)
-                    vector, sentence_vectors = change.vectors[digest]
+                    vector = change.vectors[digest][0]
                     passages.write_row(
-                        (pid, article.id, ordinal, p.start, p.end, Jsonb([list(span) for span in p.sentences]), digest, body, len(stems),
-                         HalfVector(np.asarray(vector, dtype=np.float16)), for_passage(article.text, p.sentences))
+                        (pid, article.id, ordinal, p.start, p.end, Jsonb([list(span) for span in p.sentences]), digest, body,
+                         len(document_tokens(article.title, body)), HalfVector(np.asarray(vector, dtype=np.float16)),
+                         for_passage(article.text, p.sentences))
                     )
-                    postings_rows += [(stem, pid, tf, len(stems)) for stem, tf in Counter(stems).items()]
-                    sentence_rows += [(pid, k, HalfVector(np.asarray(v, dtype=np.float16))) for k, v in enumerate(sentence_vectors)]
+            # Postings and sentences in passes of their own over the rows (an update's are read back from disk):
+            # gathered in one pass they were held whole, some 60 postings and 6 sentences a passage.
             with cur.copy("COPY postings (stem, passage_id, tf, length) FROM STDIN (FORMAT BINARY)") as postings:
                 postings.set_types(["text", "int8", "int4", "int4"])
-                for row in postings_rows:
-                    postings.write_row(row)
+                for pid, plan, _, p, _ in change.rows:
+                    stems = document_tokens(plan.article.title, plan.article.text[p.start : p.end])
+                    for stem, tf in Counter(stems).items():
+                        postings.write_row((stem, pid, tf, len(stems)))
             with cur.copy("COPY sentences (passage_id, ord, embedding) FROM STDIN (FORMAT BINARY)") as sentences:
                 sentences.set_types(["int8", "int4", "halfvec"])
-                for row in sentence_rows:
-                    sentences.write_row(row)
+                for pid, _, _, _, digest in change.rows:
+                    for k, v in enumerate(change.vectors[digest][1]):
+                        sentences.write_row((pid, k, HalfVector(np.asarray(v, dtype=np.float16))))
 
     def tidy(self, generation: int, model: str) -> None:
         """Empty the embedding cache: every vector it held for this update is in the committed rows now, the others
