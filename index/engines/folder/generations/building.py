@@ -124,15 +124,15 @@ class GenerationFiles:
             spilled = SpilledVectors(self.store.directory, previous_graph, previous_delta, np.union1d(removed, stale))
             del previous_graph
             kept_ids, dimension = spilled.ids, spilled.dimension
-        new_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        ids = np.concatenate([kept_ids, new_ids])
-        large = self.progress and len(ids) >= LARGE
-        chunks = _new_vectors(rows, vectors, dimension)
+        total = len(kept_ids) + len(rows)
+        large = self.progress and total >= LARGE
+        new_ids: list[np.ndarray] = []  # noted as the new vectors go into the graph (one pass over the rows fewer)
+        chunks = _new_vectors(rows, vectors, dimension, new_ids)
         if spilled is not None:
             chunks = itertools.chain(spilled.chunks(), chunks)
         try:
             # The vectors come a chunk at a time (the graph keeps its own float16 copy): never a matrix of them all.
-            index = vector_index.build_from(dimension, chunks, len(ids), progress=large)
+            index = vector_index.build_from(dimension, chunks, total, progress=large)
         finally:
             if spilled is not None:
                 spilled.close()
@@ -148,6 +148,7 @@ class GenerationFiles:
             kept = kept_sentences(previous, self.store.sentences_path(generation) / VECTORS_FILE, previous_delta, kept_ids)
         fresh = ((pid, vectors[digest][1]) for pid, _, _, _, digest in rows)  # ids above every kept one, in order
         self.store.write_sentence_rows(itertools.chain(kept, fresh), new_generation, dimension, scales, large)
+        ids = np.concatenate([kept_ids, *new_ids])
         keywords = self.write_keywords(new_generation, _keyword_rows(conn, full, set(stale.tolist()), rows), len(ids))
         if not np.array_equal(keywords.ids, np.sort(ids)):
             raise RuntimeError("internal error: the keyword and vector indexes hold different passages")
@@ -176,14 +177,18 @@ class GenerationFiles:
         return out
 
 
-def _new_vectors(rows: Iterable[NewPassage], vectors: Vectors, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """An update's new passage vectors with their ids, `vector_index.ADD_CHUNK` at a time."""
+def _new_vectors(
+    rows: Iterable[NewPassage], vectors: Vectors, dimension: int, ids: list[np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """An update's new passage vectors with their ids, `vector_index.ADD_CHUNK` at a time (each chunk's ids also
+    appended to `ids`)."""
     rows = iter(rows)
     while part := list(itertools.islice(rows, vector_index.ADD_CHUNK)):
         matrix = np.empty((len(part), dimension), dtype=np.float32)
         for i, row in enumerate(part):
             matrix[i] = vectors[row[4]][0]
-        yield matrix, np.asarray([row[0] for row in part], dtype=np.int64)
+        ids.append(np.asarray([row[0] for row in part], dtype=np.int64))
+        yield matrix, ids[-1]
 
 
 def _removed_before(conn: sqlite3.Connection, base_ids: np.ndarray, delta: Delta | None) -> np.ndarray:

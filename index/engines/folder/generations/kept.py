@@ -7,6 +7,7 @@ through the memory map, whose pages would count as the build's memory (2.3 GB at
 from __future__ import annotations
 
 import itertools
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +36,18 @@ class SpilledVectors:
             self._file.write(np.ascontiguousarray(matrix[keep], dtype=np.float32).tobytes())
             kept.append(ids[keep])
         self.ids = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+        self._file.flush()
+        self._row_bytes = self.dimension * np.dtype(np.float32).itemsize
+
+    def vector(self, row: int) -> np.ndarray:
+        """The vector written `row`-th (one read)."""
+        data = os.pread(self._file.fileno(), self._row_bytes, row * self._row_bytes)
+        return np.frombuffer(data, dtype=np.float32).copy()
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """`(vectors, passage ids)`, `vector_index.ADD_CHUNK` at a time, in the order written."""
         self._file.seek(0)
-        row_bytes = self.dimension * np.dtype(np.float32).itemsize
+        row_bytes = self._row_bytes
         for start in range(0, len(self.ids), vector_index.ADD_CHUNK):
             count = min(vector_index.ADD_CHUNK, len(self.ids) - start)
             matrix = np.frombuffer(self._file.read(count * row_bytes), dtype=np.float32).reshape(count, self.dimension)

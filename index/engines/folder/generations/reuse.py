@@ -12,8 +12,10 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.files import GenerationFolder
+from index.engines.folder.generations.kept import SpilledVectors
+from index.engines.folder.generations.sentence_index import VECTORS_FILE, decoded
+from index.engines.folder.generations.sentence_writer import RowFile
 from index.engines.folder.generations.sorted_ids import positions
 
 
@@ -22,7 +24,9 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
 
     Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are),
     sentence vectors as their rows hold them (8-bit codes: a full build after deltas codes them again on the
-    same steps, a rebuild sets new steps). Only the graph is held in memory; the sentence rows are mapped.
+    same steps, a rebuild sets new steps). Neither is held in memory: the graph's vectors are copied to a scratch
+    file and the graph let go (a rebuild builds a new one meanwhile), and sentence rows are read with plain reads
+    (mapped, their pages would count as the process's memory: 2.3 GB at a million passages).
     """
 
     def __init__(self, files: GenerationFolder, generation: int, wanted: Mapping[bytes, int],
@@ -34,10 +38,14 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
         previous = files.read_delta(generation)
         self.delta = previous[0] if previous else None
         self.recent = {int(pid): row for row, pid in enumerate(self.delta.ids.tolist())} if self.delta is not None else {}
-        self.base = files.read_vectors(generation)  # a delta generation's name links its base's files
+        graph = files.read_vectors(generation)  # a delta generation's name links its base's files
+        self.base = SpilledVectors(files.directory, graph, None, np.zeros(0, dtype=np.int64))
+        del graph
+        self._by_id = np.argsort(self.base.ids, kind="stable")  # rows of the scratch file in passage id order
+        self._sorted_ids = self.base.ids[self._by_id]
         self.rows = files.read_sentences(generation)
-        in_graph = np.sort(vector_index.contents_ids(self.base))
-        held = positions(in_graph, list(wanted.values())) >= 0
+        self._row_file = RowFile(files.sentences_path(generation) / VECTORS_FILE, self.rows.vectors.dtype, self.rows.vectors.shape[1])
+        held = positions(self._sorted_ids, list(wanted.values())) >= 0
         self.pids = {
             digest: pid
             for (digest, pid), graphed in zip(wanted.items(), held.tolist())
@@ -55,7 +63,12 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
         pid = self.pids[digest]
         if pid in self.recent:
             return self.delta.vectors[self.recent[pid]].copy(), self.delta.sentences.of(pid)
-        return np.asarray(self.base.reconstruct(pid), dtype=np.float32), self.rows.of(pid)
+        vector = self.base.vector(int(self._by_id[positions(self._sorted_ids, [pid])[0]]))
+        position = int(positions(self.rows.passage_ids, [pid])[0])
+        if position < 0:
+            return vector, np.zeros((0, self.base.dimension), dtype=np.float32)
+        rows = self._row_file[int(self.rows.offsets[position]) : int(self.rows.offsets[position + 1])]
+        return vector, decoded(rows, self.rows.scales)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.pids)

@@ -82,9 +82,11 @@ def _header(dtype: type, shape: tuple[int, int], length: int | None = None) -> b
 
 
 class RowFile:
-    """The rows of a 2-d .npy file read with plain reads: `len`, `shape`, `[start:stop]` and `[sorted rows]`."""
+    """The rows of a 2-d .npy file (version 1.0) read with plain reads, through one open file: `len`, `shape`,
+    `[start:stop]` and `[sorted rows]` (read-only arrays); `close()` when done (else when collected)."""
 
     def __init__(self, path: Path, dtype: type, dimension: int) -> None:
+        self._fd = -1
         self.path = path
         self.dtype = np.dtype(dtype)
         with open(path, "rb") as handle:
@@ -97,6 +99,7 @@ class RowFile:
             raise ValueError(f"{path} holds rows of shape {shape}, not of {dimension}")
         self.shape = shape
         self.row_bytes = dimension * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -105,13 +108,17 @@ class RowFile:
         if isinstance(key, slice):
             start, stop, _ = key.indices(len(self))
             count = max(stop - start, 0)
-            rows = np.fromfile(self.path, dtype=self.dtype, count=count * self.shape[1], offset=self.offset + start * self.row_bytes)
-            return rows.reshape(count, self.shape[1])
+            data = os.pread(self._fd, count * self.row_bytes, self.offset + start * self.row_bytes)
+            return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
         out = np.empty((len(key), self.shape[1]), dtype=self.dtype)
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            for i, row in enumerate(np.asarray(key).tolist()):
-                out[i] = np.frombuffer(os.pread(fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
-        finally:
-            os.close(fd)
+        for i, row in enumerate(np.asarray(key).tolist()):
+            out[i] = np.frombuffer(os.pread(self._fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
         return out
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
