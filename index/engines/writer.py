@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -60,6 +61,8 @@ class Change:
 
 class Writer(Protocol):
     """Writes one engine's index; used by one update at a time (see `session`)."""
+
+    scratch: Path | None  # where an update keeps its scratch files, only its own while it holds the lock (None: the temp folder)
 
     def session(self, wait: float) -> AbstractContextManager[None]:
         """Hold the engine's update lock (`IndexBusy` after `wait` seconds) and bring its schema up to date."""

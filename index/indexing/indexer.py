@@ -150,7 +150,7 @@ class Indexer:
         if full and not rebuild:  # re-process every known article, not only the paths given this time
             to_read += [Path(path) for path in by_path if path and Path(path).exists()]
         files, skips = discover(to_read)
-        spool = PlanSpool(_Planned, self.settings.index_dir)
+        spool = PlanSpool(_Planned, self.writer.scratch)
         try:
             summary, seen, fingerprints = self._read(files, skips, spool, known_files, known, by_path, full, progress)
             # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.

@@ -3,8 +3,8 @@ than in memory: held as Python objects they took about 2.4 KB a passage, 2.4 GB 
 million passages. A writer reads them back as it writes (`PlanSpool` and `SpooledRows` are re-iterable), one
 article at a time.
 
-The file lives beside the index (or in the temp folder) and is deleted when the update ends; one left by a
-crashed update is deleted by the next (which holds the update lock).
+The file lives beside an index folder (PostgreSQL: in the temp folder) and is deleted when the update ends; one
+left beside an index folder by a crashed update is deleted by the next (which holds the update lock).
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ class PlanSpool:
     """`Planned` articles in the order added; `len` and iteration (a fresh pass each time)."""
 
     def __init__(self, make: type, directory: Path | None = None) -> None:
-        """`make(article, passages, hashes)` rebuilds a planned article; the file goes in `directory` when it exists."""
-        folder = directory if directory is not None and Path(directory).is_dir() else None
-        if folder is not None:
-            for stale in Path(folder).glob(f"{PREFIX}*{SUFFIX}"):  # left by an update that crashed
+        """`make(article, passages, hashes)` rebuilds a planned article. The file goes in `directory` (an update's
+        own while it holds the update lock: a spool left there by a crashed update is deleted) or the temp folder."""
+        if directory is not None:
+            for stale in Path(directory).glob(f"{PREFIX}*{SUFFIX}"):  # left by an update that crashed
                 stale.unlink(missing_ok=True)
-        fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=folder)
+        fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=directory)
         os.close(fd)
         self.path = Path(name)
         self._make = make

@@ -30,6 +30,7 @@ class SqliteWriter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.scratch = store.directory  # beside the index: on its disk, and under its update lock
         self._conn: sqlite3.Connection | None = None
         self._cache: sqlite3.Connection | None = None  # the embedding cache, a database of its own
 

@@ -89,6 +89,7 @@ class PgWriter:
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = None
+        self.scratch = None  # the temp folder: processes on several machines may update one database
 
     @property
     def conn(self):
