@@ -124,7 +124,8 @@ class DerivedEmbedder(Embedder):
             hashes = dict(conn.execute("SELECT embed_hash, id FROM passages"))
         matrix, ids = vector_index.contents(store.read_vectors(generation))
         self.vectors = matrix
-        self.sentences = store.read_sentences(generation)  # memory-mapped
+        self.sentences = store.read_sentences(generation)
+        self.sentences.vectors = np.array(self.sentences.vectors)  # read now: in the base RSS, not the build's
         row_of = {int(pid): row for row, pid in enumerate(ids.tolist())}
         self.by_hash = {bytes(digest): row_of[pid] for digest, pid in hashes.items() if pid in row_of}
         self.ids = ids
