@@ -22,7 +22,8 @@ def test_spilled_vectors_are_the_graphs_and_the_deltas_but_the_dead(tmp_path, mo
     base_ids = np.arange(10, 60)
     graph = vector_index.build(16, _unit(rng, len(base_ids)), base_ids)
     delta_vectors = _unit(rng, 5)
-    delta = Delta.build([(100 + i, v, np.zeros((0, 16), np.float32), ["w"]) for i, v in enumerate(delta_vectors)], 16, np.zeros(0, np.int64))
+    none = np.zeros(0, np.int64)
+    delta = Delta.build([(100 + i, v, np.zeros((0, 16), np.float32), ["w"]) for i, v in enumerate(delta_vectors)], 16, none)
     dead = np.array([10, 33, 59, 102])
     spilled = SpilledVectors(tmp_path, graph, delta, dead)
     expected_ids = np.array([i for i in [*base_ids, *delta.ids] if i not in dead])
@@ -46,12 +47,27 @@ def test_kept_sentences_read_in_blocks_are_those_the_generation_holds(tmp_path, 
     previous = SentenceIndex.build(rows, 16)
     previous.save(tmp_path / "sentences-00000005", 5)
     previous = SentenceIndex.load(tmp_path / "sentences-00000005", 5)
-    delta = Delta.build([(50, _unit(rng, 1)[0], _unit(rng, 3), ["w"]), (51, _unit(rng, 1)[0], _unit(rng, 0), ["w"])], 16, np.zeros(0, np.int64))
+    recent = [(50, _unit(rng, 1)[0], _unit(rng, 3), ["w"]), (51, _unit(rng, 1)[0], _unit(rng, 0), ["w"])]
+    delta = Delta.build(recent, 16, np.zeros(0, np.int64))
     wanted = np.array([51, 39, 2, 3, 7, 8, 9, 10, 11, 20, 21, 38, 50, 45])  # unsorted; 45 is in neither
-    got = list(kept_sentences(previous, tmp_path / "sentences-00000005" / VECTORS_FILE, delta, wanted))
+    rows_path = tmp_path / "sentences-00000005" / VECTORS_FILE
+    got = list(kept_sentences(previous, rows_path, delta, wanted))
     assert [pid for pid, _ in got] == sorted(wanted.tolist())
     for pid, matrix in got:
         expected = delta.sentences.of(pid) if pid >= 50 else previous.of(pid)
         assert matrix.dtype == np.float32 and np.array_equal(matrix, expected), pid
-    coded_again = SentenceIndex.build(list(kept_sentences(previous, tmp_path / "sentences-00000005" / VECTORS_FILE, None, np.arange(1, 40))), 16, scales=previous.scales)
+    coded_again = SentenceIndex.build(list(kept_sentences(previous, rows_path, None, np.arange(1, 40))), 16, scales=previous.scales)
     assert np.array_equal(coded_again.vectors, np.asarray(previous.vectors)), "codes kept as they were"
+
+
+def test_a_graph_fed_in_chunks_holds_every_vector_in_order_whatever_its_storage(monkeypatch):
+    monkeypatch.setattr(vector_index, "TRAINING", 50)  # int8 learns its ranges from the first chunks, then adds them
+    rng = np.random.default_rng(3)
+    matrix, ids = _unit(rng, 300), np.arange(1000, 1300)
+    chunks = [(matrix[i : i + 23], ids[i : i + 23]) for i in range(0, 300, 23)]
+    for storage in ("float16", "int8"):
+        monkeypatch.setattr(vector_index, "STORAGE", storage)
+        graph = vector_index.build_from(16, iter(chunks), 300)
+        assert np.array_equal(vector_index.contents_ids(graph), ids), storage
+        _, found = graph.search(matrix, 1)
+        assert np.array_equal(found.ravel(), ids), storage

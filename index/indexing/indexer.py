@@ -94,7 +94,8 @@ class _Planned:
     def embedding_item(self, ordinal: int) -> tuple[str, str, list[tuple[int, int]]]:
         """What the model reads for one passage: the title line, the passage, its sentence spans in the passage."""
         p = self.passages[ordinal]
-        return embed_text(self.article.title, ""), self.article.text[p.start : p.end], [(s - p.start, e - p.start) for s, e in p.sentences]
+        spans = [(s - p.start, e - p.start) for s, e in p.sentences]
+        return embed_text(self.article.title, ""), self.article.text[p.start : p.end], spans
 
 
 def _is_under(path: str, roots: list[Path]) -> bool:

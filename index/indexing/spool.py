@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import tempfile
-from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -53,8 +52,8 @@ class PlanSpool:
         self._conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover after a crash
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.execute("CREATE TABLE planned (number INTEGER PRIMARY KEY, article TEXT, text TEXT, spans BLOB, hashes BLOB)")
-        self._passages = array("q")  # passages of each article, in order
-        self.ids: list[str] = []
+        self._articles = 0
+        self._passages = 0
 
     def add(self, plan: Planned) -> None:
         """Keep one planned article on disk."""
@@ -65,18 +64,18 @@ class PlanSpool:
             spans += [p.start, p.end, len(p.sentences), *(bound for span in p.sentences for bound in span)]
         self._conn.execute(
             "INSERT INTO planned VALUES (?, ?, ?, ?, ?)",
-            (len(self.ids), json.dumps(fields), article.text, np.asarray(spans, dtype=np.int64).tobytes(), b"".join(plan.hashes)),
+            (self._articles, json.dumps(fields), article.text, np.asarray(spans, dtype=np.int64).tobytes(), b"".join(plan.hashes)),
         )
-        self.ids.append(article.id)
-        self._passages.append(len(plan.passages))
+        self._articles += 1
+        self._passages += len(plan.passages)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self._articles
 
     @property
     def passages(self) -> int:
         """How many passages the spooled articles hold together."""
-        return sum(self._passages)
+        return self._passages
 
     def __iter__(self) -> Iterator[Planned]:
         for row in self._conn.execute("SELECT article, text, spans, hashes FROM planned ORDER BY number"):

@@ -31,7 +31,8 @@ class SpilledVectors:
         self.dimension = graph.d
         self._file = tempfile.TemporaryFile(dir=directory, prefix=".vectors-", suffix=".tmp")
         kept = []
-        for matrix, ids in itertools.chain(vector_index.chunks_of(graph), [(delta.vectors, delta.ids)] if delta else []):
+        recent = [(delta.vectors, delta.ids)] if delta is not None else []
+        for matrix, ids in itertools.chain(vector_index.chunks_of(graph), recent):
             keep = ~np.isin(ids, dead)
             self._file.write(np.ascontiguousarray(matrix[keep], dtype=np.float32).tobytes())
             kept.append(ids[keep])

@@ -10,7 +10,6 @@ operations, so a question scores exactly as before.
 
 from __future__ import annotations
 
-import io
 import math
 from array import array
 from collections import Counter
@@ -24,12 +23,14 @@ from tqdm import tqdm
 from index.engines.common import K1, B
 from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.keyword_index import FORMAT_FILE, IDS_FILE, KeywordIndex
+from index.engines.folder.generations.sentence_writer import npy_header
 from index.text.keywords import document_tokens
 
 SCRATCH = "postings.tmp"
 POSTINGS_AT_ONCE = 2_000_000  # postings scored and sorted at once (~100 MB with their temporaries)
 FLUSH = 1_000_000  # postings gathered before they go to the scratch file
-DATA, INDICES, INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
+DATA, INDICES = "data.csc.index.npy", "indices.csc.index.npy"  # (bm25s's `save` writes the rest)
+MAX_PARTS = 256  # scratch files open at once: past this many ranges, each range takes more postings
 
 
 def write_keywords(
@@ -97,10 +98,12 @@ def _write_scores(tmp: Path, scratch: Path, lengths: np.ndarray, frequencies: np
     retriever.nonoccurrence_array = None  # (Lucene's BM25 has none; bm25s's `index` sets it so)
     retriever.save(str(tmp), show_progress=False)  # the two score arrays it wrote empty are written below
 
-    # Stem ranges of about POSTINGS_AT_ONCE postings each; the scratch file is split into one file per range.
+    # Stem ranges of about POSTINGS_AT_ONCE postings each (more past MAX_PARTS ranges); the scratch file is split
+    # into one file per range.
+    at_once = max(POSTINGS_AT_ONCE, int(indptr[-1]) // MAX_PARTS + 1)
     bounds = [0]
     while bounds[-1] < len(frequencies):
-        end = int(np.searchsorted(indptr, indptr[bounds[-1]] + POSTINGS_AT_ONCE, side="right")) - 1
+        end = int(np.searchsorted(indptr, indptr[bounds[-1]] + at_once, side="right")) - 1
         bounds.append(min(max(end, bounds[-1] + 1), len(frequencies)))
     parts = [tmp / f"{SCRATCH}.{i}" for i in range(len(bounds) - 1)]
     handles = [open(path, "wb") for path in parts]
@@ -117,8 +120,8 @@ def _write_scores(tmp: Path, scratch: Path, lengths: np.ndarray, frequencies: np
     scratch.unlink()
 
     with open(tmp / DATA, "wb") as data, open(tmp / INDICES, "wb") as indices:
-        data.write(_header(np.float32, int(indptr[-1])))
-        indices.write(_header(np.int32, int(indptr[-1])))
+        data.write(npy_header(np.float32, (int(indptr[-1]),)))
+        indices.write(npy_header(np.int32, (int(indptr[-1]),)))
         for path in parts:
             triples = np.fromfile(path, dtype=np.int32).reshape(-1, 3)
             path.unlink()
@@ -128,12 +131,3 @@ def _write_scores(tmp: Path, scratch: Path, lengths: np.ndarray, frequencies: np
             data.write((idf[stems] * tfc).astype(np.float32).tobytes())
             indices.write(passages.tobytes())
     return float(average)
-
-
-def _header(dtype: type, count: int) -> bytes:
-    """The .npy header of a 1-d array of `count` values."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (count,)}
-    )
-    return buffer.getvalue()

@@ -50,18 +50,23 @@ def write_sentences(
         nonlocal written
         path = tmp / VECTORS_FILE
         with open(path, "wb") as out:
-            out.write(_header(coder.dtype, (LARGEST, dimension)))
+            reserved = npy_header(coder.dtype, (LARGEST, dimension))  # rewritten with the count once it is known
+            out.write(reserved)
             for block in coder.blocks(rows):
                 out.write(np.ascontiguousarray(block).tobytes())
                 written += len(block)
             out.seek(0)
-            out.write(_header(coder.dtype, (written, dimension), length=len(_header(coder.dtype, (LARGEST, dimension)))))
+            out.write(npy_header(coder.dtype, (written, dimension), length=len(reserved)))
         passage_ids, offsets = coder.table()
         np.save(tmp / OFFSETS_FILE, offsets)
         np.save(tmp / IDS_FILE, passage_ids)
         if coder.scales is not None:
             np.save(tmp / SCALES_FILE, coder.scales)
-        ann = build_ann(RowFile(path, coder.dtype, dimension), coder.scales, progress)
+        stored = RowFile(path, coder.dtype, dimension)
+        try:
+            ann = build_ann(stored, coder.scales, progress)
+        finally:
+            stored.close()
         if ann is not None:
             write_file(ann, tmp / ANN_FILE)
         (tmp / FORMAT_FILE).write_text(folder_format(coder.scales is not None, generation))
@@ -70,8 +75,8 @@ def write_sentences(
     return written
 
 
-def _header(dtype: type, shape: tuple[int, int], length: int | None = None) -> bytes:
-    """An .npy (version 1.0) header for `shape`; `length`, when given, is checked (the data follows it)."""
+def npy_header(dtype: type, shape: tuple[int, ...], length: int | None = None) -> bytes:
+    """An .npy (version 1.0) header for an array of `shape`; `length`, when given, is checked (the data follows it)."""
     buffer = io.BytesIO()
     descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
     np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})

@@ -23,6 +23,7 @@ ADD_CHUNK = 4096  # vectors added between two progress bar updates
 # exactly as float32 at every configuration; int8 within 0.003 Hits@5, but a vector read back from it and stored
 # again (each full build) may be rounded anew, so float16, which a round trip leaves as it was.
 STORAGE = "float16"
+TRAINING = 65_536  # vectors an int8 storage learns each dimension's range from
 _QUANTIZERS = {"float16": faiss.ScalarQuantizer.QT_fp16, "int8": faiss.ScalarQuantizer.QT_8bit}
 
 
@@ -38,7 +39,7 @@ def build_from(
     dimension: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], total: int, progress: bool = False
 ) -> faiss.IndexIDMap2:
     """The same from `(vectors, passage ids)` chunks, so a big corpus's vectors are never held whole (the graph
-    keeps its own float16 copy). A storage that needs training (int8) is trained on the first chunk."""
+    keeps its own float16 copy). A storage that needs training (int8) is trained on the first `TRAINING` vectors."""
     if STORAGE == "float32":
         graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
     else:
@@ -46,15 +47,27 @@ def build_from(
     graph.hnsw.efConstruction = EF_CONSTRUCTION
     graph.hnsw.efSearch = EF_SEARCH
     index = faiss.IndexIDMap2(graph)
+    waiting: list[tuple[np.ndarray, np.ndarray]] = []  # chunks read before the storage is trained
+
+    def add(matrix: np.ndarray, ids: np.ndarray) -> None:
+        index.add_with_ids(np.ascontiguousarray(matrix, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        bar.update(len(ids))
+
     with tqdm(total=total, desc="Vector index", unit="passage", disable=not progress, leave=False) as bar:
         for matrix, ids in chunks:
-            if not len(ids):
+            if graph.is_trained:
+                add(matrix, ids)
                 continue
-            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-            if not graph.is_trained:
-                graph.train(matrix)
-            index.add_with_ids(matrix, np.asarray(ids, dtype=np.int64))
-            bar.update(len(ids))
+            waiting.append((np.asarray(matrix, dtype=np.float32), ids))
+            if sum(len(i) for _, i in waiting) >= TRAINING:
+                graph.train(np.concatenate([m for m, _ in waiting]))
+                for waited in waiting:
+                    add(*waited)
+                waiting.clear()
+        if waiting and sum(len(i) for _, i in waiting):
+            graph.train(np.concatenate([m for m, _ in waiting]))
+            for waited in waiting:
+                add(*waited)
     return index
 
 
