@@ -56,6 +56,8 @@ def test_kept_sentences_read_in_blocks_are_those_the_generation_holds(tmp_path, 
     for pid, matrix in got:
         expected = delta.sentences.of(pid) if pid >= 50 else previous.of(pid)
         assert matrix.dtype == np.float32 and np.array_equal(matrix, expected), pid
+    monkeypatch.setattr(kept, "SPAN_LIMIT", 3)  # blocks spread too wide: read passage by passage, alike
+    assert [(pid, m.tobytes()) for pid, m in kept_sentences(previous, rows_path, delta, wanted)] == [(pid, m.tobytes()) for pid, m in got]
     coded_again = SentenceIndex.build(list(kept_sentences(previous, rows_path, None, np.arange(1, 40))), 16, scales=previous.scales)
     assert np.array_equal(coded_again.vectors, np.asarray(previous.vectors)), "codes kept as they were"
 

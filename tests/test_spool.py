@@ -49,7 +49,9 @@ def test_a_spool_left_by_a_crashed_update_is_deleted_by_the_next(tmp_path):
     spool = PlanSpool(_Planned, tmp_path)
     assert not left.exists() and spool.path.parent == tmp_path
     spool.close()
-    elsewhere = PlanSpool(_Planned, None)  # (PostgreSQL: the temp folder)
-    assert elsewhere.path.parent != tmp_path and elsewhere.path.exists()
+    elsewhere = PlanSpool(_Planned, None)  # (PostgreSQL: SQLite's private temp database, no name to leave behind)
+    plan = _plans()[0]
+    elsewhere.add(plan)
+    assert elsewhere.path is None and list(elsewhere) == [plan]
     elsewhere.close()
     assert list(tmp_path.iterdir()) == []

@@ -195,8 +195,9 @@ class Indexer:
             if known_files.get(key) == fingerprint:
                 fingerprints[key] = fingerprint
                 for article_id in by_path.get(key, []):
-                    seen[article_id] = key
-                    summary.unchanged += 1
+                    if article_id not in seen:  # (else read from another file already: counted there)
+                        seen[article_id] = key
+                        summary.unchanged += 1
                 continue
             articles, file_skips = read_file(path, self.settings.max_article_bytes)
             skips.extend(file_skips)
@@ -299,6 +300,7 @@ class Indexer:
             self._embed(window, on_batch)
         finally:
             bar.close()
+        del vectors  # (it may hold a scratch copy of the committed vectors: not two at once)
         return self.writer.cached_vectors(model, counts), total
 
     def _embed(self, window: list[tuple[bytes, tuple[str, str, list[tuple[int, int]]]]], on_batch: Callable[[int], None]) -> None:

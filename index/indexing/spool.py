@@ -3,8 +3,9 @@ than in memory: held as Python objects they took about 2.4 KB a passage, 2.4 GB 
 million passages. A writer reads them back as it writes (`PlanSpool` and `SpooledRows` are re-iterable), one
 article at a time.
 
-The file lives beside an index folder (PostgreSQL: in the temp folder) and is deleted when the update ends; one
-left beside an index folder by a crashed update is deleted by the next (which holds the update lock).
+The file lives beside an index folder and is deleted when the update ends; one left there by a crashed update is
+deleted by the next (which holds the update lock). Without a folder (PostgreSQL) it is SQLite's private temp
+database, which SQLite deletes itself.
 """
 
 from __future__ import annotations
@@ -41,17 +42,23 @@ class PlanSpool:
     def __init__(self, make: type, directory: Path | None = None) -> None:
         """`make(article, passages, hashes)` rebuilds a planned article. The file goes in `directory` (an update's
         own while it holds the update lock: a spool left there by a crashed update is deleted) or the temp folder."""
+        self.path: Path | None = None
         if directory is not None:
             for stale in Path(directory).glob(f"{PREFIX}*{SUFFIX}"):  # left by an update that crashed
                 stale.unlink(missing_ok=True)
-        fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=directory)
-        os.close(fd)
-        self.path = Path(name)
+            fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=SUFFIX, dir=directory)
+            os.close(fd)
+            self.path = Path(name)
         self._make = make
-        self._conn = sqlite3.connect(self.path)
-        self._conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover after a crash
-        self._conn.execute("PRAGMA synchronous=OFF")
-        self._conn.execute("CREATE TABLE planned (number INTEGER PRIMARY KEY, article TEXT, text TEXT, spans BLOB, hashes BLOB)")
+        # Without a folder, SQLite's private temp database: on disk, deleted by SQLite on close or at a crash.
+        self._conn = sqlite3.connect(self.path if self.path is not None else "")
+        try:
+            self._conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover after a crash
+            self._conn.execute("PRAGMA synchronous=OFF")
+            self._conn.execute("CREATE TABLE planned (number INTEGER PRIMARY KEY, article TEXT, text TEXT, spans BLOB, hashes BLOB)")
+        except BaseException:
+            self.close()
+            raise
         self._articles = 0
         self._passages = 0
 
@@ -92,7 +99,8 @@ class PlanSpool:
     def close(self) -> None:
         """Delete the file."""
         self._conn.close()
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
     def _planned(self, fields: str, text: str, spans: bytes, hashes: bytes) -> Planned:
         numbers = np.frombuffer(spans, dtype=np.int64).tolist()

@@ -74,9 +74,9 @@ class GenerationFiles:
                 removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), in_base)
                 gone = set(stale.tolist())
                 kept = [row for row in delta.rows() if row[0] not in gone] if delta is not None else []
-                recent = kept + self._fresh(rows, vectors)
                 limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
-                if len(recent) <= limit and len(removed) <= limit:
+                if len(kept) + len(rows) <= limit and len(removed) <= limit:  # (the new rows read only then)
+                    recent = kept + self._fresh(rows, vectors)
                     passages = len(base_keywords.ids) - len(removed) + len(recent)
                     return self._write_delta(generation, base, recent, removed, dimension, passages)
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)

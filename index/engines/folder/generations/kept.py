@@ -21,6 +21,7 @@ from index.engines.folder.generations.sentence_index import SentenceIndex, decod
 from index.engines.folder.generations.sentence_writer import RowFile
 
 SENTENCE_BLOCK = 4096  # passages whose sentence rows are read at once
+SPAN_LIMIT = 8 * SENTENCE_BLOCK * 8  # rows one read may span (~8 a passage; many removals between: one read each)
 
 
 class SpilledVectors:
@@ -72,20 +73,26 @@ def kept_sentences(
 
 def _base_sentences(previous: SentenceIndex, rows_path: Path, pids: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """The base's sentence vectors of `pids` (sorted): each block of passages' rows in one read (with the rows of
-    removed passages between them, skipped)."""
+    removed passages between them, skipped), or passage by passage when removals spread a block too wide."""
     if not len(pids):
         return
     stored = RowFile(rows_path, previous.vectors.dtype, previous.vectors.shape[1])
-    found = np.minimum(np.searchsorted(previous.passage_ids, pids), max(len(previous.passage_ids) - 1, 0))
-    known = previous.passage_ids[found] == pids if len(previous.passage_ids) else np.zeros(len(pids), dtype=bool)
-    offsets = previous.offsets
-    for start in range(0, len(pids), SENTENCE_BLOCK):
-        block = slice(start, start + SENTENCE_BLOCK)
-        positions = found[block][known[block]]
-        first = int(offsets[positions[0]]) if len(positions) else 0
-        read = stored[first : int(offsets[positions[-1] + 1])] if len(positions) else None
-        for pid, position, is_known in zip(pids[block].tolist(), found[block].tolist(), known[block].tolist()):
-            if not is_known:
-                yield pid, np.zeros((0, stored.shape[1]), dtype=np.float32)
-                continue
-            yield pid, decoded(read[int(offsets[position]) - first : int(offsets[position + 1]) - first], previous.scales)
+    try:
+        found = np.minimum(np.searchsorted(previous.passage_ids, pids), max(len(previous.passage_ids) - 1, 0))
+        known = previous.passage_ids[found] == pids if len(previous.passage_ids) else np.zeros(len(pids), dtype=bool)
+        offsets = previous.offsets
+        for start in range(0, len(pids), SENTENCE_BLOCK):
+            block = slice(start, start + SENTENCE_BLOCK)
+            positions = found[block][known[block]]
+            first = int(offsets[positions[0]]) if len(positions) else 0
+            last = int(offsets[positions[-1] + 1]) if len(positions) else 0
+            read = stored[first:last] if last - first <= SPAN_LIMIT else None
+            for pid, position, is_known in zip(pids[block].tolist(), found[block].tolist(), known[block].tolist()):
+                if not is_known:
+                    yield pid, np.zeros((0, stored.shape[1]), dtype=np.float32)
+                    continue
+                begin, end = int(offsets[position]), int(offsets[position + 1])
+                rows = read[begin - first : end - first] if read is not None else stored[begin:end]
+                yield pid, decoded(rows, previous.scales)
+    finally:
+        stored.close()

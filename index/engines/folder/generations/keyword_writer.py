@@ -101,10 +101,8 @@ def _write_scores(tmp: Path, scratch: Path, lengths: np.ndarray, frequencies: np
     # Stem ranges of about POSTINGS_AT_ONCE postings each (more past MAX_PARTS ranges); the scratch file is split
     # into one file per range.
     at_once = max(POSTINGS_AT_ONCE, int(indptr[-1]) // MAX_PARTS + 1)
-    bounds = [0]
-    while bounds[-1] < len(frequencies):
-        end = int(np.searchsorted(indptr, indptr[bounds[-1]] + at_once, side="right")) - 1
-        bounds.append(min(max(end, bounds[-1] + 1), len(frequencies)))
+    starts = np.searchsorted(indptr, np.arange(0, int(indptr[-1]), at_once), side="right") - 1  # stem holding each
+    bounds = np.unique(np.concatenate([[0], starts, [len(frequencies)]])).tolist()
     parts = [tmp / f"{SCRATCH}.{i}" for i in range(len(bounds) - 1)]
     handles = [open(path, "wb") for path in parts]
     try:

@@ -55,17 +55,17 @@ def build_from(
 
     with tqdm(total=total, desc="Vector index", unit="passage", disable=not progress, leave=False) as bar:
         for matrix, ids in chunks:
-            if graph.is_trained:
+            if index.is_trained:
                 add(matrix, ids)
                 continue
             waiting.append((np.asarray(matrix, dtype=np.float32), ids))
             if sum(len(i) for _, i in waiting) >= TRAINING:
-                graph.train(np.concatenate([m for m, _ in waiting]))
+                index.train(np.concatenate([m for m, _ in waiting]))  # (through the id map, which notes it too)
                 for waited in waiting:
                     add(*waited)
                 waiting.clear()
         if waiting and sum(len(i) for _, i in waiting):
-            graph.train(np.concatenate([m for m, _ in waiting]))
+            index.train(np.concatenate([m for m, _ in waiting]))
             for waited in waiting:
                 add(*waited)
     return index
