@@ -19,6 +19,7 @@ from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.sentence_index import SentenceIndex, decoded
 from index.engines.folder.generations.sentence_writer import RowFile
+from index.engines.folder.generations.sorted_ids import positions
 
 SENTENCE_BLOCK = 4096  # passages whose sentence rows are read at once
 SPAN_LIMIT = 8 * SENTENCE_BLOCK * 8  # rows one read may span (~8 a passage; many removals between: one read each)
@@ -78,17 +79,16 @@ def _base_sentences(previous: SentenceIndex, rows_path: Path, pids: np.ndarray) 
         return
     stored = RowFile(rows_path, previous.vectors.dtype, previous.vectors.shape[1])
     try:
-        found = np.minimum(np.searchsorted(previous.passage_ids, pids), max(len(previous.passage_ids) - 1, 0))
-        known = previous.passage_ids[found] == pids if len(previous.passage_ids) else np.zeros(len(pids), dtype=bool)
+        found = positions(previous.passage_ids, pids)  # -1: a passage the base holds no rows for
         offsets = previous.offsets
         for start in range(0, len(pids), SENTENCE_BLOCK):
-            block = slice(start, start + SENTENCE_BLOCK)
-            positions = found[block][known[block]]
-            first = int(offsets[positions[0]]) if len(positions) else 0
-            last = int(offsets[positions[-1] + 1]) if len(positions) else 0
+            block = found[start : start + SENTENCE_BLOCK]
+            held = block[block >= 0]
+            first = int(offsets[held[0]]) if len(held) else 0
+            last = int(offsets[held[-1] + 1]) if len(held) else 0
             read = stored[first:last] if last - first <= SPAN_LIMIT else None
-            for pid, position, is_known in zip(pids[block].tolist(), found[block].tolist(), known[block].tolist()):
-                if not is_known:
+            for pid, position in zip(pids[start : start + SENTENCE_BLOCK].tolist(), block.tolist()):
+                if position < 0:
                     yield pid, np.zeros((0, stored.shape[1]), dtype=np.float32)
                     continue
                 begin, end = int(offsets[position]), int(offsets[position + 1])

@@ -87,30 +87,20 @@ class SentenceIndex:
         rows: Iterable[tuple[int, np.ndarray]],
         dimension: int,
         progress: bool = False,
-        at_most: int = 0,
         scales: np.ndarray | None = None,
         codes: bool | None = None,
     ) -> SentenceIndex:
-        """Index `(passage id, sentence vectors)` rows given in ascending passage id order.
+        """Index `(passage id, sentence vectors)` rows given in ascending passage id order, in memory (a delta's
+        few; a generation's are streamed to disk by `sentence_writer`).
 
         `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read
         back from it is coded again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16
         rows otherwise.
-        `at_most`, an upper bound of the sentences to come, lets the rows be copied straight into one array
-        (pages never written cost no memory) rather than gathered and then joined, which held them twice.
         """
         coder = RowCoder(dimension, codes, scales)
-        buffer, used = np.empty((at_most, dimension), dtype=coder.dtype), 0
-        blocks: list[np.ndarray] = []  # what did not fit in the buffer
-        for block in coder.blocks(rows):
-            if not blocks and used + len(block) <= at_most:
-                buffer[used : used + len(block)] = block
-                used += len(block)
-            else:
-                blocks.append(block)
-        blocks.insert(0, buffer[:used])
+        blocks = list(coder.blocks(rows))
         passage_ids, offsets = coder.table()
-        vectors = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=coder.dtype)
         return cls(passage_ids, offsets, vectors, build_ann(vectors, coder.scales, progress), scales=coder.scales)
 
     def __len__(self) -> int:
