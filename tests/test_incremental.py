@@ -183,3 +183,29 @@ def test_reading_ahead_leaves_the_updater_thread_free_to_build_in_parallel(tmp_p
     updating.join()
     assert seen["generation"] in index.reader.generations._loaded
     assert seen["after"] == seen["before"], "the reader's one-thread limit stayed in its own thread"
+
+
+def test_a_full_build_codes_kept_vectors_on_the_steps_they_were_coded_on(tmp_path, embedder, articles, monkeypatch):
+    from index.engines.folder.generations import vector_index
+
+    monkeypatch.setattr(generation_files, "MIN_SIZE", 1)
+    monkeypatch.setattr(generation_files, "MAX_SHARE", 0.0)
+    monkeypatch.setattr(vector_index, "TRAINING", 4)
+    monkeypatch.setattr(vector_index, "CODED_FROM", 4)  # the seeds' graph large enough for 8-bit codes
+    index = make_index(tmp_path, embedder, articles=articles)
+    first = index.update(progress=False)
+    store = Store(index.directory)
+    before = store.read_vectors(first.generation)
+    steps = vector_index.steps_of(before)
+    assert steps is not None, "stored as 8-bit codes"
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    index.update(progress=False)  # a delta of one
+    (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
+    third = index.update(progress=False)  # a full build keeping the first graph's vectors
+    assert not store.delta_path(third.generation).exists()
+    after = store.read_vectors(third.generation)
+    assert np.array_equal(vector_index.steps_of(after), steps)
+    kept = vector_index.contents_ids(before)
+    assert np.array_equal(after.reconstruct_batch(kept), before.reconstruct_batch(kept)), "not rounded again"
+    assert "giraffe" in index.search("when does the giraffe crossing festival close the high street?").answers[0].quote
+    assert "intelligence" in " ".join(a.quote for a in index.search(NATO_QUESTION).answers)

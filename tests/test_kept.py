@@ -73,3 +73,23 @@ def test_a_graph_fed_in_chunks_holds_every_vector_in_order_whatever_its_storage(
         assert np.array_equal(vector_index.contents_ids(graph), ids), storage
         _, found = graph.search(matrix, 1)
         assert np.array_equal(found.ravel(), ids), storage
+
+
+def test_an_int8_graph_keeps_its_steps_so_kept_vectors_are_coded_as_they_were(monkeypatch):
+    monkeypatch.setattr(vector_index, "TRAINING", 100)
+    monkeypatch.setattr(vector_index, "CODED_FROM", 200)
+    rng = np.random.default_rng(4)
+    small = vector_index.build(16, _unit(rng, 150), np.arange(150))
+    assert vector_index.steps_of(small) is None, "below CODED_FROM: float16, whose round trip is exact"
+    graph = vector_index.build(16, _unit(rng, 300), np.arange(300))
+    steps = vector_index.steps_of(graph)
+    assert steps is not None and len(steps) == 32, "from CODED_FROM: 8-bit codes, their steps learnt"
+    stored, ids = vector_index.contents(graph)
+    again = vector_index.build_from(16, vector_index.chunks_of(graph, 64), 300, steps=steps)
+    assert np.array_equal(vector_index.contents(again)[0], stored), "read back and coded on the same steps: unchanged"
+    assert np.array_equal(vector_index.steps_of(again), steps)
+    fewer = vector_index.build_from(16, iter([(stored[:120], ids[:120])]), 120, steps=steps)
+    assert np.array_equal(vector_index.steps_of(fewer), steps), "shrunk below CODED_FROM, still coded on its steps"
+    assert np.array_equal(vector_index.contents(fewer)[0], stored[:120])
+    relearnt = vector_index.build_from(16, vector_index.chunks_of(graph, 64), 300)
+    assert not np.array_equal(vector_index.contents(relearnt)[0], stored), "steps learnt anew would round them again"

@@ -108,7 +108,7 @@ class GenerationFiles:
         not known: then read from SQLite); `previous_delta` as `write` read it. All unused if `full`: it keeps none.
         """
         new_generation = generation + 1
-        spilled = None
+        spilled, steps = None, None
         if full:
             if vectors:
                 dimension = len(next(iter(vectors.values()))[0])
@@ -122,6 +122,7 @@ class GenerationFiles:
                 removed = np.setdiff1d(kept_ids, _passage_ids(conn))
             # The kept vectors go to a scratch file and the previous graph is let go before the new one is built.
             spilled = SpilledVectors(self.store.directory, previous_graph, previous_delta, np.union1d(removed, stale))
+            steps = vector_index.steps_of(previous_graph)  # kept vectors coded again on the steps they were coded on
             del previous_graph
             kept_ids, dimension = spilled.ids, spilled.dimension
         total = len(kept_ids) + len(rows)
@@ -131,8 +132,8 @@ class GenerationFiles:
         if spilled is not None:
             chunks = itertools.chain(spilled.chunks(), chunks)
         try:
-            # The vectors come a chunk at a time (the graph keeps its own float16 copy): never a matrix of them all.
-            index = vector_index.build_from(dimension, chunks, total, progress=large)
+            # The vectors come a chunk at a time (the graph keeps its own coded copy): never a matrix of them all.
+            index = vector_index.build_from(dimension, chunks, total, progress=large, steps=steps)
         finally:
             if spilled is not None:
                 spilled.close()

@@ -19,12 +19,35 @@ from index.engines.common import EF_CONSTRUCTION, EF_SEARCH, HNSW_NEIGHBORS
 
 ADD_CHUNK = 4096  # vectors added between two progress bar updates
 # How the graph stores each vector: "float32" (1.5 KB at 384 dimensions), "float16" (half) or "int8" (a quarter,
-# 8-bit codes over each dimension's range). RealTimeQA 2022 (`benchmarks/vector_storage.py`): float16 answers
-# exactly as float32 at every configuration; int8 within 0.003 Hits@5, but a vector read back from it and stored
-# again (each full build) may be rounded anew, so float16, which a round trip leaves as it was.
-STORAGE = "float16"
+# 8-bit codes over each dimension's range); "auto": float16 below `CODED_FROM` vectors, int8 from there.
+# RealTimeQA 2022 (`benchmarks/vector_storage.py`): float16 answers exactly as float32 at every configuration; int8
+# within 0.003 Hits@5, and saves 0.37 GB of a million-passage build's peak (`benchmarks/scale.py`). A vector read
+# back from 8-bit codes and coded again on the same steps gets the same codes, so a full build that keeps an int8
+# graph's vectors keeps its steps (`steps_of`): they are rounded once, when first stored. A small graph stays
+# float16 (a round trip leaves it as it was) until it holds enough vectors to learn the steps from.
+STORAGE = "auto"
 TRAINING = 65_536  # vectors an int8 storage learns each dimension's range from
+CODED_FROM = TRAINING  # vectors from which "auto" stores 8-bit codes (fewer: its steps would come from too few)
 _QUANTIZERS = {"float16": faiss.ScalarQuantizer.QT_fp16, "int8": faiss.ScalarQuantizer.QT_8bit}
+
+
+def storage_for(total: int, steps: np.ndarray | None = None) -> str:
+    """How a graph of `total` vectors stores them under `STORAGE`; given a previous int8 graph's `steps`, "auto"
+    stays int8 whatever the size (going back to float16 would lose the steps, and its vectors are coded already)."""
+    if STORAGE != "auto":
+        return STORAGE
+    return "int8" if total >= CODED_FROM or steps is not None else "float16"
+
+
+def steps_of(index: faiss.Index) -> np.ndarray | None:
+    """The 8-bit steps (each dimension's minimum, then its range) of an int8 graph; None for any other storage."""
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
+    if not isinstance(inner, faiss.IndexHNSWSQ):
+        return None
+    storage = faiss.downcast_index(inner.storage)
+    if storage.sq.qtype != faiss.ScalarQuantizer.QT_8bit:
+        return None
+    return faiss.vector_to_array(storage.sq.trained).astype(np.float32)
 
 
 def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = False) -> faiss.IndexIDMap2:
@@ -36,14 +59,21 @@ def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = 
 
 
 def build_from(
-    dimension: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], total: int, progress: bool = False
+    dimension: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], total: int, progress: bool = False,
+    steps: np.ndarray | None = None,
 ) -> faiss.IndexIDMap2:
     """The same from `(vectors, passage ids)` chunks, so a big corpus's vectors are never held whole (the graph
-    keeps its own float16 copy). A storage that needs training (int8) is trained on the first `TRAINING` vectors."""
-    if STORAGE == "float32":
+    keeps its own copy). An int8 storage takes `steps` when given (a previous graph's, see `steps_of`), else learns
+    them from the first `TRAINING` vectors."""
+    storage = storage_for(total, steps)
+    if storage == "float32":
         graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
     else:
-        graph = faiss.IndexHNSWSQ(dimension, _QUANTIZERS[STORAGE], HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
+        graph = faiss.IndexHNSWSQ(dimension, _QUANTIZERS[storage], HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
+        if storage == "int8" and steps is not None and len(steps) == 2 * dimension:
+            coder = faiss.downcast_index(graph.storage)
+            faiss.copy_array_to_vector(np.asarray(steps, dtype=np.float32), coder.sq.trained)
+            coder.is_trained = graph.is_trained = True
     graph.hnsw.efConstruction = EF_CONSTRUCTION
     graph.hnsw.efSearch = EF_SEARCH
     index = faiss.IndexIDMap2(graph)
