@@ -3,6 +3,7 @@ time, peak RSS), disk per passage, serving RSS and the first answer of a cold pr
 (in rounds), adding one article, and `newsbot stats`.
 
     .venv/bin/python benchmarks/scale.py --copies 1,5,15 [--engine folder|postgres] [--rounds 3] [--served-only]
+    .venv/bin/python benchmarks/scale.py --copies 15 --served-only --updates   # updates piling up (folder)
 
 The corpus is RealTimeQA 2022 (4,884 articles, 65k passages) replicated: copy 0 is the real corpus; copy k
 gives each article a new id and url, a date k weeks earlier and one word in ten swapped for a corpus word of
@@ -218,6 +219,55 @@ def serve(copies: int, engine: str, database_url: str | None, rounds: int) -> di
     }
 
 
+DELTA_STEPS = (2_000, 10_000, 30_000, 60_000, 90_000)  # passages added since the full build, before each measurement
+
+
+def updates(copies: int, rounds: int) -> list[dict]:
+    """The folder engine as updates pile up after its full build: for each size of the delta (articles of the next
+    corpus copy added by one update each step, through `DerivedEmbedder`), the update that grew it, one new
+    article's update (through the serving index, as `serve`), question p50/p95, and the delta's size on disk.
+    The added articles are removed at the end, so the index is left as built."""
+    settings = settings_for(copies, "folder", None)
+    serving = Index.open(settings=settings, log=lambda m: None)
+    feeding = Index.open(settings=settings, embedder=DerivedEmbedder(bench_embedder()), log=lambda m: None)
+    questions = load_questions(BENCH / "questions.jsonl")[:QUESTIONS]
+    serving.warm_up()
+    records = corpus_files(copies + 1)[-1].read_text(encoding="utf-8").splitlines()
+    fed = WORK / "new" / "fed.jsonl"
+    fed.parent.mkdir(exist_ok=True)
+    built = serving.stats().passages
+    per_article = built / (copies * len(records))
+    store, results = Store(settings.index_dir), []
+
+    def ask(question: str, asked) -> None:
+        serving.search(question, k=10, asked=asked)
+
+    try:
+        for target in DELTA_STEPS:
+            fed.write_text("\n".join(records[: round(target / per_article)]) + "\n", encoding="utf-8")
+            started = time.perf_counter()
+            summary = feeding.update([fed], progress=False)
+            grew = time.perf_counter() - started
+            delta = store.delta_path(summary.generation)  # (measured now: the next updates remove this version's files)
+            delta_mb = sum(f.stat().st_size for f in delta.iterdir()) / 1e6 if delta.exists() else None
+            single = [one_new_article(serving, n) for n in range(2)]
+            timed_pass(ask, questions)  # the new version's files read, as a serving process past its first questions
+            timings = np.concatenate(timed_in_rounds({"default": ask}, questions, rounds)["default"])
+            results.append({
+                "added": summary.passages - built,
+                "delta_mb": delta_mb,
+                "grew_s": grew,
+                "update_s": single[-1],
+                "p50_ms": float(np.percentile(timings, 50)),
+                "p95_ms": float(np.percentile(timings, 95)),
+            })
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    finally:
+        fed.unlink(missing_ok=True)
+        feeding.update([fed], progress=False)
+    return results
+
+
 def one_new_article(index: Index, n: int) -> float:
     """Seconds from a new article file to the first answer quoting it: the update, then a question (which
     reads the new index version), checked to answer from the article."""
@@ -280,7 +330,8 @@ def main() -> int:
     parser.add_argument("--engine", choices=("folder", "postgres"), default="folder")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--served-only", action="store_true", help="serve the indexes an earlier run built, without building")
-    parser.add_argument("--step", choices=("build", "serve"), help=argparse.SUPPRESS)
+    parser.add_argument("--updates", action="store_true", help="then grow a delta on each (folder): update and question times")
+    parser.add_argument("--step", choices=("build", "serve", "updates"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(c) for c in args.copies.split(",")]
@@ -288,6 +339,8 @@ def main() -> int:
         copies = sizes[0]
         if args.step == "build":
             result = build(copies, args.engine, args.database_url)
+        elif args.step == "updates":
+            result = updates(copies, args.rounds)
         else:
             result = serve(copies, args.engine, args.database_url, args.rounds)
         print(json.dumps(result))
@@ -321,6 +374,11 @@ def main() -> int:
             f"| {served['first_pass_p95_ms']:.0f} | {served['p50_ms']:.1f} / {served['p95_ms']:.1f} | {served['update_s'][-1]:.1f} | {served['stats_s']:.2f} |",
             flush=True,
         )
+        if args.updates and args.engine == "folder":
+            for step in child("updates", copies, args.engine, url, args.rounds):
+                print(f"|   after adding {step['added']:,} passages ({'a full build' if step['delta_mb'] is None else 'a delta of ' + format(step['delta_mb'], '.0f') + ' MB'}, "
+                      f"added in {step['grew_s']:.0f} s): one new article {step['update_s']:.1f} s, p50 / p95 "
+                      f"{step['p50_ms']:.1f} / {step['p95_ms']:.1f} ms |", flush=True)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Passage vectors kept in the HNSW graph as float32, float16 or 8-bit codes, and sentence rows as float16 or 8-bit
 codes: disk and answers on RealTimeQA 2022 (issue 28: a compact store must keep Hits@5 and MRR@10 within 0.005).
 
-    .venv/bin/python benchmarks/vector_storage.py
+    .venv/bin/python benchmarks/vector_storage.py [--only "int8 passages, 8-bit sentences"]
 
 For each pair, a copy of the benchmark index (built by rtqa.py) is rebuilt with it: its vectors are read back
 from the index's own files, nothing is embedded again. The 449 questions are then asked with dense retrieval
@@ -12,6 +12,7 @@ readings come from the benchmarks' cache). The first rows are the benchmark inde
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -39,6 +40,9 @@ def main() -> int:
     if not (BENCH_INDEX / "newsbot.sqlite").exists():
         print("no benchmark index yet: run benchmarks/rtqa.py first", file=sys.stderr)
         return 1
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", help="one storage pair by its name (may be repeated)")
+    args = parser.parse_args()
     embedder, reader = bench_embedder(), CachedReader()
     questions = load_questions(BENCH / "questions.jsonl")
     rows, sizes = [], []
@@ -48,8 +52,10 @@ def main() -> int:
     for name, ranking in RANKINGS.items():
         rows.append(evaluate(f"as built: {name}", questions, partial(index.search, k=10, ranking=ranking)))
     with tempfile.TemporaryDirectory(dir=BENCH_INDEX.parent) as tmp:
-        for storage, coded in (("float32", False), ("float16", False), ("int8", False), ("float16", True)):
+        for storage, coded in (("float32", False), ("float16", False), ("int8", False), ("float16", True), ("int8", True)):
             name = f"{storage} passages, {'8-bit' if coded else 'float16'} sentences"
+            if args.only and name not in args.only:
+                continue
             copy = Path(tmp) / name.replace(" ", "-")
             shutil.copytree(BENCH_INDEX, copy)
             vector_index.STORAGE, sentence_index.CODED_ROWS = storage, coded

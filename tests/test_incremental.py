@@ -209,3 +209,34 @@ def test_a_full_build_codes_kept_vectors_on_the_steps_they_were_coded_on(tmp_pat
     assert np.array_equal(after.reconstruct_batch(kept), before.reconstruct_batch(kept)), "not rounded again"
     assert "giraffe" in index.search("when does the giraffe crossing festival close the high street?").answers[0].quote
     assert "intelligence" in " ".join(a.quote for a in index.search(NATO_QUESTION).answers)
+
+
+def test_a_delta_extended_in_arrays_equals_the_delta_built_from_its_rows():
+    from index.engines.folder.generations.delta import Delta
+
+    rng = np.random.default_rng(5)
+    words = ["nato", "expel", "diplomat", "zebra", "crossing", "parade", "harbour", "crane"]
+
+    def row(pid: int) -> tuple:
+        sentences = rng.normal(size=(int(rng.integers(0, 4)), 8)).astype(np.float32)
+        return pid, rng.normal(size=8).astype(np.float32), sentences, list(rng.choice(words, size=int(rng.integers(1, 9))))
+
+    first = [row(pid) for pid in range(100, 140)]
+    fresh = [row(pid) for pid in range(150, 160)]
+    gone = np.array([100, 117, 118, 139, 145])  # (145: in neither)
+    removed = np.array([3, 7])
+    extended = Delta.build(first, 8, np.array([3])).extended(gone, fresh, removed)
+    expected = Delta.build([r for r in first if r[0] not in gone] + fresh, 8, removed)
+    assert np.array_equal(extended.ids, expected.ids) and np.array_equal(extended.vectors, expected.vectors)
+    assert np.array_equal(extended.lengths, expected.lengths) and np.array_equal(extended.removed, expected.removed)
+    assert extended.terms.keys() == expected.terms.keys()
+    for stem, (where, counts) in expected.terms.items():
+        assert np.array_equal(extended.terms[stem][0], where) and np.array_equal(extended.terms[stem][1], counts), stem
+    assert np.array_equal(extended.sentences.offsets, expected.sentences.offsets)
+    assert np.array_equal(np.asarray(extended.sentences.vectors), np.asarray(expected.sentences.vectors))
+    for pid in expected.ids.tolist():
+        assert np.array_equal(extended.sentences.of(pid), expected.sentences.of(pid))
+    with pytest.raises(ValueError, match="ascending"):
+        expected.extended(np.zeros(0, np.int64), [row(120)], removed)
+    everything_gone = expected.extended(expected.ids, [], removed)
+    assert len(everything_gone) == 0 and not everything_gone.terms and everything_gone.sentences.offsets.tolist() == [0]

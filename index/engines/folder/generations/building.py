@@ -72,23 +72,24 @@ class GenerationFiles:
             if base_keywords is not None and base_keywords.average_length is not None:
                 in_base = stale[base_keywords.positions(stale) >= 0]  # (by binary search: the base is sorted and large)
                 removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), in_base)
-                gone = set(stale.tolist())
-                kept = [row for row in delta.rows() if row[0] not in gone] if delta is not None else []
+                kept = len(delta.ids) - int(np.isin(delta.ids, stale).sum()) if delta is not None else 0
                 limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
-                if len(kept) + len(rows) <= limit and len(removed) <= limit:  # (the new rows read only then)
-                    recent = kept + self._fresh(rows, vectors)
+                if kept + len(rows) <= limit and len(removed) <= limit:  # (the new rows read only then)
+                    fresh = self._fresh(rows, vectors)
+                    if delta is None:
+                        recent = Delta.build(fresh, len(fresh[0][1]) if fresh else dimension, removed)
+                    else:
+                        recent = delta.extended(stale, fresh, removed)
                     passages = len(base_keywords.ids) - len(removed) + len(recent)
-                    return self._write_delta(generation, base, recent, removed, dimension, passages)
+                    return self._write_delta(generation, base, recent, passages)
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)
 
-    def _write_delta(self, generation: int, base: int, recent: list, removed: np.ndarray, dimension: int, passages: int) -> Written:
-        """The previous base, linked, and a delta of the recent passages: seconds at any corpus size."""
+    def _write_delta(self, generation: int, base: int, recent: Delta, passages: int) -> Written:
+        """The previous base, linked, and the delta of the recent passages: seconds at any corpus size."""
         new_generation = generation + 1
-        if recent:
-            dimension = len(recent[0][1])
         self.store.link_base(generation, new_generation)
-        self.store.write_delta(Delta.build(recent, dimension, removed), new_generation, base)
-        return Written(passages, dimension, True)
+        self.store.write_delta(recent, new_generation, base)
+        return Written(passages, recent.vectors.shape[1], True)
 
     def _write_full(
         self,

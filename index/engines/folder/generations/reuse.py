@@ -22,9 +22,9 @@ from index.engines.folder.generations.sorted_ids import positions
 class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
     """Passage and sentence vectors of committed passages by text hash, each read from the files when asked for.
 
-    Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are),
-    sentence vectors as their rows hold them (8-bit codes: a full build after deltas codes them again on the
-    same steps, a rebuild sets new steps). Neither is held in memory: the graph's vectors are copied to a scratch
+    Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are, or
+    8-bit codes from 65,536 passages), sentence vectors as their rows hold them (8-bit codes). A full build after
+    deltas codes both again on the same steps; a rebuild learns new steps, so it rounds them once more. Neither is held in memory: the graph's vectors are copied to a scratch
     file and the graph let go (a rebuild builds a new one meanwhile), and sentence rows are read with plain reads
     (mapped, their pages would count as the process's memory: 2.3 GB at a million passages).
     """

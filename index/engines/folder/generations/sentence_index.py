@@ -89,19 +89,21 @@ class SentenceIndex:
         progress: bool = False,
         scales: np.ndarray | None = None,
         codes: bool | None = None,
+        nearest: bool = True,
     ) -> SentenceIndex:
         """Index `(passage id, sentence vectors)` rows given in ascending passage id order, in memory (a delta's
         few; a generation's are streamed to disk by `sentence_writer`).
 
         `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read
         back from it is coded again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16
-        rows otherwise.
+        rows otherwise. `nearest`: build the nearest-sentence index too (a delta scans its rows instead).
         """
         coder = RowCoder(dimension, codes, scales)
         blocks = list(coder.blocks(rows))
         passage_ids, offsets = coder.table()
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=coder.dtype)
-        return cls(passage_ids, offsets, vectors, build_ann(vectors, coder.scales, progress), scales=coder.scales)
+        ann = build_ann(vectors, coder.scales, progress) if nearest else None
+        return cls(passage_ids, offsets, vectors, ann, scales=coder.scales)
 
     def __len__(self) -> int:
         return len(self.vectors)
