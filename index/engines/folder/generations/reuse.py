@@ -24,9 +24,10 @@ class CommittedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
 
     Passage vectors come back as the graph keeps them (float16, which storing them again leaves as they are, or
     8-bit codes from 65,536 passages), sentence vectors as their rows hold them (8-bit codes). A full build after
-    deltas codes both again on the same steps; a rebuild learns new steps, so it rounds them once more. Neither is held in memory: the graph's vectors are copied to a scratch
-    file and the graph let go (a rebuild builds a new one meanwhile), and sentence rows are read with plain reads
-    (mapped, their pages would count as the process's memory: 2.3 GB at a million passages).
+    deltas codes both again on the same steps; a rebuild learns new steps, so it rounds them once more. Neither is
+    held in memory: the graph's vectors are copied to a scratch file and the graph let go (a rebuild builds a new
+    one meanwhile), and sentence rows are read with plain reads (mapped, their pages would count as the process's
+    memory: 2.3 GB at a million passages).
     """
 
     def __init__(self, files: GenerationFolder, generation: int, wanted: Mapping[bytes, int],

@@ -21,7 +21,7 @@ ADD_CHUNK = 4096  # vectors added between two progress bar updates
 # How the graph stores each vector: "float32" (1.5 KB at 384 dimensions), "float16" (half) or "int8" (a quarter,
 # 8-bit codes over each dimension's range); "auto": float16 below `CODED_FROM` vectors, int8 from there.
 # RealTimeQA 2022 (`benchmarks/vector_storage.py`): float16 answers exactly as float32 at every configuration; int8
-# within 0.003 Hits@5, and saves 0.37 GB of a million-passage build's peak (`benchmarks/scale.py`). A vector read
+# within 0.003 Hits@5, and took 0.29 GB off a million-passage build's peak (`benchmarks/scale.py`). A vector read
 # back from 8-bit codes and coded again on the same steps gets the same codes, so a full build that keeps an int8
 # graph's vectors keeps its steps (`steps_of`): they are rounded once, when first stored. A small graph stays
 # float16 (a round trip leaves it as it was) until it holds enough vectors to learn the steps from.
