@@ -284,3 +284,20 @@ def test_an_updater_turned_away_leaves_the_running_update_alone(tmp_path, embedd
     finish.set()
     holder.join()
     assert seen == [0]
+
+
+def test_a_large_update_refreshes_the_planners_statistics_before_the_first_question(
+    tmp_path, embedder, database_url, monkeypatch
+):
+    import index.engines.postgres.writer as pg_writer
+
+    monkeypatch.setattr(pg_writer, "ANALYZE_FROM", 5)  # the seeds' 8 passages count as a bulk load
+    index = _pg_index(tmp_path, embedder, database_url, SEEDS)
+    index.update(progress=False)
+    with psycopg.connect(database_url) as conn:
+        # -1: never analyzed (nor vacuumed); a COPY into a table whose indexes already exist leaves it so
+        estimated = dict(
+            conn.execute("SELECT relname, reltuples FROM pg_class WHERE relname IN ('postings', 'sentences')").fetchall()
+        )
+        counted = conn.execute("SELECT count(*) FROM postings").fetchone()[0]
+    assert estimated["postings"] == counted and estimated["sentences"] > 0, estimated
