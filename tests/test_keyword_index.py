@@ -76,3 +76,29 @@ def test_the_best_passages_are_those_of_every_score_whatever_the_ties():
             assert [scores[pid] for pid in top] == pytest.approx(expected.tolist(), abs=0), (question, n)
             for a, b in zip(top, top[1:]):
                 assert scores[a] > scores[b] or a < b, "ties come in passage order"
+
+
+def test_compiled_sums_are_bm25s_scores_bit_for_bit_and_join_a_delta_without_a_copy(tmp_path):
+    """Large indexes sum a question's postings compiled (numba) into one row shared with the delta: every score is
+    bm25s's own, the delta's are those of the uncompiled path, and dead base passages score 0."""
+    rows = _rows()
+    KeywordIndex.build(rows).save(tmp_path / "keywords-00000003", 3)
+    plain = KeywordIndex.load(tmp_path / "keywords-00000003", 3)
+    compiled = KeywordIndex.load(tmp_path / "keywords-00000003", 3)
+    compiled = KeywordIndex(compiled.retriever, compiled.ids, compiled.average_length, compiled_from=0)
+    assert compiled.compiled and not plain.compiled  # the seeds are far below COMPILED_FROM
+    recent = [(1000 + n, np.zeros(4, np.float32), np.zeros((0, 4), np.float32), document_tokens(title, body))
+              for n, (_, title, body) in enumerate(rows[:5])]
+    delta, dead = Delta.build(recent, 4, np.array([2])), np.array([2], dtype=np.int64)
+    for question in ("why did NATO expel the diplomats?", "Russian mission intelligence officers", "zebra", "the said of"):
+        stems = tokens(question)
+        expected = plain.retriever.get_scores([s for s in stems if s in plain.retriever.vocab_dict]) if any(
+            s in plain.retriever.vocab_dict for s in stems) else np.zeros(len(rows), np.float32)
+        assert np.array_equal(compiled.scores(stems), expected), question
+        with_delta = Keywords(compiled, delta, dead).scores(stems)
+        reference = Keywords(plain, delta, dead).scores(stems)
+        assert np.array_equal(with_delta, reference), question
+        expected = expected.copy()
+        expected[plain.positions([2])[0]] = 0.0
+        assert np.array_equal(with_delta[: len(rows)], expected), question
+    assert Keywords(compiled, delta, dead).scores(tokens("NATO expel"))[len(rows):].max() > 0  # the delta scores too

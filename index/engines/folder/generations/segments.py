@@ -51,7 +51,7 @@ class PassageVectors:
 
         A few thousand allowed passages are scanned exactly; more are searched in the HNSW graph with an
         id selector, so a narrow filter still finds its best passages rather than none of a global top n.
-        The delta is always scanned exactly; dead passages are never returned.
+        The delta is scanned exactly, or searched in its own graph when large; dead passages are never returned.
         """
         if allowed is not None and len(allowed) <= EXACT_SCAN:
             return scan(self, query, n, allowed)
@@ -66,16 +66,23 @@ class PassageVectors:
             dead = self._dead
             found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
         if len(self.delta):
-            ids, scores = self.delta.ids, self.delta.vectors @ query
-            if allowed is not None:
-                keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-                ids, scores = ids[keep], scores[keep]
-            if len(ids) > n:  # only the delta's own best n can make the merged top n
-                top = np.argpartition(-scores, n - 1)[:n]
-                ids, scores = ids[top], scores[top]
+            ids, scores = self._recent(query, n, allowed)
             found += list(zip(ids.tolist(), scores.tolist()))
             found.sort(key=lambda item: -item[1])
         return found[:n]
+
+    def _recent(self, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """The delta's own best `n` (only they can make the merged top n): from its graph, or scanned when small."""
+        if self.delta.graph is not None:
+            return self.delta.graph.nearest(query, n, allowed)
+        ids, scores = self.delta.ids, self.delta.vectors @ query
+        if allowed is not None:
+            keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            ids, scores = ids[keep], scores[keep]
+        if len(ids) > n:
+            top = np.argpartition(-scores, n - 1)[:n]
+            ids, scores = ids[top], scores[top]
+        return ids, scores
 
 
 class Keywords:
@@ -89,6 +96,8 @@ class Keywords:
         self._dead_positions = positions(base.ids, dead)
         self._documents = len(base.ids) + len(delta)
         self._alive = self._documents - len(dead)
+        average = base.average_length or float(delta.lengths.mean() if len(delta) else 1.0) or 1.0
+        self._delta_norms = K1 * ((1 - B) + B * delta.lengths / average)  # BM25's length norm of each delta passage
 
     def __len__(self) -> int:
         return self._alive
@@ -104,15 +113,14 @@ class Keywords:
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """The BM25 score of every passage (aligned with `ids`) for these distinct query stems."""
-        base = self.base.scores(stems) if len(self.base.ids) else np.zeros(0, dtype=np.float32)
+        row = np.zeros(len(self.ids), dtype=np.float32)  # the base's scores written in place: no copy to join
+        if len(self.base.ids):
+            self.base.scores(stems, out=row[: len(self.base.ids)])
         if len(self._dead_positions):
-            base = base.copy()
-            base[self._dead_positions[self._dead_positions >= 0]] = 0.0
+            row[self._dead_positions[self._dead_positions >= 0]] = 0.0
         if not len(self.delta):
-            return base
-        recent = np.zeros(len(self.delta), dtype=np.float32)
-        average = self.base.average_length or float(self.delta.lengths.mean() or 1.0)
-        norms = K1 * ((1 - B) + B * self.delta.lengths / average)
+            return row
+        recent, norms = row[len(self.base.ids) :], self._delta_norms
         for stem in dict.fromkeys(stems):
             posting = self.delta.terms.get(stem)
             if posting is None:
@@ -121,7 +129,7 @@ class Keywords:
             frequency = self.frequency(stem)
             idf = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
             recent[where] += idf * counts / (norms[where] + counts)
-        return np.concatenate([base, recent])
+        return row
 
     def positions(self, pids: list[int]) -> np.ndarray:
         """Column of each passage id; -1 for an id not in this generation."""
