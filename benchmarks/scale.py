@@ -4,6 +4,8 @@ time, peak RSS), disk per passage, serving RSS and the first answer of a cold pr
 
     .venv/bin/python benchmarks/scale.py --copies 1,5,15 [--engine folder|postgres] [--rounds 3] [--served-only]
     .venv/bin/python benchmarks/scale.py --copies 15 --served-only --updates   # updates piling up (folder)
+    .venv/bin/python benchmarks/scale.py --copies 15 --served-only --updates --as-before   # the same, as before the
+        # delta's graph and the compiled BM25 sums (the delta scanned exactly, BM25 summed by bm25s)
 
 The corpus is RealTimeQA 2022 (4,884 articles, 65k passages) replicated: copy 0 is the real corpus; copy k
 gives each article a new id and url, a date k weeks earlier and one word in ten swapped for a corpus word of
@@ -41,7 +43,7 @@ from bench_index import BENCH, BENCH_INDEX, ROOT, bench_embedder, timed_in_round
 
 from index import Embedder, Index, Settings
 from index.answering.evaluate import load_questions
-from index.engines.folder.generations import vector_index
+from index.engines.folder.generations import delta_graph, keyword_index, vector_index
 from index.engines.folder.store import Store
 
 WORK = ROOT / ".bench" / "scale"
@@ -314,10 +316,10 @@ def folder_disk(folder: Path) -> dict[str, int]:
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def child(step: str, copies: int, engine: str, database_url: str | None, rounds: int) -> dict:
+def child(step: str, copies: int, engine: str, database_url: str | None, rounds: int, as_before: bool = False) -> dict:
     """Run `step` (build or serve) for one size in a fresh Python process; its JSON result."""
     command = [sys.executable, __file__, "--step", step, "--copies", str(copies), "--engine", engine,
-               "--rounds", str(rounds)]
+               "--rounds", str(rounds)] + (["--as-before"] if as_before else [])
     if database_url:
         command += ["--database-url", database_url]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
@@ -331,10 +333,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--served-only", action="store_true", help="serve the indexes an earlier run built, without building")
     parser.add_argument("--updates", action="store_true", help="then grow a delta on each (folder): update and question times")
+    parser.add_argument("--as-before", action="store_true",
+                        help="serve as before the delta's graph and the compiled BM25 sums (the delta scanned, bm25s's sums)")
     parser.add_argument("--step", choices=("build", "serve", "updates"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(c) for c in args.copies.split(",")]
+    if args.as_before:
+        delta_graph.GRAPH_FROM = keyword_index.COMPILED_FROM = sys.maxsize
     if args.step:
         copies = sizes[0]
         if args.step == "build":
@@ -359,7 +365,7 @@ def main() -> int:
 
             url = server_url(f"scale{copies}")
         built = already_built(copies, args.engine, url) if args.served_only else child("build", copies, args.engine, url, args.rounds)
-        served = child("serve", copies, args.engine, url, args.rounds)
+        served = child("serve", copies, args.engine, url, args.rounds, args.as_before)
         passages = built["passages"]
         if args.engine == "folder":
             disk = folder_disk(WORK / f"folder-{copies}")
@@ -375,7 +381,7 @@ def main() -> int:
             flush=True,
         )
         if args.updates and args.engine == "folder":
-            for step in child("updates", copies, args.engine, url, args.rounds):
+            for step in child("updates", copies, args.engine, url, args.rounds, args.as_before):
                 print(f"|   after adding {step['added']:,} passages ({'a full build' if step['delta_mb'] is None else 'a delta of ' + format(step['delta_mb'], '.0f') + ' MB'}, "
                       f"added in {step['grew_s']:.0f} s): one new article {step['update_s']:.1f} s, p50 / p95 "
                       f"{step['p50_ms']:.1f} / {step['p95_ms']:.1f} ms |", flush=True)

@@ -5,18 +5,21 @@ A generation is a base (the HNSW graph, BM25 and sentence files of the last full
 under the generation's names) plus this delta; passages removed since the base was built are left in
 the base and skipped by readers (see `segments`). Passage ids only grow, so every delta id is larger
 than every base id. The delta is rewritten whole by each update (it stays small: past `MAX_SHARE`
-of the base, or too many removals, the next update is a full build again).
+of the base, or too many removals, the next update is a full build again). From `GRAPH_FROM` passages its
+vectors also get an HNSW graph of their own, grown by each update rather than rebuilt (`DeltaGraph`), so a
+question's cost stops growing with the delta.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from index.engines.folder.generations.delta_graph import GRAPH_FILE, DeltaGraph
+from index.engines.folder.generations.delta_postings import Postings
 from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.sentence_index import SentenceIndex
 
@@ -32,25 +35,27 @@ class Delta:
     the base passages removed since the base was built (`removed`, ascending; None in a format-1 delta), so
     neither an update nor a reader has to read every passage id to learn them."""
 
-    def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentences: SentenceIndex, terms: dict[str, tuple[np.ndarray, np.ndarray]],
-                 lengths: np.ndarray, removed: np.ndarray | None) -> None:
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentences: SentenceIndex, terms: Postings,
+                 lengths: np.ndarray, removed: np.ndarray | None, graph: DeltaGraph | None = None) -> None:
         self.ids = ids
         self.vectors = vectors
         self.sentences = sentences
-        self.terms = terms  # stem -> (positions in `ids`, counts)
+        self.terms = terms  # stem -> (positions in `ids`, counts), by `terms.get`
         self.lengths = lengths  # stems per passage (title counted TITLE_REPEAT times, as BM25 sees it)
         self.removed = removed
+        self.graph = graph  # the vectors' HNSW graph from `GRAPH_FROM` passages (may hold passages gone since)
 
     @classmethod
     def empty(cls, dimension: int) -> Delta:
         none = np.zeros(0, dtype=np.int64)
-        return cls(none, np.zeros((0, dimension), dtype=np.float32), SentenceIndex.build([], dimension, codes=False), {},
-                   none, none)
+        return cls(none, np.zeros((0, dimension), dtype=np.float32), SentenceIndex.build([], dimension, codes=False),
+                   Postings.of([]), none, none)
 
     @classmethod
-    def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int, removed: np.ndarray) -> Delta:
+    def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int, removed: np.ndarray,
+              graph: bool = True) -> Delta:
         """From `(passage id, passage vector, sentence vectors, BM25 tokens)` rows in ascending id order, and the
-        base passages removed since the base was built."""
+        base passages removed since the base was built (with the vectors' graph when large enough, unless not `graph`)."""
         rows = list(rows)
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         if np.any(np.diff(ids) <= 0):
@@ -58,51 +63,42 @@ class Delta:
         vectors = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(-1, dimension)
         # Float16 rows, scanned: no nearest-sentence index (it is not saved, and took 5 s an update at 30k passages).
         sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension, codes=False, nearest=False)
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for position, (_, _, _, tokens) in enumerate(rows):
-            for stem, count in Counter(tokens).items():
-                where, counts = postings.setdefault(stem, ([], []))
-                where.append(position)
-                counts.append(count)
-        terms = {s: (np.asarray(w, dtype=np.int64), np.asarray(c, dtype=np.float32)) for s, (w, c) in postings.items()}
+        terms = Postings.of(r[3] for r in rows)
         lengths = np.asarray([len(r[3]) for r in rows], dtype=np.int64)
-        return cls(ids, vectors, sentences, terms, lengths, np.unique(np.asarray(removed, dtype=np.int64)))
+        return cls(ids, vectors, sentences, terms, lengths, np.unique(np.asarray(removed, dtype=np.int64)),
+                   DeltaGraph.grown(None, ids, vectors, ids, vectors) if graph else None)
 
     def extended(self, gone: np.ndarray, rows: list[tuple[int, np.ndarray, np.ndarray, list[str]]],
                  removed: np.ndarray) -> Delta:
         """This delta but for the passages `gone`, plus `rows` (as `build` takes them, ids above all of this delta's):
         what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update)."""
         keep = np.flatnonzero(~np.isin(self.ids, gone))
-        fresh = Delta.build(rows, self.vectors.shape[1], removed)
+        fresh = Delta.build(rows, self.vectors.shape[1], removed, graph=False)
         if len(fresh) and len(keep) and fresh.ids[0] <= self.ids[keep[-1]]:
             raise ValueError("delta passages must come in ascending id order")
         moved = np.full(len(self.ids), -1, dtype=np.int64)  # old position -> new position (-1: gone)
         moved[keep] = np.arange(len(keep))
-        terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for stem, (where, counts) in self.terms.items():
-            at = moved[where]
-            if (at >= 0).any():
-                terms[stem] = (at[at >= 0], counts[at >= 0])
-        for stem, (where, counts) in fresh.terms.items():
-            old_where, old_counts = terms.get(stem, (np.zeros(0, np.int64), np.zeros(0, np.float32)))
-            terms[stem] = (np.concatenate([old_where, where + len(keep)]), np.concatenate([old_counts, counts]))
-        offsets = self.sentences.offsets
+        terms = self.terms.moved(moved, fresh.terms, len(keep))
+        offsets, rows = self.sentences.offsets, np.asarray(self.sentences.vectors)
         lengths = offsets[keep + 1] - offsets[keep]
-        rows_kept = np.repeat(offsets[keep] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-        sentence_vectors = np.concatenate([np.asarray(self.sentences.vectors)[rows_kept], fresh.sentences.vectors])
+        if len(keep) < len(self.ids):  # (else every row is kept as it is: one copy fewer of the whole delta)
+            rows = rows[np.repeat(offsets[keep] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())]
+            keep_rows = keep
+        else:
+            keep_rows = slice(None)
         sentence_offsets = np.concatenate([[0], np.cumsum(lengths), lengths.sum() + fresh.sentences.offsets[1:]])
-        ids = np.concatenate([self.ids[keep], fresh.ids])
-        sentences = SentenceIndex(ids, sentence_offsets.astype(np.int64), sentence_vectors, None)
-        return Delta(ids, np.concatenate([self.vectors[keep], fresh.vectors]), sentences, terms,
-                     np.concatenate([self.lengths[keep], fresh.lengths]), fresh.removed)
+        ids = np.concatenate([self.ids[keep_rows], fresh.ids])
+        sentences = SentenceIndex(ids, sentence_offsets.astype(np.int64), np.concatenate([rows, fresh.sentences.vectors]), None)
+        vectors = np.concatenate([self.vectors[keep_rows], fresh.vectors])
+        graph = DeltaGraph.grown(self.graph, ids, vectors, fresh.ids, fresh.vectors)
+        lengths = np.concatenate([self.lengths[keep_rows], fresh.lengths])
+        return Delta(ids, vectors, sentences, terms, lengths, fresh.removed, graph)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def save(self, directory: Path, generation: int, base: int) -> None:
         """Write durably as `generation`'s delta over base generation `base`."""
-        stems = sorted(self.terms)
-
         def fill(tmp: Path) -> None:
             np.save(tmp / "ids.npy", self.ids)
             np.save(tmp / "vectors.npy", self.vectors)
@@ -110,11 +106,12 @@ class Delta:
             np.save(tmp / "removed.npy", self.removed if self.removed is not None else np.zeros(0, np.int64))
             np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentences.vectors))
             np.save(tmp / "sentence_offsets.npy", self.sentences.offsets)
-            counts = [len(self.terms[s][0]) for s in stems]
-            np.save(tmp / "term_offsets.npy", np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-            np.save(tmp / "term_positions.npy", np.concatenate([self.terms[s][0] for s in stems] or [np.zeros(0, np.int64)]))
-            np.save(tmp / "term_counts.npy", np.concatenate([self.terms[s][1] for s in stems] or [np.zeros(0, np.float32)]))
-            (tmp / "stems.json").write_text(json.dumps(stems))
+            np.save(tmp / "term_offsets.npy", self.terms.offsets)
+            np.save(tmp / "term_positions.npy", self.terms.positions)
+            np.save(tmp / "term_counts.npy", self.terms.counts)
+            (tmp / "stems.json").write_text(json.dumps(self.terms.stems))
+            if self.graph is not None:
+                self.graph.save(tmp / GRAPH_FILE)
             (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation, "base": base}))
 
         write_folder(directory, fill)
@@ -136,11 +133,9 @@ class Delta:
             stems = json.loads((directory / "stems.json").read_text())
             lengths = np.load(directory / "lengths.npy")
             removed = np.load(directory / "removed.npy") if meta["format"] >= 2 else None
+            graph = DeltaGraph.load(directory / GRAPH_FILE, ids) if (directory / GRAPH_FILE).exists() else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot read the delta {directory}: {exc}") from exc
-        terms = {
-            stem: (positions[term_offsets[i] : term_offsets[i + 1]], counts[term_offsets[i] : term_offsets[i + 1]])
-            for i, stem in enumerate(stems)
-        }
+        terms = Postings(stems, term_offsets, positions, counts)
         sentences = SentenceIndex(ids, offsets, sentence_vectors, None)
-        return cls(ids, vectors, sentences, terms, lengths, removed), int(meta["base"])
+        return cls(ids, vectors, sentences, terms, lengths, removed, graph), int(meta["base"])

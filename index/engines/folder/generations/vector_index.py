@@ -50,22 +50,23 @@ def steps_of(index: faiss.Index) -> np.ndarray | None:
     return faiss.vector_to_array(storage.sq.trained).astype(np.float32)
 
 
-def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = False) -> faiss.IndexIDMap2:
+def build(dimension: int, matrix: np.ndarray, ids: np.ndarray, progress: bool = False,
+          storage: str | None = None) -> faiss.IndexIDMap2:
     """A searchable index of unit vectors (inner product = cosine) with their passage ids."""
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     ids = np.asarray(ids, dtype=np.int64)
     chunks = ((matrix[i : i + ADD_CHUNK], ids[i : i + ADD_CHUNK]) for i in range(0, len(ids), ADD_CHUNK))
-    return build_from(dimension, chunks, len(ids), progress)
+    return build_from(dimension, chunks, len(ids), progress, storage=storage)
 
 
 def build_from(
     dimension: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], total: int, progress: bool = False,
-    steps: np.ndarray | None = None,
+    steps: np.ndarray | None = None, storage: str | None = None,
 ) -> faiss.IndexIDMap2:
     """The same from `(vectors, passage ids)` chunks, so a big corpus's vectors are never held whole (the graph
     keeps its own copy). An int8 storage takes `steps` when given (a previous graph's, see `steps_of`), else learns
-    them from the first `TRAINING` vectors."""
-    storage = storage_for(total, steps)
+    them from the first `TRAINING` vectors. `storage` overrides `STORAGE`'s choice."""
+    storage = storage or storage_for(total, steps)
     if storage == "float32":
         graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
     else:
