@@ -229,14 +229,34 @@ def test_a_delta_extended_in_arrays_equals_the_delta_built_from_its_rows():
     expected = Delta.build([r for r in first if r[0] not in gone] + fresh, 8, removed)
     assert np.array_equal(extended.ids, expected.ids) and np.array_equal(extended.vectors, expected.vectors)
     assert np.array_equal(extended.lengths, expected.lengths) and np.array_equal(extended.removed, expected.removed)
-    assert extended.terms.keys() == expected.terms.keys()
-    for stem, (where, counts) in expected.terms.items():
-        assert np.array_equal(extended.terms[stem][0], where) and np.array_equal(extended.terms[stem][1], counts), stem
+    assert sorted(extended.terms) == sorted(expected.terms)
+    for stem in expected.terms:
+        (where, counts), (got_where, got_counts) = expected.terms.get(stem), extended.terms.get(stem)
+        assert np.array_equal(got_where, where) and np.array_equal(got_counts, counts), stem
     assert np.array_equal(extended.sentences.offsets, expected.sentences.offsets)
     assert np.array_equal(np.asarray(extended.sentences.vectors), np.asarray(expected.sentences.vectors))
     for pid in expected.ids.tolist():
         assert np.array_equal(extended.sentences.of(pid), expected.sentences.of(pid))
     with pytest.raises(ValueError, match="ascending"):
         expected.extended(np.zeros(0, np.int64), [row(120)], removed)
+    grown = Delta.build(first, 8, removed).extended(np.zeros(0, np.int64), fresh, removed)  # nothing gone
+    every = Delta.build(first + fresh, 8, removed)
+    assert np.array_equal(grown.ids, every.ids) and np.array_equal(grown.vectors, every.vectors)
+    assert np.array_equal(grown.sentences.offsets, every.sentences.offsets) and np.array_equal(grown.lengths, every.lengths)
+    assert np.array_equal(np.asarray(grown.sentences.vectors), np.asarray(every.sentences.vectors))
     everything_gone = expected.extended(expected.ids, [], removed)
-    assert len(everything_gone) == 0 and not everything_gone.terms and everything_gone.sentences.offsets.tolist() == [0]
+    assert len(everything_gone) == 0 and not len(everything_gone.terms) and everything_gone.sentences.offsets.tolist() == [0]
+    assert everything_gone.terms.get("nato") is None and expected.terms.get("nato") is not None
+
+
+def test_delta_postings_moved_drop_the_gone_passages_and_stems_left_with_none():
+    from index.engines.folder.generations.delta_postings import Postings
+
+    before = Postings.of([["a", "b"], ["b", "c", "c"], ["d"], ["a", "z"]])
+    fresh = Postings.of([["c", "e"], ["a"]])
+    moved = before.moved(np.array([-1, 0, 1, -1]), fresh, 2)  # passages 0 and 3 gone: "z" with them
+    expected = Postings.of([["b", "c", "c"], ["d"], ["c", "e"], ["a"]])
+    assert sorted(moved) == sorted(expected) == ["a", "b", "c", "d", "e"]
+    for stem in expected:
+        assert all(np.array_equal(x, y) for x, y in zip(moved.get(stem), expected.get(stem))), stem
+    assert moved.get("c")[0].tolist() == [0, 2] and moved.get("c")[1].tolist() == [2.0, 1.0]
