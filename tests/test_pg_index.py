@@ -301,3 +301,36 @@ def test_a_large_update_refreshes_the_planners_statistics_before_the_first_quest
         )
         counted = conn.execute("SELECT count(*) FROM postings").fetchone()[0]
     assert estimated["postings"] == counted and estimated["sentences"] > 0, estimated
+
+
+def test_an_update_reads_the_vectors_it_writes_a_window_at_a_time(tmp_path, embedder, database_url, seed_copy, monkeypatch):
+    """The writer's vectors come from a second connection, `WINDOW` hashes a query in the order they are written,
+    never all at once: from the embedding cache for a new build, from the committed rows for a rebuild (which
+    reads them after its own transaction has deleted those rows)."""
+    import index.engines.postgres.vectors as pg_vectors
+
+    monkeypatch.setattr(pg_vectors, "WINDOW", 3)
+    handed, largest = [], [0]
+    original_read, original_vectors = pg_vectors.WindowedVectors._read, PgWriter.cached_vectors
+
+    def read(self, hashes, sources):
+        largest[0] = max(largest[0], len(hashes))
+        return original_read(self, hashes, sources)
+
+    def cached_vectors(self, model, wanted):
+        handed.append(original_vectors(self, model, wanted))
+        return handed[-1]
+
+    monkeypatch.setattr(pg_vectors.WindowedVectors, "_read", read)
+    monkeypatch.setattr(PgWriter, "cached_vectors", cached_vectors)
+    index = _pg_index(tmp_path, embedder, database_url, seed_copy)
+    first = index.update(progress=False)
+    before = _shown(index, NATO_QUESTION)
+    rebuilt = index.update(rebuild=True, progress=False)
+    assert rebuilt.embedded == 0 and _shown(index, NATO_QUESTION) == before
+    for summary, vectors in ((first, handed[1]), (rebuilt, handed[-1])):  # (handed[0]: before embedding, all missing)
+        assert len(vectors) == summary.passages >= 8
+        windows = -(-summary.passages // 3)
+        assert windows * 2 - 2 <= vectors.reads <= windows * 2, vectors.reads  # one pass for passages, one for sentences
+        assert (vectors.sources == pg_vectors.CACHE).all() == (summary is first), "cached, then the committed rows"
+    assert largest[0] == 3

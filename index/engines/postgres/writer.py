@@ -19,6 +19,7 @@ from index.database_url import shown_database_url
 from index.engines.common import SENTENCE_DTYPE, now_iso
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import indexed_dimension, make_graph, upgrade
+from index.engines.postgres.vectors import WindowedVectors, available
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexBusy
 from index.text.keywords import document_tokens
@@ -93,6 +94,7 @@ class PgWriter:
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = None
+        self._reading = None  # a second connection, reading vectors while `conn` COPYs them
         self.scratch = None  # the temp folder: processes on several machines may update one database
 
     @property
@@ -101,10 +103,17 @@ class PgWriter:
             raise RuntimeError("PgWriter used outside its session")
         return self._conn
 
+    @property
+    def reading(self):
+        if self._reading is None:
+            raise RuntimeError("PgWriter used outside its session")
+        return self._reading
+
     @contextmanager
     def session(self, wait: float) -> Iterator[None]:
         upgrade(self.url)
         conn = connect(self.url)
+        reading = None
         try:
             from pgvector.psycopg import register_vector
 
@@ -118,12 +127,16 @@ class PgWriter:
                 time.sleep(LOCK_POLL_SECONDS)
             # Only now: a caller turned away above must not touch the session of the update that holds the lock.
             fill_words(conn)
-            self._conn = conn
+            reading = connect(self.url)
+            register_vector(reading)
+            self._conn, self._reading = conn, reading
             try:
                 yield
             finally:
-                self._conn = None
+                self._conn = self._reading = None
         finally:
+            if reading is not None:
+                reading.close()
             conn.close()  # also releases the advisory lock
 
     def state(self) -> StoredState:
@@ -137,43 +150,11 @@ class PgWriter:
         return True  # one database: a committed version is whole
 
     def cached_vectors(self, model: str, wanted: Mapping[bytes, int]) -> Vectors:
-        """Vectors computed but not committed (the cache), then those of committed passages (their own rows)."""
-        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        hashes = list(wanted)
-        for i in range(0, len(hashes), 1000):
-            rows = self.conn.execute(
-                "SELECT hash, vector, sentences FROM embeddings WHERE model = %s AND hash = ANY(%s)", (model, hashes[i : i + 1000])
-            )
-            for digest, blob, sentence_blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                sentences = np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
-                if len(sentences) == wanted[bytes(digest)]:
-                    found[bytes(digest)] = (vector, sentences)
-        rest = [digest for digest in hashes if digest not in found]
+        """Vectors computed but not committed (the cache), then those of committed passages (their own rows), each
+        read from the update's second connection a window at a time as the writer asks for it (`vectors`)."""
         recorded = self.conn.execute("SELECT value FROM index_meta WHERE key = 'model'").fetchone()
-        if rest and recorded and recorded[0] == model:
-            found.update(self._committed_vectors(rest, wanted))
-        return found
-
-    def _committed_vectors(self, hashes: list[bytes], wanted: Mapping[bytes, int]) -> Vectors:
-        """The stored vectors of committed passages with these text hashes (each vector is kept once, in its row)."""
-        found: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-        for i in range(0, len(hashes), 1000):
-            passages = self.conn.execute(
-                "SELECT DISTINCT ON (embed_hash) embed_hash, id, embedding FROM passages WHERE embed_hash = ANY(%s)",
-                (hashes[i : i + 1000],),
-            ).fetchall()
-            rows: dict[int, list[np.ndarray]] = {pid: [] for _, pid, _ in passages}
-            for pid, embedding in self.conn.execute(
-                "SELECT passage_id, embedding FROM sentences WHERE passage_id = ANY(%s) ORDER BY passage_id, ord", (list(rows),)
-            ):
-                rows[pid].append(embedding.to_numpy())
-            for digest, pid, embedding in passages:
-                vector = np.asarray(embedding.to_numpy(), dtype=np.float32)
-                sentences = np.asarray(rows[pid], dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
-                if len(sentences) == wanted[bytes(digest)]:
-                    found[bytes(digest)] = (vector, sentences)
-        return found
+        where = available(self.conn, model, wanted, reuse_committed=bool(recorded and recorded[0] == model))
+        return WindowedVectors(self.reading, model, list(wanted), where)
 
     def cache_vectors(self, model: str, items: list[tuple[bytes, np.ndarray, np.ndarray]]) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
