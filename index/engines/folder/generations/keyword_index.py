@@ -63,7 +63,11 @@ class KeywordIndex:
         self.ids = ids
         self.average_length = average_length  # stems per passage, for scoring a delta alike (None: unknown)
         self.compiled = retriever is not None and len(ids) >= (COMPILED_FROM if compiled_from is None else compiled_from)
-        if self.compiled:  # compiled now for these arrays' types, not on the first question
+
+    def warm(self) -> None:
+        """Compile the sums for these arrays' types now (a reader loading the index), not on the first question; a
+        writer, which only reads `ids`, never imports numba."""
+        if self.compiled:
             _compiled_sum()(np.zeros(1, np.float32), *self._postings(), np.zeros(0, np.int64))
 
     @classmethod

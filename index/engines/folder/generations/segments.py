@@ -91,6 +91,7 @@ class Keywords:
 
     def __init__(self, base: KeywordIndex, delta: Delta, dead: np.ndarray) -> None:
         self.base = base
+        self.base.warm()
         self.delta = delta
         self.ids = np.concatenate([base.ids, delta.ids])
         self._dead_positions = positions(base.ids, dead)
