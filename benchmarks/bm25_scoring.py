@@ -1,5 +1,6 @@
 """BM25 sums of a question's postings at each scale size: bm25s's own (`np.add.at`) against the compiled sums
-`KeywordIndex` runs from `COMPILED_FROM` passages (issue 28: what a question's BM25 costs as the corpus grows).
+`KeywordIndex` runs from `COMPILED_FROM` passages with numba installed (issue 28: what a question's BM25 costs as
+the corpus grows).
 
     .venv/bin/python benchmarks/bm25_scoring.py [--copies 1,5,15] [--rounds 3]
 
@@ -54,6 +55,7 @@ def main() -> int:
         plain = KeywordIndex(loaded.retriever, loaded.ids, loaded.average_length, compiled_from=len(loaded.ids) + 1)
         started = time.perf_counter()
         compiled = KeywordIndex(loaded.retriever, loaded.ids, loaded.average_length, compiled_from=0)
+        compiled.warm()
         compile_s = time.perf_counter() - started  # only the first size pays it: once a process
         for stems in questions:
             assert np.array_equal(plain.scores(stems), compiled.scores(stems))

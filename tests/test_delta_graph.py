@@ -90,3 +90,30 @@ def test_an_index_answers_alike_with_the_delta_graph_and_with_the_scan(tmp_path,
         answers[graph_from] = [[(a.article.title, a.quote) for a in index.search(q, k=5).answers] for q in questions]
     assert answers[1] == answers[10**9]
     assert all(answers[1]) and any(title.startswith("Again") for found in answers[1] for title, _ in found)
+
+
+def test_a_filter_allowing_few_delta_passages_scans_them_rather_than_searching_the_graph(monkeypatch):
+    """A filtered HNSW search may miss a few allowed passages among many; a delta's allowed few are scanned exactly."""
+    from index.engines.folder.generations import segments, vector_index
+    from index.engines.folder.generations.segments import PassageVectors
+
+    monkeypatch.setattr(delta_graph, "GRAPH_FROM", 30)
+    monkeypatch.setattr(segments, "EXACT_SCAN", 4)  # (filters of more than 4 passages reach the graphs)
+    rng = np.random.default_rng(8)
+    base_rows = _rows(range(1, 50), rng)
+    base = vector_index.build(DIMENSION, np.stack([r[1] for r in base_rows]), np.arange(1, 50))
+    delta = Delta.build(_rows(range(100, 160), rng), DIMENSION, np.zeros(0, np.int64))
+    searched, original = [], delta.graph.nearest
+    monkeypatch.setattr(delta.graph, "nearest", lambda query, n, allowed: searched.append(allowed) or original(query, n, allowed))
+    vectors = PassageVectors(base, delta, np.zeros(0, np.int64))
+    query = rng.normal(size=DIMENSION).astype(np.float32)
+    few = set(range(1, 20)) | {101, 130, 150}  # 3 delta passages allowed: scanned
+    ids, _ = vectors._recent(query, 10, few)
+    assert sorted(ids.tolist()) == [101, 130, 150] and not searched
+    many = set(range(100, 140))  # 40 allowed: the graph, filtered
+    ids, _ = vectors._recent(query, 10, many)
+    assert len(ids) == 10 and set(ids.tolist()) <= many and searched == [many]
+    ids, _ = vectors._recent(query, 10, None)
+    assert len(ids) == 10 and searched[-1] is None
+    assert [pid for pid, _ in vectors.nearest(query, 5, few)] and all(
+        pid in few for pid, _ in vectors.nearest(query, 5, few))

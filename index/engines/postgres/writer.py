@@ -129,6 +129,9 @@ class PgWriter:
             fill_words(conn)
             reading = connect(self.url)
             register_vector(reading)
+            # It reads while this thread's own transaction is open: were that ever to lock a table it reads, an error
+            # after a minute rather than a wait for ever.
+            reading.execute("SET lock_timeout = '60s'")
             self._conn, self._reading = conn, reading
             try:
                 yield

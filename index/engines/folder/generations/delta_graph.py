@@ -35,6 +35,9 @@ class DeltaGraph:
         if not np.isin(ids, held).all():
             raise ValueError("the delta's graph does not hold every delta passage")
         self.stale = np.setdiff1d(held, ids)  # gone from the delta, still in the graph
+        # Made once, not per question (read-only: shared by the threads answering).
+        self._stale = faiss.IDSelectorBatch(self.stale) if len(self.stale) else None
+        self._not_stale = faiss.IDSelectorNot(self._stale) if self._stale is not None else None
 
     @classmethod
     def grown(cls, previous: DeltaGraph | None, ids: np.ndarray, vectors: np.ndarray, fresh_ids: np.ndarray,
@@ -54,15 +57,11 @@ class DeltaGraph:
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of at most `n` delta passages nearest `query`, among `allowed` when given; never a gone one."""
-        selectors = []  # (kept alive through the search)
-        if len(self.stale):
-            selectors.append(faiss.IDSelectorBatch(self.stale))
-            selectors.append(faiss.IDSelectorNot(selectors[-1]))
+        selector, allowing = self._not_stale, None  # (`allowing` kept alive through the search)
         if allowed is not None:
-            selectors.append(faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed))))
-            if len(self.stale):
-                selectors.append(faiss.IDSelectorAnd(selectors[-1], selectors[1]))
-        params = faiss.SearchParametersHNSW(sel=selectors[-1], efSearch=EF_SEARCH) if selectors else None
+            allowing = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            selector = faiss.IDSelectorAnd(allowing, self._not_stale) if self._not_stale is not None else allowing
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=EF_SEARCH) if selector is not None else None
         scores, ids = self.index.search(query.reshape(1, -1), min(n, int(self.index.ntotal)), params=params)
         found = ids[0] >= 0
         return ids[0][found], scores[0][found]

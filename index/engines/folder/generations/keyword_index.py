@@ -9,6 +9,7 @@ a sparse matrix, so a question is a sum of a few rows: well under a millisecond,
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 from array import array
@@ -28,7 +29,9 @@ IDS_FILE = "passage_ids.npy"
 FORMAT_FILE = "newsbot.json"
 FORMAT = {"format": 1, "title_repeat": TITLE_REPEAT, "k1": K1, "b": B}
 
-COMPILED_FROM = 100_000  # passages from which a question's BM25 sums run compiled (numba; see `_compiled_sum`)
+# Passages from which a question's BM25 sums run compiled, when numba is installed (`pip install 'newsbot[large]'`;
+# see `_compiled_sum`). Optional: once installed, every `import bm25s` imports it too (~60 MB, ~0.2 s a process).
+COMPILED_FROM = 100_000
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -43,7 +46,7 @@ def _compiled_sum():
     one row with the delta's (at a million passages the join alone cost 0.45 ms).
     Same sums in the same order as bm25s's: the same float32 scores, bit for bit.
     """
-    import numba
+    import numba  # (installed: checked by `_numba_installed`)
 
     @numba.njit(cache=False)
     def add_postings(out, data, indices, indptr, tokens):  # pragma: no cover - compiled
@@ -54,6 +57,11 @@ def _compiled_sum():
     return add_postings
 
 
+@functools.cache
+def _numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
 class KeywordIndex:
     """BM25 scores of every passage of one generation; `ids[i]` is the passage id of column i."""
 
@@ -62,11 +70,12 @@ class KeywordIndex:
         self.retriever = retriever
         self.ids = ids
         self.average_length = average_length  # stems per passage, for scoring a delta alike (None: unknown)
-        self.compiled = retriever is not None and len(ids) >= (COMPILED_FROM if compiled_from is None else compiled_from)
+        large = len(ids) >= (COMPILED_FROM if compiled_from is None else compiled_from)
+        self.compiled = retriever is not None and large and _numba_installed()
 
     def warm(self) -> None:
-        """Compile the sums for these arrays' types now (a reader loading the index), not on the first question; a
-        writer, which only reads `ids`, never imports numba."""
+        """Compile the sums for these arrays' types now (a reader loading the index), not on the first question (a
+        writer, which only reads `ids`, does not compile)."""
         if self.compiled:
             _compiled_sum()(np.zeros(1, np.float32), *self._postings(), np.zeros(0, np.int64))
 
@@ -89,7 +98,7 @@ class KeywordIndex:
             raise ValueError("passages must come in ascending id order")
         if not corpus:
             return cls(None, id_array)
-        retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
+        retriever = bm25s.BM25(k1=K1, b=B, method="lucene", backend="numpy")  # (sums compiled here, if at all)
         retriever.index((corpus, vocabulary), show_progress=False)
         return cls(retriever, id_array, sum(map(len, corpus)) / len(corpus))
 

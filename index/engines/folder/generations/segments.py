@@ -72,13 +72,18 @@ class PassageVectors:
         return found[:n]
 
     def _recent(self, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """The delta's own best `n` (only they can make the merged top n): from its graph, or scanned when small."""
-        if self.delta.graph is not None:
-            return self.delta.graph.nearest(query, n, allowed)
-        ids, scores = self.delta.ids, self.delta.vectors @ query
+        """The delta's own best `n` (only they can make the merged top n): from its graph, or scanned when small or
+        when few of its passages are allowed (a filtered graph search may miss a few allowed among many)."""
+        ids, vectors = self.delta.ids, self.delta.vectors
         if allowed is not None:
             keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-            ids, scores = ids[keep], scores[keep]
+            if self.delta.graph is None or keep.sum() <= EXACT_SCAN:
+                ids, vectors = ids[keep], vectors[keep]
+            else:
+                return self.delta.graph.nearest(query, n, allowed)
+        elif self.delta.graph is not None:
+            return self.delta.graph.nearest(query, n, None)
+        scores = vectors @ query
         if len(ids) > n:
             top = np.argpartition(-scores, n - 1)[:n]
             ids, scores = ids[top], scores[top]
