@@ -286,7 +286,7 @@ def test_an_updater_turned_away_leaves_the_running_update_alone(tmp_path, embedd
     assert seen == [0]
 
 
-def test_a_large_update_refreshes_the_planners_statistics_before_the_first_question(
+def test_a_large_update_vacuums_and_analyzes_the_tables_before_the_first_question(
     tmp_path, embedder, database_url, monkeypatch
 ):
     import index.engines.postgres.writer as pg_writer
@@ -300,7 +300,12 @@ def test_a_large_update_refreshes_the_planners_statistics_before_the_first_quest
             conn.execute("SELECT relname, reltuples FROM pg_class WHERE relname IN ('postings', 'sentences')").fetchall()
         )
         counted = conn.execute("SELECT count(*) FROM postings").fetchone()[0]
+        # 0 until vacuumed: a question's index-only scans of the postings would visit every row's page instead
+        visible = dict(
+            conn.execute("SELECT relname, relallvisible FROM pg_class WHERE relname IN ('postings', 'passages')").fetchall()
+        )
     assert estimated["postings"] == counted and estimated["sentences"] > 0, estimated
+    assert visible["postings"] > 0 and visible["passages"] > 0, visible
 
 
 def test_an_update_reads_the_vectors_it_writes_a_window_at_a_time(tmp_path, embedder, database_url, seed_copy, monkeypatch):

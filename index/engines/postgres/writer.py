@@ -28,9 +28,10 @@ from index.text.sentence_words import fill, for_passage
 
 UPDATE_LOCK = 0x6E657773626F75  # the advisory lock an update holds
 LOCK_POLL_SECONDS = 0.5
-# Passages from which an update refreshes the planner's statistics itself. After a bulk load the first questions
-# otherwise ran before autovacuum's ANALYZE (up to a minute later), on plans made for empty tables: p50 / p95
-# 37 / 72 ms at 65k passages against 22 / 27 once analyzed (`benchmarks/scale.py --engine postgres`).
+# Passages from which an update vacuums and analyzes the tables it wrote itself, rather than leave it to autovacuum
+# (up to a minute later). Served right after a 65k-passage build (`benchmarks/scale.py --engine postgres`): p50 / p95
+# 37 / 72 ms with neither (plans made for empty tables), 49 / 67 analyzed only (the postings' index-only scans visit
+# every row's page until a vacuum marks them all-visible), 19 / 24 vacuumed and analyzed (VACUUM: ~4 s at 65k).
 ANALYZE_FROM = 1000
 
 
@@ -219,8 +220,8 @@ class PgWriter:
                 model=change.model, updated_at=stamp, passages=count, total_length=total, sentences=sentences,
                 dimension=change.dimension,
             )
-        if len(change.rows) >= ANALYZE_FROM:
-            conn.execute("ANALYZE articles, passages, postings, sentences")
+        if len(change.rows) >= ANALYZE_FROM:  # (outside the transaction: VACUUM cannot run inside one)
+            conn.execute("VACUUM (ANALYZE) articles, passages, postings, sentences")
         return count
 
     def _passages(self, change: Change) -> None:
