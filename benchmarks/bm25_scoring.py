@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 from bench_index import BENCH  # (also puts the project on the path)
-from scale import WORK
+from scale import built_store
 
 from index.answering.evaluate import load_questions
 from index.engines.folder.generations.keyword_index import KeywordIndex
-from index.engines.folder.store import Store
 from index.text.keywords import tokens
 
 
@@ -46,12 +45,8 @@ def main() -> int:
     print("| passages | bm25s (np.add.at) p50 / p95 ms | compiled p50 / p95 ms | compile s |")
     print("|---|---|---|---|")
     for copies in [int(c) for c in args.copies.split(",")]:
-        store = Store(WORK / f"folder-{copies}")
-        if not (store.directory / "newsbot.sqlite").exists():
-            print(f"no {store.directory}: run benchmarks/scale.py --copies {copies} first", file=sys.stderr)
-            return 1
-        with store.connection() as conn:
-            loaded = store.read_keywords(Store.generation(conn))
+        store, generation = built_store(copies)
+        loaded = store.read_keywords(generation)
         plain = KeywordIndex(loaded.retriever, loaded.ids, loaded.average_length, compiled_from=len(loaded.ids) + 1)
         started = time.perf_counter()
         compiled = KeywordIndex(loaded.retriever, loaded.ids, loaded.average_length, compiled_from=0)

@@ -17,12 +17,11 @@ import time
 import faiss
 import numpy as np
 from bench_index import BENCH  # noqa: F401  (puts the project on the path)
-from scale import WORK
+from scale import built_store
 
 from index.engines.folder.generations import delta_graph as graphs
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta_graph import DeltaGraph
-from index.engines.folder.store import Store
 
 NEAREST = 100
 
@@ -33,12 +32,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="5000,10000,20000,40000,80000")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    store = Store(WORK / f"folder-{args.copies}")
-    if not (store.directory / "newsbot.sqlite").exists():
-        print(f"no {store.directory}: run benchmarks/scale.py --copies {args.copies} first", file=sys.stderr)
-        return 1
-    with store.connection() as conn:
-        graph = store.read_vectors(Store.generation(conn))
+    store, generation = built_store(args.copies)
+    graph = store.read_vectors(generation)
     vectors, ids = next(vector_index.chunks_of(graph, max(sizes) + 13))
     del graph
     faiss.omp_set_num_threads(1)

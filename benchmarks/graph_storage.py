@@ -16,11 +16,10 @@ import time
 import faiss
 import numpy as np
 from bench_index import BENCH, bench_embedder  # (also puts the project on the path)
-from scale import WORK
+from scale import built_store
 
 from index.answering.evaluate import load_questions
 from index.engines.folder.generations import vector_index
-from index.engines.folder.store import Store
 
 STORAGES = ("float16", "int8")
 
@@ -30,12 +29,8 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    store = Store(WORK / f"folder-{args.copies}")
-    if not (store.directory / "newsbot.sqlite").exists():
-        print(f"no {store.directory}: run benchmarks/scale.py --copies {args.copies} first", file=sys.stderr)
-        return 1
-    with store.connection() as conn:
-        graph = store.read_vectors(Store.generation(conn))
+    store, generation = built_store(args.copies)
+    graph = store.read_vectors(generation)
     chunks, total = list(vector_index.chunks_of(graph)), int(graph.ntotal)
     del graph
     embedder = bench_embedder()

@@ -164,6 +164,17 @@ class DerivedEmbedder(Embedder):
 # --- one size, in a child process ---------------------------------------------------------------
 
 
+def built_store(copies: int) -> tuple[Store, int]:
+    """The folder index `scale.py` built of `copies` corpus copies, and its current generation (for the benchmarks
+    that read its files); exits with a one-line message when it is not built."""
+    store = Store(WORK / f"folder-{copies}")
+    if not (store.directory / "newsbot.sqlite").exists():
+        print(f"no {store.directory}: run benchmarks/scale.py --copies {copies} first", file=sys.stderr)
+        raise SystemExit(1)
+    with store.connection() as conn:
+        return store, Store.generation(conn)
+
+
 def settings_for(copies: int, engine: str, database_url: str | None) -> Settings:
     return Settings(
         index_dir=WORK / f"{engine}-{copies}", articles_dir=WORK / "corpus", database_url=database_url, reader=False
