@@ -167,7 +167,7 @@ class DerivedEmbedder(Embedder):
 def built_store(copies: int) -> tuple[Store, int]:
     """The folder index `scale.py` built of `copies` corpus copies, and its current generation (for the benchmarks
     that read its files); exits with a one-line message when it is not built."""
-    store = Store(WORK / f"folder-{copies}")
+    store = Store(settings_for(copies, "folder", None).index_dir)
     if not (store.directory / "newsbot.sqlite").exists():
         print(f"no {store.directory}: run benchmarks/scale.py --copies {copies} first", file=sys.stderr)
         raise SystemExit(1)
