@@ -52,6 +52,14 @@ def _alike(server: Index, folder: Index, question: str) -> None:
         assert len(a) == 1 or abs(a[4] - b[4]) <= 1e-3, (question, a[4], b[4])
 
 
+def _stem_counts_agree(url: str) -> None:
+    """The writer's stem counts are what counting the postings gives (the IDF a question reads)."""
+    with psycopg.connect(url) as conn:
+        kept = dict(conn.execute("SELECT stem, passages FROM stem_counts").fetchall())
+        counted = dict(conn.execute("SELECT stem, count(*) FROM postings GROUP BY stem").fetchall())
+    assert kept == counted and counted
+
+
 def _same_lift_for_time_words(folder: Index, server: Index) -> None:
     """Time words lift the articles published in the week before the day asked (ap.md: 2025-02-03), alike on both."""
     dated = {}
@@ -95,8 +103,10 @@ def test_a_database_with_float32_passage_vectors_is_migrated_to_half_precision_a
         conn.execute("DROP INDEX passages_hnsw")
         conn.execute("ALTER TABLE passages ALTER COLUMN embedding TYPE vector USING embedding::vector")
         conn.execute(f"CREATE INDEX passages_hnsw ON passages USING hnsw ((embedding::vector({dimension})) vector_ip_ops)")
+        conn.execute("DROP TABLE stem_counts")  # (schema 6's, counted from the postings when it upgrades)
         conn.execute("UPDATE newsbot_schema SET version = 4 WHERE part = 'index'")
     upgrade(database_url)
+    _stem_counts_agree(database_url)
     with psycopg.connect(database_url) as conn:
         column = "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'passages'::regclass AND attname = 'embedding'"
         assert conn.execute(column).fetchone()[0] == "halfvec"
@@ -124,18 +134,22 @@ def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, databa
     index = _pg_index(tmp_path, embedder, database_url, articles)
     first = index.update(progress=False)
     assert first.added == 2 and index.last_arrival() == 2
+    _stem_counts_agree(database_url)
     (articles / "zebra.md").write_text(f"---\ntitle: Town news\n---\n{ZEBRA_TEXT}", encoding="utf-8")
     added = index.update(progress=False)
     assert (added.added, added.embedded) == (1, 1), added.line()  # only the new article is embedded
+    _stem_counts_agree(database_url)
     zebra = index.search("when will the zebra crossing festival close the high street?").answers[0].article.id
     assert zebra.startswith("zebra")
     assert [aid for _, aid in index.arrivals(after=2)] == [zebra]
     (articles / "zebra.md").write_text("---\ntitle: Town news\n---\nThe zebra parade is cancelled because of rain.", encoding="utf-8")
     edited = index.update(progress=False)
     assert edited.updated == 1 and "cancelled" in index.search("what happened to the zebra parade?").answers[0].highlight
+    _stem_counts_agree(database_url)
     (articles / "zebra.md").unlink()
     removed = index.update(progress=False)
     assert removed.removed == 1 and index.article(zebra) is None
+    _stem_counts_agree(database_url)
     assert all(a.article.id != zebra for a in index.search("zebra parade rain", k=5).answers)
     with psycopg.connect(database_url) as conn:  # nothing of the removed article is left behind
         assert conn.execute("SELECT count(*) FROM postings p LEFT JOIN passages q ON q.id = p.passage_id WHERE q.id IS NULL").fetchone()[0] == 0
@@ -145,6 +159,7 @@ def test_updates_edits_and_removals_cost_what_changed(tmp_path, embedder, databa
     before = _shown(index, NATO_QUESTION)
     rebuilt = index.update(rebuild=True, progress=False)
     assert rebuilt.embedded == 0 and rebuilt.passages == first.passages, rebuilt.line()  # read back from the rows
+    _stem_counts_agree(database_url)
     assert _shown(index, NATO_QUESTION) == before
 
 

@@ -52,6 +52,32 @@ def vector_indexes(conn, dimension: int) -> None:
     set_meta(conn, hnsw_dimension=dimension)
 
 
+def uncount_stems(conn, article_ids: list[str]) -> None:
+    """Take the passages of `article_ids` (about to be deleted) out of `stem_counts`; a stem no passage holds any
+    more goes."""
+    left = conn.execute(
+        """UPDATE stem_counts s SET passages = s.passages - gone.n
+           FROM (SELECT q.stem, count(*) AS n FROM passages p JOIN postings q ON q.passage_id = p.id
+                 WHERE p.article_id = ANY(%s) GROUP BY q.stem) AS gone
+           WHERE s.stem = gone.stem RETURNING s.stem, s.passages""",
+        (article_ids,),
+    ).fetchall()
+    emptied = [stem for stem, passages in left if passages <= 0]
+    if emptied:
+        conn.execute("DELETE FROM stem_counts WHERE stem = ANY(%s)", (emptied,))
+
+
+def count_stems(conn, first_new: int) -> None:
+    """Add the postings of the passages numbered from `first_new` (this update's: ids are never reused) to
+    `stem_counts`."""
+    conn.execute(
+        """INSERT INTO stem_counts (stem, passages)
+           SELECT stem, count(*) FROM postings WHERE passage_id >= %s GROUP BY stem
+           ON CONFLICT (stem) DO UPDATE SET passages = stem_counts.passages + excluded.passages""",
+        (first_new,),
+    )
+
+
 def set_meta(conn, **values: object) -> None:
     """Set index meta values inside the caller's transaction."""
     for key, value in values.items():
@@ -181,8 +207,10 @@ class PgWriter:
         with conn.transaction():
             if change.full:
                 conn.execute("DELETE FROM passages")  # postings and sentences go with them
+                conn.execute("DELETE FROM stem_counts")
                 conn.execute("DELETE FROM index_files")
             replaced = [p.article.id for p in change.planned] + change.removed
+            uncount_stems(conn, replaced)
             conn.execute("DELETE FROM passages WHERE article_id = ANY(%s)", (replaced,))
             conn.execute("DELETE FROM articles WHERE id = ANY(%s)", (change.removed,))
             planned_ids = [p.article.id for p in change.planned]
@@ -205,7 +233,9 @@ class PgWriter:
                 )
             if indexed_dimension(conn) not in (None, change.dimension):  # a new model: new graphs, built after the rows
                 drop_vector_indexes(conn)
-            self._passages(change)
+            first_new = self._passages(change)
+            if first_new is not None:
+                count_stems(conn, first_new)
             # After the rows: the first commit builds the graphs in bulk; later ones were extended row by row.
             conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
             vector_indexes(conn, change.dimension)
@@ -224,8 +254,9 @@ class PgWriter:
             conn.execute("VACUUM (ANALYZE) articles, passages, postings, sentences")
         return count
 
-    def _passages(self, change: Change) -> None:
-        """COPY the new passages, their postings and their sentence vectors (binary: no text round trip)."""
+    def _passages(self, change: Change) -> int | None:
+        """COPY the new passages, their postings and their sentence vectors (binary: no text round trip); the
+        lowest passage id written (None: none)."""
         from pgvector import HalfVector
         from psycopg.types.json import Jsonb
 
@@ -235,7 +266,9 @@ class PgWriter:
                 " FROM STDIN (FORMAT BINARY)"
             ) as passages:
                 passages.set_types(["int8", "text", "int4", "int4", "int4", "jsonb", "bytea", "text", "int4", "halfvec", "text"])
+                first_new = None
                 for pid, plan, ordinal, p, digest in change.rows:
+                    first_new = pid if first_new is None else min(first_new, pid)
                     article = plan.article
                     body = article.text[p.start : p.end]
                     vector = change.vectors[digest][0]
@@ -257,6 +290,7 @@ class PgWriter:
                 for pid, _, _, _, digest in change.rows:
                     for k, v in enumerate(change.vectors[digest][1]):
                         sentences.write_row((pid, k, HalfVector(np.asarray(v, dtype=np.float16))))
+        return first_new
 
     def tidy(self, generation: int, model: str) -> None:
         """Empty the embedding cache: every vector it held for this update is in the committed rows now, the others
