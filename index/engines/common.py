@@ -46,6 +46,17 @@ def passage_row(pid_row: tuple) -> dict:
     }
 
 
+def cached_blobs(vector: np.ndarray, sentences: np.ndarray) -> tuple[bytes, bytes]:
+    """A passage's vector (float32) and its sentence vectors (`SENTENCE_DTYPE`) as the embedding cache stores them."""
+    return np.asarray(vector, dtype=np.float32).tobytes(), np.asarray(sentences, dtype=SENTENCE_DTYPE).tobytes()
+
+
+def from_cached_blobs(blob: bytes, sentence_blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors `cached_blobs` stored: the passage's, and its sentences' as rows of the same width."""
+    vector = np.frombuffer(blob, dtype=np.float32)
+    return vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))
+
+
 def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[int, float]]:
     """The `n` of `allowed` closest to `query`, every one compared (`vectors` has `reconstruct_batch`)."""
     ids = np.fromiter(sorted(allowed), dtype=np.int64, count=len(allowed))

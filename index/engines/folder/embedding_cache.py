@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.engines.common import SENTENCE_DTYPE
+from index.engines.common import SENTENCE_DTYPE, cached_blobs, from_cached_blobs
 
 CHUNK = 500  # hashes per IN (...) query
 CACHE_NAME = "embeddings.sqlite"
@@ -53,7 +53,7 @@ class CachedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
         ).fetchone()
         if row is None:
             raise KeyError(digest)
-        return _vectors(*row)
+        return from_cached_blobs(*row)
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self.cached
@@ -95,8 +95,7 @@ def cache_vectors(conn: sqlite3.Connection, model: str, items: list[tuple[bytes,
         conn.executemany(
             "INSERT OR REPLACE INTO embeddings(model, hash, vector, sentences) VALUES (?, ?, ?, ?)",
             [
-                (model, digest, np.asarray(vec, dtype=np.float32).tobytes(), np.asarray(sentences, dtype=SENTENCE_DTYPE).tobytes())
-                for digest, vec, sentences in items
+                (model, digest, *cached_blobs(vec, sentences)) for digest, vec, sentences in items
             ],
         )
 
@@ -112,8 +111,3 @@ def clear_cache(conn: sqlite3.Connection) -> int:
         conn.execute("VACUUM")  # of an empty database: instant, and the file shrinks to a few pages
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return gone
-
-
-def _vectors(blob: bytes, sentence_blob: bytes) -> tuple[np.ndarray, np.ndarray]:
-    vector = np.frombuffer(blob, dtype=np.float32)
-    return vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector))

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from index.engines.common import SENTENCE_DTYPE
+from index.engines.common import SENTENCE_DTYPE, from_cached_blobs
 
 WINDOW = 1000  # hashes read per query, and the most held at once
 CACHE = -1  # where a hash's vectors are: the embedding cache (else the id of a committed passage holding them)
@@ -77,8 +77,7 @@ class WindowedVectors(Mapping[bytes, tuple[np.ndarray, np.ndarray]]):
             for digest, blob, sentence_blob in self.conn.execute(
                 "SELECT hash, vector, sentences FROM embeddings WHERE model = %s AND hash = ANY(%s)", (self.model, cached)
             ):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                read[bytes(digest)] = (vector, np.frombuffer(sentence_blob, dtype=SENTENCE_DTYPE).reshape(-1, len(vector)))
+                read[bytes(digest)] = from_cached_blobs(blob, sentence_blob)
         passages = {pid: digest for digest, pid in zip(hashes, sources.tolist()) if pid != CACHE}
         if passages:
             self.reads += 1

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from index.database_url import shown_database_url
-from index.engines.common import SENTENCE_DTYPE, now_iso
+from index.engines.common import cached_blobs, now_iso
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import indexed_dimension, make_graph, upgrade
 from index.engines.postgres.vectors import WindowedVectors, available
@@ -192,8 +192,7 @@ class PgWriter:
                 """INSERT INTO embeddings (model, hash, vector, sentences) VALUES (%s, %s, %s, %s)
                    ON CONFLICT (model, hash) DO UPDATE SET vector = excluded.vector, sentences = excluded.sentences""",
                 [
-                    (model, digest, np.asarray(vec, np.float32).tobytes(), np.asarray(sent, SENTENCE_DTYPE).tobytes())
-                    for digest, vec, sent in items
+                    (model, digest, *cached_blobs(vec, sent)) for digest, vec, sent in items
                 ],
             )
 

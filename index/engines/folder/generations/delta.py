@@ -66,7 +66,7 @@ class Delta:
         terms = Postings.of(r[3] for r in rows)
         lengths = np.asarray([len(r[3]) for r in rows], dtype=np.int64)
         return cls(ids, vectors, sentences, terms, lengths, np.unique(np.asarray(removed, dtype=np.int64)),
-                   DeltaGraph.grown(None, ids, vectors, ids, vectors) if graph else None)
+                   DeltaGraph.built(ids, vectors) if graph else None)
 
     def extended(self, gone: np.ndarray, rows: list[tuple[int, np.ndarray, np.ndarray, list[str]]],
                  removed: np.ndarray) -> Delta:

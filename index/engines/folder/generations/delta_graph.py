@@ -40,6 +40,11 @@ class DeltaGraph:
         self._not_stale = faiss.IDSelectorNot(self._stale) if self._stale is not None else None
 
     @classmethod
+    def built(cls, ids: np.ndarray, vectors: np.ndarray) -> DeltaGraph | None:
+        """A graph built anew over a delta of `ids` / `vectors`; None below `GRAPH_FROM` passages."""
+        return cls(vector_index.build(vectors.shape[1], vectors, ids, storage=STORAGE), ids) if len(ids) >= GRAPH_FROM else None
+
+    @classmethod
     def grown(cls, previous: DeltaGraph | None, ids: np.ndarray, vectors: np.ndarray, fresh_ids: np.ndarray,
               fresh_vectors: np.ndarray) -> DeltaGraph | None:
         """The graph of a delta of `ids` / `vectors` whose last `fresh_ids` are new: `previous` (the graph of the
@@ -49,7 +54,7 @@ class DeltaGraph:
             return None
         gone = int(previous.index.ntotal) - (len(ids) - len(fresh_ids)) if previous is not None else 0
         if previous is None or gone > STALE_SHARE * len(ids):
-            return cls(vector_index.build(vectors.shape[1], vectors, ids, storage=STORAGE), ids)
+            return cls.built(ids, vectors)
         index = faiss.clone_index(previous.index)  # (the previous delta's graph is left as it was)
         if len(fresh_ids):
             index.add_with_ids(np.ascontiguousarray(fresh_vectors, dtype=np.float32), np.asarray(fresh_ids, np.int64))
