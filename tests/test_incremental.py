@@ -108,6 +108,41 @@ def test_a_delta_written_before_it_listed_removals_is_read_and_rewritten_with_th
     assert later.passages == reopened.stats().passages
 
 
+def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_reads(tmp_path, embedder, articles):
+    """Sentence rows as 8-bit codes on the base's steps and passage vectors in float16 (format 3); a format-2 delta
+    (float16 rows, float32 vectors) is read and extended as it is."""
+    index = make_index(tmp_path, embedder, articles=articles)
+    first = index.update(progress=False)
+    store = Store(index.directory)
+    steps = store.sentence_steps(first.generation)
+    assert steps is not None, "the base's sentence rows are 8-bit codes"
+    (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
+    second = index.update(progress=False)
+    delta, _ = store.read_delta(second.generation)
+    folder = store.delta_path(second.generation)
+    assert delta.sentences.vectors.dtype == np.int8 and np.array_equal(delta.sentences.scales, steps)
+    assert np.load(folder / "vectors.npy").dtype == np.float16
+    assert delta.vectors.dtype == np.float32 and np.array_equal(delta.vectors, delta.vectors.astype(np.float16).astype(np.float32))
+    assert "zebra crossing festival" in index.search(ZEBRA_QUESTION).answers[0].quote
+    # The same delta as format 2 wrote it: float16 sentence rows without steps, float32 vectors.
+    np.save(folder / "sentence_vectors.npy", np.concatenate([delta.sentences.of(p) for p in delta.ids.tolist()]).astype(np.float16))
+    (folder / "sentence_steps.npy").unlink()
+    np.save(folder / "vectors.npy", delta.vectors)
+    (folder / "newsbot.json").write_text(json.dumps({**json.loads((folder / "newsbot.json").read_text()), "format": 2}))
+    old, _ = store.read_delta(second.generation)
+    assert old.sentences.scales is None and old.sentences.vectors.dtype == np.float16
+    reopened = make_index(tmp_path, embedder, articles=articles)
+    assert "zebra crossing festival" in reopened.search(ZEBRA_QUESTION).answers[0].quote
+    (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
+    third = reopened.update(progress=False)
+    extended, _ = store.read_delta(third.generation)
+    assert extended.sentences.vectors.dtype == np.float16 and len(extended) == 2, "extended in the format it was read in"
+    assert "giraffe" in reopened.search("when does the giraffe crossing festival close the high street?").answers[0].quote
+    np.save(folder.parent / store.delta_path(third.generation).name / "sentence_steps.npy", steps)  # steps without codes
+    with pytest.raises(IndexCorrupt, match="do not match"):
+        store.read_delta(third.generation)
+
+
 def test_a_delta_whose_removals_disagree_with_sqlite_is_refused(tmp_path, embedder, articles):
     index = make_index(tmp_path, embedder, articles=articles)
     index.update(progress=False)
@@ -244,6 +279,11 @@ def test_a_delta_extended_in_arrays_equals_the_delta_built_from_its_rows():
     assert np.array_equal(grown.ids, every.ids) and np.array_equal(grown.vectors, every.vectors)
     assert np.array_equal(grown.sentences.offsets, every.sentences.offsets) and np.array_equal(grown.lengths, every.lengths)
     assert np.array_equal(np.asarray(grown.sentences.vectors), np.asarray(every.sentences.vectors))
+    steps = np.full(8, 0.04, dtype=np.float32)  # 8-bit rows on a base's steps: extended as built, codes kept
+    coded = Delta.build(first, 8, np.array([3]), steps=steps).extended(gone, fresh, removed)
+    built = Delta.build([r for r in first if r[0] not in gone] + fresh, 8, removed, steps=steps)
+    assert coded.sentences.vectors.dtype == np.int8 and np.array_equal(coded.sentences.scales, steps)
+    assert np.array_equal(np.asarray(coded.sentences.vectors), np.asarray(built.sentences.vectors))
     everything_gone = expected.extended(expected.ids, [], removed)
     assert len(everything_gone) == 0 and not len(everything_gone.terms) and everything_gone.sentences.offsets.tolist() == [0]
     assert everything_gone.terms.get("nato") is None and expected.terms.get("nato") is not None

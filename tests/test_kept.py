@@ -33,7 +33,7 @@ def test_spilled_vectors_are_the_graphs_and_the_deltas_but_the_dead(tmp_path, mo
     matrix, ids = np.concatenate([m for m, _ in chunks]), np.concatenate([i for _, i in chunks])
     assert np.array_equal(ids, expected_ids)
     for row, pid in enumerate(ids.tolist()):
-        wanted = graph.reconstruct(pid) if pid < 100 else delta_vectors[pid - 100]
+        wanted = graph.reconstruct(pid) if pid < 100 else delta_vectors[pid - 100].astype(np.float16)  # (as stored)
         assert np.array_equal(matrix[row], np.asarray(wanted, dtype=np.float32))
     spilled.close()
     assert list(tmp_path.iterdir()) == [], "the scratch file has no name"

@@ -77,7 +77,8 @@ class GenerationFiles:
                 if kept + len(rows) <= limit and len(removed) <= limit:  # (the new rows read only then)
                     fresh = self._fresh(rows, vectors)
                     if delta is None:
-                        recent = Delta.build(fresh, len(fresh[0][1]) if fresh else dimension, removed)
+                        recent = Delta.build(fresh, len(fresh[0][1]) if fresh else dimension, removed,
+                                             steps=self.store.sentence_steps(generation))
                     else:
                         recent = delta.extended(stale, fresh, removed)
                     passages = len(base_keywords.ids) - len(removed) + len(recent)

@@ -23,8 +23,12 @@ from index.engines.folder.generations.delta_postings import Postings
 from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.sentence_index import SentenceIndex
 
-FORMAT = {"format": 2}  # 2: with the removed base passages (format 1 is read, its removals taken from SQLite)
-READS = (1, 2)
+# 3: sentence rows as 8-bit codes on the base's steps and passage vectors in float16, as a full build would store
+# them (half the bytes an update rewrites); 2: with the removed base passages (format 1 is read, its removals taken
+# from SQLite; 1 and 2 hold float16 sentence rows and float32 vectors, read as they are).
+FORMAT = {"format": 3}
+READS = (1, 2, 3)
+STEPS_FILE = "sentence_steps.npy"
 FORMAT_FILE = "newsbot.json"
 MIN_SIZE = 2000  # passages a delta may always hold
 MAX_SHARE = 0.1  # beyond this share of the base's passages (or removed base passages), rebuild in full
@@ -53,16 +57,21 @@ class Delta:
 
     @classmethod
     def build(cls, rows: Iterable[tuple[int, np.ndarray, np.ndarray, list[str]]], dimension: int, removed: np.ndarray,
-              graph: bool = True) -> Delta:
+              graph: bool = True, steps: np.ndarray | None = None) -> Delta:
         """From `(passage id, passage vector, sentence vectors, BM25 tokens)` rows in ascending id order, and the
-        base passages removed since the base was built (with the vectors' graph when large enough, unless not `graph`)."""
+        base passages removed since the base was built (with the vectors' graph when large enough, unless not `graph`).
+
+        Sentence rows are 8-bit codes on `steps` (the base's) when given, else float16; passage vectors are rounded to
+        float16, as they are saved (so the delta read back is the delta built).
+        """
         rows = list(rows)
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         if np.any(np.diff(ids) <= 0):
             raise ValueError("delta passages must come in ascending id order")
-        vectors = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(-1, dimension)
-        # Float16 rows, scanned: no nearest-sentence index (it is not saved, and took 5 s an update at 30k passages).
-        sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension, codes=False, nearest=False)
+        vectors = np.asarray([r[1] for r in rows], dtype=np.float16).astype(np.float32).reshape(-1, dimension)
+        # Scanned: no nearest-sentence index (it is not saved, and took 5 s an update at 30k passages).
+        sentences = SentenceIndex.build(((r[0], r[2]) for r in rows), dimension, scales=steps, codes=steps is not None,
+                                        nearest=False)
         terms = Postings.of(r[3] for r in rows)
         lengths = np.asarray([len(r[3]) for r in rows], dtype=np.int64)
         return cls(ids, vectors, sentences, terms, lengths, np.unique(np.asarray(removed, dtype=np.int64)),
@@ -73,7 +82,8 @@ class Delta:
         """This delta but for the passages `gone`, plus `rows` (as `build` takes them, ids above all of this delta's):
         what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update)."""
         keep = np.flatnonzero(~np.isin(self.ids, gone))
-        fresh = Delta.build(rows, self.vectors.shape[1], removed, graph=False)
+        steps = self.sentences.scales
+        fresh = Delta.build(rows, self.vectors.shape[1], removed, graph=False, steps=steps)
         if len(fresh) and len(keep) and fresh.ids[0] <= self.ids[keep[-1]]:
             raise ValueError("delta passages must come in ascending id order")
         moved = np.full(len(self.ids), -1, dtype=np.int64)  # old position -> new position (-1: gone)
@@ -88,7 +98,8 @@ class Delta:
             keep_rows = slice(None)
         sentence_offsets = np.concatenate([[0], np.cumsum(lengths), lengths.sum() + fresh.sentences.offsets[1:]])
         ids = np.concatenate([self.ids[keep_rows], fresh.ids])
-        sentences = SentenceIndex(ids, sentence_offsets.astype(np.int64), np.concatenate([rows, fresh.sentences.vectors]), None)
+        sentences = SentenceIndex(ids, sentence_offsets.astype(np.int64), np.concatenate([rows, fresh.sentences.vectors]),
+                                  None, scales=steps)
         vectors = np.concatenate([self.vectors[keep_rows], fresh.vectors])
         graph = DeltaGraph.grown(self.graph, ids, vectors, fresh.ids, fresh.vectors)
         lengths = np.concatenate([self.lengths[keep_rows], fresh.lengths])
@@ -101,10 +112,12 @@ class Delta:
         """Write durably as `generation`'s delta over base generation `base`."""
         def fill(tmp: Path) -> None:
             np.save(tmp / "ids.npy", self.ids)
-            np.save(tmp / "vectors.npy", self.vectors)
+            np.save(tmp / "vectors.npy", self.vectors.astype(np.float16))  # (rounded so when built: no loss here)
             np.save(tmp / "lengths.npy", self.lengths)
             np.save(tmp / "removed.npy", self.removed if self.removed is not None else np.zeros(0, np.int64))
             np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentences.vectors))
+            if self.sentences.scales is not None:
+                np.save(tmp / STEPS_FILE, self.sentences.scales)
             np.save(tmp / "sentence_offsets.npy", self.sentences.offsets)
             np.save(tmp / "term_offsets.npy", self.terms.offsets)
             np.save(tmp / "term_positions.npy", self.terms.positions)
@@ -124,7 +137,7 @@ class Delta:
             if meta.get("format") not in READS or meta.get("generation") != generation:
                 raise ValueError(f"{directory} was written for another index version")
             ids = np.load(directory / "ids.npy")
-            vectors = np.load(directory / "vectors.npy")
+            vectors = np.load(directory / "vectors.npy").astype(np.float32)  # (float16 from format 3: scanned as float32)
             sentence_vectors = np.load(directory / "sentence_vectors.npy")
             offsets = np.load(directory / "sentence_offsets.npy")
             term_offsets = np.load(directory / "term_offsets.npy")
@@ -133,9 +146,12 @@ class Delta:
             stems = json.loads((directory / "stems.json").read_text())
             lengths = np.load(directory / "lengths.npy")
             removed = np.load(directory / "removed.npy") if meta["format"] >= 2 else None
+            steps = np.load(directory / STEPS_FILE) if (directory / STEPS_FILE).exists() else None
             graph = DeltaGraph.load(directory / GRAPH_FILE, ids) if (directory / GRAPH_FILE).exists() else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot read the delta {directory}: {exc}") from exc
         terms = Postings(stems, term_offsets, positions, counts)
-        sentences = SentenceIndex(ids, offsets, sentence_vectors, None)
+        if (steps is not None) != (sentence_vectors.dtype == np.int8):
+            raise ValueError(f"cannot read the delta {directory}: its sentence rows and steps do not match")
+        sentences = SentenceIndex(ids, offsets, sentence_vectors, None, scales=steps)
         return cls(ids, vectors, sentences, terms, lengths, removed, graph), int(meta["base"])

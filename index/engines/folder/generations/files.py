@@ -134,6 +134,10 @@ class GenerationFolder:
         fsync_directory(self.directory)
         return written
 
+    def sentence_steps(self, generation: int) -> np.ndarray | None:
+        """The 8-bit steps `generation`'s sentence rows are coded on (None: float16 rows), read without the rows."""
+        return SentenceIndex.steps(self.sentences_path(generation))
+
     def read_sentences(self, generation: int) -> SentenceIndex:
         """Load one generation's sentence vectors; `ValueError` when missing, unreadable or not that generation's."""
         return SentenceIndex.load(self.sentences_path(generation), generation)

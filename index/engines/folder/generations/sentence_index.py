@@ -184,6 +184,15 @@ class SentenceIndex:
         """The folder's format file for `generation`."""
         return folder_format(self.scales is not None, generation)
 
+    @staticmethod
+    def steps(directory: Path) -> np.ndarray | None:
+        """The 8-bit steps of the sentence folder `directory` (None: float16 rows, or unreadable), without its rows."""
+        try:
+            written = json.loads((Path(directory) / FORMAT_FILE).read_text())
+            return np.load(Path(directory) / SCALES_FILE) if written.get("dtype") == "int8" else None
+        except (OSError, ValueError):
+            return None
+
     @classmethod
     def load(cls, directory: Path, generation: int) -> SentenceIndex:
         """Read `generation`'s sentences (vectors memory-mapped); `ValueError` when missing or another generation's."""
