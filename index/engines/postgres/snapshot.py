@@ -2,8 +2,8 @@
 transaction, so it sees one committed version however many updates commit meanwhile.
 
 Dense search runs on pgvector's HNSW indexes; BM25 is computed by the server from the postings'
-term frequencies and the version's document frequencies and lengths (Lucene's formula, as bm25s), so
-no process holds the corpus in memory.
+term frequencies, the version's document frequencies (`stem_counts`, kept by the writer) and lengths (Lucene's
+formula, as bm25s), so no process holds the corpus in memory; sentence cosines are computed there too.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ class PgKeywords:
         self.conn = conn
         self.documents = documents
         self.average = total_length / documents if documents else 1.0
-        # Stems' document frequencies, shared by the questions on this version (counting a common stem's postings
-        # takes milliseconds); see `PgReader.snapshot`.
+        # Stems' document frequencies (the writer's `stem_counts`), shared by the questions on this version: a stem
+        # asked again costs no round trip; see `PgReader.snapshot`.
         self._frequencies: dict[str, int] = {} if frequencies is None else frequencies
 
     def __len__(self) -> int:
