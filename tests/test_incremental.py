@@ -110,7 +110,7 @@ def test_a_delta_written_before_it_listed_removals_is_read_and_rewritten_with_th
 
 def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_reads(tmp_path, embedder, articles):
     """Sentence rows as 8-bit codes on the base's steps and passage vectors in float16 (format 3); a format-2 delta
-    (float16 rows, float32 vectors) is read and extended as it is."""
+    (float16 rows, float32 vectors) is read as it is, and its rows coded on the base's steps when it is extended."""
     index = make_index(tmp_path, embedder, articles=articles)
     first = index.update(progress=False)
     store = Store(index.directory)
@@ -130,15 +130,19 @@ def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_re
     np.save(folder / "vectors.npy", delta.vectors)
     (folder / "newsbot.json").write_text(json.dumps({**json.loads((folder / "newsbot.json").read_text()), "format": 2}))
     old, _ = store.read_delta(second.generation)
+    pid = int(delta.ids[0])
     assert old.sentences.scales is None and old.sentences.vectors.dtype == np.float16
     reopened = make_index(tmp_path, embedder, articles=articles)
     assert "zebra crossing festival" in reopened.search(ZEBRA_QUESTION).answers[0].quote
     (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
     third = reopened.update(progress=False)
     extended, _ = store.read_delta(third.generation)
-    assert extended.sentences.vectors.dtype == np.float16 and len(extended) == 2, "extended in the format it was read in"
+    assert extended.sentences.vectors.dtype == np.int8 and len(extended) == 2, "its float16 rows coded when extended"
+    assert np.array_equal(extended.sentences.scales, steps)
+    assert np.array_equal(extended.sentences.of(pid), delta.sentences.of(pid)), "coded again as the delta first held them"
     assert "giraffe" in reopened.search("when does the giraffe crossing festival close the high street?").answers[0].quote
-    np.save(folder.parent / store.delta_path(third.generation).name / "sentence_steps.npy", steps)  # steps without codes
+    later = store.delta_path(third.generation)
+    np.save(later / "sentence_vectors.npy", np.asarray(extended.sentences.vectors).astype(np.float16))  # codes lost
     with pytest.raises(IndexCorrupt, match="do not match"):
         store.read_delta(third.generation)
 

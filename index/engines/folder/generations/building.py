@@ -80,7 +80,7 @@ class GenerationFiles:
                         recent = Delta.build(fresh, len(fresh[0][1]) if fresh else dimension, removed,
                                              steps=self.store.sentence_steps(generation))
                     else:
-                        recent = delta.extended(stale, fresh, removed)
+                        recent = delta.extended(stale, fresh, removed, steps=self.store.sentence_steps(generation))
                     passages = len(base_keywords.ids) - len(removed) + len(recent)
                     return self._write_delta(generation, base, recent, passages)
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)

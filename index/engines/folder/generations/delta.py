@@ -21,7 +21,7 @@ import numpy as np
 from index.engines.folder.generations.delta_graph import GRAPH_FILE, DeltaGraph
 from index.engines.folder.generations.delta_postings import Postings
 from index.engines.folder.generations.durable import write_folder
-from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sentence_index import SentenceIndex, encoded
 
 # 3: sentence rows as 8-bit codes on the base's steps and passage vectors in float16, as a full build would store
 # them (half the bytes an update rewrites); 2: with the removed base passages (format 1 is read, its removals taken
@@ -78,11 +78,15 @@ class Delta:
                    DeltaGraph.built(ids, vectors) if graph else None)
 
     def extended(self, gone: np.ndarray, rows: list[tuple[int, np.ndarray, np.ndarray, list[str]]],
-                 removed: np.ndarray) -> Delta:
+                 removed: np.ndarray, steps: np.ndarray | None = None) -> Delta:
         """This delta but for the passages `gone`, plus `rows` (as `build` takes them, ids above all of this delta's):
-        what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update)."""
+        what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update).
+
+        `steps`: the base's 8-bit steps, on which the float16 sentence rows of an older delta are coded once.
+        """
         keep = np.flatnonzero(~np.isin(self.ids, gone))
-        steps = self.sentences.scales
+        if self.sentences.scales is not None:
+            steps = self.sentences.scales
         fresh = Delta.build(rows, self.vectors.shape[1], removed, graph=False, steps=steps)
         if len(fresh) and len(keep) and fresh.ids[0] <= self.ids[keep[-1]]:
             raise ValueError("delta passages must come in ascending id order")
@@ -90,6 +94,8 @@ class Delta:
         moved[keep] = np.arange(len(keep))
         terms = self.terms.moved(moved, fresh.terms, len(keep))
         offsets, rows = self.sentences.offsets, np.asarray(self.sentences.vectors)
+        if steps is not None and self.sentences.scales is None:  # (float16 rows of a delta from before format 3)
+            rows = encoded(rows, steps)
         lengths = offsets[keep + 1] - offsets[keep]
         if len(keep) < len(self.ids):  # (else every row is kept as it is: one copy fewer of the whole delta)
             rows = rows[np.repeat(offsets[keep] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())]

@@ -240,12 +240,12 @@ class RowCoder:
                 continue
             if self.scales is None:
                 self.scales = _scales(np.concatenate(waiting))
-            yield from (_encode(block, self.scales) for block in waiting)
+            yield from (encoded(block, self.scales) for block in waiting)
             waiting.clear()
         if self.codes:
             if self.scales is None:
                 self.scales = _scales(np.concatenate(waiting) if waiting else np.zeros((0, self.dimension), np.float32))
-            yield from (_encode(block, self.scales) for block in waiting)
+            yield from (encoded(block, self.scales) for block in waiting)
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """The passage ids seen and their first rows (`offsets`, one more than the ids); `ValueError` when out of order."""
@@ -274,8 +274,10 @@ def decoded(rows: np.ndarray, scales: np.ndarray | None) -> np.ndarray:
     return values * scales if scales is not None else values
 
 
-def _encode(block: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(block / scales), -127, 127).astype(np.int8)
+def encoded(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Float rows as 8-bit codes on `scales` (each dimension's step); a value past the last step is clipped."""
+    return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scales), -127, 127).astype(np.int8)
+
 
 
 def build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
