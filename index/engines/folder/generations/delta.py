@@ -24,7 +24,7 @@ from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.sentence_index import SentenceIndex, encoded
 
 # 3: sentence rows as 8-bit codes on the base's steps and passage vectors in float16, as a full build would store
-# them (half the bytes an update rewrites); 2: with the removed base passages (format 1 is read, its removals taken
+# them (38% fewer bytes an update rewrites at 60k passages, docs/benchmarks.md); 2: with the removed base passages (format 1 is read, its removals taken
 # from SQLite; 1 and 2 hold float16 sentence rows and float32 vectors, read as they are).
 FORMAT = {"format": 3}
 READS = (1, 2, 3)

@@ -42,7 +42,9 @@ class DeltaGraph:
     @classmethod
     def built(cls, ids: np.ndarray, vectors: np.ndarray) -> DeltaGraph | None:
         """A graph built anew over a delta of `ids` / `vectors`; None below `GRAPH_FROM` passages."""
-        return cls(vector_index.build(vectors.shape[1], vectors, ids, storage=STORAGE), ids) if len(ids) >= GRAPH_FROM else None
+        if len(ids) < GRAPH_FROM:
+            return None
+        return cls(vector_index.build(vectors.shape[1], vectors, ids, storage=STORAGE), ids)
 
     @classmethod
     def grown(cls, previous: DeltaGraph | None, ids: np.ndarray, vectors: np.ndarray, fresh_ids: np.ndarray,

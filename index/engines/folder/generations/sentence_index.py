@@ -279,7 +279,6 @@ def encoded(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scales), -127, 127).astype(np.int8)
 
 
-
 def build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
     """An IVF-PQ inner-product index over the rows (row number = id), or None when a scan is cheap."""
     count, dimension = vectors.shape
