@@ -27,6 +27,7 @@ from rtqa import CONFIGURATIONS
 
 from index import Index, Settings
 from index.answering.evaluate import evaluate, format_table, load_questions
+from index.answering.ranking import UNREAD_RANKING
 from index.engines.migrate import migrate
 from index.engines.postgres.schema import upgrade
 from index.text.keywords import clear_caches
@@ -54,6 +55,17 @@ def server_url(database: str = DATABASE) -> str:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
             conn.execute(f"CREATE DATABASE {database}")
     return server.get_uri(database)
+
+
+def warmed_index(asked_first: int) -> tuple[Index, list]:
+    """The benchmark database's index (reader off), warmed by its first `asked_first` questions; and the questions."""
+    settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz", database_url=server_url(), reader=False)
+    index = Index.open(settings=settings, log=lambda message: None)
+    index.warm_up()
+    questions = load_questions(BENCH / "questions.jsonl")
+    for q in questions[:asked_first]:
+        index.search(q.question, k=10, asked=q.asked, ranking=UNREAD_RANKING)
+    return index, questions
 
 
 def timed_search(index: Index, ranking, timings: list[float]):

@@ -10,24 +10,17 @@ import statistics
 import sys
 import time
 
-from bench_index import BENCH, BENCH_INDEX
-from postgres import server_url
+from postgres import warmed_index
 
 import index.engines.postgres.snapshot as snapshot
-from index import Index, Settings
-from index.answering.evaluate import evaluate, load_questions
+from index.answering.evaluate import evaluate
 from index.answering.ranking import UNREAD_RANKING
 
 SETTINGS = ((1000, 256), (500, 256), (300, 256), (1000, 128), (300, 128), (1000, 100))  # (REACH, ef_search)
 
 
 def main() -> int:
-    settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz", database_url=server_url(), reader=False)
-    index = Index.open(settings=settings, log=lambda message: None)
-    index.warm_up()
-    questions = load_questions(BENCH / "questions.jsonl")
-    for q in questions[:30]:
-        index.search(q.question, k=10, asked=q.asked, ranking=UNREAD_RANKING)
+    index, questions = warmed_index(30)
     timings: dict[tuple[int, int], list[float]] = {s: [] for s in SETTINGS}
     scored = {}
     for _ in range(2):  # rounds: every setting once in each

@@ -14,11 +14,8 @@ import time
 from collections import defaultdict
 
 import psycopg
-from bench_index import BENCH, BENCH_INDEX
-from postgres import server_url
+from postgres import warmed_index
 
-from index import Index, Settings
-from index.answering.evaluate import load_questions
 from index.answering.ranking import UNREAD_RANKING
 
 
@@ -34,12 +31,7 @@ def main() -> int:
         return cursor
 
     psycopg.Connection.execute = timed
-    settings = Settings(index_dir=BENCH_INDEX, articles_dir=BENCH / "articles.jsonl.gz", database_url=server_url(), reader=False)
-    index = Index.open(settings=settings, log=lambda message: None)
-    index.warm_up()
-    questions = load_questions(BENCH / "questions.jsonl")
-    for q in questions[:20]:
-        index.search(q.question, k=10, asked=q.asked, ranking=UNREAD_RANKING)
+    index, questions = warmed_index(20)
     spent.clear()
     whole = []
     asked = questions[100:150]
