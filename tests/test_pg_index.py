@@ -312,14 +312,18 @@ def test_a_large_update_vacuums_and_analyzes_the_tables_before_the_first_questio
     with psycopg.connect(database_url) as conn:
         # -1: never analyzed (nor vacuumed); a COPY into a table whose indexes already exist leaves it so
         estimated = dict(
-            conn.execute("SELECT relname, reltuples FROM pg_class WHERE relname IN ('postings', 'sentences')").fetchall()
+            conn.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE relname IN ('postings', 'sentences', 'stem_counts')"
+            ).fetchall()
         )
         counted = conn.execute("SELECT count(*) FROM postings").fetchone()[0]
+        stems = conn.execute("SELECT count(*) FROM stem_counts").fetchone()[0]
         # 0 until vacuumed: a question's index-only scans of the postings would visit every row's page instead
         visible = dict(
             conn.execute("SELECT relname, relallvisible FROM pg_class WHERE relname IN ('postings', 'passages')").fetchall()
         )
     assert estimated["postings"] == counted and estimated["sentences"] > 0, estimated
+    assert estimated["stem_counts"] == stems > 0, estimated
     assert visible["postings"] > 0 and visible["passages"] > 0, visible
 
 

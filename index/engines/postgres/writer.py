@@ -250,7 +250,7 @@ class PgWriter:
                 dimension=change.dimension,
             )
         if len(change.rows) >= ANALYZE_FROM:  # (outside the transaction: VACUUM cannot run inside one)
-            conn.execute("VACUUM (ANALYZE) articles, passages, postings, sentences")
+            conn.execute("VACUUM (ANALYZE) articles, passages, postings, sentences, stem_counts")
         return count
 
     def _passages(self, change: Change) -> int | None:
