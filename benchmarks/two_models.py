@@ -110,7 +110,7 @@ def main() -> int:
                         cross_encoder=reader, log=print)
     join = joined_ids(FIRST, SECOND)
     back = {int(two): one for one, two in enumerate(join.tolist()) if two >= 0}
-    print(f"joined {len(back):,} of {int((join >= 0).sum() + (join < 0).sum()):,} passage ids", file=sys.stderr)
+    print(f"{len(back):,} of bge-small's passages joined to MiniLM's", file=sys.stderr)
     questions = load_questions(BENCH / "questions.jsonl")
     halves = [[q for q in questions if str(q.asked) < SPLIT_DAY], [q for q in questions if str(q.asked) >= SPLIT_DAY]]
     first.warm_up()

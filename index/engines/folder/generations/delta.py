@@ -143,7 +143,7 @@ class Delta:
             if meta.get("format") not in READS or meta.get("generation") != generation:
                 raise ValueError(f"{directory} was written for another index version")
             ids = np.load(directory / "ids.npy")
-            vectors = np.load(directory / "vectors.npy").astype(np.float32)  # (float16 from format 3: scanned as float32)
+            vectors = np.load(directory / "vectors.npy").astype(np.float32, copy=False)  # (float16 from format 3)
             sentence_vectors = np.load(directory / "sentence_vectors.npy")
             offsets = np.load(directory / "sentence_offsets.npy")
             term_offsets = np.load(directory / "term_offsets.npy")
