@@ -30,7 +30,12 @@ class PgReader:
         """This thread's connection (reopened if the server closed it); `checked`: the schema must be current."""
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
+            import psycopg
+
             conn = connect(self.url)
+            # Every transaction of the reader's is one version read: its BEGIN says so, a round trip fewer than a
+            # SET TRANSACTION after it (statements outside a transaction stay autocommit).
+            conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
             self._local.conn = conn
             self._local.vectors = False
         if checked and not self._checked:
@@ -66,7 +71,6 @@ class PgReader:
     def snapshot(self) -> Iterator[PgSnapshot | None]:
         conn = self._conn()
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             meta = self._meta(conn)
             generation = int(meta.get("generation", 0))
             yield PgSnapshot(conn, meta, self._counted_stems(generation)) if generation else None
@@ -85,14 +89,12 @@ class PgReader:
     def stats(self, fallback_model: str) -> Stats:
         conn = self._conn()
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             return read_stats(conn, self._meta(conn), size, fallback_model)
 
     def article(self, article_id: str) -> StoredArticle | None:
         conn = self._conn()
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             row = conn.execute(
                 "SELECT id, title, source, url, published, path, text FROM articles WHERE id = %s", (article_id,)
             ).fetchone()
