@@ -93,6 +93,45 @@ def test_postgresql_gives_the_answers_the_folder_gives(tmp_path, embedder, datab
     assert [(s.sentence, len(s.articles)) for s in server.stories(ids)] == [(s.sentence, len(s.articles)) for s in folder.stories(ids)]
 
 
+def test_the_sentence_retriever_finds_on_the_server_the_sentences_the_folder_finds(tmp_path, embedder, database_url):
+    """The nearest sentences by the server's graph over their signs, scored again on their rows: on the seeds, the
+    folder's exact nearest (the same passages and sentences, cosines within 0.002: halfvec rows against 8-bit codes)."""
+    folder, server = make_index(tmp_path / "sqlite", embedder, SEEDS), _pg_index(tmp_path, embedder, database_url, SEEDS)
+    for index in (folder, server):
+        index.update(progress=False)
+    with psycopg.connect(database_url) as conn:
+        graph = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sentences_hnsw'").fetchone()[0]
+    assert "binary_quantize" in graph and "bit_hamming_ops" in graph, graph
+    for question in QUESTIONS[:3]:
+        query = embedder.encode_query(question)
+        with folder.reader.snapshot() as files, server.reader.snapshot() as rows:
+            in_folder, on_server = files.sentences.search(query, 20), rows.sentences.search(query, 20)
+        assert len(on_server) == 20 and on_server == sorted(on_server, key=lambda hit: -hit[2]), on_server
+        assert {hit[:2] for hit in on_server[:10]} == {hit[:2] for hit in in_folder[:10]}, question
+        near = dict(((pid, k), score) for pid, k, score in in_folder)
+        assert all(abs(score - near[(pid, k)]) <= 2e-3 for pid, k, score in on_server[:10] if (pid, k) in near)
+
+
+def test_a_schema_6_database_finds_sentences_by_their_signs_after_the_upgrade(tmp_path, embedder, database_url):
+    server = _pg_index(tmp_path, embedder, database_url, SEEDS)
+    server.update(progress=False)
+    before = [_shown(server, question) for question in QUESTIONS]
+    with psycopg.connect(database_url) as conn:  # as schema 6 left it: a graph over the halfvec rows, a primary key
+        dimension = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()[0]
+        conn.execute("DROP INDEX sentences_hnsw")
+        conn.execute(f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops)")
+        conn.execute("ALTER TABLE postings ADD PRIMARY KEY (stem, passage_id)")
+        conn.execute("UPDATE newsbot_schema SET version = 6 WHERE part = 'index'")
+    with pytest.raises(Exception, match="newsbot db upgrade"):
+        _shown(_pg_index(tmp_path, embedder, database_url, SEEDS), QUESTIONS[0])
+    applied = upgrade(database_url)
+    assert [(part, step.version) for part, step in applied] == [("index", 7)]
+    with psycopg.connect(database_url) as conn:
+        assert "bit_hamming_ops" in conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sentences_hnsw'").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'postings_pkey'").fetchone()[0] == 0
+    assert [_shown(_pg_index(tmp_path, embedder, database_url, SEEDS), question) for question in QUESTIONS] == before
+
+
 def test_a_database_with_float32_passage_vectors_is_migrated_to_half_precision_and_answers_the_same(tmp_path, embedder, database_url):
     articles = write_sourced_corpus(tmp_path / "articles")
     server = _pg_index(tmp_path, embedder, database_url, articles)

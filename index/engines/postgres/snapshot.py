@@ -15,6 +15,11 @@ from index.engines.postgres.schema import IMPACT
 from index.text.keywords import idf
 
 REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
+# The sentences' graph finds candidates by their vectors' signs; this many times the sentences asked for are scored
+# again on their rows: 0.963 of the exact 100 nearest found at 65k passages (0.892 at 4x; the halfvec graph it
+# replaced found 0.986), 15.7 ms a question.
+SIGNS_RESCORED = 10
+MAX_EF_SEARCH = 1000  # pgvector's bound
 # Vectors come back in binary (pgvector decodes them with numpy) rather than as text parsed number by number.
 BINARY = True
 
@@ -156,14 +161,20 @@ class PgSentences:
         return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
 
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
-        from pgvector import HalfVector
+        """The `n` nearest by the sentences' signs (`schema.make_sentence_graph`), `SIGNS_RESCORED` times as many
+        taken, then scored on their rows."""
+        from pgvector import HalfVector, Vector
 
-        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
-        probe = HalfVector(np.asarray(query, dtype=np.float16))
+        wanted = min(MAX_EF_SEARCH, n * SIGNS_RESCORED)
+        self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, wanted)}")
+        d = self.d
         rows = self.conn.execute(
-            f"""SELECT passage_id, ord, -(embedding::halfvec({self.d}) <#> %s::halfvec({self.d})) FROM sentences
-                ORDER BY embedding::halfvec({self.d}) <#> %s::halfvec({self.d}) LIMIT %s""",
-            (probe, probe, n),
+            f"""SELECT passage_id, ord, -(embedding::vector({d}) <#> %(q)s::vector({d})) FROM (
+                    SELECT passage_id, ord, embedding FROM sentences
+                    ORDER BY binary_quantize(embedding)::bit({d}) <~> binary_quantize(%(h)s::halfvec({d})) LIMIT %(wanted)s
+                ) AS near ORDER BY 3 DESC, 1, 2 LIMIT %(n)s""",
+            {"q": Vector(np.asarray(query, dtype=np.float32)), "h": HalfVector(np.asarray(query, dtype=np.float16)),
+             "wanted": wanted, "n": n},
         ).fetchall()
         return [(pid, k, float(score)) for pid, k, score in rows]
 

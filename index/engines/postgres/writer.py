@@ -18,7 +18,7 @@ import numpy as np
 from index.database_url import shown_database_url
 from index.engines.common import cached_blobs, now_iso
 from index.engines.postgres.connection import connect
-from index.engines.postgres.schema import indexed_dimension, make_graph, upgrade
+from index.engines.postgres.schema import indexed_dimension, make_graph, make_sentence_graph, upgrade
 from index.engines.postgres.vectors import WindowedVectors, available
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexBusy
@@ -48,7 +48,7 @@ def vector_indexes(conn, dimension: int) -> None:
         return
     drop_vector_indexes(conn)
     make_graph(conn, "passages", dimension)
-    make_graph(conn, "sentences", dimension)
+    make_sentence_graph(conn, dimension)
     set_meta(conn, hnsw_dimension=dimension)
 
 
@@ -235,8 +235,7 @@ class PgWriter:
             first_new = self._passages(change)
             if first_new is not None:
                 count_stems(conn, first_new)
-            # After the rows: the first commit builds the graphs in bulk; later ones were extended row by row.
-            conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            # After the rows: the first commit builds the graphs in bulk (`schema.GRAPH_MEMORY`); later ones extend them.
             vector_indexes(conn, change.dimension)
             conn.execute(
                 "DELETE FROM index_files WHERE path NOT IN (SELECT DISTINCT path FROM articles WHERE path IS NOT NULL)"
