@@ -183,7 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7,
         "sentences found by their signs",
-        # A database of 65k passages: 28.6 -> 20.6 KB a passage (`_sentence_signs`); the graph is made again in about a
+        # A database of 65k passages: 28.6 -> 20.7 KB a passage (`_sentence_signs`); the graph is made again in about a
         # minute there.
         run=_sentence_signs,
     ),

@@ -16,8 +16,8 @@ from index.text.keywords import idf
 
 REACH = 1000  # postings read per query stem by impact: all of a rare word's, a common word's strongest
 # The sentences' graph finds candidates by their vectors' signs; this many times the sentences asked for are scored
-# again on their rows: 0.963 of the exact 100 nearest found at 65k passages (0.892 at 4x; the halfvec graph it
-# replaced found 0.986), 15.7 ms a question.
+# again on their rows: 0.964 of the exact 100 nearest found at 65k passages (`benchmarks/postgres_sentences.py`;
+# 0.892 at 4x; the halfvec graph it replaced found 0.986).
 SIGNS_RESCORED = 10
 MAX_EF_SEARCH = 1000  # pgvector's bound
 # Vectors come back in binary (pgvector decodes them with numpy) rather than as text parsed number by number.
