@@ -18,6 +18,7 @@ from botkit import NEWSBOT, clean_env
 from conftest import NATO_QUESTION, SEEDS, SOURCED_ARTICLES, ZEBRA_TEXT, make_index, write_sourced_corpus
 
 from index import Index, IndexBusy, Settings
+from index.engines.postgres import schema
 from index.engines.postgres.schema import upgrade
 from index.engines.postgres.writer import PgWriter
 from index.text.sentence_words import FORMAT
@@ -116,12 +117,8 @@ def test_a_schema_6_database_finds_sentences_by_their_signs_after_the_upgrade(tm
     server = _pg_index(tmp_path, embedder, database_url, SEEDS)
     server.update(progress=False)
     before = [_shown(server, question) for question in QUESTIONS]
-    with psycopg.connect(database_url) as conn:  # as schema 6 left it: a graph over the halfvec rows, a primary key
-        dimension = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()[0]
-        conn.execute("DROP INDEX sentences_hnsw")
-        conn.execute(f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops)")
-        conn.execute("ALTER TABLE postings ADD PRIMARY KEY (stem, passage_id)")
-        conn.execute("UPDATE newsbot_schema SET version = 6 WHERE part = 'index'")
+    with psycopg.connect(database_url) as conn:
+        _as_schema_6(conn)
     with pytest.raises(Exception, match="newsbot db upgrade"):
         _shown(_pg_index(tmp_path, embedder, database_url, SEEDS), QUESTIONS[0])
     applied = upgrade(database_url)
@@ -130,6 +127,50 @@ def test_a_schema_6_database_finds_sentences_by_their_signs_after_the_upgrade(tm
         assert "bit_hamming_ops" in conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sentences_hnsw'").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'postings_pkey'").fetchone()[0] == 0
     assert [_shown(_pg_index(tmp_path, embedder, database_url, SEEDS), question) for question in QUESTIONS] == before
+
+
+def test_a_running_process_keeps_answering_while_another_upgrades_to_schema_7(tmp_path, embedder, database_url, monkeypatch):
+    """Schema 7's graph is built while questions read on: the locks that stop them are taken just before the commit."""
+    serving = _pg_index(tmp_path, embedder, database_url, SEEDS)
+    serving.update(progress=False)
+    before = _shown(serving, NATO_QUESTION)  # this process checked the schema: it serves on through the upgrade
+    with psycopg.connect(database_url) as conn:
+        _as_schema_6(conn)
+    built, go = threading.Event(), threading.Event()
+    real = schema.make_sentence_graph
+
+    def paused(conn, dimension, name="sentences_hnsw"):
+        real(conn, dimension, name)
+        built.set()
+        assert go.wait(60), "the test never let the upgrade go on"
+
+    monkeypatch.setattr(schema, "make_sentence_graph", paused)
+    applied: list = []
+    upgrading = threading.Thread(target=lambda: applied.extend(upgrade(database_url)))
+    upgrading.start()
+    try:
+        assert built.wait(60), "the upgrade never built the new graph"
+        answered: list = []
+        asking = threading.Thread(target=lambda: answered.append(_shown(serving, NATO_QUESTION)), daemon=True)
+        asking.start()
+        asking.join(15)
+        in_time = not asking.is_alive()
+    finally:
+        go.set()
+        upgrading.join(60)
+    asking.join(60)
+    assert in_time, "a question waited for the upgrade's commit"
+    assert answered == [before] and [(part, step.version) for part, step in applied] == [("index", 7)]
+    assert _shown(_pg_index(tmp_path, embedder, database_url, SEEDS), NATO_QUESTION) == before
+
+
+def _as_schema_6(conn) -> None:
+    """The index's tables as schema 6 left them: the sentences' graph over their halfvec rows, the postings' key."""
+    dimension = conn.execute("SELECT value FROM index_meta WHERE key = 'hnsw_dimension'").fetchone()[0]
+    conn.execute("DROP INDEX sentences_hnsw")
+    conn.execute(f"CREATE INDEX sentences_hnsw ON sentences USING hnsw ((embedding::halfvec({dimension})) halfvec_ip_ops)")
+    conn.execute("ALTER TABLE postings ADD PRIMARY KEY (stem, passage_id)")
+    conn.execute("UPDATE newsbot_schema SET version = 6 WHERE part = 'index'")
 
 
 def test_a_database_with_float32_passage_vectors_is_migrated_to_half_precision_and_answers_the_same(tmp_path, embedder, database_url):

@@ -42,14 +42,14 @@ def make_graph(conn, table: str, dimension: int) -> None:
     )
 
 
-def make_sentence_graph(conn, dimension: int) -> None:
+def make_sentence_graph(conn, dimension: int, name: str = "sentences_hnsw") -> None:
     """The sentences' HNSW index, over each vector's signs (`binary_quantize`: 48 bytes for 384 dimensions): the
     nearest sentences by Hamming distance, scored again on their rows (`snapshot.PgSentences.search`). Over the
     halfvec rows themselves it was the database's largest part (7.2 KB a passage at 65k, against 2.1) and most of a
     large build's time; only the optional sentence retriever walks it."""
     conn.execute(GRAPH_MEMORY)
     conn.execute(
-        "CREATE INDEX sentences_hnsw ON sentences USING hnsw "
+        f"CREATE INDEX {name} ON sentences USING hnsw "
         f"((binary_quantize(embedding)::bit({dimension})) bit_hamming_ops) "
         f"WITH (m = {HNSW_NEIGHBORS // 2}, ef_construction = {EF_CONSTRUCTION})"
     )
@@ -57,12 +57,19 @@ def make_sentence_graph(conn, dimension: int) -> None:
 
 def _sentence_signs(conn) -> None:
     """Schema 7: the sentences' graph made again over their signs (`make_sentence_graph`), and the postings' primary
-    key dropped (2.9 KB a passage: no statement reads it, and the writer aggregates each stem once a passage)."""
-    conn.execute("ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_pkey")
+    key dropped (2.9 KB a passage: no statement reads it, and the writer aggregates each stem once a passage).
+
+    The new graph is built under another name first: building takes a lock that lets questions read on (about a
+    minute at 65k passages, more on a larger index), and the locks that stop them, to drop the old graph and the key,
+    are taken only for the moment before the commit, so processes still serving keep answering meanwhile.
+    """
     dimension = indexed_dimension(conn)
+    if dimension:
+        make_sentence_graph(conn, dimension, name="sentences_signs")
     conn.execute("DROP INDEX IF EXISTS sentences_hnsw")
     if dimension:
-        make_sentence_graph(conn, dimension)
+        conn.execute("ALTER INDEX sentences_signs RENAME TO sentences_hnsw")
+    conn.execute("ALTER TABLE postings DROP CONSTRAINT IF EXISTS postings_pkey")
 
 
 def _half_precision_passages(conn) -> None:
