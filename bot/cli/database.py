@@ -20,6 +20,11 @@ def cmd_db(args: argparse.Namespace) -> int:
     index = open_index()
     parts = [FEEDS_SCHEMA, BOT_SCHEMA]
     if args.db_command == "upgrade":
+        versions = index.state.versions(parts)
+        pending = [f"{part} {current} -> {latest}" for part, current, latest in versions if current < latest]
+        if pending:  # said first: a step that makes an index again runs for minutes on a large database
+            note = "a step that rebuilds an index may take minutes"
+            print(f"{index.engine.where}: applying {', '.join(pending)} ({note})", flush=True)
         applied = index.state.upgrade(parts)
         done = ", ".join(f"{part} {m.version} ({m.name})" for part, m in applied)
         print(f"{index.engine.where}: applied {done}" if applied else f"{index.engine.where}: already up to date")
