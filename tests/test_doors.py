@@ -147,7 +147,7 @@ def test_a_role_without_the_rights_gets_one_line_with_the_sql_to_grant_them(tmp_
     assert sorted(told) == sorted(fixes)
     done = newsbot("db", "upgrade", env=env, timeout=120)
     assert done.returncode == 0 and "applied index 1" in done.stdout, done.stderr
-    told_first, told_after = done.stdout.splitlines()  # what it is about to do, said before the long steps run
+    told_first, _ = done.stdout.splitlines()  # what it is about to do, said before the long steps run
     assert "applying index 0 -> " in told_first and "applied" not in told_first, done.stdout
 
 

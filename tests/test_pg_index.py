@@ -21,6 +21,7 @@ from index import Index, IndexBusy, Settings
 from index.engines.postgres import schema
 from index.engines.postgres.schema import upgrade
 from index.engines.postgres.writer import PgWriter
+from index.errors import DatabaseError
 from index.text.sentence_words import FORMAT
 
 QUESTIONS = [
@@ -119,7 +120,7 @@ def test_a_schema_6_database_finds_sentences_by_their_signs_after_the_upgrade(tm
     before = [_shown(server, question) for question in QUESTIONS]
     with psycopg.connect(database_url) as conn:
         _as_schema_6(conn)
-    with pytest.raises(Exception, match="newsbot db upgrade"):
+    with pytest.raises(DatabaseError, match="newsbot db upgrade"):
         _shown(_pg_index(tmp_path, embedder, database_url, SEEDS), QUESTIONS[0])
     applied = upgrade(database_url)
     assert [(part, step.version) for part, step in applied] == [("index", 7)]
