@@ -114,6 +114,23 @@ def test_the_sentence_retriever_finds_on_the_server_the_sentences_the_folder_fin
         assert all(abs(score - near[(pid, k)]) <= 2e-3 for pid, k, score in on_server[:10] if (pid, k) in near)
 
 
+def test_filtered_questions_are_planned_for_their_own_passages_however_often_they_are_asked(tmp_path, embedder, database_url):
+    """A statement filtered by the allowed passages is never prepared: PostgreSQL's generic plan for a prepared one
+    compares each posting with every allowed id (1.2 s a question for a month's filter at 65k passages, against 31 ms;
+    `benchmarks/postgres_filters.py`). Asked often, the answers stay those of the first time."""
+    server = _pg_index(tmp_path, embedder, database_url, write_sourced_corpus(tmp_path / "articles"))
+    server.update(progress=False)
+    question = "source:reuters why were the diplomats expelled?"
+    first = _shown(server, question)
+    assert first and first[0][0], first
+    assert [_shown(server, question) for _ in range(12)] == [first] * 12
+    with server.reader.snapshot() as snapshot:  # this thread's connection: the one that asked
+        prepared = [row[0] for row in snapshot.conn.execute("SELECT statement FROM pg_prepared_statements")]
+    assert any("FROM postings" in s for s in prepared), "the unfiltered statements are prepared"
+    filtered = [s for s in prepared if "q.passage_id = ANY(" in s or "ORDER BY score" in s or ("WHERE id = ANY(" in s and "<#>" in s)]
+    assert not filtered, filtered
+
+
 def test_a_schema_6_database_finds_sentences_by_their_signs_after_the_upgrade(tmp_path, embedder, database_url):
     server = _pg_index(tmp_path, embedder, database_url, SEEDS)
     server.update(progress=False)

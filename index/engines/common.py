@@ -63,5 +63,5 @@ def scan(vectors, query: np.ndarray, n: int, allowed: set[int]) -> list[tuple[in
     if not len(ids):
         return []
     scores = vectors.reconstruct_batch(ids) @ query
-    top = np.argsort(-scores)[:n]
+    top = np.argsort(-scores, kind="stable")[:n]  # ties (copies of one story) by id, as PostgreSQL's scan orders them
     return list(zip(ids[top].tolist(), scores[top].tolist()))

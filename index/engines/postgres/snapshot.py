@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, passage_row, scan
+from index.engines.common import EF_SEARCH, EXACT_SCAN, K1, B, passage_row
 from index.engines.postgres.schema import IMPACT
 from index.text.keywords import idf
 
@@ -20,6 +20,10 @@ REACH = 1000  # postings read per query stem by impact: all of a rare word's, a 
 # 0.892 at 4x; the halfvec graph it replaced found 0.986).
 SIGNS_RESCORED = 10
 MAX_EF_SEARCH = 1000  # pgvector's bound
+# A statement filtered by a question's allowed passages (`id = ANY(...)`, thousands of ids) is planned for its own
+# ids, never prepared: once PostgreSQL switches a prepared statement to its generic plan, the ids are a parameter it
+# cannot hash, so each posting read was compared with every allowed id (a month's filter, 5,400 passages: 0.3-1.8 s
+# a question from the twentieth on, against ~40 ms planned each time; benchmarks/postgres_filters.py).
 # Vectors come back in binary (pgvector decodes them with numpy) rather than as text parsed number by number.
 BINARY = True
 
@@ -39,9 +43,19 @@ class PgPassageVectors:
         return np.asarray([found[i].to_numpy() for i in wanted], dtype=np.float32).reshape(len(wanted), self.d)
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        if allowed is not None and len(allowed) <= EXACT_SCAN:
-            return scan(self, query, n, allowed)
         from pgvector import HalfVector, Vector
+
+        d = self.d
+        if allowed is not None and len(allowed) <= EXACT_SCAN:
+            # Every allowed passage compared by the server, which sends back the best n: shipping up to 5,000 vectors
+            # to be decoded here made a question quoting a common word 50-100 ms.
+            rows = self.conn.execute(
+                f"""SELECT id, -(embedding::vector({d}) <#> %(q)s::vector({d})) AS score FROM passages
+                    WHERE id = ANY(%(allowed)s::int8[]) ORDER BY score DESC, id LIMIT %(n)s""",
+                {"q": Vector(query), "allowed": sorted(allowed), "n": n},
+                prepare=False,  # planned for its ids: see the note at the top
+            ).fetchall()
+            return [(pid, float(score)) for pid, score in rows]
 
         self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, n)}")
         # The graph is walked with the question in half precision (its index is on halfvec); each found passage is
@@ -51,11 +65,11 @@ class PgPassageVectors:
         if allowed is not None:  # keep walking the graph until n allowed passages are found
             self.conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             where, params["allowed"] = "WHERE id = ANY(%(allowed)s::int8[])", sorted(allowed)
-        d = self.d
         rows = self.conn.execute(
             f"""SELECT id, -(embedding::vector({d}) <#> %(q)s::vector({d})) FROM passages {where}
                 ORDER BY embedding::halfvec({d}) <#> %(h)s::halfvec({d}) LIMIT %(n)s""",
             params,
+            prepare=False if allowed is not None else None,  # planned for its ids: see the note at the top
         ).fetchall()
         return sorted(((pid, float(score)) for pid, score in rows), key=lambda hit: -hit[1])
 
@@ -113,6 +127,7 @@ class PgKeywords:
                     ORDER BY {IMPACT} DESC LIMIT %(reach)s) AS p
                 GROUP BY p.passage_id ORDER BY 2 DESC, 1 LIMIT %(n)s""",
             params,
+            prepare=False if allowed is not None else None,  # planned for its ids: see the note at the top
         ).fetchall()
         top = [pid for pid, s in found if s > 0]
         # ... then every candidate's exact score, over all its postings. (The ids go as int8, the column's type: the
