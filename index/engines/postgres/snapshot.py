@@ -22,8 +22,8 @@ SIGNS_RESCORED = 10
 MAX_EF_SEARCH = 1000  # pgvector's bound
 # A statement filtered by a question's allowed passages (`id = ANY(...)`, thousands of ids) is planned for its own
 # ids, never prepared: once PostgreSQL switches a prepared statement to its generic plan, the ids are a parameter it
-# cannot hash, so each posting read was compared with every allowed id (a month's filter, 5,400 passages: 0.3-1.8 s
-# a question from the twentieth on, against ~40 ms planned each time; benchmarks/postgres_filters.py).
+# cannot hash, so each posting read was compared with every allowed id (a month's filter, 5,400 passages: p50 / p95
+# 1,187 / 2,512 ms, against 31 / 38 planned each time; benchmarks/postgres_filters.py).
 # Vectors come back in binary (pgvector decodes them with numpy) rather than as text parsed number by number.
 BINARY = True
 
@@ -47,8 +47,8 @@ class PgPassageVectors:
 
         d = self.d
         if allowed is not None and len(allowed) <= EXACT_SCAN:
-            # Every allowed passage compared by the server, which sends back the best n: shipping up to 5,000 vectors
-            # to be decoded here made a question quoting a common word 50-100 ms.
+            # Every allowed passage compared by the server, which sends back the best n, rather than up to 5,000
+            # vectors shipped here and decoded one by one.
             rows = self.conn.execute(
                 f"""SELECT id, -(embedding::vector({d}) <#> %(q)s::vector({d})) AS score FROM passages
                     WHERE id = ANY(%(allowed)s::int8[]) ORDER BY score DESC, id LIMIT %(n)s""",
