@@ -43,7 +43,7 @@ from bench_index import BENCH, BENCH_INDEX, ROOT, bench_embedder, timed_in_round
 
 from index import Embedder, Index, Settings
 from index.answering.evaluate import load_questions
-from index.engines.folder.generations import delta_graph, keyword_index, vector_index
+from index.engines.folder.generations import delta_graph, keyword_index, recent, vector_index
 from index.engines.folder.store import Store
 
 WORK = ROOT / ".bench" / "scale"
@@ -261,8 +261,7 @@ def updates(copies: int, rounds: int) -> list[dict]:
             started = time.perf_counter()
             summary = feeding.update([fed], progress=False)
             grew = time.perf_counter() - started
-            delta = store.delta_path(summary.generation)  # (measured now: the next updates remove this version's files)
-            delta_mb = sum(f.stat().st_size for f in delta.iterdir()) / 1e6 if delta.exists() else None
+            delta_mb = recent_mb(store, summary.generation)  # (measured now: the next updates remove its files)
             single = [one_new_article(serving, n) for n in range(2)]
             timed_pass(ask, questions)  # the new version's files read, as a serving process past its first questions
             timings = np.concatenate(timed_in_rounds({"default": ask}, questions, rounds)["default"])
@@ -279,6 +278,15 @@ def updates(copies: int, rounds: int) -> list[dict]:
         fed.unlink(missing_ok=True)
         feeding.update([fed], progress=False)
     return results
+
+
+def recent_mb(store: Store, generation: int) -> float | None:
+    """MB on disk of `generation`'s recent passages (its manifest and the segments it lists), None after a full build."""
+    delta = store.delta_path(generation)
+    if not delta.exists():
+        return None
+    folders = [delta, *(store.directory / name for name in recent.segments_named(delta))]
+    return sum(f.stat().st_size for folder in folders for f in folder.iterdir()) / 1e6
 
 
 def one_new_article(index: Index, n: int) -> float:

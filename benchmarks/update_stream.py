@@ -1,18 +1,22 @@
-"""Single-article updates one after another on the folder engine: what each costs and how questions slow as the
-delta grows, until it passes its share of the base and an update builds in full (issue 28).
+"""Single-article updates one after another on the folder engine: what each costs, what it writes, and how
+questions slow as the recent passages grow, until they pass their share of the base and an update builds in full
+(issue 28).
 
     .venv/bin/python benchmarks/update_stream.py [--articles 600] [--every 100]
 
 A copy of `.bench/rtqa-2022` (65k passages) takes new articles one at a time, each its own `newsbot index` of
 one file, embedded by the real model: the articles of the scale benchmark's second copy of the corpus (new ids,
 a word in ten swapped: `benchmarks/scale.py`). Every `--every` updates, the first 100 questions are timed
-(a pass after a warm-up pass, reader off) and the delta's size is read.
+(a pass after a warm-up pass, reader off) and the recent passages' size and segments are read. "Written" is the
+bytes of the files each update created in the index folder (hard-linked base files keep their times and are not
+counted; SQLite's pages are).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -38,10 +42,29 @@ def question_times(index: Index, questions: list) -> np.ndarray:
     return np.asarray(timed_pass(ask, questions))
 
 
-def delta_size(index: Index) -> int:
-    """Passages in the current version's delta (0 after a full build)."""
-    found = Store(index.directory).read_delta(index.generation())
-    return len(found[0]) if found else 0
+def recent_size(index: Index) -> tuple[int, int]:
+    """Passages in the current version's recent part (0 after a full build) and how many segments hold them."""
+    store = Store(index.directory)
+    read = getattr(store, "read_recent", None)  # (None: a checkout from before segments, one delta folder)
+    if read is None:
+        found = store.read_delta(index.generation())
+        return (len(found[0]), 1) if found else (0, 0)
+    recent = read(index.generation())
+    return (len(recent.ids) - len(recent.removed), len(recent.segments)) if recent else (0, 0)
+
+
+def written_since(directory: Path, since_ns: int) -> int:
+    """Bytes of the files under `directory` changed since `since_ns`."""
+    total = 0
+    for root, _, names in os.walk(directory):
+        for name in names:
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            if stat.st_mtime_ns >= since_ns:
+                total += stat.st_size
+    return total
 
 
 def main() -> int:
@@ -65,20 +88,26 @@ def main() -> int:
         )
         index.warm_up()
         times = question_times(index, questions)
-        print("| updates | delta passages | update s (mean / max of the block) | p50 / p95 ms |\n|---|---|---|---|")
-        print(f"| 0 | {delta_size(index)} | — | {np.percentile(times, 50):.1f} / {np.percentile(times, 95):.1f} |", flush=True)
+        print("| updates | recent passages (segments) | update s (mean / max of the block) | MB written an update "
+              "(mean / max) | p50 / p95 ms |\n|---|---|---|---|---|")
+        p50, p95 = np.percentile(times, 50), np.percentile(times, 95)
+        print(f"| 0 | {recent_size(index)[0]} | — | — | {p50:.1f} / {p95:.1f} |", flush=True)
         block: list[float] = []
+        written: list[int] = []
         for n, record in enumerate(records, start=1):
             path = articles / f"new-{n:05d}.jsonl"
             path.write_text(json.dumps(record) + "\n", encoding="utf-8")
-            begun = time.perf_counter()
+            begun, since = time.perf_counter(), time.time_ns()
             index.update([path], progress=False)
             block.append(time.perf_counter() - begun)
+            written.append(written_since(folder, since))
             if n % args.every == 0:
                 times = question_times(index, questions)
-                print(f"| {n} | {delta_size(index):,} | {np.mean(block):.2f} / {max(block):.1f} "
+                passages, segments = recent_size(index)
+                print(f"| {n} | {passages:,} ({segments}) | {np.mean(block):.2f} / {max(block):.1f} "
+                      f"| {np.mean(written) / 1e6:.1f} / {max(written) / 1e6:.1f} "
                       f"| {np.percentile(times, 50):.1f} / {np.percentile(times, 95):.1f} |", flush=True)
-                block = []
+                block, written = [], []
     return 0
 
 

@@ -3,6 +3,7 @@ never a passage gone from the delta, and is built anew once too many are gone. R
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -82,20 +83,20 @@ def test_an_index_answers_alike_with_the_delta_graph_and_with_the_scan(tmp_path,
         store = Store(index.directory)
         delta, _ = store.read_delta(summary.generation)
         assert (delta.graph is not None) == (graph_from == 1)
-        assert (store.delta_path(summary.generation) / delta_graph.GRAPH_FILE).exists() == (graph_from == 1)
-        if delta.graph is not None:
-            assert len(delta.graph.stale) > 0
+        names = json.loads((store.delta_path(summary.generation) / "newsbot.json").read_text())["segments"]
+        assert names and all((store.directory / name / delta_graph.GRAPH_FILE).exists() == (graph_from == 1) for name in names)
         questions = [NATO_QUESTION, "how many members of Russia's mission did NATO expel?",
                      "what did the Russian Foreign Ministry say it would do?"]
         answers[graph_from] = [[(a.article.title, a.quote) for a in index.search(q, k=5).answers] for q in questions]
     assert answers[1] == answers[10**9]
     assert all(answers[1]) and any(title.startswith("Again") for found in answers[1] for title, _ in found)
+    assert not any(title == "Again, part 0" for found in answers[1] for title, _ in found), "removed: never answered"
 
 
 def test_a_filter_allowing_few_delta_passages_scans_them_rather_than_searching_the_graph(monkeypatch):
     """A filtered HNSW search may miss a few allowed passages among many; a delta's allowed few are scanned exactly."""
     from index.engines.folder.generations import segments, vector_index
-    from index.engines.folder.generations.segments import PassageVectors
+    from index.engines.folder.generations.segments import Parts, PassageVectors
 
     monkeypatch.setattr(delta_graph, "GRAPH_FROM", 30)
     monkeypatch.setattr(segments, "EXACT_SCAN", 4)  # (filters of more than 4 passages reach the graphs)
@@ -105,15 +106,15 @@ def test_a_filter_allowing_few_delta_passages_scans_them_rather_than_searching_t
     delta = Delta.build(_rows(range(100, 160), rng), DIMENSION, np.zeros(0, np.int64))
     searched, original = [], delta.graph.nearest
     monkeypatch.setattr(delta.graph, "nearest", lambda query, n, allowed: searched.append(allowed) or original(query, n, allowed))
-    vectors = PassageVectors(base, delta, np.zeros(0, np.int64))
+    vectors = PassageVectors(base, Parts([delta], np.zeros(0, np.int64)))
     query = rng.normal(size=DIMENSION).astype(np.float32)
     few = set(range(1, 20)) | {101, 130, 150}  # 3 delta passages allowed: scanned
-    ids, _ = vectors._recent(query, 10, few)
+    ids, _ = vectors._recent(0, query, 10, few)
     assert sorted(ids.tolist()) == [101, 130, 150] and not searched
     many = set(range(100, 140))  # 40 allowed: the graph, filtered
-    ids, _ = vectors._recent(query, 10, many)
+    ids, _ = vectors._recent(0, query, 10, many)
     assert len(ids) == 10 and set(ids.tolist()) <= many and searched == [many]
-    ids, _ = vectors._recent(query, 10, None)
+    ids, _ = vectors._recent(0, query, 10, None)
     assert len(ids) == 10 and searched[-1] is None
     assert [pid for pid, _ in vectors.nearest(query, 5, few)] and all(
         pid in few for pid, _ in vectors.nearest(query, 5, few))

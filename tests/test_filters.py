@@ -15,7 +15,7 @@ from conftest import NATO_QUESTION, make_index, write_sourced_corpus
 from index import EmptyQuestion, FilterError
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import Delta
-from index.engines.folder.generations.segments import PassageVectors
+from index.engines.folder.generations.segments import Parts, PassageVectors
 from index.questions.filters import parse
 
 
@@ -119,7 +119,7 @@ def test_the_dense_side_is_restricted_inside_the_search(monkeypatch, exact_scan)
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(3000, 16)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    graph = PassageVectors(vector_index.build(16, matrix, np.arange(1, 3001)), Delta.empty(16), np.zeros(0, np.int64))
+    graph = PassageVectors(vector_index.build(16, matrix, np.arange(1, 3001)), Parts([Delta.empty(16)], np.zeros(0, np.int64)))
     query = matrix[0]
     allowed = set(range(2001, 2031))  # 1%: none of them in the global top 100
     assert not {pid for pid, _ in graph.nearest(query, 100, None)} & allowed

@@ -37,6 +37,22 @@ def files_of(index, generation: int) -> dict[str, os.stat_result]:
     }
 
 
+def as_one_folder(store: Store, generation: int):
+    """Write `generation`'s recent passages again as a delta of format 3 (one folder, rewritten by each update, as
+    before segments); its path."""
+    delta, base = store.read_delta(generation)
+    folder = store.delta_path(generation)
+    shutil.rmtree(folder)
+    delta.save(folder, generation, base)
+    return folder
+
+
+def newest_segment(store: Store, generation: int):
+    """The folder of `generation`'s newest segment."""
+    folder = store.delta_path(generation)
+    return folder.parent / json.loads((folder / "newsbot.json").read_text())["segments"][-1]
+
+
 def test_an_added_article_is_a_delta_beside_the_linked_base_and_answers(tmp_path, embedder, articles):
     index = make_index(tmp_path, embedder, articles=articles)
     first = index.update(progress=False)
@@ -93,8 +109,8 @@ def test_a_delta_written_before_it_listed_removals_is_read_and_rewritten_with_th
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     summary = index.update(progress=False)
     store = Store(index.directory)
-    folder = store.delta_path(summary.generation)
     expected = set(store.read_delta(summary.generation)[0].removed.tolist())
+    folder = as_one_folder(store, summary.generation)
     (folder / "removed.npy").unlink()
     meta = json.loads((folder / "newsbot.json").read_text())
     (folder / "newsbot.json").write_text(json.dumps({**meta, "format": 1}))
@@ -119,7 +135,8 @@ def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_re
     (articles / "zebra.txt").write_text(ZEBRA, encoding="utf-8")
     second = index.update(progress=False)
     delta, _ = store.read_delta(second.generation)
-    folder = store.delta_path(second.generation)
+    assert np.load(newest_segment(store, second.generation) / "vectors.npy").dtype == np.float16
+    folder = as_one_folder(store, second.generation)
     assert delta.sentences.vectors.dtype == np.int8 and np.array_equal(delta.sentences.scales, steps)
     assert np.load(folder / "vectors.npy").dtype == np.float16
     assert delta.vectors.dtype == np.float32 and np.array_equal(delta.vectors, delta.vectors.astype(np.float16).astype(np.float32))
@@ -137,12 +154,15 @@ def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_re
     (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
     third = reopened.update(progress=False)
     extended, _ = store.read_delta(third.generation)
-    assert extended.sentences.vectors.dtype == np.int8 and len(extended) == 2, "its float16 rows coded when extended"
+    assert extended.sentences.vectors.dtype == np.int8 and len(extended) == 2, "its float16 rows coded when written again"
+    assert all(np.load(newest_segment(store, third.generation).parent / name / "sentence_vectors.npy").dtype == np.int8
+               for name in json.loads((store.delta_path(third.generation) / "newsbot.json").read_text())["segments"])
     assert np.array_equal(extended.sentences.scales, steps)
     assert np.array_equal(extended.sentences.of(pid), delta.sentences.of(pid)), "coded again as the delta first held them"
     assert "giraffe" in reopened.search("when does the giraffe crossing festival close the high street?").answers[0].quote
-    later = store.delta_path(third.generation)
-    np.save(later / "sentence_vectors.npy", np.asarray(extended.sentences.vectors).astype(np.float16))  # codes lost
+    later = newest_segment(store, third.generation)
+    rows = np.load(later / "sentence_vectors.npy")
+    np.save(later / "sentence_vectors.npy", rows.astype(np.float16))  # codes lost
     with pytest.raises(IndexCorrupt, match="do not match"):
         store.read_delta(third.generation)
 
@@ -293,12 +313,12 @@ def test_a_delta_extended_in_arrays_equals_the_delta_built_from_its_rows():
     assert everything_gone.terms.get("nato") is None and expected.terms.get("nato") is not None
 
 
-def test_delta_postings_moved_drop_the_gone_passages_and_stems_left_with_none():
+def test_delta_postings_joined_drop_the_gone_passages_and_stems_left_with_none():
     from index.engines.folder.generations.delta_postings import Postings
 
     before = Postings.of([["a", "b"], ["b", "c", "c"], ["d"], ["a", "z"]])
     fresh = Postings.of([["c", "e"], ["a"]])
-    moved = before.moved(np.array([-1, 0, 1, -1]), fresh, 2)  # passages 0 and 3 gone: "z" with them
+    moved = Postings.joined([(before, np.array([-1, 0, 1, -1])), (fresh, np.array([2, 3]))])  # 0 and 3 gone: "z" too
     expected = Postings.of([["b", "c", "c"], ["d"], ["c", "e"], ["a"]])
     assert sorted(moved) == sorted(expected) == ["a", "b", "c", "d", "e"]
     for stem in expected:

@@ -11,7 +11,7 @@ from index.engines.common import K1, B
 from index.engines.folder.generations import keyword_writer
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
-from index.engines.folder.generations.segments import Keywords
+from index.engines.folder.generations.segments import Keywords, Parts
 from index.indexing.passages import split_passages
 from index.text.keywords import document_tokens, tokens
 
@@ -66,7 +66,7 @@ def test_the_best_passages_are_those_of_every_score_whatever_the_ties():
     on a corpus of 12 copies of each passage (every score tied 12 times) it finds what sorting every score finds."""
     rows = _rows()
     copies = [(pid + k * 1000, title, body) for k in range(12) for pid, title, body in rows]
-    keywords = Keywords(KeywordIndex.build(sorted(copies)), Delta.empty(4), np.zeros(0, dtype=np.int64))
+    keywords = Keywords(KeywordIndex.build(sorted(copies)), Parts([Delta.empty(4)], np.zeros(0, dtype=np.int64)))
     for question in ("why did NATO expel the diplomats?", "Russian mission intelligence officers", "the said of"):
         stems = tokens(question)
         every = keywords.scores(stems)
@@ -95,10 +95,10 @@ def test_compiled_sums_are_bm25s_scores_bit_for_bit_and_join_a_delta_without_a_c
         expected = plain.retriever.get_scores([s for s in stems if s in plain.retriever.vocab_dict]) if any(
             s in plain.retriever.vocab_dict for s in stems) else np.zeros(len(rows), np.float32)
         assert np.array_equal(compiled.scores(stems), expected), question
-        with_delta = Keywords(compiled, delta, dead).scores(stems)
-        reference = Keywords(plain, delta, dead).scores(stems)
+        with_delta = Keywords(compiled, Parts([delta], dead)).scores(stems)
+        reference = Keywords(plain, Parts([delta], dead)).scores(stems)
         assert np.array_equal(with_delta, reference), question
         expected = expected.copy()
         expected[plain.positions([2])[0]] = 0.0
         assert np.array_equal(with_delta[: len(rows)], expected), question
-    assert Keywords(compiled, delta, dead).scores(tokens("NATO expel"))[len(rows):].max() > 0  # the delta scores too
+    assert Keywords(compiled, Parts([delta], dead)).scores(tokens("NATO expel"))[len(rows):].max() > 0  # the delta scores too

@@ -20,6 +20,7 @@ from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import MAX_SHARE, MIN_SIZE, Delta
 from index.engines.folder.generations.kept import SpilledVectors, kept_sentences
 from index.engines.folder.generations.keyword_index import KeywordIndex, document_tokens
+from index.engines.folder.generations.recent import Recent
 from index.engines.folder.generations.sentence_index import VECTORS_FILE
 from index.engines.folder.store import Store
 from index.engines.writer import Vectors
@@ -63,34 +64,37 @@ class GenerationFiles:
         stale = np.asarray(sorted(stale_ids), dtype=np.int64)
         delta, removed = None, None
         if not full:
-            previous = self.store.read_delta(generation)
-            delta, base = previous if previous else (None, generation)
+            recent = self.store.read_recent(generation)
             try:
                 base_keywords = self.store.read_keywords(generation)
             except ValueError:  # unreadable or from an older version: build in full
                 base_keywords = None
             if base_keywords is not None and base_keywords.average_length is not None:
+                base = recent.base if recent is not None else generation
+                recent = recent or Recent((), (), np.zeros(0, dtype=np.int64), base, dimension)
+                segment_ids = recent.ids
                 in_base = stale[base_keywords.positions(stale) >= 0]  # (by binary search: the base is sorted and large)
-                removed = np.union1d(_removed_before(conn, base_keywords.ids, delta), in_base)
-                kept = len(delta.ids) - int(np.isin(delta.ids, stale).sum()) if delta is not None else 0
+                dead = np.union1d(_removed_before(conn, base_keywords.ids, recent),
+                                  np.union1d(in_base, stale[np.isin(stale, segment_ids)]))
+                dead_in_base = int(len(dead) - np.isin(dead, segment_ids).sum())
+                live = len(segment_ids) - int(np.isin(segment_ids, dead).sum())
                 limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
-                if kept + len(rows) <= limit and len(removed) <= limit:  # (the new rows read only then)
-                    fresh = self._fresh(rows, vectors)
-                    if delta is None:
-                        recent = Delta.build(fresh, len(fresh[0][1]) if fresh else dimension, removed,
-                                             steps=self.store.sentence_steps(generation))
-                    else:
-                        recent = delta.extended(stale, fresh, removed, steps=self.store.sentence_steps(generation))
-                    passages = len(base_keywords.ids) - len(removed) + len(recent)
-                    return self._write_delta(generation, base, recent, passages)
+                if live + len(rows) <= limit and dead_in_base <= limit:  # (the new rows read only then)
+                    grown = recent.added(self._fresh(rows, vectors), dead, self.store.sentence_steps(generation))
+                    passages = len(base_keywords.ids) + len(grown.ids) - len(grown.removed)
+                    return self._write_delta(generation, grown, passages)
+                removed = dead[~np.isin(dead, segment_ids)]  # the base's dead (the segments' are left out of `delta`)
+            if recent is not None and len(recent.segments):
+                delta = recent.joined()
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)
 
-    def _write_delta(self, generation: int, base: int, recent: Delta, passages: int) -> Written:
-        """The previous base, linked, and the delta of the recent passages: seconds at any corpus size."""
+    def _write_delta(self, generation: int, recent: Recent, passages: int) -> Written:
+        """The previous base, linked, and the recent passages: the segments written before, listed again, and the
+        update's own: seconds at any corpus size."""
         new_generation = generation + 1
         self.store.link_base(generation, new_generation)
-        self.store.write_delta(recent, new_generation, base)
-        return Written(passages, recent.vectors.shape[1], True)
+        self.store.write_recent(recent, new_generation)
+        return Written(passages, recent.dimension, True)
 
     def _write_full(
         self,
@@ -194,15 +198,13 @@ def _new_vectors(
         yield matrix, ids[-1]
 
 
-def _removed_before(conn: sqlite3.Connection, base_ids: np.ndarray, delta: Delta | None) -> np.ndarray:
-    """The previous generation's dead passages: base passages removed since its full build (none without a delta).
+def _removed_before(conn: sqlite3.Connection, base_ids: np.ndarray, recent: Recent) -> np.ndarray:
+    """The previous generation's dead passages: those removed since its full build, in the base or a segment.
 
     A format-1 delta does not list them: then they are the base passages SQLite no longer holds.
     """
-    if delta is None:
-        return np.zeros(0, dtype=np.int64)
-    if delta.removed is not None:
-        return delta.removed
+    if recent.removed is not None:
+        return recent.removed
     return np.setdiff1d(base_ids, _passage_ids(conn))
 
 

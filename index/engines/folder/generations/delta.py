@@ -1,13 +1,14 @@
-"""The small segment of recent passages an update writes beside an unchanged base, so an update costs
-what changed: passage vectors (scanned exactly), sentence vectors, and the term counts BM25 needs.
+"""A segment of recent passages, written beside an unchanged base: passage vectors (scanned exactly), sentence
+vectors, and the term counts BM25 needs, so an update costs what it adds.
 
-A generation is a base (the HNSW graph, BM25 and sentence files of the last full build, hard-linked
-under the generation's names) plus this delta; passages removed since the base was built are left in
-the base and skipped by readers (see `segments`). Passage ids only grow, so every delta id is larger
-than every base id. The delta is rewritten whole by each update (it stays small: past `MAX_SHARE`
-of the base, or too many removals, the next update is a full build again). From `GRAPH_FROM` passages its
-vectors also get an HNSW graph of their own, grown by each update rather than rebuilt (`DeltaGraph`), so a
-question's cost stops growing with the delta.
+A generation is a base (the HNSW graph, BM25 and sentence files of the last full build, hard-linked under the
+generation's names) plus its recent segments (`recent`: each written once, merged as they pile up); passages removed
+since the base was built are left where they are and skipped by readers (see `segments`). Passage ids only grow, so
+every segment id is larger than every base id and than every id of the segments before it. Past `MAX_SHARE` of the
+base (or too many removals), the next update is a full build again. From `GRAPH_FROM` passages a segment's vectors
+also get an HNSW graph of their own, grown from the largest merged segment's rather than rebuilt (`DeltaGraph`), so a
+question's cost stops growing with the recent passages. Before segments, this was the one delta of a generation,
+rewritten whole by each update (formats 1-3, still read).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ MAX_SHARE = 0.1  # beyond this share of the base's passages (or removed base pas
 class Delta:
     """Recent passages: ids (ascending), passage vectors, sentence vectors, and BM25 term counts; and the ids of
     the base passages removed since the base was built (`removed`, ascending; None in a format-1 delta), so
-    neither an update nor a reader has to read every passage id to learn them."""
+    neither an update nor a reader has to read every passage id to learn them (empty in a segment: its generation's
+    manifest lists the removed passages, `recent`)."""
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentences: SentenceIndex, terms: Postings,
                  lengths: np.ndarray, removed: np.ndarray | None, graph: DeltaGraph | None = None) -> None:
@@ -79,48 +81,80 @@ class Delta:
 
     def extended(self, gone: np.ndarray, rows: list[tuple[int, np.ndarray, np.ndarray, list[str]]],
                  removed: np.ndarray, steps: np.ndarray | None = None) -> Delta:
-        """This delta but for the passages `gone`, plus `rows` (as `build` takes them, ids above all of this delta's):
-        what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update).
+        """This delta but for the passages `gone`, plus `rows` (as `build` takes them, ids above all of this delta's).
 
         `steps`: the base's 8-bit steps, on which the float16 sentence rows of an older delta are coded once.
         """
-        keep = np.flatnonzero(~np.isin(self.ids, gone))
         if self.sentences.scales is not None:
             steps = self.sentences.scales
         fresh = Delta.build(rows, self.vectors.shape[1], removed, graph=False, steps=steps)
-        if len(fresh) and len(keep) and fresh.ids[0] <= self.ids[keep[-1]]:
+        return Delta.joined([self, fresh], gone, fresh.removed, steps)
+
+    @classmethod
+    def joined(cls, parts: list[Delta], gone: np.ndarray, removed: np.ndarray | None,
+               steps: np.ndarray | None = None) -> Delta:
+        """One delta of `parts` (each's ids above the previous part's) but for the passages `gone`, listing `removed`:
+        what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update).
+
+        Sentence rows are 8-bit codes on the parts' steps (or `steps`): the float16 rows of an older delta are coded
+        once. The graph is the largest part's grown by the other parts' passages (or built anew, `DeltaGraph.grown`).
+        """
+        dimension = parts[0].vectors.shape[1]
+        steps = next((p.sentences.scales for p in parts if p.sentences.scales is not None), steps)
+        gone = np.asarray(gone, dtype=np.int64)
+        ids, vectors, lengths, rows, counts, postings = [], [], [], [], [], []
+        at = 0
+        for part in parts:
+            keep = np.flatnonzero(~np.isin(part.ids, gone)) if len(gone) else np.arange(len(part.ids))
+            to = np.full(len(part.ids), -1, dtype=np.int64)  # position in the part -> in the joined delta (-1: gone)
+            to[keep] = at + np.arange(len(keep))
+            at += len(keep)
+            postings.append((part.terms, to))
+            held = np.asarray(part.sentences.vectors)
+            if steps is not None and part.sentences.scales is None:  # (float16 rows of a delta from before format 3)
+                held = encoded(held, steps)
+            offsets = part.sentences.offsets
+            sentences = offsets[keep + 1] - offsets[keep]
+            if len(keep) < len(part.ids):  # (else every row is kept as it is: one copy fewer of the whole part)
+                held = held[np.repeat(offsets[keep] - (np.cumsum(sentences) - sentences), sentences) + np.arange(sentences.sum())]
+            ids.append(part.ids[keep])
+            vectors.append(part.vectors[keep])
+            lengths.append(part.lengths[keep])
+            rows.append(held)
+            counts.append(sentences)
+        ids_all = np.concatenate(ids)
+        if np.any(np.diff(ids_all) <= 0):
             raise ValueError("delta passages must come in ascending id order")
-        moved = np.full(len(self.ids), -1, dtype=np.int64)  # old position -> new position (-1: gone)
-        moved[keep] = np.arange(len(keep))
-        terms = self.terms.moved(moved, fresh.terms, len(keep))
-        offsets, rows = self.sentences.offsets, np.asarray(self.sentences.vectors)
-        if steps is not None and self.sentences.scales is None:  # (float16 rows of a delta from before format 3)
-            rows = encoded(rows, steps)
-        lengths = offsets[keep + 1] - offsets[keep]
-        if len(keep) < len(self.ids):  # (else every row is kept as it is: one copy fewer of the whole delta)
-            rows = rows[np.repeat(offsets[keep] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())]
-            keep_rows = keep
-        else:
-            keep_rows = slice(None)
-        sentence_offsets = np.concatenate([[0], np.cumsum(lengths), lengths.sum() + fresh.sentences.offsets[1:]])
-        ids = np.concatenate([self.ids[keep_rows], fresh.ids])
-        sentences = SentenceIndex(ids, sentence_offsets.astype(np.int64), np.concatenate([rows, fresh.sentences.vectors]),
-                                  None, scales=steps)
-        vectors = np.concatenate([self.vectors[keep_rows], fresh.vectors])
-        graph = DeltaGraph.grown(self.graph, ids, vectors, fresh.ids, fresh.vectors)
-        lengths = np.concatenate([self.lengths[keep_rows], fresh.lengths])
-        return Delta(ids, vectors, sentences, terms, lengths, fresh.removed, graph)
+        vectors_all = np.concatenate(vectors).reshape(-1, dimension)
+        sentence_offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+        sentences = SentenceIndex(ids_all, sentence_offsets, np.concatenate(rows).reshape(-1, dimension), None, scales=steps)
+        largest = max(range(len(parts)), key=lambda i: parts[i].graph.index.ntotal if parts[i].graph is not None else -1)
+        fresh = np.ones(len(ids_all), dtype=bool)
+        if parts[largest].graph is not None:
+            fresh[np.isin(ids_all, parts[largest].ids)] = False
+        graph = DeltaGraph.grown(parts[largest].graph, ids_all, vectors_all, ids_all[fresh], vectors_all[fresh])
+        return cls(ids_all, vectors_all, sentences, Postings.joined(postings), np.concatenate(lengths),
+                   None if removed is None else np.asarray(removed, dtype=np.int64), graph)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def save(self, directory: Path, generation: int, base: int) -> None:
-        """Write durably as `generation`'s delta over base generation `base`."""
+        """Write durably as `generation`'s delta over base generation `base` (one folder: format 3)."""
+        self._save(directory, {"generation": generation, "base": base})
+
+    def save_segment(self, directory: Path) -> None:
+        """Write durably as a segment of later generations' deltas (`recent`): never changed once written."""
+        self._save(directory, {"segment": directory.name}, segment=True)
+
+    def _save(self, directory: Path, meta: dict, segment: bool = False) -> None:
+        removed = self.removed if self.removed is not None and not segment else np.zeros(0, np.int64)
+
         def fill(tmp: Path) -> None:
             np.save(tmp / "ids.npy", self.ids)
             np.save(tmp / "vectors.npy", self.vectors.astype(np.float16))  # (rounded so when built: no loss here)
             np.save(tmp / "lengths.npy", self.lengths)
-            np.save(tmp / "removed.npy", self.removed if self.removed is not None else np.zeros(0, np.int64))
+            np.save(tmp / "removed.npy", removed)  # (a segment's: none; its generation's manifest lists them)
             np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentences.vectors))
             if self.sentences.scales is not None:
                 np.save(tmp / STEPS_FILE, self.sentences.scales)
@@ -131,16 +165,26 @@ class Delta:
             (tmp / "stems.json").write_text(json.dumps(self.terms.stems))
             if self.graph is not None:
                 self.graph.save(tmp / GRAPH_FILE)
-            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, "generation": generation, "base": base}))
+            (tmp / FORMAT_FILE).write_text(json.dumps({**FORMAT, **meta}))
 
         write_folder(directory, fill)
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> tuple[Delta, int]:
         """`generation`'s delta and its base generation; `ValueError` when missing or another generation's."""
+        delta, meta = cls._load(directory, lambda meta: meta.get("generation") == generation)
+        return delta, int(meta["base"])
+
+    @classmethod
+    def load_segment(cls, directory: Path) -> Delta:
+        """A segment saved by `save_segment` (its `removed` empty); `ValueError` when missing or not that segment."""
+        return cls._load(directory, lambda meta: meta.get("segment") == directory.name)[0]
+
+    @classmethod
+    def _load(cls, directory: Path, ours) -> tuple[Delta, dict]:
         try:
             meta = json.loads((directory / FORMAT_FILE).read_text())
-            if meta.get("format") not in READS or meta.get("generation") != generation:
+            if meta.get("format") not in READS or not ours(meta):
                 raise ValueError(f"{directory} was written for another index version")
             ids = np.load(directory / "ids.npy")
             vectors = np.load(directory / "vectors.npy").astype(np.float32, copy=False)  # (float16 from format 3)
@@ -160,4 +204,4 @@ class Delta:
         if (steps is not None) != (sentence_vectors.dtype == np.int8):
             raise ValueError(f"cannot read the delta {directory}: its sentence rows and steps do not match")
         sentences = SentenceIndex(ids, offsets, sentence_vectors, None, scales=steps)
-        return cls(ids, vectors, sentences, terms, lengths, removed, graph), int(meta["base"])
+        return cls(ids, vectors, sentences, terms, lengths, removed, graph), meta

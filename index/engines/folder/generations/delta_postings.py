@@ -2,7 +2,7 @@
 
 Kept as one sparse matrix, a row per stem (`offsets` into `positions` and `counts`), not a dict of small arrays:
 an update that carried a 60,000-passage delta's stems over one at a time spent 1.1 s in that loop alone
-(`benchmarks/scale.py --updates`, profiled); rows are now dropped, moved and joined in a few whole-array steps.
+(`benchmarks/scale.py --updates`, profiled); rows are now dropped, moved and joined in a few whole-array steps (`joined`).
 """
 
 from __future__ import annotations
@@ -51,23 +51,28 @@ class Postings:
         start, end = self.offsets[row], self.offsets[row + 1]
         return self.positions[start:end], self.counts[start:end]
 
-    def moved(self, to: np.ndarray, fresh: Postings, shift: int) -> Postings:
-        """These postings with each position p moved to `to[p]` (-1: the passage is gone, its postings dropped), then
-        `fresh`'s with their positions shifted by `shift`: a stem's kept postings come before its fresh ones, and
-        stems left with none are dropped."""
-        own_rows = np.repeat(np.arange(len(self.stems)), np.diff(self.offsets))
-        at = to[self.positions] if len(self.positions) else np.zeros(0, np.int64)
-        kept = at >= 0
-        stems, row = list(self.stems), dict(self._row)
-        for stem in fresh.stems:
-            if stem not in row:
-                row[stem] = len(stems)
-                stems.append(stem)
-        fresh_rows = np.repeat(np.asarray([row[s] for s in fresh.stems], dtype=np.int64), np.diff(fresh.offsets))
-        rows = np.concatenate([own_rows[kept], fresh_rows])
-        order = np.argsort(rows, kind="stable")  # by stem; within a stem, kept (in their order) then fresh
-        positions = np.concatenate([at[kept], fresh.positions + shift])[order]
-        counts = np.concatenate([self.counts[kept], fresh.counts])[order]
-        per_stem = np.bincount(rows, minlength=len(stems))
+    @classmethod
+    def joined(cls, parts: list[tuple[Postings, np.ndarray]]) -> Postings:
+        """The postings of several parts in one, each part's position p moved to `to[p]` (-1: the passage is gone, its
+        postings dropped): within a stem, the parts' postings in the order given; stems left with none are dropped."""
+        stems: list[str] = []
+        row: dict[str, int] = {}
+        rows, positions, counts = [], [], []
+        for postings, to in parts:
+            for stem in postings.stems:
+                if stem not in row:
+                    row[stem] = len(stems)
+                    stems.append(stem)
+            own = np.asarray([row[s] for s in postings.stems], dtype=np.int64)
+            at = to[postings.positions] if len(postings.positions) else np.zeros(0, np.int64)
+            kept = at >= 0
+            rows.append(np.repeat(own, np.diff(postings.offsets))[kept])
+            positions.append(at[kept])
+            counts.append(postings.counts[kept])
+        rows_all = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        order = np.argsort(rows_all, kind="stable")  # by stem; within a stem, by part, then as each part held them
+        per_stem = np.bincount(rows_all, minlength=len(stems))
         alive = np.flatnonzero(per_stem)
-        return Postings([stems[i] for i in alive.tolist()], np.concatenate([[0], np.cumsum(per_stem[alive])]), positions, counts)
+        return cls([stems[i] for i in alive.tolist()], np.concatenate([[0], np.cumsum(per_stem[alive])]),
+                   np.concatenate(positions)[order] if positions else np.zeros(0, np.int64),
+                   np.concatenate(counts)[order] if counts else np.zeros(0, np.float32))

@@ -8,17 +8,19 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from index.engines.folder.generations import recent as recent_files
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import FORMAT_FILE, Delta
 from index.engines.folder.generations.durable import fsync_directory, link_folder, link_or_copy
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.keyword_writer import write_keywords
+from index.engines.folder.generations.recent import SEGMENT, Recent
 from index.engines.folder.generations.sentence_index import SentenceIndex
 from index.engines.folder.generations.sentence_writer import write_sentences
 from index.errors import IndexCorrupt
@@ -71,7 +73,8 @@ class GenerationFolder:
             raise IndexCorrupt(f"cannot read {path}: {exc}") from exc
 
     def remove_old_generations(self, current: int) -> None:
-        """Delete the files of old generations and temp files left by crashed updates."""
+        """Delete the files of old generations, the segments no kept generation lists, and temp files left by crashed
+        updates."""
         for path in [
             *self.directory.glob("vectors-*.faiss"),
             *self.directory.glob("keywords-*"),
@@ -84,7 +87,15 @@ class GenerationFolder:
                 continue
             if generation <= current - KEEP_GENERATIONS or generation > current:
                 _remove(path)
-        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp", ".delta-*.tmp"):
+        listed = {
+            name
+            for generation in range(current - KEEP_GENERATIONS + 1, current + 1)
+            for name in recent_files.segments_named(self.delta_path(generation))
+        }
+        for path in self.directory.glob(f"{SEGMENT}*"):
+            if path.name not in listed:
+                _remove(path)
+        for pattern in (".vectors-*.tmp", ".keywords-*.tmp", ".sentences-*.tmp", ".delta-*.tmp", ".segment-*.tmp"):
             for path in self.directory.glob(pattern):
                 _remove(path)
 
@@ -104,20 +115,28 @@ class GenerationFolder:
         """The delta folder of one index generation (none after a full build)."""
         return self.directory / f"delta-{generation:08d}"
 
-    def write_delta(self, delta: Delta, generation: int, base: int) -> None:
-        """Write one generation's delta durably (temp folder, fsync, rename)."""
-        delta.save(self.delta_path(generation), generation, base)
+    def write_recent(self, recent: Recent, generation: int) -> Recent:
+        """Write one generation's recent passages durably: its new segments, then its manifest (`recent.write`)."""
+        written = recent_files.write(recent, self.directory, generation)
         fsync_directory(self.directory)
+        return written
 
-    def read_delta(self, generation: int) -> tuple[Delta, int] | None:
-        """`generation`'s delta and base generation, or None after a full build; `IndexCorrupt` when unreadable."""
+    def read_recent(self, generation: int, loaded: Mapping[str, Delta] | None = None) -> Recent | None:
+        """`generation`'s recent passages (segments in `loaded` not read again), or None after a full build;
+        `IndexCorrupt` when unreadable."""
         path = self.delta_path(generation)
         if not path.exists():
             return None
         try:
-            return Delta.load(path, generation)
+            return recent_files.read(path, generation, loaded or {})
         except ValueError as exc:
             raise IndexCorrupt(str(exc)) from exc
+
+    def read_delta(self, generation: int) -> tuple[Delta, int] | None:
+        """`generation`'s recent passages as one delta of the live ones (`Recent.joined`) and its base generation, or
+        None after a full build; `IndexCorrupt` when unreadable."""
+        recent = self.read_recent(generation)
+        return (recent.joined(), recent.base) if recent is not None else None
 
     # --- sentence vector generations ---------------------------------------------------------------
 

@@ -13,8 +13,9 @@ import numpy as np
 from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
-from index.engines.folder.generations.segments import Keywords, PassageVectors, Sentences
+from index.engines.folder.generations.segments import Keywords, Parts, PassageVectors, Sentences
 from index.engines.folder.generations.sentence_index import SentenceIndex
+from index.engines.folder.generations.sorted_ids import positions
 from index.engines.folder.store import KEEP_GENERATIONS, Store
 from index.errors import IndexCorrupt
 
@@ -30,6 +31,7 @@ class Generation:
     keywords: Keywords
     sentences: Sentences
     base: int  # the generation whose full build the base files come from
+    segments: tuple[tuple[str | None, Delta], ...] = ()  # the recent segments by folder name (`recent`), loaded once
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class _Base:
 class Generations:
     """Keeps the newest two loaded generations (a slow reader may still be on the older); thread-safe.
 
-    Generations sharing a base share its loaded files: after an update that only wrote a delta, the
-    swap loads the delta alone.
+    Generations sharing a base share its loaded files, and its recent segments: after an update that only wrote a
+    segment, the swap loads that segment alone.
     """
 
     def __init__(self, store: Store) -> None:
@@ -51,6 +53,7 @@ class Generations:
         self._swap = threading.Lock()
         self._loaded: dict[int, Generation] = {}
         self._bases: dict[int, _Base] = {}
+        self._segments: dict[str, Delta] = {}  # the recent segments of the loaded generations, by folder name
 
     def get(self, generation: int, conn: sqlite3.Connection) -> Generation:
         """The files of `generation`, loading them (once) when the index has moved on.
@@ -64,32 +67,42 @@ class Generations:
             return current
         with self._swap:
             if generation not in self._loaded:
-                found = self.store.read_delta(generation)
-                delta, base_number = found if found else (None, generation)
-                base = self._bases.get(base_number) or self._base(generation, conn, delta is None)
-                delta = delta if delta is not None else Delta.empty(base.vectors.d)  # (an empty delta may list removals)
-                dead = delta.removed if delta.removed is not None else self._dead(base.keywords.ids, delta, conn, generation)
+                recent = self.store.read_recent(generation, self._segments)
+                base_number = recent.base if recent is not None else generation
+                base = self._bases.get(base_number) or self._base(generation, conn, recent is None)
+                segments = list(recent.segments) if recent is not None else []
+                recent_ids = recent.ids if recent is not None else np.zeros(0, dtype=np.int64)
+                if recent is None:
+                    dead = np.zeros(0, dtype=np.int64)
+                elif recent.removed is not None:
+                    dead = recent.removed
+                else:
+                    dead = self._dead(base.keywords.ids, recent_ids, conn, generation)
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-                if count != len(base.keywords.ids) - len(dead) + len(delta) or (base.keywords.positions(dead) < 0).any():
+                held = np.concatenate([base.keywords.ids, recent_ids])  # (ascending: segment ids are above the base's)
+                if count != len(held) - len(dead) or (positions(held, dead) < 0).any():
                     raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
                 self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
+                parts = Parts(segments, dead)
                 self._loaded[generation] = Generation(
                     generation,
-                    PassageVectors(base.vectors, delta, dead),
-                    Keywords(base.keywords, delta, dead),
-                    Sentences(base.sentences, delta, dead),
+                    PassageVectors(base.vectors, parts),
+                    Keywords(base.keywords, parts),
+                    Sentences(base.sentences, parts),
                     base_number,
+                    tuple(zip(recent.names, recent.segments)) if recent is not None else (),
                 )
                 self._bases = {
                     g.base: _Base(g.vectors.base, g.keywords.base, g.sentences.base) for g in self._loaded.values()
                 }
+                self._segments = {name: segment for g in self._loaded.values() for name, segment in g.segments if name}
             return self._loaded[generation]
 
     @staticmethod
-    def _dead(base_ids: np.ndarray, delta: Delta, conn: sqlite3.Connection, generation: int) -> np.ndarray:
+    def _dead(base_ids: np.ndarray, recent_ids: np.ndarray, conn: sqlite3.Connection, generation: int) -> np.ndarray:
         """The base passages SQLite no longer holds, for a delta that does not list them (format 1): every id read."""
         alive = np.fromiter((r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")), dtype=np.int64)
-        if len(np.setdiff1d(alive, np.concatenate([base_ids, delta.ids]))) or len(np.setdiff1d(delta.ids, alive)):
+        if len(np.setdiff1d(alive, np.concatenate([base_ids, recent_ids]))) or len(np.setdiff1d(recent_ids, alive)):
             raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
         return np.setdiff1d(base_ids, alive)
 

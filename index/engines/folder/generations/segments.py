@@ -1,11 +1,13 @@
-"""One generation's passages as readers see them: the base files plus the recent delta (see `delta`),
-minus the base passages removed since the base was built ("dead"). The three views answer what search
-asks of passage vectors, BM25 and sentence vectors, whichever segment a passage is in.
+"""One generation's passages as readers see them: the base files plus the recent segments (see `recent`), minus the
+passages removed since the base was built ("dead", in the base or in a segment). The three views answer what search
+asks of passage vectors, BM25 and sentence vectors, whichever segment a passage is in. Segments hold ascending,
+disjoint id ranges above every base id, so a passage's segment is found by its id.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import faiss
 import numpy as np
@@ -20,30 +22,57 @@ FLOOR_HINT = 4  # passages of the rarest stems read for BM25's floor, per candid
 ABOVE_ZERO = float(np.nextafter(np.float32(0), np.float32(1)))  # the least positive float32
 
 
-class PassageVectors:
-    """Passage vectors: the base HNSW graph and the delta's rows, without dead passages."""
+class Parts:
+    """Which segment holds a passage id, and each segment's dead passages (shared by the three views)."""
 
-    def __init__(self, base: faiss.Index, delta: Delta, dead: np.ndarray) -> None:
-        self.base = base
-        self.delta = delta
+    def __init__(self, segments: Sequence[Delta], dead: np.ndarray) -> None:
+        self.segments = [s for s in segments if len(s)]
+        self.firsts = np.asarray([int(s.ids[0]) for s in self.segments], dtype=np.int64)
         self.dead = dead  # ascending
-        self._dead = frozenset(dead.tolist())
+        recent = np.concatenate([s.ids for s in self.segments]) if self.segments else np.zeros(0, dtype=np.int64)
+        in_recent = np.isin(dead, recent)
+        self.base_dead = dead[~in_recent]
+        # Per segment: its dead passages and a mask of the live ones (None when all live): made once a version.
+        self.dead_in = [dead[in_recent][np.isin(dead[in_recent], s.ids)] for s in self.segments]
+        self.alive = [~np.isin(s.ids, d) if len(d) else None for s, d in zip(self.segments, self.dead_in)]
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.segments)
+
+    def of(self, pid: int) -> int:
+        """The segment whose id range holds `pid`, -1 for the base."""
+        return int(np.searchsorted(self.firsts, pid, side="right")) - 1
+
+    def split(self, pids: np.ndarray) -> np.ndarray:
+        """`of` for each id."""
+        return np.searchsorted(self.firsts, np.asarray(pids, dtype=np.int64), side="right") - 1
+
+
+class PassageVectors:
+    """Passage vectors: the base HNSW graph and the segments' rows (or their own graphs), without dead passages."""
+
+    def __init__(self, base: faiss.Index, parts: Parts) -> None:
+        self.base = base
+        self.parts = parts
+        self._dead = frozenset(parts.dead.tolist())
         self.d = base.d
-        self.ntotal = int(base.ntotal) - len(dead) + len(delta)
+        self.ntotal = int(base.ntotal) - len(parts.dead) + len(parts)
 
     def reconstruct(self, pid: int) -> np.ndarray:
-        position = int(positions(self.delta.ids, np.asarray([pid]))[0])
-        return self.delta.vectors[position] if position >= 0 else self.base.reconstruct(int(pid))
+        return self.reconstruct_batch(np.asarray([pid]))[0]
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((len(ids), self.d), dtype=np.float32)
-        in_delta = positions(self.delta.ids, ids)
-        recent = in_delta >= 0
-        if recent.any():
-            out[recent] = self.delta.vectors[in_delta[recent]]
-        if (~recent).any():
-            out[~recent] = self.base.reconstruct_batch(ids[~recent])
+        where = self.parts.split(ids)
+        for i in np.unique(where[where >= 0]).tolist():
+            segment = self.parts.segments[i]
+            mine = np.flatnonzero(where == i)
+            found = positions(segment.ids, ids[mine])
+            out[mine[found >= 0]] = segment.vectors[found[found >= 0]]
+            where[mine[found < 0]] = -1  # (not in the segment: asked of the base, which says so)
+        if (where < 0).any():
+            out[where < 0] = self.base.reconstruct_batch(ids[where < 0])
         return out
 
     def nearest(self, query: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -51,38 +80,45 @@ class PassageVectors:
 
         A few thousand allowed passages are scanned exactly; more are searched in the HNSW graph with an
         id selector, so a narrow filter still finds its best passages rather than none of a global top n.
-        The delta is scanned exactly, or searched in its own graph when large; dead passages are never returned.
+        Each segment is scanned exactly, or searched in its own graph when large; dead passages are never returned.
         """
         if allowed is not None and len(allowed) <= EXACT_SCAN:
             return scan(self, query, n, allowed)
         found: list[tuple[int, float]] = []
+        dead = self._dead
         if self.base.ntotal:
             params = None
             if allowed is not None:
                 selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=EF_SEARCH)
-            wanted = min(n + len(self.dead), self.base.ntotal)
+            wanted = min(n + len(self.parts.base_dead), self.base.ntotal)
             scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
-            dead = self._dead
             found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
-        if len(self.delta):
-            ids, scores = self._recent(query, n, allowed)
-            found += list(zip(ids.tolist(), scores.tolist()))
+        if self.parts.segments:
+            for i in range(len(self.parts.segments)):
+                ids, scores = self._recent(i, query, n, allowed)
+                found += list(zip(ids.tolist(), scores.tolist()))
             found.sort(key=lambda item: -item[1])
         return found[:n]
 
-    def _recent(self, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        """The delta's own best `n` (only they can make the merged top n): from its graph, or scanned when small or
-        when few of its passages are allowed (a filtered graph search may miss a few allowed among many)."""
-        ids, vectors = self.delta.ids, self.delta.vectors
+    def _recent(self, i: int, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Segment `i`'s own best `n` live passages (only they can make the merged top n): from its graph, or scanned
+        when small or when few of its passages are allowed (a filtered graph search may miss a few allowed among many)."""
+        segment, alive, dead = self.parts.segments[i], self.parts.alive[i], self.parts.dead_in[i]
+        ids, vectors = segment.ids, segment.vectors
+        keep = alive
         if allowed is not None:
             keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-            if self.delta.graph is None or keep.sum() <= EXACT_SCAN:
-                ids, vectors = ids[keep], vectors[keep]
-            else:
-                return self.delta.graph.nearest(query, n, allowed)
-        elif self.delta.graph is not None:
-            return self.delta.graph.nearest(query, n, None)
+            if alive is not None:
+                keep &= alive
+        if segment.graph is not None and (allowed is None or keep.sum() > EXACT_SCAN):
+            ids, scores = segment.graph.nearest(query, n + len(dead), allowed)
+            if len(dead):
+                live = ~np.isin(ids, dead)
+                ids, scores = ids[live], scores[live]
+            return ids[:n], scores[:n]
+        if keep is not None:
+            ids, vectors = ids[keep], vectors[keep]
         scores = vectors @ query
         if len(ids) > n:
             top = np.argpartition(-scores, n - 1)[:n]
@@ -91,27 +127,33 @@ class PassageVectors:
 
 
 class Keywords:
-    """BM25 over base and delta: the base's precomputed scores (dead passages zeroed) and the delta's
-    scored with the same constants and the combined document frequencies."""
+    """BM25 over base and segments: the base's precomputed scores and the segments' scored with the same constants
+    and the combined document frequencies; dead passages score zero."""
 
-    def __init__(self, base: KeywordIndex, delta: Delta, dead: np.ndarray) -> None:
+    def __init__(self, base: KeywordIndex, parts: Parts) -> None:
         self.base = base
         self.base.warm()
-        self.delta = delta
-        self.ids = np.concatenate([base.ids, delta.ids])
-        self._dead_positions = positions(base.ids, dead)
-        self._documents = len(base.ids) + len(delta)
-        self._alive = self._documents - len(dead)
-        average = base.average_length or float(delta.lengths.mean() if len(delta) else 1.0) or 1.0
-        self._delta_norms = K1 * ((1 - B) + B * delta.lengths / average)  # BM25's length norm of each delta passage
+        self.parts = parts
+        segments = parts.segments
+        self.ids = np.concatenate([base.ids, *(s.ids for s in segments)])
+        self._starts = len(base.ids) + np.concatenate([[0], np.cumsum([len(s) for s in segments])]).astype(np.int64)
+        self._dead_positions = positions(self.ids, parts.dead)
+        self._documents = len(self.ids)
+        self._alive = self._documents - len(parts.dead)
+        recent = np.concatenate([s.lengths for s in segments]) if segments else np.zeros(0)
+        average = base.average_length or float(recent.mean() if len(recent) else 1.0) or 1.0
+        self._norms = [K1 * ((1 - B) + B * s.lengths / average) for s in segments]  # BM25's length norm of each passage
 
     def __len__(self) -> int:
         return self._alive
 
     def frequency(self, stem: str) -> int:
-        """How many passages hold this stem (base and delta)."""
-        recent = self.delta.terms.get(stem)
-        return self.base.frequency(stem) + (len(recent[0]) if recent else 0)
+        """How many passages hold this stem (base and segments, dead ones counted as bm25s counts the base's)."""
+        found = self.base.frequency(stem)
+        for segment in self.parts.segments:
+            recent = segment.terms.get(stem)
+            found += len(recent[0]) if recent else 0
+        return found
 
     def frequencies(self, stems: list[str]) -> dict[str, int]:
         """How many passages hold each stem."""
@@ -122,19 +164,21 @@ class Keywords:
         row = np.zeros(len(self.ids), dtype=np.float32)  # the base's scores written in place: no copy to join
         if len(self.base.ids):
             self.base.scores(stems, out=row[: len(self.base.ids)])
+        if self.parts.segments:
+            stems = list(dict.fromkeys(stems))
+            idfs = {}
+            for stem in stems:
+                frequency = self.frequency(stem)
+                idfs[stem] = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
+            for segment, norms, start, end in zip(self.parts.segments, self._norms, self._starts, self._starts[1:]):
+                recent = row[start:end]
+                for stem in stems:
+                    posting = segment.terms.get(stem)
+                    if posting is not None:
+                        where, counts = posting
+                        recent[where] += idfs[stem] * counts / (norms[where] + counts)
         if len(self._dead_positions):
             row[self._dead_positions[self._dead_positions >= 0]] = 0.0
-        if not len(self.delta):
-            return row
-        recent, norms = row[len(self.base.ids) :], self._delta_norms
-        for stem in dict.fromkeys(stems):
-            posting = self.delta.terms.get(stem)
-            if posting is None:
-                continue
-            where, counts = posting
-            frequency = self.frequency(stem)
-            idf = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
-            recent[where] += idf * counts / (norms[where] + counts)
         return row
 
     def positions(self, pids: list[int]) -> np.ndarray:
@@ -185,38 +229,39 @@ class Keywords:
 
 
 class Sentences:
-    """Sentence vectors of base and delta passages (dead passages are never asked for, and not found)."""
+    """Sentence vectors of base and segment passages (dead passages are never asked for, and not found)."""
 
-    def __init__(self, base: SentenceIndex, delta: Delta, dead: np.ndarray) -> None:
+    def __init__(self, base: SentenceIndex, parts: Parts) -> None:
         self.base = base
-        self.delta = delta
-        self.dead = dead
-        self._first_recent = int(delta.ids[0]) if len(delta) else None
+        self.parts = parts
+        self._dead = frozenset(parts.dead.tolist())
 
     def __len__(self) -> int:
-        return len(self.base) + len(self.delta.sentences)
+        return len(self.base) + sum(len(s.sentences) for s in self.parts.segments)
 
-    def _part(self, pid: int) -> SentenceIndex:
-        return self.delta.sentences if self._first_recent is not None and pid >= self._first_recent else self.base
+    def _part(self, i: int) -> SentenceIndex:
+        return self.parts.segments[i].sentences if i >= 0 else self.base
 
     def of(self, pid: int) -> np.ndarray:
-        return self._part(pid).of(pid)
+        return self._part(self.parts.of(pid)).of(pid)
 
     def cosines(self, pids: list[int], query: np.ndarray) -> list[np.ndarray]:
-        if self._first_recent is None:
+        if not self.parts.segments:
             return self.base.cosines(pids, query)
-        old = [p for p in pids if p < self._first_recent]
-        new = [p for p in pids if p >= self._first_recent]
-        found = dict(zip(old, self.base.cosines(old, query)))
-        found.update(zip(new, self.delta.sentences.cosines(new, query)))
+        where = self.parts.split(pids).tolist()
+        found: dict[int, np.ndarray] = {}
+        for i in dict.fromkeys(where):
+            mine = [p for p, w in zip(pids, where) if w == i]
+            found.update(zip(mine, self._part(i).cosines(mine, query)))
         return [found[p] for p in pids]
 
     def best_cosines(self, pids: list[int], query: np.ndarray) -> np.ndarray:
         return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
 
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
-        dead = frozenset(self.dead.tolist())
-        found = [hit for hit in self.base.search(query, n + 4 * len(dead)) if hit[0] not in dead]
-        found += self.delta.sentences.search(query, n)
+        dead = self._dead
+        found = [hit for hit in self.base.search(query, n + 4 * len(self.parts.base_dead)) if hit[0] not in dead]
+        for segment, gone in zip(self.parts.segments, self.parts.dead_in):
+            found += [hit for hit in segment.sentences.search(query, n + 8 * len(gone)) if hit[0] not in dead]
         found.sort(key=lambda hit: -hit[2])
         return found[:n]

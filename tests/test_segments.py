@@ -1,0 +1,155 @@
+"""Recent passages in write-once segments: each update writes only its own passages, small segments merge by size
+class, a removed passage is skipped until a merge drops it, and the folder keeps only the segments a kept version
+lists. Real model, FAISS, bm25s and SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import NATO_QUESTION, SEEDS, make_index
+
+from index.engines.folder.generations import merging
+from index.engines.folder.store import Store
+
+LINES = [line for seed in sorted(SEEDS.glob("*.txt")) for line in seed.read_text(encoding="utf-8").splitlines() if line.strip()]
+QUESTIONS = [NATO_QUESTION, "how many members of Russia's mission did NATO expel?",
+             "what did the Russian Foreign Ministry say it would do?", "when does the zebra crossing festival start?"]
+
+
+@pytest.fixture
+def articles(tmp_path):
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def add(folder, n: int) -> None:
+    """A new article of a few of the seeds' paragraphs (one or two passages)."""
+    body = "\n".join(LINES[n % 8 :: 8][:2])
+    (folder / f"again-{n}.txt").write_text(f"Again, part {n}\n\n{body} Zebra crossing festival {n} starts at noon.", encoding="utf-8")
+
+
+def listed(store: Store, generation: int) -> list[str]:
+    return json.loads((store.delta_path(generation) / "newsbot.json").read_text())["segments"]
+
+
+def test_size_classes_and_the_newest_run_to_merge():
+    assert [merging.size_class(n) for n in (0, 1, 3, 4, 15, 16, 63, 64)] == [0, 0, 0, 1, 1, 2, 2, 3]
+    assert merging.newest_to_merge([]) == 0
+    assert merging.newest_to_merge([5, 5, 5]) == 0  # three of a class: not yet
+    assert merging.newest_to_merge([70, 5, 5, 5, 5]) == 4  # the fourth of class 1: the four merge
+    assert merging.newest_to_merge([5, 5, 5, 70]) == 0  # the newest is alone in its class
+    assert merging.newest_to_merge([20, 16, 5, 5, 5, 5]) == 4
+
+
+def test_each_update_writes_only_its_own_segment_and_old_ones_are_never_rewritten(tmp_path, embedder, articles, monkeypatch):
+    monkeypatch.setattr(merging, "TIER", 10**6)  # no merges: one segment an update
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    store = Store(index.directory)
+    stamps: dict[str, tuple[int, int]] = {}
+    for n in range(5):
+        add(articles, n)
+        summary = index.update(progress=False)
+        names = listed(store, summary.generation)
+        assert len(names) == n + 1, "one new segment an update"
+        for name in names[:-1]:  # written by earlier updates: the same files, untouched
+            for path in sorted((store.directory / name).iterdir()):
+                assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamps[f"{name}/{path.name}"], path
+        for path in (store.directory / names[-1]).iterdir():
+            stamps[f"{names[-1]}/{path.name}"] = (path.stat().st_ino, path.stat().st_mtime_ns)
+        assert "festival" in index.search(f"when does the zebra crossing festival {n} start?").answers[0].quote
+    on_disk = sorted(p.name for p in store.directory.glob("segment-*"))
+    assert on_disk == sorted(names), "only the segments the kept versions list"
+
+
+def test_merged_or_not_the_segments_answer_alike(tmp_path, embedder, monkeypatch):
+    answers = {}
+    for tier in (2, 10**6):
+        monkeypatch.setattr(merging, "TIER", tier)
+        folder = tmp_path / f"articles-{tier}"
+        shutil.copytree(SEEDS, folder)
+        index = make_index(tmp_path / str(tier), embedder, articles=folder)
+        index.update(progress=False)
+        for n in range(9):
+            add(folder, n)
+            summary = index.update(progress=False)
+        names = listed(Store(index.directory), summary.generation)
+        assert (len(names) < 5) if tier == 2 else (len(names) == 9), names
+        answers[tier] = [[(a.article.title, a.quote) for a in index.search(q, k=5).answers] for q in QUESTIONS]
+    assert answers[2] == answers[10**6]
+    assert any(title.startswith("Again") for found in answers[2] for title, _ in found)
+
+
+def test_a_removed_segment_passage_is_never_answered_and_a_merge_drops_it(tmp_path, embedder, articles, monkeypatch):
+    monkeypatch.setattr(merging, "TIER", 3)
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    store = Store(index.directory)
+    add(articles, 0)
+    first = index.update(progress=False)
+    (gone,) = listed(store, first.generation)
+    gone_ids = np.load(store.directory / gone / "ids.npy")
+    (articles / "again-0.txt").unlink()
+    removed = index.update(progress=False)
+    assert set(gone_ids.tolist()) <= set(np.load(store.delta_path(removed.generation) / "removed.npy").tolist())
+    assert listed(store, removed.generation) == [gone], "skipped, not rewritten"
+    assert not any(a.article.title == "Again, part 0" for a in index.search("when does the zebra crossing festival 0 start?", k=10).answers)
+    for n in (1, 2):  # two more of the smallest class: the three merge, and the removed passages go with the merge
+        add(articles, n)
+        summary = index.update(progress=False)
+    names = listed(store, summary.generation)
+    assert gone not in names and len(names) == 1
+    held = np.load(store.directory / names[0] / "ids.npy")
+    assert not set(gone_ids.tolist()) & set(held.tolist())
+    assert not set(gone_ids.tolist()) & set(np.load(store.delta_path(summary.generation) / "removed.npy").tolist())
+    assert summary.passages == index.stats().passages
+    assert "festival 2" in index.search("when does the zebra crossing festival 2 start?").answers[0].quote
+
+
+def test_a_serving_index_loads_only_the_new_segment(tmp_path, embedder, articles, monkeypatch):
+    monkeypatch.setattr(merging, "TIER", 10**6)
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.warm_up()
+    add(articles, 0)
+    index.update(progress=False)
+    loaded = index.reader.generations
+    before = dict(loaded._loaded[max(loaded._loaded)].segments)
+    add(articles, 1)
+    index.update(progress=False)
+    after = dict(loaded._loaded[max(loaded._loaded)].segments)
+    assert len(after) == 2 and all(after[name] is segment for name, segment in before.items()), "kept, not read again"
+
+
+def test_a_segment_left_by_a_crashed_update_is_removed_and_the_version_answers(tmp_path, embedder, articles):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    add(articles, 0)
+    summary = index.update(progress=False)
+    store = Store(index.directory)
+    (name,) = listed(store, summary.generation)
+    orphan = store.directory / f"segment-{summary.generation + 1:08d}-0"  # written, never listed by a commit
+    shutil.copytree(store.directory / name, orphan)
+    assert "festival 0" in make_index(tmp_path, embedder, articles=articles).search(
+        "when does the zebra crossing festival 0 start?").answers[0].quote
+    add(articles, 1)
+    later = index.update(progress=False)
+    assert not orphan.exists() or orphan.name in listed(store, later.generation)
+    assert (store.directory / name).exists(), "still listed by the kept versions"
+
+
+def test_a_missing_segment_is_a_clear_error(tmp_path, embedder, articles):
+    from index.errors import IndexCorrupt
+
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    add(articles, 0)
+    summary = index.update(progress=False)
+    store = Store(index.directory)
+    shutil.rmtree(store.directory / listed(store, summary.generation)[0])
+    with pytest.raises(IndexCorrupt, match="cannot read the delta"):
+        make_index(tmp_path, embedder, articles=articles).search(NATO_QUESTION)
