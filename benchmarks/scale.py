@@ -6,6 +6,8 @@ time, peak RSS), disk per passage, serving RSS and the first answer of a cold pr
     .venv/bin/python benchmarks/scale.py --copies 15 --served-only --updates   # updates piling up (folder)
     .venv/bin/python benchmarks/scale.py --copies 15 --served-only --updates --as-before   # the same, as before the
         # delta's graph and the compiled BM25 sums (the delta scanned exactly, BM25 summed by bm25s)
+    .venv/bin/python benchmarks/scale.py --copies 15 --served-only --stream 10000 --every 1000   # single-article
+        # updates in a row on a copy of the index (folder)
 
 The corpus is RealTimeQA 2022 (4,884 articles, 65k passages) replicated: copy 0 is the real corpus; copy k
 gives each article a new id and url, a date k weeks earlier and one word in ten swapped for a corpus word of
@@ -28,11 +30,13 @@ import hashlib
 import json
 import re
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -280,6 +284,63 @@ def updates(copies: int, rounds: int) -> list[dict]:
     return results
 
 
+def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
+    """`count` single-article updates one after another on a copy of the folder index of `copies` copies: the
+    articles of the next corpus copy, one file and one update each (vectors derived, as the build), written by one
+    index and answered by another (as `serve`'s watcher and its questions). Every `every` updates: the block's mean
+    and largest update time, the first answer after an update (the new version read), MB of index files each wrote,
+    the recent passages and segments, and question p50/p95 in rounds. The copy is removed at the end."""
+    source = settings_for(copies, "folder", None)
+    settings = replace(source, index_dir=WORK / f"stream-{copies}", articles_dir=WORK / "stream-articles")
+    for folder in (settings.index_dir, settings.articles_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(source.index_dir, settings.index_dir)
+    settings.articles_dir.mkdir()
+    try:
+        serving = Index.open(settings=settings, log=lambda m: None)
+        feeding = Index.open(settings=settings, embedder=DerivedEmbedder(bench_embedder()), log=lambda m: None)
+        questions = load_questions(BENCH / "questions.jsonl")[:QUESTIONS]
+        serving.warm_up()
+        store, results = Store(settings.index_dir), []
+
+        def ask(question: str, asked) -> None:
+            serving.search(question, k=10, asked=asked)
+
+        with corpus_files(copies + 1)[-1].open(encoding="utf-8") as lines:
+            records = [line for _, line in zip(range(count), lines)]
+        updated, answered, written = [], [], []
+        for n, line in enumerate(records, start=1):
+            path = settings.articles_dir / f"new-{n:05d}.jsonl"
+            path.write_text(line, encoding="utf-8")
+            begun, since = time.perf_counter(), time.time_ns()
+            summary = feeding.update([path], progress=False)
+            updated.append(time.perf_counter() - begun)
+            serving.search(json.loads(line)["title"], k=5)  # the serving index reads the new version
+            answered.append(time.perf_counter() - begun)
+            written.append(sum(p.stat().st_size for p in settings.index_dir.rglob("*")
+                               if p.is_file() and ".sqlite" not in p.name and p.stat().st_mtime_ns >= since))
+            if n % every == 0:
+                timed_pass(ask, questions)
+                timings = np.concatenate(timed_in_rounds({"default": ask}, questions, rounds)["default"])
+                found = store.read_recent(summary.generation)
+                results.append({
+                    "updates": n,
+                    "recent": len(found.ids) - len(found.removed) if found else 0,
+                    "segments": len(found.segments) if found else 0,
+                    "update_s": [float(np.mean(updated)), float(np.max(updated))],
+                    "answered_s": [float(np.mean(answered)), float(np.percentile(answered, 95)), float(np.max(answered))],
+                    "written_mb": [float(np.mean(written)) / 1e6, float(np.max(written)) / 1e6],
+                    "p50_ms": float(np.percentile(timings, 50)),
+                    "p95_ms": float(np.percentile(timings, 95)),
+                })
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+                updated, answered, written = [], [], []
+    finally:
+        for folder in (settings.index_dir, settings.articles_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
 def recent_mb(store: Store, generation: int) -> float | None:
     """MB on disk of `generation`'s recent passages (its manifest and the segments it lists), None after a full build."""
     delta = store.delta_path(generation)
@@ -335,10 +396,11 @@ def folder_disk(folder: Path) -> dict[str, int]:
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def child(step: str, copies: int, engine: str, database_url: str | None, rounds: int, as_before: bool = False) -> dict:
-    """Run `step` (build or serve) for one size in a fresh Python process; its JSON result."""
+def child(step: str, copies: int, engine: str, database_url: str | None, rounds: int, as_before: bool = False,
+          extra: Sequence[str] = ()) -> dict:
+    """Run `step` (build, serve, updates or stream) for one size in a fresh Python process; its JSON result."""
     command = [sys.executable, __file__, "--step", step, "--copies", str(copies), "--engine", engine,
-               "--rounds", str(rounds)] + (["--as-before"] if as_before else [])
+               "--rounds", str(rounds), *extra] + (["--as-before"] if as_before else [])
     if database_url:
         command += ["--database-url", database_url]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
@@ -354,7 +416,10 @@ def main() -> int:
     parser.add_argument("--updates", action="store_true", help="then grow a delta on each (folder): update and question times")
     parser.add_argument("--as-before", action="store_true",
                         help="serve as before the delta's graph and the compiled BM25 sums (the delta scanned, bm25s's sums)")
-    parser.add_argument("--step", choices=("build", "serve", "updates"), help=argparse.SUPPRESS)
+    parser.add_argument("--stream", type=int, default=0,
+                        help="then this many single-article updates in a row on a copy of each (folder)")
+    parser.add_argument("--every", type=int, default=1000, help="with --stream: measure after this many updates")
+    parser.add_argument("--step", choices=("build", "serve", "updates", "stream"), help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(c) for c in args.copies.split(",")]
@@ -366,6 +431,8 @@ def main() -> int:
             result = build(copies, args.engine, args.database_url)
         elif args.step == "updates":
             result = updates(copies, args.rounds)
+        elif args.step == "stream":
+            result = stream(copies, args.stream, args.every, args.rounds)
         else:
             result = serve(copies, args.engine, args.database_url, args.rounds)
         print(json.dumps(result))
@@ -404,6 +471,16 @@ def main() -> int:
                 print(f"|   after adding {step['added']:,} passages ({'a full build' if step['delta_mb'] is None else 'a delta of ' + format(step['delta_mb'], '.0f') + ' MB'}, "
                       f"added in {step['grew_s']:.0f} s): one new article {step['update_s']:.1f} s, p50 / p95 "
                       f"{step['p50_ms']:.1f} / {step['p95_ms']:.1f} ms |", flush=True)
+        if args.stream and args.engine == "folder":
+            print("\n| updates in a row | recent passages (segments) | update s mean / max | answered s mean / p95 / max "
+                  "| MB written mean / max | p50 / p95 ms |\n|---|---|---|---|---|---|")
+            for step in child("stream", copies, args.engine, url, args.rounds,
+                              extra=["--stream", str(args.stream), "--every", str(args.every)]):
+                print(f"| {step['updates']:,} | {step['recent']:,} ({step['segments']}) "
+                      f"| {step['update_s'][0]:.2f} / {step['update_s'][1]:.1f} "
+                      f"| {' / '.join(format(x, '.2f') for x in step['answered_s'])} "
+                      f"| {step['written_mb'][0]:.1f} / {step['written_mb'][1]:.0f} "
+                      f"| {step['p50_ms']:.1f} / {step['p95_ms']:.1f} |", flush=True)
     return 0
 
 

@@ -8,8 +8,8 @@ A copy of `.bench/rtqa-2022` (65k passages) takes new articles one at a time, ea
 one file, embedded by the real model: the articles of the scale benchmark's second copy of the corpus (new ids,
 a word in ten swapped: `benchmarks/scale.py`). Every `--every` updates, the first 100 questions are timed
 (a pass after a warm-up pass, reader off) and the recent passages' size and segments are read. "Written" is the
-bytes of the files each update created in the index folder (hard-linked base files keep their times and are not
-counted; SQLite's pages are).
+bytes of the index files each update created (hard-linked base files keep their times and are not counted, nor is
+SQLite's database).
 """
 
 from __future__ import annotations
@@ -54,10 +54,12 @@ def recent_size(index: Index) -> tuple[int, int]:
 
 
 def written_since(directory: Path, since_ns: int) -> int:
-    """Bytes of the files under `directory` changed since `since_ns`."""
+    """Bytes of the index files under `directory` changed since `since_ns` (SQLite's database and journal left out)."""
     total = 0
     for root, _, names in os.walk(directory):
         for name in names:
+            if ".sqlite" in name:
+                continue
             try:
                 stat = os.stat(os.path.join(root, name))
             except FileNotFoundError:

@@ -164,7 +164,7 @@ def test_a_delta_stores_what_a_full_build_would_and_a_delta_from_before_still_re
     rows = np.load(later / "sentence_vectors.npy")
     np.save(later / "sentence_vectors.npy", rows.astype(np.float16))  # codes lost
     with pytest.raises(IndexCorrupt, match="do not match"):
-        store.read_delta(third.generation)
+        Store(index.directory).read_delta(third.generation)  # (a process that has not read it yet)
 
 
 def test_a_delta_whose_removals_disagree_with_sqlite_is_refused(tmp_path, embedder, articles):

@@ -36,13 +36,16 @@ def listed(store: Store, generation: int) -> list[str]:
     return json.loads((store.delta_path(generation) / "newsbot.json").read_text())["segments"]
 
 
-def test_size_classes_and_the_newest_run_to_merge():
+def test_size_classes_and_the_newest_run_to_merge(monkeypatch):
+    monkeypatch.setattr(merging, "SMALLEST", 4)
     assert [merging.size_class(n) for n in (0, 1, 3, 4, 15, 16, 63, 64)] == [0, 0, 0, 1, 1, 2, 2, 3]
     assert merging.newest_to_merge([]) == 0
     assert merging.newest_to_merge([5, 5, 5]) == 0  # three of a class: not yet
     assert merging.newest_to_merge([70, 5, 5, 5, 5]) == 4  # the fourth of class 1: the four merge
-    assert merging.newest_to_merge([5, 5, 5, 70]) == 0  # the newest is alone in its class
-    assert merging.newest_to_merge([20, 16, 5, 5, 5, 5]) == 4
+    assert merging.newest_to_merge([70, 5, 6, 9, 12]) == 4  # articles differ in size: a class, not a size
+    assert merging.newest_to_merge([70, 9, 1, 3, 2]) == 0  # the smallest class merges among itself first
+    assert merging.newest_to_merge([5, 5, 5, 70]) == 4  # a large newest one takes the small ones before it along
+    assert merging.newest_to_merge([300, 5, 5, 70]) == 0 and merging.newest_to_merge([300, 20, 5, 5]) == 0
 
 
 def test_each_update_writes_only_its_own_segment_and_old_ones_are_never_rewritten(tmp_path, embedder, articles, monkeypatch):
@@ -123,6 +126,27 @@ def test_a_serving_index_loads_only_the_new_segment(tmp_path, embedder, articles
     index.update(progress=False)
     after = dict(loaded._loaded[max(loaded._loaded)].segments)
     assert len(after) == 2 and all(after[name] is segment for name, segment in before.items()), "kept, not read again"
+
+
+def test_a_process_reads_from_disk_only_segments_it_has_not_read_or_written(tmp_path, embedder, articles, monkeypatch):
+    from index.engines.folder.generations.delta import Delta
+
+    monkeypatch.setattr(merging, "TIER", 10**6)
+    reads: list[str] = []
+    load = Delta.load_segment.__func__
+    monkeypatch.setattr(Delta, "load_segment", classmethod(lambda cls, directory: reads.append(directory.name) or load(cls, directory)))
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.warm_up()
+    for n in range(3):  # each update reads the previous version's segments, and the serving index the new version's
+        add(articles, n)
+        index.update(progress=False)
+        assert f"festival {n}" in index.search(f"when does the zebra crossing festival {n} start?").answers[0].quote
+    assert reads == [], "every segment came from what this process wrote"
+    other = make_index(tmp_path, embedder, articles=articles)  # another process: reads each once
+    assert "festival 2" in other.search("when does the zebra crossing festival 2 start?").answers[0].quote
+    other.search(NATO_QUESTION)
+    assert sorted(reads) == sorted(listed(Store(index.directory), other.generation()))
 
 
 def test_a_segment_left_by_a_crashed_update_is_removed_and_the_version_answers(tmp_path, embedder, articles):

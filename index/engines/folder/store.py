@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,8 @@ class Store(GenerationFolder):
         self.directory = Path(directory)
         self.db_path = self.directory / DB_NAME
         self._current = False  # the tables are known to be at this newsbot's version
+        self._segments = {}  # the recent segments of the newest versions read or written (`GenerationFolder.read_recent`)
+        self._segment_lock = threading.Lock()
 
     def exists(self) -> bool:
         """True when an index has been written here at least once."""

@@ -8,7 +8,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
@@ -41,6 +42,9 @@ class GenerationFolder:
     """Paths, writes and reads of the per-generation files under `self.directory` (mixed into `Store`)."""
 
     directory: Path
+    # Segments of the newest versions read or written, by version then folder name (never changed once written).
+    _segments: dict[int, dict[str, Delta]]
+    _segment_lock: threading.Lock
 
     # --- FAISS generations ------------------------------------------------------------------------
 
@@ -119,18 +123,31 @@ class GenerationFolder:
         """Write one generation's recent passages durably: its new segments, then its manifest (`recent.write`)."""
         written = recent_files.write(recent, self.directory, generation)
         fsync_directory(self.directory)
+        self._keep_segments(generation, written)  # (a name written again after a failed commit: its new segment)
         return written
 
-    def read_recent(self, generation: int, loaded: Mapping[str, Delta] | None = None) -> Recent | None:
-        """`generation`'s recent passages (segments in `loaded` not read again), or None after a full build;
-        `IndexCorrupt` when unreadable."""
+    def read_recent(self, generation: int) -> Recent | None:
+        """`generation`'s recent passages, or None after a full build; `IndexCorrupt` when unreadable. The segments
+        of the last versions read or written are kept, so an update and the serving process's next version read
+        only the segments that are new to them."""
         path = self.delta_path(generation)
         if not path.exists():
             return None
+        with self._segment_lock:
+            kept = {name: segment for segments in self._segments.values() for name, segment in segments.items()}
         try:
-            return recent_files.read(path, generation, loaded or {})
+            found = recent_files.read(path, generation, kept)
         except ValueError as exc:
             raise IndexCorrupt(str(exc)) from exc
+        self._keep_segments(generation, found)
+        return found
+
+    def _keep_segments(self, generation: int, recent: Recent) -> None:
+        """Remember `generation`'s named segments (those of the `KEEP_GENERATIONS` + 1 newest versions are kept)."""
+        with self._segment_lock:
+            self._segments[generation] = {name: s for name, s in zip(recent.names, recent.segments) if name}
+            for old in sorted(self._segments)[: -(KEEP_GENERATIONS + 1)]:
+                del self._segments[old]
 
     def read_delta(self, generation: int) -> tuple[Delta, int] | None:
         """`generation`'s recent passages as one delta of the live ones (`Recent.joined`) and its base generation, or

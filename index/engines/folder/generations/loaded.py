@@ -53,7 +53,6 @@ class Generations:
         self._swap = threading.Lock()
         self._loaded: dict[int, Generation] = {}
         self._bases: dict[int, _Base] = {}
-        self._segments: dict[str, Delta] = {}  # the recent segments of the loaded generations, by folder name
 
     def get(self, generation: int, conn: sqlite3.Connection) -> Generation:
         """The files of `generation`, loading them (once) when the index has moved on.
@@ -67,7 +66,7 @@ class Generations:
             return current
         with self._swap:
             if generation not in self._loaded:
-                recent = self.store.read_recent(generation, self._segments)
+                recent = self.store.read_recent(generation)  # (segments it has read before are not read again)
                 base_number = recent.base if recent is not None else generation
                 base = self._bases.get(base_number) or self._base(generation, conn, recent is None)
                 segments = list(recent.segments) if recent is not None else []
@@ -95,7 +94,6 @@ class Generations:
                 self._bases = {
                     g.base: _Base(g.vectors.base, g.keywords.base, g.sentences.base) for g in self._loaded.values()
                 }
-                self._segments = {name: segment for g in self._loaded.values() for name, segment in g.segments if name}
             return self._loaded[generation]
 
     @staticmethod

@@ -95,20 +95,25 @@ class PassageVectors:
             scores, ids = self.base.search(query.reshape(1, -1), wanted, params=params)
             found = [(pid, s) for pid, s in zip(ids[0].tolist(), scores[0].tolist()) if pid >= 0 and pid not in dead]
         if self.parts.segments:
+            allowing = np.fromiter(allowed, dtype=np.int64, count=len(allowed)) if allowed is not None else None
             for i in range(len(self.parts.segments)):
-                ids, scores = self._recent(i, query, n, allowed)
+                ids, scores = self._recent(i, query, n, allowed, allowing)
                 found += list(zip(ids.tolist(), scores.tolist()))
             found.sort(key=lambda item: -item[1])
         return found[:n]
 
-    def _recent(self, i: int, query: np.ndarray, n: int, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _recent(self, i: int, query: np.ndarray, n: int, allowed: set[int] | None,
+                allowing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Segment `i`'s own best `n` live passages (only they can make the merged top n): from its graph, or scanned
-        when small or when few of its passages are allowed (a filtered graph search may miss a few allowed among many)."""
+        when small or when few of its passages are allowed (a filtered graph search may miss a few allowed among many).
+        `allowing`: `allowed` as an array, made once for every segment."""
         segment, alive, dead = self.parts.segments[i], self.parts.alive[i], self.parts.dead_in[i]
         ids, vectors = segment.ids, segment.vectors
         keep = alive
         if allowed is not None:
-            keep = np.isin(ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+            if allowing is None:
+                allowing = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+            keep = np.isin(ids, allowing)
             if alive is not None:
                 keep &= alive
         if segment.graph is not None and (allowed is None or keep.sum() > EXACT_SCAN):
