@@ -315,7 +315,7 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             begun, since = time.perf_counter(), time.time_ns()
             summary = feeding.update([path], progress=False)
             updated.append(time.perf_counter() - begun)
-            serving.search(json.loads(line)["title"], k=5)  # the serving index reads the new version
+            ask(questions[0].question, questions[0].asked)  # the serving index reads the new version
             answered.append(time.perf_counter() - begun)
             written.append(sum(p.stat().st_size for p in settings.index_dir.rglob("*")
                                if p.is_file() and ".sqlite" not in p.name and p.stat().st_mtime_ns >= since))
