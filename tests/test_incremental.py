@@ -324,3 +324,52 @@ def test_delta_postings_joined_drop_the_gone_passages_and_stems_left_with_none()
     for stem in expected:
         assert all(np.array_equal(x, y) for x, y in zip(moved.get(stem), expected.get(stem))), stem
     assert moved.get("c")[0].tolist() == [0, 2] and moved.get("c")[1].tolist() == [2.0, 1.0]
+
+
+def test_a_serving_index_grows_its_publication_days_from_the_new_passages_alone(tmp_path, embedder, articles):
+    """Each newer version reads only the articles of its new passages; after adds, an edit and a removal the days
+    answer as a table read whole, for every live passage."""
+    from datetime import date
+
+    from index.answering.published_days import PublishedDays
+
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.warm_up()
+    spans_read: list[int] = []
+    reader = index.reader
+    real = reader.snapshot
+
+    def counting():  # every snapshot's `passage_spans` counted as the serving index reads them
+        context = real()
+        snapshot = context.__enter__()
+
+        class Counted:
+            def __enter__(self):
+                if snapshot is not None:
+                    spans = snapshot.passage_spans
+                    snapshot.passage_spans = lambda after=0: spans_read.append(len(rows := spans(after))) or rows
+                return snapshot
+
+            def __exit__(self, *exc):
+                return context.__exit__(*exc)
+
+        return Counted()
+
+    reader.snapshot = counting
+    (articles / "zebra.txt").write_text("---\npublished: 2022-06-15\n---\n" + ZEBRA, encoding="utf-8")
+    index.update(progress=False)
+    (articles / "zebra.txt").write_text("---\npublished: 2022-06-16\n---\n" + ZEBRA.replace("Saturday", "Sunday"), encoding="utf-8")
+    index.update(progress=False)
+    sorted(articles.glob("0*.txt"))[0].unlink()
+    index.update(progress=False)
+    assert spans_read and max(spans_read) <= 1, "only the new article's span was read, never every article's"
+    reader.snapshot = real
+    with reader.snapshot() as snapshot:
+        whole = PublishedDays.from_spans(snapshot.passage_spans(), snapshot.passages_of)
+        live = [pid for pid, in snapshot.conn.execute("SELECT id FROM passages")]
+        grown = index._searcher._days.of(snapshot)
+    assert grown is not whole and len(grown.pids) > len(whole.pids), "grown: the removed passages are still held"
+    for day in (date(2022, 6, 16), date(2022, 6, 20), date(2026, 1, 1)):
+        assert grown.fresh(live, day, 7).tolist() == whole.fresh(live, day, 7).tolist()
+    assert whole.fresh(live, date(2022, 6, 17), 3).any(), "the edited article is fresh on its new day"

@@ -1,18 +1,25 @@
 """Every passage's publication day (its article's), read once per index version, so the recency lift
 looks up a question's 200 candidates in memory rather than with a query (0.4 to 0.9 ms each at 65k
 passages). Read as one row per article (its passages' id span), not per passage: at a million passages
-that is ~0.3 s a version rather than ~1.1 s."""
+that is ~0.3 s a version rather than ~1.1 s; and a newer version reads only the articles of passages numbered
+above the ones held (`grown`), since passage ids only grow: a single-article update cost a serving process
+~0.45 s at a million passages reading every article again (`benchmarks/scale.py --stream`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.questions.recency import FUTURE_SLACK_DAYS, parse_day
 
+if TYPE_CHECKING:
+    from index.engines.snapshot import Snapshot
+
 UNKNOWN = 0  # an article without a (readable) publication day: never fresh
+STALE_SHARE, STALE_SLACK = 1.1, 1000  # a grown table past this many times the live passages (+ slack) is read anew
 
 
 class PublishedDays:
@@ -54,6 +61,20 @@ class PublishedDays:
         order = np.argsort(pids, kind="stable")
         found = cls.__new__(cls)
         found.pids, found.days = pids[order], days_of[order]
+        return found
+
+    def grown(self, snapshot: Snapshot) -> PublishedDays:
+        """These days plus those of `snapshot`'s passages numbered above every one held: a newer version of the same
+        index (its new and changed articles' passages always have new, larger ids). Removed passages stay, looked up
+        by nobody, until they pass a tenth of the table; then the table is read anew."""
+        if len(self.pids) > STALE_SHARE * len(snapshot.keywords) + STALE_SLACK:
+            return PublishedDays.from_spans(snapshot.passage_spans(), snapshot.passages_of)
+        after = int(self.pids[-1]) if len(self.pids) else 0
+        new = PublishedDays.from_spans(snapshot.passage_spans(after), snapshot.passages_of)
+        if not len(new.pids):
+            return self
+        found = PublishedDays.__new__(PublishedDays)
+        found.pids, found.days = np.concatenate([self.pids, new.pids]), np.concatenate([self.days, new.days])
         return found
 
     def fresh(self, pids: list[int], asked: date, window: int) -> np.ndarray:

@@ -77,9 +77,10 @@ class Snapshot(Protocol):
     def quoting(self, phrases: list[str]) -> set[int]:
         """Ids of the passages whose text holds every quoted phrase."""
 
-    def passage_spans(self) -> list[tuple[str, str | None, int, int, int]]:
-        """(article id, published, smallest passage id, largest, passage count) of every article with passages:
-        each passage's publication day, a row an article (read once per version)."""
+    def passage_spans(self, after: int = 0) -> list[tuple[str, str | None, int, int, int]]:
+        """(article id, published, smallest passage id, largest, passage count) of every article with passages
+        numbered above `after`: each passage's publication day, a row an article (read once per version; a newer
+        version reads only its new passages' articles, as ids only grow)."""
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
         """Text, offsets, sentences and article of each passage id (see `common.passage_row`)."""

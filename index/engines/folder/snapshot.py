@@ -36,10 +36,11 @@ class SqliteSnapshot:
         rows = self.conn.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (phrase_query(phrases, "body"),))
         return {row[0] for row in rows}
 
-    def passage_spans(self) -> list[tuple[str, str | None, int, int, int]]:
+    def passage_spans(self, after: int = 0) -> list[tuple[str, str | None, int, int, int]]:
         return self.conn.execute(
             """SELECT a.id, a.published, min(p.id), max(p.id), count(*)
-               FROM articles a JOIN passages p ON p.article_id = a.id GROUP BY a.id"""
+               FROM articles a JOIN passages p ON p.article_id = a.id WHERE p.id > ? GROUP BY a.id""",
+            (after,),
         ).fetchall()
 
     def passage_rows(self, pids: list[int]) -> dict[int, dict]:
