@@ -37,9 +37,18 @@ class SqliteSnapshot:
         return {row[0] for row in rows}
 
     def passage_spans(self, after: int = 0) -> list[tuple[str, str | None, int, int, int]]:
+        if not after:
+            return self.conn.execute(
+                """SELECT a.id, a.published, min(p.id), max(p.id), count(*)
+                   FROM articles a JOIN passages p ON p.article_id = a.id GROUP BY a.id"""
+            ).fetchall()
+        # The newest passages by their ids, then their articles: planned by the article index, SQLite scanned every
+        # passage (180 ms at a million passages, against 0.3 ms for an update's few).
         return self.conn.execute(
-            """SELECT a.id, a.published, min(p.id), max(p.id), count(*)
-               FROM articles a JOIN passages p ON p.article_id = a.id WHERE p.id > ? GROUP BY a.id""",
+            """SELECT a.id, a.published, p.first, p.last, p.count FROM (
+                   SELECT article_id, min(id) AS first, max(id) AS last, count(*) AS count FROM passages NOT INDEXED
+                   WHERE id > ? GROUP BY article_id
+               ) AS p JOIN articles a ON a.id = p.article_id""",
             (after,),
         ).fetchall()
 
