@@ -11,11 +11,9 @@ import faiss
 import numpy as np
 
 from index.engines.folder.generations import vector_index
-from index.engines.folder.generations.delta import Delta
 from index.engines.folder.generations.keyword_index import KeywordIndex
 from index.engines.folder.generations.segments import Keywords, Parts, PassageVectors, Sentences
 from index.engines.folder.generations.sentence_index import SentenceIndex
-from index.engines.folder.generations.sorted_ids import positions
 from index.engines.folder.store import KEEP_GENERATIONS, Store
 from index.errors import IndexCorrupt
 
@@ -31,7 +29,6 @@ class Generation:
     keywords: Keywords
     sentences: Sentences
     base: int  # the generation whose full build the base files come from
-    segments: tuple[tuple[str | None, Delta], ...] = ()  # the recent segments by folder name (`recent`), loaded once
 
 
 @dataclass(frozen=True)
@@ -77,19 +74,18 @@ class Generations:
                     dead = recent.removed
                 else:
                     dead = self._dead(base.keywords.ids, recent_ids, conn, generation)
+                parts = Parts(segments, dead)
+                keywords = Keywords(base.keywords, parts)  # (its ids: the base's and the segments', ascending)
                 count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
-                held = np.concatenate([base.keywords.ids, recent_ids])  # (ascending: segment ids are above the base's)
-                if count != len(held) - len(dead) or (positions(held, dead) < 0).any():
+                if count != len(keywords) or (keywords.positions(dead) < 0).any():
                     raise IndexCorrupt(f"generation {generation}: the passages and the index files do not match")
                 self._loaded = {n: g for n, g in self._loaded.items() if n > generation - KEEP_GENERATIONS}
-                parts = Parts(segments, dead)
                 self._loaded[generation] = Generation(
                     generation,
                     PassageVectors(base.vectors, parts),
-                    Keywords(base.keywords, parts),
+                    keywords,
                     Sentences(base.sentences, parts),
                     base_number,
-                    tuple(zip(recent.names, recent.segments)) if recent is not None else (),
                 )
                 self._bases = {
                     g.base: _Base(g.vectors.base, g.keywords.base, g.sentences.base) for g in self._loaded.values()

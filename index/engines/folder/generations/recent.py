@@ -53,7 +53,8 @@ class Recent:
         removed = None if self.removed is None else dead[~np.isin(dead, ids)]
         if not self.segments:
             empty = Delta.empty(self.dimension)
-            return Delta(empty.ids, empty.vectors, empty.sentences, empty.terms, empty.lengths, removed)
+            empty.removed = removed
+            return empty
         return Delta.joined(list(self.segments), dead, removed)
 
     def added(self, rows: list, removed: np.ndarray, steps: np.ndarray | None) -> Recent:

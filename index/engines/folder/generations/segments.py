@@ -29,6 +29,7 @@ class Parts:
         self.segments = [s for s in segments if len(s)]
         self.firsts = np.asarray([int(s.ids[0]) for s in self.segments], dtype=np.int64)
         self.dead = dead  # ascending
+        self.dead_set = frozenset(dead.tolist())
         recent = np.concatenate([s.ids for s in self.segments]) if self.segments else np.zeros(0, dtype=np.int64)
         in_recent = np.isin(dead, recent)
         self.base_dead = dead[~in_recent]
@@ -54,7 +55,6 @@ class PassageVectors:
     def __init__(self, base: faiss.Index, parts: Parts) -> None:
         self.base = base
         self.parts = parts
-        self._dead = frozenset(parts.dead.tolist())
         self.d = base.d
         self.ntotal = int(base.ntotal) - len(parts.dead) + len(parts)
 
@@ -85,7 +85,7 @@ class PassageVectors:
         if allowed is not None and len(allowed) <= EXACT_SCAN:
             return scan(self, query, n, allowed)
         found: list[tuple[int, float]] = []
-        dead = self._dead
+        dead = self.parts.dead_set
         if self.base.ntotal:
             params = None
             if allowed is not None:
@@ -239,7 +239,6 @@ class Sentences:
     def __init__(self, base: SentenceIndex, parts: Parts) -> None:
         self.base = base
         self.parts = parts
-        self._dead = frozenset(parts.dead.tolist())
 
     def __len__(self) -> int:
         return len(self.base) + sum(len(s.sentences) for s in self.parts.segments)
@@ -264,7 +263,7 @@ class Sentences:
         return np.asarray([c.max() if len(c) else np.nan for c in self.cosines(pids, query)], dtype=np.float32)
 
     def search(self, query: np.ndarray, n: int) -> list[tuple[int, int, float]]:
-        dead = self._dead
+        dead = self.parts.dead_set
         found = [hit for hit in self.base.search(query, n + 4 * len(self.parts.base_dead)) if hit[0] not in dead]
         for segment, gone in zip(self.parts.segments, self.parts.dead_in):
             found += [hit for hit in segment.sentences.search(query, n + 8 * len(gone)) if hit[0] not in dead]
