@@ -28,6 +28,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
 import re
 import resource
 import shutil
@@ -317,8 +318,7 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             updated.append(time.perf_counter() - begun)
             ask(questions[0].question, questions[0].asked)  # the serving index reads the new version
             answered.append(time.perf_counter() - begun)
-            written.append(sum(p.stat().st_size for p in settings.index_dir.rglob("*")
-                               if p.is_file() and ".sqlite" not in p.name and p.stat().st_mtime_ns >= since))
+            written.append(written_since(settings.index_dir, since))
             if n % every == 0:
                 timed_pass(ask, questions)
                 timings = np.concatenate(timed_in_rounds({"default": ask}, questions, rounds)["default"])
@@ -339,6 +339,22 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
         for folder in (settings.index_dir, settings.articles_dir):
             shutil.rmtree(folder, ignore_errors=True)
     return results
+
+
+def written_since(directory: Path, since_ns: int) -> int:
+    """Bytes of the index files under `directory` changed since `since_ns` (SQLite's database and journal left out)."""
+    total = 0
+    for root, _, names in os.walk(directory):
+        for name in names:
+            if ".sqlite" in name:
+                continue
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            if stat.st_mtime_ns >= since_ns:
+                total += stat.st_size
+    return total
 
 
 def recent_mb(store: Store, generation: int) -> float | None:

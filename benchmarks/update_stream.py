@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_index import BENCH, BENCH_INDEX, bench_embedder, timed_pass  # (also puts the project on the path)
-from scale import corpus_files
+from scale import corpus_files, written_since
 
 from index import Index, Settings
 from index.answering.evaluate import load_questions
@@ -51,22 +50,6 @@ def recent_size(index: Index) -> tuple[int, int]:
         return (len(found[0]), 1) if found else (0, 0)
     recent = read(index.generation())
     return (len(recent.ids) - len(recent.removed), len(recent.segments)) if recent else (0, 0)
-
-
-def written_since(directory: Path, since_ns: int) -> int:
-    """Bytes of the index files under `directory` changed since `since_ns` (SQLite's database and journal left out)."""
-    total = 0
-    for root, _, names in os.walk(directory):
-        for name in names:
-            if ".sqlite" in name:
-                continue
-            try:
-                stat = os.stat(os.path.join(root, name))
-            except FileNotFoundError:
-                continue
-            if stat.st_mtime_ns >= since_ns:
-                total += stat.st_size
-    return total
 
 
 def main() -> int:
