@@ -55,6 +55,7 @@ WORK = ROOT / ".bench" / "scale"
 NOISE = 0.017  # per dimension: |noise| ~ 0.33, cosine to the real vector ~0.95
 SWAP_SHARE = 0.1
 QUESTIONS = 100
+ARTICLES_A_COPY = 4884  # the 2022 benchmark's articles, each copy of the corpus
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -307,8 +308,10 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
         def ask(question: str, asked) -> None:
             serving.search(question, k=10, asked=asked)
 
-        with corpus_files(copies + 1)[-1].open(encoding="utf-8") as lines:
-            records = [line for _, line in zip(range(count), lines)]
+        records: list[str] = []
+        for path in corpus_files(copies + 1 + count // ARTICLES_A_COPY)[copies:]:  # the next copies, as many as needed
+            with path.open(encoding="utf-8") as lines:
+                records += [line for _, line in zip(range(count - len(records)), lines)]
         updated, answered, written = [], [], []
         for n, line in enumerate(records, start=1):
             path = settings.articles_dir / f"new-{n:05d}.jsonl"
