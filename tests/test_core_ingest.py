@@ -202,3 +202,36 @@ def test_an_index_from_schema_1_is_migrated_and_its_cache_moves_to_its_own_file(
     assert any("intelligence officers" in a.quote for a in index.search('"intelligence officers"').answers)
     with closing(embedding_cache.open_cache(index.directory)) as cache:  # emptied by the commit
         assert cache.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0
+
+
+def test_an_update_of_one_file_looks_up_only_that_files_articles(tmp_path, embedder):
+    """An update reads the rows of the files it is given, not every article's (0.2 s at 73,000 articles)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    feed = folder / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps({"id": f"old{i}", "title": f"Story {i}", "text": p})
+                              for i, p in enumerate(PARAGRAPHS[:8])))
+    index = make_index(tmp_path, embedder, articles=folder)
+    assert index.update().added == 8
+    looked_up: list[tuple] = []
+    select = index.writer._select
+
+    def recording(query: str, values: list[str]):
+        rows = list(select(query, values))
+        looked_up.extend(row for row in rows if query != "paths")
+        return rows
+
+    index.writer._select = recording
+    new = folder / "new.jsonl"
+    new.write_text(json.dumps({"id": "new", "title": "Skripal", "text": PARAGRAPHS[-2]}) + "\n"
+                   + json.dumps({"id": "old3", "title": "Story 3", "text": PARAGRAPHS[3]}))  # moved here
+    summary = index.update([new])
+    assert (summary.added, summary.updated, summary.removed) == (1, 1, 0)  # old3 updated: its path is stored
+    assert [row[0] for row in looked_up] == ["old3"]  # the one article of the file the index held; no other row
+    assert set(_articles(index)) == {f"old{i}" for i in range(8)} | {"new"}
+    # The whole folder: the feed changed (old5 gone; old3 read there first, so moved back), the new file unchanged.
+    feed.write_text("\n".join(json.dumps({"id": f"old{i}", "title": f"Story {i}", "text": p})
+                              for i, p in enumerate(PARAGRAPHS[:8]) if i != 5))
+    summary = index.update()
+    assert (summary.removed, summary.updated, summary.unchanged) == (1, 1, 7)
+    assert "old5" not in _articles(index) and "new" in _articles(index)

@@ -3,13 +3,15 @@ change it hands over. `engines.folder.writer` (an index folder) and `engines.pos
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from index.engines.known import KnownArticles
 
 # Per text hash: the passage vector and its sentences' vectors (an engine may read them from its store as asked).
 Vectors = Mapping[bytes, tuple[np.ndarray, np.ndarray]]
@@ -23,19 +25,17 @@ class StoredState:
     signature: str | None
     next_passage_id: int
     dimension: int | None
-    files: dict[str, tuple[int, int]]  # path -> (size, mtime_ns) of every file read before
-    articles: dict[str, tuple[str, str | None]]  # article id -> (content hash, path)
+    known: KnownArticles  # its articles and files, looked up as needed
 
     @classmethod
-    def read(cls, meta: dict[str, str], files: Iterable[tuple], articles: Iterable[tuple]) -> StoredState:
-        """From an engine's rows: its meta key/values, (path, size, mtime_ns) and (id, content hash, path)."""
+    def read(cls, meta: dict[str, str], known: KnownArticles) -> StoredState:
+        """From an engine's meta key/values and its lookups."""
         return cls(
             generation=int(meta.get("generation", 0)),
             signature=meta.get("signature"),
             next_passage_id=int(meta.get("next_passage_id", 1)),
             dimension=int(meta.get("dimension") or 0) or None,
-            files={path: (size, mtime) for path, size, mtime in files},
-            articles={aid: (content_hash, path) for aid, content_hash, path in articles},
+            known=known,
         )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.engines.common import SENTENCE_DTYPE
+from index.engines.known import KnownArticles
 from index.engines.writer import Change, StoredState, Vectors, Writer
 from index.indexing.passages import MAX_WORDS, MIN_WORDS, TARGET_WORDS, Passage, split_passages
 from index.indexing.spool import PlanSpool, SpooledRows
@@ -141,22 +142,19 @@ class Indexer:
         if generation and not rebuild and stored.signature != signature:
             self.log("Settings or model changed since the last update: re-processing every article.")
 
-        known_files = {} if full else stored.files
-        known = stored.articles
-        by_path: dict[str, list[str]] = {}
-        for article_id, (_, path) in known.items():
-            by_path.setdefault(path or "", []).append(article_id)
-
+        known = stored.known
+        known_paths = known.paths()  # one row a file, not an article
         to_read = list(roots)
         if full and not rebuild:  # re-process every known article, not only the paths given this time
-            to_read += [Path(path) for path in by_path if path and Path(path).exists()]
+            to_read += [Path(path) for path in known_paths if path and Path(path).exists()]
         files, skips = discover(to_read)
+        known_files = {} if full else known.files([str(f) for f in files])
         spool = PlanSpool(_Planned, self.writer.scratch)
         try:
-            summary, seen, fingerprints = self._read(files, skips, spool, known_files, known, by_path, full, progress)
+            summary, seen, fingerprints = self._read(files, skips, spool, known_files, known, full, progress)
             # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.
-            gone_files = {path for path in by_path if full or not path or _is_under(path, roots) or not Path(path).exists()}
-            removed = [aid for aid, (_, path) in known.items() if aid not in seen and (path or "") in gone_files]
+            gone_files = {path for path in known_paths if full or not path or _is_under(path, roots) or not Path(path).exists()}
+            removed = [aid for ids in known.ids_in(gone_files).values() for aid in ids if aid not in seen]
             summary.removed = len(removed)
             if not len(spool) and not removed and not full:
                 summary.passages = self.writer.keep(generation, fingerprints, progress)
@@ -173,8 +171,7 @@ class Indexer:
         skips: list[Skip],
         spool: PlanSpool,
         known_files: dict[str, tuple[int, int]],
-        known: dict[str, tuple[str, str | None]],
-        by_path: dict[str, list[str]],
+        known: KnownArticles,
         full: bool,
         progress: bool,
     ) -> tuple[UpdateSummary, dict[str, str], dict[str, tuple[int, int]]]:
@@ -184,17 +181,23 @@ class Indexer:
         summary = UpdateSummary()
         seen: dict[str, str] = {}  # article id -> file it came from
         fingerprints: dict[str, tuple[int, int]] = {}
-        for path in tqdm(files, desc="Reading", unit="file", disable=not progress or len(files) < 50, leave=False):
-            key = str(path)
+        stats: dict[Path, tuple[int, int] | None] = {}
+        for path in files:
             try:
                 stat = path.stat()
+                stats[path] = (stat.st_size, stat.st_mtime_ns)
             except OSError:
+                stats[path] = None
+        unchanged = [str(p) for p, fingerprint in stats.items() if fingerprint and known_files.get(str(p)) == fingerprint]
+        in_unchanged = known.ids_in(unchanged)  # their articles are not read again
+        for path in tqdm(files, desc="Reading", unit="file", disable=not progress or len(files) < 50, leave=False):
+            key, fingerprint = str(path), stats[path]
+            if fingerprint is None:
                 skips.append(Skip(key, "disappeared while indexing"))
                 continue
-            fingerprint = (stat.st_size, stat.st_mtime_ns)
             if known_files.get(key) == fingerprint:
                 fingerprints[key] = fingerprint
-                for article_id in by_path.get(key, []):
+                for article_id in in_unchanged.get(key, []):
                     if article_id not in seen:  # (else read from another file already: counted there)
                         seen[article_id] = key
                         summary.unchanged += 1
@@ -203,6 +206,7 @@ class Indexer:
             skips.extend(file_skips)
             if articles or not file_skips:
                 fingerprints[key] = fingerprint
+            before = known.articles([a.id for a in articles])
             for article in articles:
                 if article.id in seen:
                     skips.append(Skip(key, f"duplicate article id {article.id!r} (already read from {seen[article.id]})"))
@@ -210,7 +214,7 @@ class Indexer:
                 seen[article.id] = key
                 for note in article.notes:
                     self.log(f"note: {key}: {note}")
-                old = known.get(article.id)
+                old = before.get(article.id)
                 if old is None:
                     summary.added += 1
                     summary.added_titles.append(article.title)

@@ -15,6 +15,7 @@ from index.engines.folder import arrivals, embedding_cache
 from index.engines.folder.generations.building import GenerationFiles
 from index.engines.folder.generations.reuse import CommittedVectors
 from index.engines.folder.store import Store
+from index.engines.known import KnownArticles
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexCorrupt
 from index.text.sentence_words import for_passage
@@ -23,6 +24,14 @@ from index.text.sentence_words import for_passage
 # the generation's files rather than embedded anew: loading the files costs about as much as embedding a few
 # hundred passages at 65k passages, and takes memory that grows with the index.
 REUSE_SHARE = 0.01
+KNOWN = {  # the lookups of `KnownArticles`, each list of values a JSON array (indexed: the primary keys, articles_path)
+    "paths": "SELECT DISTINCT path FROM articles",
+    "files": "SELECT path, size, mtime_ns FROM files WHERE path IN (SELECT value FROM json_each(?))",
+    "articles": "SELECT id, content_hash, path FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+    "in_paths": "SELECT path, id FROM articles WHERE path IN (SELECT value FROM json_each(?))",
+    "without_path": "SELECT id FROM articles WHERE path IS NULL OR path = ''",
+}
+TAKING_VALUES = ("files", "articles", "in_paths")
 
 
 class SqliteWriter:
@@ -56,11 +65,11 @@ class SqliteWriter:
                     self._cache = None
 
     def state(self) -> StoredState:
-        return StoredState.read(
-            Store.meta(self.conn),
-            self.conn.execute("SELECT path, size, mtime_ns FROM files"),
-            self.conn.execute("SELECT id, content_hash, path FROM articles"),
-        )
+        return StoredState.read(Store.meta(self.conn), KnownArticles(self._select))
+
+    def _select(self, query: str, values: list[str]):
+        """One of `known.QUERIES`, the values sent as one JSON array."""
+        return self.conn.execute(KNOWN[query], (json.dumps(values),) if query in TAKING_VALUES else ())
 
     def complete(self, generation: int) -> bool:
         return GenerationFiles(self.store, False).has_sentences(generation)

@@ -17,6 +17,7 @@ import numpy as np
 
 from index.database_url import shown_database_url
 from index.engines.common import cached_blobs, now_iso
+from index.engines.known import KnownArticles
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import indexed_dimension, make_graph, make_sentence_graph, upgrade
 from index.engines.postgres.vectors import WindowedVectors, available
@@ -33,6 +34,14 @@ LOCK_POLL_SECONDS = 0.5
 # 37 / 72 ms with neither (plans made for empty tables), 49 / 67 analyzed only (the postings' index-only scans visit
 # every row's page until a vacuum marks them all-visible), 19 / 24 vacuumed and analyzed (VACUUM: ~4 s at 65k).
 ANALYZE_FROM = 1000
+KNOWN = {  # the lookups of `KnownArticles`, each list of values a text array (indexed: the primary keys, articles_path)
+    "paths": "SELECT DISTINCT path FROM articles",
+    "files": "SELECT path, size, mtime_ns FROM index_files WHERE path = ANY(%s)",
+    "articles": "SELECT id, content_hash, path FROM articles WHERE id = ANY(%s)",
+    "in_paths": "SELECT path, id FROM articles WHERE path = ANY(%s)",
+    "without_path": "SELECT id FROM articles WHERE path IS NULL OR path = ''",
+}
+TAKING_VALUES = ("files", "articles", "in_paths")
 
 
 def drop_vector_indexes(conn) -> None:
@@ -170,11 +179,12 @@ class PgWriter:
             conn.close()  # also releases the advisory lock
 
     def state(self) -> StoredState:
-        return StoredState.read(
-            dict(self.conn.execute("SELECT key, value FROM index_meta").fetchall()),
-            self.conn.execute("SELECT path, size, mtime_ns FROM index_files"),
-            self.conn.execute("SELECT id, content_hash, path FROM articles"),
-        )
+        meta = dict(self.conn.execute("SELECT key, value FROM index_meta").fetchall())
+        return StoredState.read(meta, KnownArticles(self._select))
+
+    def _select(self, query: str, values: list[str]):
+        """One of `known.QUERIES`, the values sent as one text array."""
+        return self.conn.execute(KNOWN[query], (values,) if query in TAKING_VALUES else ())
 
     def complete(self, generation: int) -> bool:
         return True  # one database: a committed version is whole
