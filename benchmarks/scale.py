@@ -290,7 +290,8 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
     """`count` single-article updates one after another on a copy of the folder index of `copies` copies: the
     articles of the next corpus copy, one file and one update each (vectors derived, as the build), written by one
     index and answered by another (as `serve`'s watcher and its questions). Every `every` updates: the block's mean
-    and largest update time, the first answer after an update (the new version read), MB of index files each wrote,
+    and largest update time, the first answer once the update commits (its version read; before the writer merges
+    segments or folds them, which the update time includes), MB of index files each wrote,
     the recent passages and segments, and question p50/p95 in rounds. The copy is removed at the end."""
     source = settings_for(copies, "folder", None)
     settings = replace(source, index_dir=WORK / f"stream-{copies}", articles_dir=WORK / "stream-articles")
@@ -313,14 +314,22 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             with path.open(encoding="utf-8") as lines:
                 records += [line for _, line in zip(range(count - len(records)), lines)]
         updated, answered, written = [], [], []
+        compact = feeding.writer.compact
+
+        def answering_first(progress: bool):
+            """The serving index reads the update's own version as soon as it commits (as `serve`'s questions, in
+            other threads, do), before the writer merges or folds."""
+            ask(questions[0].question, questions[0].asked)
+            answered.append(time.perf_counter() - begun)
+            return compact(progress)
+
+        feeding.writer.compact = answering_first
         for n, line in enumerate(records, start=1):
             path = settings.articles_dir / f"new-{n:05d}.jsonl"
             path.write_text(line, encoding="utf-8")
             begun, since = time.perf_counter(), time.time_ns()
             summary = feeding.update([path], progress=False)
-            updated.append(time.perf_counter() - begun)
-            ask(questions[0].question, questions[0].asked)  # the serving index reads the new version
-            answered.append(time.perf_counter() - begun)
+            updated.append(time.perf_counter() - begun)  # merging or folding included
             written.append(written_since(settings.index_dir, since))
             if n % every == 0:
                 timed_pass(ask, questions)

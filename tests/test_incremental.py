@@ -188,8 +188,9 @@ def test_past_its_share_the_delta_is_folded_into_a_full_build(tmp_path, embedder
     summary = index.update(progress=False)  # one new passage: the delta would hold 1, the limit is 1
     assert Store(index.directory).delta_path(summary.generation).exists()
     (articles / "zebra-2.txt").write_text(ZEBRA.replace("zebra", "giraffe"), encoding="utf-8")
-    summary = index.update(progress=False)  # two: a full build, no delta
+    summary = index.update(progress=False)  # two: a segment committed, then folded into a full build, no delta
     assert not Store(index.directory).delta_path(summary.generation).exists()
+    assert Store(index.directory).delta_path(summary.generation - 1).exists(), "the update's own version came first"
     assert "giraffe" in index.search("when does the giraffe crossing festival close the high street?").answers[0].quote
 
 

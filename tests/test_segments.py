@@ -177,3 +177,27 @@ def test_a_missing_segment_is_a_clear_error(tmp_path, embedder, articles):
     shutil.rmtree(store.directory / listed(store, summary.generation)[0])
     with pytest.raises(IndexCorrupt, match="cannot read the delta"):
         make_index(tmp_path, embedder, articles=articles).search(NATO_QUESTION)
+
+
+def test_an_update_answers_before_its_run_of_segments_is_merged_as_a_version_of_its_own(tmp_path, embedder, articles,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(merging, "TIER", 2)
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    serving = make_index(tmp_path, embedder, articles=articles)  # a serving process's reader of the same folder
+    store, before_merging = Store(index.directory), []
+    compact = index.writer.compact
+
+    def answering_first(progress: bool):
+        before_merging.append(serving.search("when does the zebra crossing festival 1 start?").answers[0].quote)
+        return compact(progress)
+
+    monkeypatch.setattr(index.writer, "compact", answering_first)
+    add(articles, 0)
+    first = index.update(progress=False)
+    add(articles, 1)
+    second = index.update(progress=False)  # two segments of the first class: a run of TIER
+    assert second.generation == first.generation + 2, "the update's version, then the merge's"
+    assert len(listed(store, second.generation - 1)) == 2 and len(listed(store, second.generation)) == 1
+    assert "festival 1" in before_merging[-1], "answered from the update's own version, before the merge"
+    assert "festival 1" in serving.search("when does the zebra crossing festival 1 start?").answers[0].quote

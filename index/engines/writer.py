@@ -85,5 +85,9 @@ class Writer(Protocol):
     def commit(self, change: Change, progress: bool) -> int:
         """Write the change as one new version; returns how many passages it holds."""
 
+    def compact(self, progress: bool) -> int | None:
+        """After a commit: rewrite what the updates piled up (merged or folded) as a version of its own with the same
+        passages, so the update's articles answer before it; the new version's number, or None when nothing was due."""
+
     def tidy(self, generation: int, model: str) -> None:
         """After a commit: drop what no version in use needs (old files, unused cached vectors)."""

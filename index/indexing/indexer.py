@@ -255,7 +255,8 @@ class Indexer:
         )
         summary.passages = self.writer.commit(change, progress)
         self.writer.tidy(generation, self.embedder.key)
-        summary.generation = generation
+        # Answerable from here; what the update piled up is merged (or folded) after, as a version of its own.
+        summary.generation = self.writer.compact(progress) or generation
 
     @staticmethod
     def plan(article: Article) -> _Planned:

@@ -116,6 +116,23 @@ class SqliteWriter:
         self._commit(change, written.passages, written.dimension)
         return written.passages
 
+    def compact(self, progress: bool) -> int | None:
+        """The committed version's recent passages merged or folded into a full build (`GenerationFiles.compact`),
+        committed as a version of its own with the same passages; its number, or None when nothing was due."""
+        conn = self.conn
+        generation = int(Store.meta(conn).get("generation") or 0)
+        written = GenerationFiles(self.store, progress).compact(conn, generation) if generation else None
+        if written is None:
+            return None
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            count = conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+            if count != written.passages:
+                raise RuntimeError(f"internal error: {count} passages in SQLite but {written.passages} compacted")
+            Store.set_meta(conn, generation=generation + 1, passages=count)
+        self.store.remove_old_generations(generation + 1)
+        return generation + 1
+
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)
         embedding_cache.clear_cache(self._cache)

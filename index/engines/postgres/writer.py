@@ -300,6 +300,9 @@ class PgWriter:
                         sentences.write_row((pid, k, HalfVector(np.asarray(v, dtype=np.float16))))
         return first_new
 
+    def compact(self, progress: bool) -> int | None:
+        return None  # one database: PostgreSQL's own indexes take each update's rows in place
+
     def tidy(self, generation: int, model: str) -> None:
         """Empty the embedding cache: every vector it held for this update is in the committed rows now, the others
         (edited or removed articles, other models) are of no use; an interrupted update's stay until its rerun commits."""

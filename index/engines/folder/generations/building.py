@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,9 +77,10 @@ class GenerationFiles:
                 dead = np.union1d(_removed_before(conn, base_keywords.ids, recent),
                                   np.union1d(in_base, stale[np.isin(stale, segment_ids)]))
                 dead_in_base = int(len(dead) - np.isin(dead, segment_ids).sum())
-                live = len(segment_ids) - int(np.isin(segment_ids, dead).sum())
-                limit = max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
-                if live + len(rows) <= limit and dead_in_base <= limit:  # (the new rows read only then)
+                limit = _limit(base_keywords)
+                # A segment when the update fits one; past the share, `compact` folds the recent passages into a full
+                # build after the commit, so the update's articles answer first.
+                if len(rows) <= limit and dead_in_base <= limit:  # (the new rows read only then)
                     grown = recent.added(self._fresh(rows, vectors), dead, self.store.sentence_steps(generation))
                     passages = len(base_keywords.ids) + len(grown.ids) - len(grown.removed)
                     return self._write_delta(generation, grown, passages)
@@ -87,6 +88,31 @@ class GenerationFiles:
             if recent is not None and len(recent.segments):
                 delta = recent.joined()
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)
+
+    def compact(self, conn: sqlite3.Connection, generation: int) -> Written | None:
+        """Write generation `generation + 1` with the same passages, compacted: the recent passages folded into a full
+        build once they (or the base passages removed) pass `MAX_SHARE` of the base, else the newest segments merged
+        as `merging` says; None when neither is due (or the generation has no readable base keywords)."""
+        recent = self.store.read_recent(generation)
+        if recent is None:
+            return None
+        try:
+            base_keywords = self.store.read_keywords(generation)
+        except ValueError:
+            return None
+        segment_ids = recent.ids
+        dead = _removed_before(conn, base_keywords.ids, recent)
+        recent = replace(recent, removed=dead)
+        in_segments = np.isin(dead, segment_ids)
+        limit = _limit(base_keywords)
+        if len(segment_ids) - int(in_segments.sum()) > limit or len(dead) - int(in_segments.sum()) > limit:
+            delta = recent.joined() if len(recent.segments) else None
+            return self._write_full(generation, False, np.zeros(0, dtype=np.int64), dead[~in_segments], [], {},
+                                    recent.dimension, delta, conn)
+        merged = recent.merged(self.store.sentence_steps(generation))
+        if merged is None:
+            return None
+        return self._write_delta(generation, merged, len(base_keywords.ids) + len(merged.ids) - len(merged.removed))
 
     def _write_delta(self, generation: int, recent: Recent, passages: int) -> Written:
         """The previous base, linked, and the recent passages: the segments written before, listed again, and the
@@ -182,6 +208,11 @@ class GenerationFiles:
             body = plan.article.text[passage.start : passage.end]
             out.append((pid, vectors[digest][0], vectors[digest][1], document_tokens(plan.article.title, body)))
         return out
+
+
+def _limit(base_keywords: KeywordIndex) -> float:
+    """Recent passages (or removed base passages) past which the recent passages are folded into a full build."""
+    return max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
 
 
 def _new_vectors(

@@ -59,8 +59,8 @@ class Recent:
 
     def added(self, rows: list, removed: np.ndarray, steps: np.ndarray | None) -> Recent:
         """These segments plus one of `rows` (`Delta.build`'s, ids above every segment's), with `removed` the ids
-        removed since the base was built; then the newest segments merged as `merging` says (dropping their removed
-        passages, which leave the list)."""
+        removed since the base was built. Nothing is merged: that is `merged`, a version of its own after the update
+        commits, so the update's passages answer before any merge."""
         segments, names = list(self.segments), list(self.names)
         for n, (segment, name) in enumerate(zip(segments, names)):
             if name is None and steps is not None and segment.sentences.scales is None:  # an older delta's float16 rows
@@ -68,8 +68,16 @@ class Recent:
         if rows:
             segments.append(Delta.build(rows, self.dimension, np.zeros(0, dtype=np.int64), steps=steps))
             names.append(None)
-        removed = np.asarray(removed, dtype=np.int64)
+        return Recent(tuple(segments), tuple(names), np.asarray(removed, dtype=np.int64), self.base, self.dimension)
+
+    def merged(self, steps: np.ndarray | None) -> Recent | None:
+        """The newest segments merged as `merging` says, dropping their removed passages (which leave the list); None
+        when no run is due."""
+        segments, names = list(self.segments), list(self.names)
+        removed = self.removed if self.removed is not None else np.zeros(0, dtype=np.int64)
+        merges = 0
         while count := merging.newest_to_merge([len(s) - int(np.isin(s.ids, removed).sum()) for s in segments]):
+            merges += 1
             parts = segments[-count:]
             gone = removed[np.isin(removed, np.concatenate([p.ids for p in parts]))]
             merged = Delta.joined(parts, gone, None, steps)
@@ -77,7 +85,7 @@ class Recent:
             segments, names = segments[:-count], names[:-count]
             if len(merged):
                 segments, names = [*segments, merged], [*names, None]
-        return Recent(tuple(segments), tuple(names), removed, self.base, self.dimension)
+        return Recent(tuple(segments), tuple(names), removed, self.base, self.dimension) if merges else None
 
     @classmethod
     def of(cls, delta: Delta, base: int) -> Recent:
