@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import NATO_QUESTION, SEEDS, make_index
 
-from index.engines.folder.generations import merging
+from index.engines.folder.generations import keyword_index, merging
 from index.engines.folder.store import Store
 
 LINES = [line for seed in sorted(SEEDS.glob("*.txt")) for line in seed.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -201,3 +201,22 @@ def test_an_update_answers_before_its_run_of_segments_is_merged_as_a_version_of_
     assert len(listed(store, second.generation - 1)) == 2 and len(listed(store, second.generation)) == 1
     assert "festival 1" in before_merging[-1], "answered from the update's own version, before the merge"
     assert "festival 1" in serving.search("when does the zebra crossing festival 1 start?").answers[0].quote
+
+
+def test_the_bases_keyword_index_is_read_once_across_the_versions_that_link_it(tmp_path, embedder, articles,
+                                                                              monkeypatch):
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    index.search(NATO_QUESTION)
+    loads = []
+    load = keyword_index.bm25s.BM25.load
+    monkeypatch.setattr(keyword_index.bm25s.BM25, "load", lambda *a, **k: loads.append(a) or load(*a, **k))
+    for n in range(3):
+        add(articles, n)
+        summary = index.update(progress=False)
+        assert "festival" in index.search(f"when does the zebra crossing festival {n} start?").answers[0].quote
+    assert Store(index.directory).read_recent(summary.generation) is not None, "versions beside the same base"
+    assert loads == [], "the base's vocabulary was read again"
+    other = make_index(tmp_path, embedder, articles=articles)  # another process reads it once
+    other.search(NATO_QUESTION)
+    assert len(loads) == 1

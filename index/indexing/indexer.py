@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -99,9 +100,9 @@ class _Planned:
         return embed_text(self.article.title, ""), self.article.text[p.start : p.end], spans
 
 
-def _is_under(path: str, roots: list[Path]) -> bool:
-    candidate = Path(path)
-    return any(candidate == root or root in candidate.parents for root in roots)
+def _is_under(path: str, roots: list[str]) -> bool:
+    """`path` is one of `roots` or inside one (all resolved, as stored): by string, since every known file is asked."""
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 class Indexer:
@@ -153,7 +154,8 @@ class Indexer:
         try:
             summary, seen, fingerprints = self._read(files, skips, spool, known_files, known, full, progress)
             # Decided once per file, not per article: a big index holds tens of thousands of articles in a few files.
-            gone_files = {path for path in known_paths if full or not path or _is_under(path, roots) or not Path(path).exists()}
+            under = [str(root) for root in roots]
+            gone_files = {path for path in known_paths if full or not path or _is_under(path, under) or not os.path.exists(path)}
             removed = [aid for ids in known.ids_in(gone_files).values() for aid in ids if aid not in seen]
             summary.removed = len(removed)
             if not len(spool) and not removed and not full:

@@ -50,6 +50,7 @@ class Store(GenerationFolder):
         self._current = False  # the tables are known to be at this newsbot's version
         self._segments = {}  # the recent segments of the newest versions read or written (`GenerationFolder.read_recent`)
         self._segment_lock = threading.Lock()
+        self._keywords = None  # the newest keyword index read, by its files' identity (`GenerationFolder.read_keywords`)
 
     def exists(self) -> bool:
         """True when an index has been written here at least once."""

@@ -128,10 +128,8 @@ class KeywordIndex:
         folder left by an update that crashed before its commit).
         """
         directory = Path(directory)
+        written = cls.check(directory, generation)
         try:
-            written = json.loads((directory / FORMAT_FILE).read_text())
-            if {k: written.get(k) for k in (*FORMAT, "generation")} != {**FORMAT, "generation": generation}:
-                raise ValueError(f"{directory} was written with other settings or for another index version")
             ids = np.load(directory / IDS_FILE)
             retriever = None
             if len(ids):
@@ -139,6 +137,19 @@ class KeywordIndex:
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot read the keyword index {directory}: {exc}") from exc
         return cls(retriever, ids, written.get("average_length"))
+
+    @staticmethod
+    def check(directory: Path, generation: int) -> dict:
+        """The format file of `generation`'s saved index; `ValueError` when missing, unreadable, of other settings or
+        of another generation."""
+        try:
+            written = json.loads((Path(directory) / FORMAT_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the keyword index {directory}: {exc}") from exc
+        if not isinstance(written, dict) or {k: written.get(k) for k in (*FORMAT, "generation")} != {**FORMAT, "generation": generation}:
+            raise ValueError(f"cannot read the keyword index {directory}: {directory} was written with other settings or "
+                             "for another index version")
+        return written
 
     def scores(self, stems: list[str], out: np.ndarray | None = None) -> np.ndarray:
         """The BM25 score of every passage (aligned with `ids`) for these distinct query stems, added into `out`
