@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import NATO_QUESTION, SEEDS, make_index
 
-from index.engines.folder.generations import keyword_index, merging
+from index.engines.folder.generations import building, keyword_index, merging
 from index.engines.folder.store import Store
 
 LINES = [line for seed in sorted(SEEDS.glob("*.txt")) for line in seed.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -220,3 +220,29 @@ def test_the_bases_keyword_index_is_read_once_across_the_versions_that_link_it(t
     other = make_index(tmp_path, embedder, articles=articles)  # another process reads it once
     other.search(NATO_QUESTION)
     assert len(loads) == 1
+
+
+def test_a_compaction_that_fails_leaves_the_update_committed_and_the_next_update_compacts(tmp_path, embedder, articles,
+                                                                                          monkeypatch):
+    monkeypatch.setattr(merging, "TIER", 2)
+    index = make_index(tmp_path, embedder, articles=articles)
+    messages: list[str] = []
+    index.log = messages.append
+    index.update(progress=False)
+    add(articles, 0)
+    index.update(progress=False)
+    store, compact = Store(index.directory), building.GenerationFiles.compact
+
+    def full_disk(self, conn, generation):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(building.GenerationFiles, "compact", full_disk)
+    add(articles, 1)
+    summary = index.update(progress=False)
+    assert len(listed(store, summary.generation)) == 2, "committed, not merged"
+    assert "festival 1" in index.search("when does the zebra crossing festival 1 start?").answers[0].quote
+    assert [m for m in messages if "compacting the index failed" in m and "No space left" in m]
+    monkeypatch.setattr(building.GenerationFiles, "compact", compact)
+    add(articles, 2)
+    later = index.update(progress=False)
+    assert later.generation == summary.generation + 2 and len(listed(store, later.generation)) == 1

@@ -257,8 +257,12 @@ class Indexer:
         )
         summary.passages = self.writer.commit(change, progress)
         self.writer.tidy(generation, self.embedder.key)
+        summary.generation = generation
         # Answerable from here; what the update piled up is merged (or folded) after, as a version of its own.
-        summary.generation = self.writer.compact(progress) or generation
+        try:
+            summary.generation = self.writer.compact(progress) or generation
+        except OSError as exc:  # (a full disk, say): the update stands, and the next one compacts
+            self.log(f"The update is committed but compacting the index failed ({exc}); the next update tries again.")
 
     @staticmethod
     def plan(article: Article) -> _Planned:
