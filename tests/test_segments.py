@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import NATO_QUESTION, SEEDS, make_index
 
-from index.engines.folder.generations import building, keyword_index, merging
+from index.engines.folder.generations import keyword_index, merging
 from index.engines.folder.store import Store
 
 LINES = [line for seed in sorted(SEEDS.glob("*.txt")) for line in seed.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -199,6 +199,7 @@ def test_an_update_answers_before_its_run_of_segments_is_merged_as_a_version_of_
     second = index.update(progress=False)  # two segments of the first class: a run of TIER
     assert second.generation == first.generation + 2, "the update's version, then the merge's"
     assert len(listed(store, second.generation - 1)) == 2 and len(listed(store, second.generation)) == 1
+    assert store.delta_path(first.generation).exists(), "the version before the update, which a reader may hold, is kept"
     assert "festival 1" in before_merging[-1], "answered from the update's own version, before the merge"
     assert "festival 1" in serving.search("when does the zebra crossing festival 1 start?").answers[0].quote
 
@@ -222,8 +223,8 @@ def test_the_bases_keyword_index_is_read_once_across_the_versions_that_link_it(t
     assert len(loads) == 1
 
 
-def test_a_compaction_that_fails_leaves_the_update_committed_and_the_next_update_compacts(tmp_path, embedder, articles,
-                                                                                          monkeypatch):
+def test_a_compaction_that_fails_leaves_the_update_committed_and_its_files_never_read(tmp_path, embedder, articles,
+                                                                                      monkeypatch):
     monkeypatch.setattr(merging, "TIER", 2)
     index = make_index(tmp_path, embedder, articles=articles)
     messages: list[str] = []
@@ -231,18 +232,34 @@ def test_a_compaction_that_fails_leaves_the_update_committed_and_the_next_update
     index.update(progress=False)
     add(articles, 0)
     index.update(progress=False)
-    store, compact = Store(index.directory), building.GenerationFiles.compact
+    store, writer = index.writer.store, index.writer
+    compact, write_recent, failing = writer.compact, store.write_recent, []
 
-    def full_disk(self, conn, generation):
-        raise OSError(28, "No space left on device")
+    def written_then_full(recent, generation):  # the merged version's files are on disk, its commit never comes
+        write_recent(recent, generation)
+        if failing:
+            raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(building.GenerationFiles, "compact", full_disk)
+    def compact_failing(progress: bool):
+        failing.append(True)
+        try:
+            return compact(progress)
+        finally:
+            failing.clear()
+
+    monkeypatch.setattr(store, "write_recent", written_then_full)
+    monkeypatch.setattr(writer, "compact", compact_failing)
     add(articles, 1)
     summary = index.update(progress=False)
     assert len(listed(store, summary.generation)) == 2, "committed, not merged"
+    assert store.delta_path(summary.generation + 1).exists(), "the failed compaction's files are left"
     assert "festival 1" in index.search("when does the zebra crossing festival 1 start?").answers[0].quote
     assert [m for m in messages if "compacting the index failed" in m and "No space left" in m]
-    monkeypatch.setattr(building.GenerationFiles, "compact", compact)
-    add(articles, 2)
-    later = index.update(progress=False)
-    assert later.generation == summary.generation + 2 and len(listed(store, later.generation)) == 1
+    monkeypatch.setattr(writer, "compact", compact)
+    rebuilt = index.update(rebuild=True, progress=False)  # a full build under the failed compaction's number
+    assert rebuilt.generation == summary.generation + 1 and store.read_recent(rebuilt.generation) is None
+    assert "festival 1" in index.search("when does the zebra crossing festival 1 start?").answers[0].quote
+    for n in (2, 3):
+        add(articles, n)
+        later = index.update(progress=False)
+    assert later.generation == rebuilt.generation + 3 and len(listed(store, later.generation)) == 1, "merged again"

@@ -261,8 +261,9 @@ class Indexer:
         # Answerable from here; what the update piled up is merged (or folded) after, as a version of its own.
         try:
             summary.generation = self.writer.compact(progress) or generation
-        except OSError as exc:  # (a full disk, say): the update stands, and the next one compacts
-            self.log(f"The update is committed but compacting the index failed ({exc}); the next update tries again.")
+        except Exception as exc:  # (a full disk, say): the update stands, and the next one that commits compacts
+            self.log(f"The update is committed but compacting the index failed ({exc}); the next update that commits "
+                     "tries again.")
 
     @staticmethod
     def plan(article: Article) -> _Planned:

@@ -130,7 +130,7 @@ class SqliteWriter:
             if count != written.passages:
                 raise RuntimeError(f"internal error: {count} passages in SQLite but {written.passages} compacted")
             Store.set_meta(conn, generation=generation + 1, passages=count)
-        self.store.remove_old_generations(generation + 1)
+        # The update's version is not removed yet (the next commit's `tidy` does): a reader may have just read it.
         return generation + 1
 
     def tidy(self, generation: int, model: str) -> None:

@@ -140,6 +140,7 @@ class GenerationFiles:
         not known: then read from SQLite); `previous_delta` as `write` read it. All unused if `full`: it keeps none.
         """
         new_generation = generation + 1
+        self.store.drop_recent(new_generation)
         spilled, steps = None, None
         if full:
             if vectors:

@@ -120,6 +120,14 @@ class GenerationFolder:
         """The delta folder of one index generation (none after a full build)."""
         return self.directory / f"delta-{generation:08d}"
 
+    def drop_recent(self, generation: int) -> None:
+        """Remove a delta folder left under `generation`'s name by an update or a compaction that crashed before its
+        commit: a full build written under that name has none, and would otherwise read it as its own."""
+        path = self.delta_path(generation)
+        if path.exists():
+            _remove(path)
+            fsync_directory(self.directory)
+
     def write_recent(self, recent: Recent, generation: int) -> Recent:
         """Write one generation's recent passages durably: its new segments, then its manifest (`recent.write`)."""
         written = recent_files.write(recent, self.directory, generation)
