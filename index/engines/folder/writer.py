@@ -130,7 +130,7 @@ class SqliteWriter:
             if count != written.passages:
                 raise RuntimeError(f"internal error: {count} passages in SQLite but {written.passages} compacted")
             Store.set_meta(conn, generation=generation + 1, passages=count)
-        # The update's version is not removed yet (the next commit's `tidy` does): a reader may have just read it.
+        # The version before the update stays until the next commit's `tidy`: a reader may have just read its number.
         return generation + 1
 
     def tidy(self, generation: int, model: str) -> None:
