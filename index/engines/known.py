@@ -15,6 +15,7 @@ from dataclasses import dataclass
 # "articles": (id, content_hash, path) of these article ids; "in_paths": (path, id) of the articles at these paths;
 # "without_path": (id,) of the articles with no path.
 QUERIES = ("paths", "files", "articles", "in_paths", "without_path")
+TAKING_VALUES = ("files", "articles", "in_paths")  # the others are sent no values
 CHUNK = 10_000  # values sent in one query
 
 

@@ -15,7 +15,7 @@ from index.engines.folder import arrivals, embedding_cache
 from index.engines.folder.generations.building import GenerationFiles
 from index.engines.folder.generations.reuse import CommittedVectors
 from index.engines.folder.store import Store
-from index.engines.known import KnownArticles
+from index.engines.known import TAKING_VALUES, KnownArticles
 from index.engines.writer import Change, StoredState, Vectors
 from index.errors import IndexCorrupt
 from index.text.sentence_words import for_passage
@@ -31,7 +31,6 @@ KNOWN = {  # the lookups of `KnownArticles`, each list of values a JSON array (i
     "in_paths": "SELECT path, id FROM articles WHERE path IN (SELECT value FROM json_each(?))",
     "without_path": "SELECT id FROM articles WHERE path IS NULL OR path = ''",
 }
-TAKING_VALUES = ("files", "articles", "in_paths")
 
 
 class SqliteWriter:

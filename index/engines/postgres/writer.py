@@ -17,7 +17,7 @@ import numpy as np
 
 from index.database_url import shown_database_url
 from index.engines.common import cached_blobs, now_iso
-from index.engines.known import KnownArticles
+from index.engines.known import TAKING_VALUES, KnownArticles
 from index.engines.postgres.connection import connect
 from index.engines.postgres.schema import indexed_dimension, make_graph, make_sentence_graph, upgrade
 from index.engines.postgres.vectors import WindowedVectors, available
@@ -41,7 +41,6 @@ KNOWN = {  # the lookups of `KnownArticles`, each list of values a text array (i
     "in_paths": "SELECT path, id FROM articles WHERE path = ANY(%s)",
     "without_path": "SELECT id FROM articles WHERE path IS NULL OR path = ''",
 }
-TAKING_VALUES = ("files", "articles", "in_paths")
 
 
 def drop_vector_indexes(conn) -> None:
