@@ -178,7 +178,8 @@ class KeywordIndex:
 
         Of the last stem taken only as many as are missing: at a million passages the rarest stems may hold tens of
         thousands, and taking them all cost 1.3 ms at the p95 a question, against 0.2 (the bound it gives is
-        lower, so more passages are partitioned: 0.7 ms p95 in all instead of 1.5; `benchmarks/scale.py`'s index).
+        lower, so more passages are partitioned: 0.7 ms p95 in all instead of 1.5; the 449 questions timed by a scratch
+        script on `benchmarks/scale.py`'s million-passage index).
         """
         if self.retriever is None:
             return np.zeros(0, dtype=np.int64)
