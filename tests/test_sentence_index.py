@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -29,6 +30,7 @@ def test_a_stored_sentence_is_found_and_maps_back_to_its_passage(tmp_path, monke
     assert (built.ann is None) == (exact_limit > len(built))
     assert built.vectors.dtype == (np.int8 if codes else np.float16)
     built.save(tmp_path / "sentences-00000007", 7)
+    assert not (tmp_path / "sentences-00000007" / "ann.faiss").exists()  # built by a process that searches
     loaded = SentenceIndex.load(tmp_path / "sentences-00000007", 7)
     error = float(built.scales.max()) * 0.5 + 1e-6 if codes else 2e-3  # half a step, or float16's
     for pid, matrix in rows[::37]:
@@ -62,13 +64,12 @@ def test_rows_streamed_to_disk_are_the_folder_an_in_memory_build_saves(tmp_path,
     assert not (tmp_path / "sentences-00000004").exists() and len(list(tmp_path.iterdir())) == 1
 
 
-def test_a_row_file_reads_slices_and_chosen_rows_as_the_array_saved(tmp_path):
+def test_a_row_file_reads_slices_as_the_array_saved(tmp_path):
     matrix = np.arange(70 * 6, dtype=np.int8).reshape(70, 6)
     np.save(tmp_path / "rows.npy", matrix)
     rows = RowFile(tmp_path / "rows.npy", np.int8, 6)
     assert rows.shape == (70, 6) and len(rows) == 70
     assert np.array_equal(rows[5:17], matrix[5:17]) and np.array_equal(rows[65:99], matrix[65:])
-    assert np.array_equal(rows[np.array([0, 3, 69])], matrix[[0, 3, 69]])
     with pytest.raises(ValueError):
         RowFile(tmp_path / "rows.npy", np.int8, 7)
 
@@ -105,6 +106,24 @@ def test_best_cosines_match_a_row_by_row_computation(codes):
     pids = [pid for pid, _ in rows][::-1] + [5, 10_000]
     expected = [float((built.of(p) @ query).max()) if len(built.of(p)) else np.nan for p in pids]
     assert np.allclose(built.best_cosines(pids, query), expected, equal_nan=True, atol=1e-5)
+
+
+def test_a_nearest_sentence_index_written_before_is_read_and_none_is_written_now(tmp_path, monkeypatch):
+    """Full builds wrote `ann.faiss` until the sentence retriever's index was built on a process's first search: a
+    folder written then is searched through its file; one written now holds none, and builds it once when searched."""
+    monkeypatch.setattr(sentence_index, "EXACT_LIMIT", 100)
+    rows = _rows(600, seed=5)
+    write_sentences(tmp_path / "sentences-00000002", 2, iter(rows), 16)
+    now = SentenceIndex.load(tmp_path / "sentences-00000002", 2)
+    assert not (tmp_path / "sentences-00000002" / "ann.faiss").exists()
+    first = now.ann
+    assert first is not None and first.ntotal == len(now) and now.ann is first  # built once, then kept
+    faiss.write_index(first, str(tmp_path / "sentences-00000002" / "ann.faiss"))  # as a full build wrote it before
+    before = SentenceIndex.load(tmp_path / "sentences-00000002", 2)
+    monkeypatch.setattr(sentence_index, "build_ann", lambda *a, **k: pytest.fail("the file is read, not built again"))
+    assert before.ann.ntotal == len(now)
+    pid, matrix = next((pid, m) for pid, m in rows if len(m))
+    assert before.search(matrix[0], 1)[0][:2] == now.search(matrix[0], 1)[0][:2] == (pid, 0)
 
 
 def test_another_generations_folder_or_a_missing_one_is_refused(tmp_path):

@@ -6,6 +6,7 @@ that makes them current, so a crash leaves either the whole folder or none of it
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -30,7 +31,12 @@ def write_folder(directory: Path, fill: Callable[[Path], None]) -> None:
     directory = Path(directory)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name.split('-')[0]}-", suffix=".tmp", dir=directory.parent))
     try:
-        fill(tmp)
+        try:
+            fill(tmp)
+        except OSError as exc:
+            if exc.errno is None and "requested and" in str(exc):  # numpy's short write (`np.save`) names no errno
+                raise OSError(errno.ENOSPC, f"No space left on device ({exc})") from exc
+            raise
         for path in tmp.iterdir():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())

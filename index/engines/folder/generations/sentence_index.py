@@ -8,7 +8,9 @@ row of the passage `passage_ids[i]`. A generation's rows are 8-bit codes, each d
 step (`scales`): 384 bytes a sentence, half of the float16 rows of indexes written before, which are
 still read (a delta's few rows stay float16). Small corpora are scanned exactly; large ones get an
 inverted-file index of 48-byte product-quantized codes (IVF-PQ), whose nearest sentences are scored
-again on the rows: 56 bytes a sentence, against 392 for the 8-bit codes (IVF-SQ8) written before.
+again on the rows. Only the sentence retriever searches it, which the default ranking leaves off, so it is
+built in memory on a process's first search rather than written with every full build (at a million passages
+it was 132 s of a 380 s fold, and 56 bytes a sentence on disk); an `ann.faiss` written before is still read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from index.engines.folder.generations import vector_index
 from index.engines.folder.generations.durable import write_folder
 
 log = logging.getLogger(__name__)
@@ -55,38 +56,47 @@ class SentenceIndex:
         ann: faiss.Index | None,
         ann_path: Path | None = None,
         scales: np.ndarray | None = None,
+        nearest: bool = False,
     ) -> None:
+        """`ann`: a nearest-neighbour index at hand; `ann_path`: one written before, read on the first search;
+        `nearest`: else build one on the first search when the rows are too many to scan (a delta scans its few)."""
         self.passage_ids = passage_ids
         self.offsets = offsets
         self.vectors = vectors  # float16 rows, or 8-bit codes that `scales` (one step per dimension) turn into values
         self.scales = scales
         self._ann = ann
-        self._ann_path = ann_path  # read on the first search: the default ranking never needs it
+        self._ann_path = ann_path  # the default ranking never searches sentences: nothing is read or built for it
+        self._nearest = nearest
         self._ann_lock = threading.Lock()
         self._exact: np.ndarray | None = None
 
     @property
     def ann(self) -> faiss.Index | None:
-        """The nearest-neighbour index (None when a flat scan is used), read from disk on first use."""
-        if self._ann is None and self._ann_path is not None:
+        """The nearest-neighbour index (None when a flat scan is used), read or built on first use."""
+        if self._ann is None and (self._ann_path is not None or (self._nearest and len(self) > EXACT_LIMIT)):
             with self._ann_lock:
                 if self._ann is None:
-                    try:
-                        ann = faiss.read_index(str(self._ann_path))
-                    except RuntimeError as exc:  # damaged or removed: answer without the sentence retriever
-                        log.warning("cannot read %s (%s); the sentence retriever is off", self._ann_path, exc)
-                        self._ann = faiss.IndexFlatIP(self.vectors.shape[1])  # empty: finds nothing
-                        return self._ann
-                    faiss.extract_index_ivf(ann).nprobe = PROBES
-                    self._ann = ann
+                    self._ann = self._read_ann() if self._ann_path is not None else self._build_ann()
         return self._ann
+
+    def _read_ann(self) -> faiss.Index:
+        try:
+            ann = faiss.read_index(str(self._ann_path))
+        except RuntimeError as exc:  # damaged or removed: answer without the sentence retriever
+            log.warning("cannot read %s (%s); the sentence retriever is off", self._ann_path, exc)
+            return faiss.IndexFlatIP(self.vectors.shape[1])  # empty: finds nothing
+        faiss.extract_index_ivf(ann).nprobe = PROBES
+        return ann
+
+    def _build_ann(self) -> faiss.Index | None:
+        log.info("building the nearest-sentence index over %d sentences (once a process)", len(self))
+        return build_ann(self.vectors, self.scales, progress=False)
 
     @classmethod
     def build(
         cls,
         rows: Iterable[tuple[int, np.ndarray]],
         dimension: int,
-        progress: bool = False,
         scales: np.ndarray | None = None,
         codes: bool | None = None,
         nearest: bool = True,
@@ -96,14 +106,14 @@ class SentenceIndex:
 
         `codes` (default `CODED_ROWS`): 8-bit rows, on `scales` when given (the previous generation's: a row read
         back from it is coded again as it was), else on steps set by the first `SCALE_SAMPLE` sentences; float16
-        rows otherwise. `nearest`: build the nearest-sentence index too (a delta scans its rows instead).
+        rows otherwise. `nearest`: a nearest-sentence index is built on the first search when there are too many
+        rows to scan (a delta scans its rows instead).
         """
         coder = RowCoder(dimension, codes, scales)
         blocks = list(coder.blocks(rows))
         passage_ids, offsets = coder.table()
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=coder.dtype)
-        ann = build_ann(vectors, coder.scales, progress) if nearest else None
-        return cls(passage_ids, offsets, vectors, ann, scales=coder.scales)
+        return cls(passage_ids, offsets, vectors, None, scales=coder.scales, nearest=nearest)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -174,8 +184,6 @@ class SentenceIndex:
             np.save(tmp / IDS_FILE, self.passage_ids)
             if self.scales is not None:
                 np.save(tmp / SCALES_FILE, self.scales)
-            if self.ann is not None:
-                vector_index.write_file(self.ann, tmp / ANN_FILE)  # a full disk is an OSError, not a RuntimeError
             (tmp / FORMAT_FILE).write_text(self.format_text(generation))
 
         write_folder(directory, fill)
@@ -208,7 +216,7 @@ class SentenceIndex:
             ann_path = directory / ANN_FILE if (directory / ANN_FILE).exists() else None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ValueError(f"cannot read the sentence index {directory}: {exc}") from exc
-        return cls(ids, offsets, vectors, None, ann_path, scales)
+        return cls(ids, offsets, vectors, None, ann_path, scales, nearest=True)
 
 
 class RowCoder:

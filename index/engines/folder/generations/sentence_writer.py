@@ -1,10 +1,11 @@
 """Write a generation's sentence folder from rows streamed in passage id order, never holding them: the rows go
-to `vectors.npy` as they come, and the nearest-sentence index is trained on a sample and filled a chunk at a time
-read back from that file. A full build of a million passages writes about six million sentences (2.3 GB), which
-`SentenceIndex.build` would hold in memory whole.
+to `vectors.npy` as they come. A full build of a million passages writes about six million sentences (2.3 GB),
+which `SentenceIndex.build` would hold in memory whole. (The nearest-sentence index is built by a reading process
+that searches sentences, on its first search: `sentence_index`.)
 
-The file is read back with plain reads, not memory-mapped: mapped pages count as the process's memory while
-they stay resident, and a build should take the same memory at any corpus size.
+`RowFile` reads such a file back with plain reads, not memory-mapped (the next full build keeps its rows): mapped
+pages count as the process's memory while they stay resident, and a build should take the same memory at any
+corpus size.
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from index.engines.folder.generations.durable import write_folder
 from index.engines.folder.generations.sentence_index import (
-    ANN_FILE,
     FORMAT_FILE,
     IDS_FILE,
     OFFSETS_FILE,
     SCALES_FILE,
     VECTORS_FILE,
     RowCoder,
-    build_ann,
     folder_format,
 )
-from index.engines.folder.generations.vector_index import write_file
 
 LARGEST = 2**62  # rows a header is sized for before the count is known (every count up to it has as long a header)
 
@@ -52,7 +51,8 @@ def write_sentences(
         with open(path, "wb") as out:
             reserved = npy_header(coder.dtype, (LARGEST, dimension))  # rewritten with the count once it is known
             out.write(reserved)
-            for block in coder.blocks(rows):
+            blocks = tqdm(coder.blocks(rows), desc="Sentence vectors", unit="passage", disable=not progress, leave=False)
+            for block in blocks:
                 out.write(np.ascontiguousarray(block).tobytes())
                 written += len(block)
             out.seek(0)
@@ -62,13 +62,6 @@ def write_sentences(
         np.save(tmp / IDS_FILE, passage_ids)
         if coder.scales is not None:
             np.save(tmp / SCALES_FILE, coder.scales)
-        stored = RowFile(path, coder.dtype, dimension)
-        try:
-            ann = build_ann(stored, coder.scales, progress)
-        finally:
-            stored.close()
-        if ann is not None:
-            write_file(ann, tmp / ANN_FILE)
         (tmp / FORMAT_FILE).write_text(folder_format(coder.scales is not None, generation))
 
     write_folder(Path(directory), fill)
@@ -88,7 +81,7 @@ def npy_header(dtype: type, shape: tuple[int, ...], length: int | None = None) -
 
 class RowFile:
     """The rows of a 2-d .npy file (version 1.0) read with plain reads, through one open file: `len`, `shape`,
-    `[start:stop]` and `[sorted rows]` (read-only arrays); `close()` when done (else when collected)."""
+    and `[start:stop]` (read-only arrays); `close()` when done (else when collected)."""
 
     def __init__(self, path: Path, dtype: type, dimension: int) -> None:
         self._fd = -1
@@ -109,16 +102,11 @@ class RowFile:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
-        if isinstance(key, slice):
-            start, stop, _ = key.indices(len(self))
-            count = max(stop - start, 0)
-            data = os.pread(self._fd, count * self.row_bytes, self.offset + start * self.row_bytes)
-            return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
-        out = np.empty((len(key), self.shape[1]), dtype=self.dtype)
-        for i, row in enumerate(np.asarray(key).tolist()):
-            out[i] = np.frombuffer(os.pread(self._fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
-        return out
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, _ = key.indices(len(self))
+        count = max(stop - start, 0)
+        data = os.pread(self._fd, count * self.row_bytes, self.offset + start * self.row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
 
     def close(self) -> None:
         if self._fd >= 0:
