@@ -63,7 +63,8 @@ def test_an_index_written_a_passage_at_a_time_holds_the_very_numbers_of_bm25s_bu
 
 def test_the_best_passages_are_those_of_every_score_whatever_the_ties():
     """`Keywords.best` partitions only the passages scoring at least a floor read from the rarest stems' passages:
-    on a corpus of 12 copies of each passage (every score tied 12 times) it finds what sorting every score finds."""
+    on a corpus of 12 copies of each passage (every score tied 12 times) it finds what sorting every score finds,
+    the very passages (the first of those tied at the n-th score), whatever floor the rarest stems gave."""
     rows = _rows()
     copies = [(pid + k * 1000, title, body) for k in range(12) for pid, title, body in rows]
     keywords = Keywords(KeywordIndex.build(sorted(copies)), Parts([Delta.empty(4)], np.zeros(0, dtype=np.int64)))
@@ -76,6 +77,8 @@ def test_the_best_passages_are_those_of_every_score_whatever_the_ties():
             assert [scores[pid] for pid in top] == pytest.approx(expected.tolist(), abs=0), (question, n)
             for a, b in zip(top, top[1:]):
                 assert scores[a] > scores[b] or a < b, "ties come in passage order"
+            ranked = np.argsort(-every, kind="stable")  # ties in passage order, the n-th place's too
+            assert top == keywords.ids[ranked[every[ranked] > 0][:n]].tolist(), (question, n)
 
 
 def test_compiled_sums_are_bm25s_scores_bit_for_bit_and_join_a_delta_without_a_copy(tmp_path):

@@ -211,10 +211,14 @@ class Keywords:
         # Only the passages that may be among the best are partitioned: those scoring at least the count-th best
         # score among the passages holding the question's rarest stems (a bound from below; else all that score,
         # about half of the passages). At a million passages the partition of all that score took ~1 ms, and
-        # up to ~30 when many scores tie (copies of one story). Best first, ties in passage order.
+        # up to ~30 when many scores tie (copies of one story). Best first, ties in passage order, the cut too (the
+        # passages tied at the count-th score are the first ones): the same list whatever the floor.
         top = np.flatnonzero(ranked >= self._floor(ranked, stems, count, allowed is None))
         if len(top) > count:
-            top = np.sort(top[np.argpartition(-ranked[top], count - 1)[:count]])
+            scores = ranked[top]
+            last = scores[np.argpartition(-scores, count - 1)[count - 1]]  # the count-th best score
+            above = top[scores > last]
+            top = np.sort(np.concatenate([above, top[scores == last][: count - len(above)]]))
         top = top[np.argsort(-ranked[top], kind="stable")]
         top_ids = self.ids[top].tolist()
         wanted = list(dict.fromkeys([*also, *top_ids]))
