@@ -24,7 +24,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from tqdm import tqdm
 
 from index.engines.folder.generations.durable import write_folder
 
@@ -90,7 +89,7 @@ class SentenceIndex:
 
     def _build_ann(self) -> faiss.Index | None:
         log.info("building the nearest-sentence index over %d sentences (once a process)", len(self))
-        return build_ann(self.vectors, self.scales, progress=False)
+        return build_ann(self.vectors, self.scales)
 
     @classmethod
     def build(
@@ -287,7 +286,7 @@ def encoded(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scales), -127, 127).astype(np.int8)
 
 
-def build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) -> faiss.Index | None:
+def build_ann(vectors: np.ndarray, scales: np.ndarray | None) -> faiss.Index | None:
     """An IVF-PQ inner-product index over the rows (row number = id), or None when a scan is cheap."""
     count, dimension = vectors.shape
     if count <= EXACT_LIMIT:
@@ -298,10 +297,8 @@ def build_ann(vectors: np.ndarray, scales: np.ndarray | None, progress: bool) ->
     ann = faiss.IndexIVFPQ(quantizer, dimension, lists, parts, 8, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(count, size=min(count, max(lists * TRAIN_PER_LIST, PQ_TRAINING)), replace=False)
     ann.train(decoded(vectors[np.sort(sample)], scales))
-    chunk = 32_768
-    with tqdm(total=count, desc="Sentence index", unit="sentence", disable=not progress, leave=False) as bar:
-        for i in range(0, count, chunk):
-            ann.add(decoded(vectors[i : i + chunk], scales))
-            bar.update(min(chunk, count - i))
+    chunk = 32_768  # decoded a chunk at a time: never a float32 copy of every row
+    for i in range(0, count, chunk):
+        ann.add(decoded(vectors[i : i + chunk], scales))
     ann.nprobe = PROBES
     return ann
