@@ -48,6 +48,17 @@ def test_size_classes_and_the_newest_run_to_merge(monkeypatch):
     assert merging.newest_to_merge([300, 5, 5, 70]) == 0 and merging.newest_to_merge([300, 20, 5, 5]) == 0
 
 
+def test_the_segments_after_a_large_one_are_absorbed_into_it(monkeypatch):
+    monkeypatch.setattr(merging, "SMALLEST", 4)
+    monkeypatch.setattr(merging, "ABSORB", 100)
+    assert merging.newest_to_merge([150]) == 0, "one segment: nothing to merge"
+    assert merging.newest_to_merge([60, 30, 9]) == 0 and merging.newest_to_merge([60, 30, 10]) == 3  # none large yet
+    assert merging.newest_to_merge([150, 60, 39]) == 0 and merging.newest_to_merge([150, 60, 40]) == 3
+    assert merging.newest_to_merge([150, 60, 1, 1, 1, 1]) == 4, "below the bound, size classes as before"
+    # A large segment grows by a share of itself before it is written again (1/16 of 3,200: 200).
+    assert merging.newest_to_merge([3200, 150, 49]) == 0 and merging.newest_to_merge([3200, 150, 50]) == 3
+
+
 def test_each_update_writes_only_its_own_segment_and_old_ones_are_never_rewritten(tmp_path, embedder, articles, monkeypatch):
     monkeypatch.setattr(merging, "TIER", 10**6)  # no merges: one segment an update
     index = make_index(tmp_path, embedder, articles=articles)
@@ -70,21 +81,28 @@ def test_each_update_writes_only_its_own_segment_and_old_ones_are_never_rewritte
 
 
 def test_merged_or_not_the_segments_answer_alike(tmp_path, embedder, monkeypatch):
+    from index.engines.folder.generations import delta_graph
+
     answers = {}
-    for tier in (2, 10**6):
+    for tier, absorb in ((2, 10**9), (10**6, 10**9), (10**6, 3)):  # by size class, never, absorbed into one
         monkeypatch.setattr(merging, "TIER", tier)
-        folder = tmp_path / f"articles-{tier}"
+        monkeypatch.setattr(merging, "ABSORB", absorb)
+        monkeypatch.setattr(delta_graph, "GRAPH_FROM", 4 if absorb == 3 else 10**9)  # the large segment's graph grown
+        folder = tmp_path / f"articles-{tier}-{absorb}"
         shutil.copytree(SEEDS, folder)
-        index = make_index(tmp_path / str(tier), embedder, articles=folder)
+        index = make_index(tmp_path / f"{tier}-{absorb}", embedder, articles=folder)
         index.update(progress=False)
         for n in range(9):
             add(folder, n)
             summary = index.update(progress=False)
         names = listed(Store(index.directory), summary.generation)
-        assert (len(names) < 5) if tier == 2 else (len(names) == 9), names
-        answers[tier] = [[(a.article.title, a.quote) for a in index.search(q, k=5).answers] for q in QUESTIONS]
-    assert answers[2] == answers[10**6]
-    assert any(title.startswith("Again") for found in answers[2] for title, _ in found)
+        if absorb == 3:
+            assert len(names) <= 3 and (Store(index.directory).directory / names[0] / "graph.faiss").exists(), names
+        else:
+            assert (len(names) < 5) if tier == 2 else (len(names) == 9), names
+        answers[tier, absorb] = [[(a.article.title, a.quote) for a in index.search(q, k=5).answers] for q in QUESTIONS]
+    assert answers[2, 10**9] == answers[10**6, 10**9] == answers[10**6, 3]
+    assert any(title.startswith("Again") for found in answers[2, 10**9] for title, _ in found)
 
 
 def test_a_removed_segment_passage_is_never_answered_and_a_merge_drops_it(tmp_path, embedder, articles, monkeypatch):
