@@ -92,12 +92,13 @@ class Delta:
 
     @classmethod
     def joined(cls, parts: list[Delta], gone: np.ndarray, removed: np.ndarray | None,
-               steps: np.ndarray | None = None) -> Delta:
+               steps: np.ndarray | None = None, graph: bool = True) -> Delta:
         """One delta of `parts` (each's ids above the previous part's) but for the passages `gone`, listing `removed`:
         what is kept is carried over as arrays, never as rows again (at 30,000 passages, 2.3 s an update).
 
         Sentence rows are 8-bit codes on the parts' steps (or `steps`): the float16 rows of an older delta are coded
-        once. The graph is the largest part's grown by the other parts' passages (or built anew, `DeltaGraph.grown`).
+        once. The graph is the largest part's grown by the other parts' passages (or built anew, `DeltaGraph.grown`);
+        none when not `graph` (a delta read for its rows only, as a full build reads the recent passages).
         """
         dimension = parts[0].vectors.shape[1]
         steps = next((p.sentences.scales for p in parts if p.sentences.scales is not None), steps)
@@ -128,13 +129,15 @@ class Delta:
         vectors_all = np.concatenate(vectors).reshape(-1, dimension)
         sentence_offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
         sentences = SentenceIndex(ids_all, sentence_offsets, np.concatenate(rows).reshape(-1, dimension), None, scales=steps)
-        largest = max(range(len(parts)), key=lambda i: parts[i].graph.index.ntotal if parts[i].graph is not None else -1)
-        fresh = np.ones(len(ids_all), dtype=bool)
-        if parts[largest].graph is not None:
-            fresh[np.isin(ids_all, parts[largest].ids)] = False
-        graph = DeltaGraph.grown(parts[largest].graph, ids_all, vectors_all, ids_all[fresh], vectors_all[fresh])
+        grown = None
+        if graph:
+            largest = max(range(len(parts)), key=lambda i: parts[i].graph.index.ntotal if parts[i].graph is not None else -1)
+            fresh = np.ones(len(ids_all), dtype=bool)
+            if parts[largest].graph is not None:
+                fresh[np.isin(ids_all, parts[largest].ids)] = False
+            grown = DeltaGraph.grown(parts[largest].graph, ids_all, vectors_all, ids_all[fresh], vectors_all[fresh])
         return cls(ids_all, vectors_all, sentences, Postings.joined(postings), np.concatenate(lengths),
-                   None if removed is None else np.asarray(removed, dtype=np.int64), graph)
+                   None if removed is None else np.asarray(removed, dtype=np.int64), grown)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -47,7 +47,7 @@ class Recent:
 
     def joined(self) -> Delta:
         """One delta of the live segment passages, listing the removed base passages: the recent passages as a full
-        build and the committed-vector reader take them."""
+        build and the committed-vector reader take them (rows only: no graph, which neither searches)."""
         ids = self.ids
         dead = self.removed if self.removed is not None else np.zeros(0, dtype=np.int64)
         removed = None if self.removed is None else dead[~np.isin(dead, ids)]
@@ -55,7 +55,7 @@ class Recent:
             empty = Delta.empty(self.dimension)
             empty.removed = removed
             return empty
-        return Delta.joined(list(self.segments), dead, removed)
+        return Delta.joined(list(self.segments), dead, removed, graph=False)
 
     def added(self, rows: list, removed: np.ndarray, steps: np.ndarray | None) -> Recent:
         """These segments plus one of `rows` (`Delta.build`'s, ids above every segment's), with `removed` the ids
