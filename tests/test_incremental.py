@@ -325,6 +325,7 @@ def test_delta_postings_joined_drop_the_gone_passages_and_stems_left_with_none()
     for stem in expected:
         assert all(np.array_equal(x, y) for x, y in zip(moved.get(stem), expected.get(stem))), stem
     assert moved.get("c")[0].tolist() == [0, 2] and moved.get("c")[1].tolist() == [2.0, 1.0]
+    assert [moved.frequency(s) for s in ("a", "b", "c", "z", "never")] == [1, 1, 2, 0, 0], "passages holding each"
 
 
 def test_a_serving_index_grows_its_publication_days_from_the_new_passages_alone(tmp_path, embedder, articles):

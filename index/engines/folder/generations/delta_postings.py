@@ -44,6 +44,11 @@ class Postings:
     def __iter__(self) -> Iterator[str]:
         return iter(self.stems)
 
+    def frequency(self, stem: str) -> int:
+        """How many of the delta's passages hold `stem`."""
+        row = self._row.get(stem)
+        return 0 if row is None else int(self.offsets[row + 1] - self.offsets[row])
+
     def get(self, stem: str) -> tuple[np.ndarray, np.ndarray] | None:
         row = self._row.get(stem)
         if row is None:
