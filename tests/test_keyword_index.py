@@ -105,3 +105,31 @@ def test_compiled_sums_are_bm25s_scores_bit_for_bit_and_join_a_delta_without_a_c
         expected[plain.positions([2])[0]] = 0.0
         assert np.array_equal(with_delta[: len(rows)], expected), question
     assert Keywords(compiled, Parts([delta], dead)).scores(tokens("NATO expel"))[len(rows):].max() > 0  # the delta scores too
+
+
+def test_segment_passages_score_the_bm25_of_their_counts_whichever_segment_holds_them():
+    """A segment passage's score is Lucene's BM25 of its own stem counts, with the document frequencies of base and
+    segments together; split over two segments or held in one, the very same numbers."""
+    import math
+
+    rows = _rows()
+    base = KeywordIndex.build(rows)
+    none = np.zeros(0, dtype=np.int64)
+    recent = [(1000 + n, np.zeros(4, np.float32), np.zeros((0, 4), np.float32), document_tokens(title, body))
+              for n, (_, title, body) in enumerate(rows[:7])]
+    one = Keywords(base, Parts([Delta.build(recent, 4, none)], none))
+    two = Keywords(base, Parts([Delta.build(recent[:3], 4, none), Delta.build(recent[3:], 4, none)], none))
+    documents = len(rows) + len(recent)
+    for question in ("why did NATO expel the diplomats?", "Russian mission intelligence officers", "the said of"):
+        stems = tokens(question)
+        scores = one.scores(stems)
+        assert np.array_equal(scores, two.scores(stems)), question
+        for n, (_, _, _, held) in enumerate(recent):
+            expected = 0.0
+            for stem in dict.fromkeys(stems):
+                if count := held.count(stem):
+                    frequency = one.frequency(stem)
+                    idf = math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+                    expected += idf * count / (count + K1 * ((1 - B) + B * len(held) / base.average_length))
+            assert scores[len(rows) + n] == pytest.approx(expected, rel=1e-6), (question, n)
+        assert scores[len(rows):].max() > 0, question

@@ -178,13 +178,17 @@ class Keywords:
             for stem in stems:
                 frequency = self.frequency(stem)
                 idfs[stem] = math.log(1 + (self._documents - frequency + 0.5) / (frequency + 0.5))
+            # Each segment's postings of all the stems summed at once (a few array steps a segment, where a step per
+            # stem and segment cost ~0.5 ms a question with eight segments), in float64, rounded once.
             for segment, norms, start, end in zip(self.parts.segments, self._norms, self._starts, self._starts[1:]):
-                recent = row[start:end]
-                for stem in stems:
-                    posting = segment.terms.get(stem)
-                    if posting is not None:
-                        where, counts = posting
-                        recent[where] += idfs[stem] * counts / (norms[where] + counts)
+                found = [(idfs[stem], posting) for stem in stems if (posting := segment.terms.get(stem)) is not None]
+                if not found:
+                    continue
+                where = np.concatenate([posting[0] for _, posting in found])
+                counts = np.concatenate([posting[1] for _, posting in found]).astype(np.float64)
+                idf = np.repeat([weight for weight, _ in found], [len(posting[0]) for _, posting in found])
+                sums = np.bincount(where, weights=idf * counts / (norms[where] + counts), minlength=int(end - start))
+                row[start:end] += sums.astype(np.float32)
         if len(self._dead_positions):
             row[self._dead_positions[self._dead_positions >= 0]] = 0.0
         return row
