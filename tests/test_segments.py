@@ -1,6 +1,6 @@
 """Recent passages in write-once segments: each update writes only its own passages, small segments merge by size
-class, a removed passage is skipped until a merge drops it, and the folder keeps only the segments a kept version
-lists. Real model, FAISS, bm25s and SQLite."""
+class or into the large one, a removed passage is skipped until a merge drops it, and the folder keeps only the
+segments a kept version lists. Real model, FAISS, bm25s and SQLite."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ segment, so segments are merged as they pile up. Two rules, after each update:
   recent passages: at a million passages after 4,000 updates (53k recent passages in 11 segments: two graphs and
   17k scanned) p50 / p95 12.0 / 14.4 ms, merged into one 8.3 / 10.6 (docs/benchmarks.md). The large segment is
   written again each time (about 4.5 KB a passage): `ABSORB_SHARE` bounds how often it is once it is large (past
-  131,072 passages; at a million, 10,000 updates wrote 1.2 MB an update on average against 0.4 before).
+  131,072 passages; at a million, 10,000 updates wrote 0.4–1.6 MB each on average by block of 1,000, against
+  0.4–0.7 by size classes alone).
 - *Size classes* below that: `TIER` segments of one class make one of the next, as log-structured stores do, so
   the few thousand passages between two absorptions sit in a handful of segments (about `TIER - 1` a class).
 """
