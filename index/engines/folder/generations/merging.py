@@ -41,7 +41,7 @@ def newest_to_merge(sizes: list[int]) -> int:
         return 0
     large = sizes[0] >= ABSORB
     after = sizes[1:] if large else sizes
-    if len(sizes) > 1 and sum(after) >= max(ABSORB, ABSORB_SHARE * sizes[0] if large else 0):
+    if len(sizes) > 1 and sum(after) >= max(ABSORB, ABSORB_SHARE * sizes[0]):  # (the share only counts when large)
         return len(sizes)
     newest = size_class(sizes[-1])
     run = 0
