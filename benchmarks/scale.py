@@ -291,8 +291,9 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
     articles of the next corpus copy, one file and one update each (vectors derived, as the build), written by one
     index and answered by another (as `serve`'s watcher and its questions). Every `every` updates: the block's mean
     and largest update time, the first answer once the update commits (its version read; before the writer merges
-    segments or folds them, which the update time includes), MB of index files each wrote,
-    the recent passages and segments, and question p50/p95 in rounds. The copy is removed at the end."""
+    segments, which the update time includes), MB of index files each wrote, the recent passages and segments,
+    question p50/p95 in rounds, and the folds committed (each runs in a thread of its own while the next updates
+    and questions go on, as `serve`'s watcher's). The copy is removed at the end."""
     source = settings_for(copies, "folder", None)
     settings = replace(source, index_dir=WORK / f"stream-{copies}", articles_dir=WORK / "stream-articles")
     for folder in (settings.index_dir, settings.articles_dir):
@@ -324,12 +325,23 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             return compact(progress)
 
         feeding.writer.compact = answering_first
+        fold, folds = feeding.writer.fold, []
+
+        def timed_fold(progress: bool):
+            """A fold's seconds, noted when it commits (it runs in a thread of its own, as `serve`'s watcher's)."""
+            started = time.perf_counter()
+            folded = fold(progress)
+            if folded:
+                folds.append(time.perf_counter() - started)
+            return folded
+
+        feeding.writer.fold = timed_fold
         for n, line in enumerate(records, start=1):
             path = settings.articles_dir / f"new-{n:05d}.jsonl"
             path.write_text(line, encoding="utf-8")
             begun, since = time.perf_counter(), time.time_ns()
-            summary = feeding.update([path], progress=False)
-            updated.append(time.perf_counter() - begun)  # merging or folding included
+            summary = feeding.update([path], progress=False, fold_in_background=True)  # as `serve`'s watcher
+            updated.append(time.perf_counter() - begun)  # merging included; a fold runs beside the next updates
             written.append(written_since(settings.index_dir, since))
             if n % every == 0:
                 timed_pass(ask, questions)
@@ -344,9 +356,12 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
                     "written_mb": [float(np.mean(written)) / 1e6, float(np.max(written)) / 1e6],
                     "p50_ms": float(np.percentile(timings, 50)),
                     "p95_ms": float(np.percentile(timings, 95)),
+                    "folds_s": folds[:],
                 })
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
                 updated, answered, written = [], [], []
+                folds.clear()
+        feeding.wait_for_fold()
     finally:
         for folder in (settings.index_dir, settings.articles_dir):
             shutil.rmtree(folder, ignore_errors=True)
@@ -501,14 +516,15 @@ def main() -> int:
                       f"{step['p50_ms']:.1f} / {step['p95_ms']:.1f} ms |", flush=True)
         if args.stream and args.engine == "folder":
             print("\n| updates in a row | recent passages (segments) | update s mean / max | answered s mean / p95 / max "
-                  "| MB written mean / max | p50 / p95 ms |\n|---|---|---|---|---|---|")
+                  "| MB written mean / max | p50 / p95 ms | folds committed (s) |\n|---|---|---|---|---|---|---|")
             for step in child("stream", copies, args.engine, url, args.rounds,
                               extra=["--stream", str(args.stream), "--every", str(args.every)]):
                 print(f"| {step['updates']:,} | {step['recent']:,} ({step['segments']}) "
                       f"| {step['update_s'][0]:.2f} / {step['update_s'][1]:.1f} "
                       f"| {' / '.join(format(x, '.2f') for x in step['answered_s'])} "
                       f"| {step['written_mb'][0]:.1f} / {step['written_mb'][1]:.0f} "
-                      f"| {step['p50_ms']:.1f} / {step['p95_ms']:.1f} |", flush=True)
+                      f"| {step['p50_ms']:.1f} / {step['p95_ms']:.1f} "
+                      f"| {', '.join(format(x, '.0f') for x in step['folds_s']) or '-'} |", flush=True)
     return 0
 
 

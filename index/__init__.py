@@ -119,6 +119,8 @@ class Index:
         self.embedder = embedder or open_embedder(settings.model, choose_backend(settings, self.reader))
         cross_encoder = (cross_encoder or CrossEncoder()) if settings.reader else None
         self._searcher = Searcher(self.reader, self.embedder, settings, cross_encoder)
+        self._folding: threading.Thread | None = None  # a fold in the background (`update(fold_in_background=True)`)
+        self._folding_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -153,17 +155,44 @@ class Index:
         progress: bool = True,
         wait: float = 0,
         on_progress: Progress | None = None,
+        fold_in_background: bool | None = None,
     ) -> UpdateSummary:
         """Index files and folders (default: the articles folder) incrementally.
 
         `progress` draws a bar on stderr; `on_progress(done, total, seconds_left)` hears the same from the embedding loop.
+        `fold_in_background`: what updates piled up is folded (when due) in a thread of this process rather than before
+        returning, so the caller's next update (a watcher's, a feed's) need not wait minutes for a fold at a million
+        passages; by default when this process serves questions (warmed up), not in a command that exits after.
         """
+        if fold_in_background is None:
+            fold_in_background = self._searcher.warmed
         chosen = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
         indexer = Indexer(self.writer, self.embedder, self.settings, self.log, on_progress)
-        summary = indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait)
+        summary = indexer.update(chosen, rebuild=rebuild, progress=progress, wait=wait, fold=not fold_in_background)
         if summary.changed and self._searcher.warmed:  # a serving process reads the new version now, not in a question
             self._read_ahead()
+        if summary.changed and fold_in_background:
+            self._fold_in_background(indexer)
         return summary
+
+    def _fold_in_background(self, indexer: Indexer) -> None:
+        """Fold in a thread of its own (one at a time; `Writer.fold` holds the update lock only to start and finish,
+        so updates go on meanwhile), the folded version read ahead of questions."""
+
+        def fold() -> None:
+            if indexer.fold(False) and self._searcher.warmed:
+                self._read_ahead()
+
+        with self._folding_lock:
+            if self._folding is None or not self._folding.is_alive():
+                self._folding = threading.Thread(target=fold, name="fold", daemon=True)
+                self._folding.start()
+
+    def wait_for_fold(self, timeout: float | None = None) -> None:
+        """Wait for a fold started by `update(fold_in_background=True)` to end (a shutdown, a test)."""
+        folding = self._folding
+        if folding is not None:
+            folding.join(timeout)
 
     def _read_ahead(self) -> None:
         """Load the newest version for the searcher, in a thread of its own: a reading thread limits FAISS to

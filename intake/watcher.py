@@ -128,7 +128,8 @@ class Watcher:
         """One incremental update of the folder; a failure is logged and retried later."""
         self._retry_at = None
         try:
-            summary = self.index.update([self.folder], progress=False, wait=UPDATE_WAIT)
+            # (a fold, when due, in a thread of its own: the next article need not wait minutes for it)
+            summary = self.index.update([self.folder], progress=False, wait=UPDATE_WAIT, fold_in_background=True)
         except IndexBusy:
             self._retry_at = time.monotonic() + BUSY_RETRY
             return

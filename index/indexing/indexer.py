@@ -123,14 +123,27 @@ class Indexer:
         rebuild: bool = False,
         progress: bool = True,
         wait: float = 0,
+        fold: bool = True,
     ) -> UpdateSummary:
-        """Index `paths` (files or folders): add new articles, re-embed changed ones, drop deleted ones."""
+        """Index `paths` (files or folders): add new articles, re-embed changed ones, drop deleted ones; then, unless
+        `fold` is False (a caller folding in a thread of its own, `fold`), fold the recent passages when due."""
         started = time.monotonic()
         roots = [Path(p).resolve() for p in paths]
         with self.writer.session(wait):
             summary = self._update(roots, rebuild, progress)
+        if fold and summary.changed:
+            summary.generation = self.fold(progress) or summary.generation
         summary.seconds = time.monotonic() - started
         return summary
+
+    def fold(self, progress: bool) -> int | None:
+        """Fold what updates piled up when due, without holding the update lock (`Writer.fold`); the new version's
+        number, or None. Never fails: the updates stand, and the next one folds."""
+        try:
+            return self.writer.fold(progress)
+        except Exception as exc:  # (a full disk, say)
+            self.log(f"The update is committed but folding the index failed ({exc}); the next update tries again.")
+            return None
 
     def _update(self, roots: list[Path], rebuild: bool, progress: bool) -> UpdateSummary:
         stored = self.writer.state()
@@ -258,7 +271,8 @@ class Indexer:
         summary.passages = self.writer.commit(change, progress)
         self.writer.tidy(generation, self.embedder.key)
         summary.generation = generation
-        # Answerable from here; what the update piled up is merged (or folded) after, as a version of its own.
+        # Answerable from here; what the update piled up is merged after, as a version of its own (and folded once
+        # past a share of the index, after the session: `fold`).
         try:
             summary.generation = self.writer.compact(progress) or generation
         except Exception as exc:  # (a full disk, say): the update stands, and the next one that commits compacts

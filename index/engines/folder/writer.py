@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from index.engines.common import now_iso
-from index.engines.folder import arrivals, embedding_cache
+from index.engines.folder import arrivals, embedding_cache, folding
 from index.engines.folder.generations.building import GenerationFiles
 from index.engines.folder.generations.reuse import CommittedVectors
 from index.engines.folder.store import Store
@@ -116,11 +116,13 @@ class SqliteWriter:
         return written.passages
 
     def compact(self, progress: bool) -> int | None:
-        """The committed version's recent passages merged or folded into a full build (`GenerationFiles.compact`),
-        committed as a version of its own with the same passages; its number, or None when nothing was due."""
+        """The committed version's newest segments merged (`GenerationFiles.compact`; but for those a fold in progress
+        is taking), committed as a version of its own with the same passages; its number, or None when nothing was
+        due."""
         conn = self.conn
         generation = int(Store.meta(conn).get("generation") or 0)
-        written = GenerationFiles(self.store, progress).compact(conn, generation) if generation else None
+        taken = folding.taken_segments(self.store.directory)
+        written = GenerationFiles(self.store, progress).compact(conn, generation, taken) if generation else None
         if written is None:
             return None
         with conn:
@@ -131,6 +133,11 @@ class SqliteWriter:
             Store.set_meta(conn, generation=generation + 1, passages=count)
         # The version before the update stays until the next commit's `tidy`: a reader may have just read its number.
         return generation + 1
+
+    def fold(self, progress: bool) -> int | None:
+        """Fold the recent passages into a new base when due, holding the update lock only to start and finish
+        (`folding`); the new version's number, or None."""
+        return folding.Folding(self.store, progress).run()
 
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)

@@ -302,6 +302,9 @@ class PgWriter:
     def compact(self, progress: bool) -> int | None:
         return None  # one database: PostgreSQL's own indexes take each update's rows in place
 
+    def fold(self, progress: bool) -> int | None:
+        return None  # (as `compact`: nothing piles up beside the tables)
+
     def tidy(self, generation: int, model: str) -> None:
         """Empty the embedding cache: every vector it held for this update is in the committed rows now, the others
         (edited or removed articles, other models) are of no use; an interrupted update's stay until its rerun commits."""

@@ -78,7 +78,7 @@ class GenerationFiles:
                                   np.union1d(in_base, stale[np.isin(stale, segment_ids)]))
                 dead_in_base = int(len(dead) - np.isin(dead, segment_ids).sum())
                 limit = _limit(base_keywords)
-                # A segment when the update fits one; past the share, `compact` folds the recent passages into a full
+                # A segment when the update fits one; past the share, `folding` folds the recent passages into a full
                 # build after the commit, so the update's articles answer first.
                 if len(rows) <= limit and dead_in_base <= limit:  # (the new rows read only then)
                     grown = recent.added(self._fresh(rows, vectors), dead, self.store.sentence_steps(generation))
@@ -89,10 +89,10 @@ class GenerationFiles:
                 delta = recent.joined()
         return self._write_full(generation, full, stale, removed, rows, vectors, dimension, delta, conn)
 
-    def compact(self, conn: sqlite3.Connection, generation: int) -> Written | None:
-        """Write generation `generation + 1` with the same passages, compacted: the recent passages folded into a full
-        build once they (or the base passages removed) pass `MAX_SHARE` of the base, else the newest segments merged
-        as `merging` says; None when neither is due (or the generation has no readable base keywords)."""
+    def compact(self, conn: sqlite3.Connection, generation: int, taken: tuple[str, ...] = ()) -> Written | None:
+        """Write generation `generation + 1` with the same passages, its newest segments merged as `merging` says (the
+        segments `taken` by a fold in progress left as they are); None when no merge is due, when a fold is and none
+        is in progress (`folding` folds outside the update lock), or the generation has no readable base keywords."""
         recent = self.store.read_recent(generation)
         if recent is None:
             return None
@@ -100,19 +100,36 @@ class GenerationFiles:
             base_keywords = self.store.read_keywords(generation)
         except ValueError:
             return None
-        segment_ids = recent.ids
-        dead = _removed_before(conn, base_keywords.ids, recent)
-        recent = replace(recent, removed=dead)
-        in_segments = np.isin(dead, segment_ids)
-        limit = _limit(base_keywords)
-        if len(segment_ids) - int(in_segments.sum()) > limit or len(dead) - int(in_segments.sum()) > limit:
-            delta = recent.joined() if len(recent.segments) else None
-            return self._write_full(generation, False, np.zeros(0, dtype=np.int64), dead[~in_segments], [], {},
-                                    recent.dimension, delta, conn)
-        merged = recent.merged(self.store.sentence_steps(generation))
+        recent = replace(recent, removed=_removed_before(conn, base_keywords.ids, recent))
+        frozen = len(taken) if taken and recent.names[: len(taken)] == taken else 0
+        if not frozen and _fold_due(recent, base_keywords):
+            return None
+        merged = recent.merged(self.store.sentence_steps(generation), frozen)
         if merged is None:
             return None
         return self._write_delta(generation, merged, len(base_keywords.ids) + len(merged.ids) - len(merged.removed))
+
+    def due_fold(self, conn: sqlite3.Connection, generation: int) -> Recent | None:
+        """`generation`'s recent passages (their removed ones listed) once they, or the base passages removed, pass
+        `MAX_SHARE` of the base, when they are due to be folded into a full build; else None."""
+        recent = self.store.read_recent(generation)
+        if recent is None:
+            return None
+        try:
+            base_keywords = self.store.read_keywords(generation)
+        except ValueError:
+            return None
+        recent = replace(recent, removed=_removed_before(conn, base_keywords.ids, recent))
+        return recent if _fold_due(recent, base_keywords) else None
+
+    def fold(self, conn: sqlite3.Connection, generation: int, recent: Recent) -> Written:
+        """Write generation `generation + 1` as a full build of `generation`'s live passages, its base read from this
+        folder and its recent ones from `recent` (as `due_fold` gave them); `conn` reads SQLite as it was then."""
+        dead = recent.removed
+        in_segments = np.isin(dead, recent.ids)
+        delta = recent.joined() if len(recent.segments) else None
+        return self._write_full(generation, False, np.zeros(0, dtype=np.int64), dead[~in_segments], [], {},
+                                recent.dimension, delta, conn)
 
     def _write_delta(self, generation: int, recent: Recent, passages: int) -> Written:
         """The previous base, linked, and the recent passages: the segments written before, listed again, and the
@@ -214,6 +231,13 @@ class GenerationFiles:
 def _limit(base_keywords: KeywordIndex) -> float:
     """Recent passages (or removed base passages) past which the recent passages are folded into a full build."""
     return max(MIN_SIZE, MAX_SHARE * len(base_keywords.ids))
+
+
+def _fold_due(recent: Recent, base_keywords: KeywordIndex) -> bool:
+    """True once the live recent passages, or the base passages removed, pass `_limit` (`recent.removed` listed)."""
+    in_segments = int(np.isin(recent.removed, recent.ids).sum())
+    limit = _limit(base_keywords)
+    return len(recent.ids) - in_segments > limit or len(recent.removed) - in_segments > limit
 
 
 def _new_vectors(

@@ -108,13 +108,7 @@ class GenerationFolder:
 
     def link_base(self, generation: int, new_generation: int) -> None:
         """Give `new_generation` the base files of `generation` (vectors, BM25, sentences) as hard links."""
-        target = self.faiss_path(new_generation)
-        target.unlink(missing_ok=True)  # left by an update that crashed before its commit
-        link_or_copy(self.faiss_path(generation), target)
-        for folder in (self.keywords_path, self.sentences_path):
-            written = json.loads((folder(generation) / FORMAT_FILE).read_text())
-            link_folder(folder(generation), folder(new_generation), FORMAT_FILE, json.dumps({**written, "generation": new_generation}))
-        fsync_directory(self.directory)
+        link_base_files(self, generation, self, new_generation)
 
     def delta_path(self, generation: int) -> Path:
         """The delta folder of one index generation (none after a full build)."""
@@ -217,3 +211,17 @@ class GenerationFolder:
         keywords = KeywordIndex.load(path, generation)
         self._keywords = (identity, keywords) if identity is not None else None
         return keywords
+
+
+def link_base_files(source: GenerationFolder, generation: int, target: GenerationFolder, new_generation: int) -> None:
+    """Give `target`'s `new_generation` the base files of `source`'s `generation` (vectors, BM25, sentences) as hard
+    links, each folder's format file naming its new generation (the same folder, or a fold's own: `folding`)."""
+    path = target.faiss_path(new_generation)
+    path.unlink(missing_ok=True)  # left by an update that crashed before its commit
+    link_or_copy(source.faiss_path(generation), path)
+    for source_folder, target_folder in ((source.keywords_path, target.keywords_path),
+                                         (source.sentences_path, target.sentences_path)):
+        written = json.loads((source_folder(generation) / FORMAT_FILE).read_text())
+        link_folder(source_folder(generation), target_folder(new_generation), FORMAT_FILE,
+                    json.dumps({**written, "generation": new_generation}))
+    fsync_directory(target.directory)

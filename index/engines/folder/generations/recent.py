@@ -70,13 +70,13 @@ class Recent:
             names.append(None)
         return Recent(tuple(segments), tuple(names), np.asarray(removed, dtype=np.int64), self.base, self.dimension)
 
-    def merged(self, steps: np.ndarray | None) -> Recent | None:
+    def merged(self, steps: np.ndarray | None, frozen: int = 0) -> Recent | None:
         """The newest segments merged as `merging` says, dropping their removed passages (which leave the list); None
-        when no run is due."""
+        when no run is due. The `frozen` oldest segments are left as they are (a fold in progress is taking them)."""
         segments, names = list(self.segments), list(self.names)
         removed = self.removed if self.removed is not None else np.zeros(0, dtype=np.int64)
         merges = 0
-        while count := merging.newest_to_merge([len(s) - int(np.isin(s.ids, removed).sum()) for s in segments]):
+        while count := merging.newest_to_merge([len(s) - int(np.isin(s.ids, removed).sum()) for s in segments[frozen:]]):
             merges += 1
             parts = segments[-count:]
             gone = removed[np.isin(removed, np.concatenate([p.ids for p in parts]))]
