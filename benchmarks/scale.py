@@ -50,6 +50,7 @@ from index import Embedder, Index, Settings
 from index.answering.evaluate import load_questions
 from index.engines.folder.generations import delta_graph, keyword_index, recent, vector_index
 from index.engines.folder.store import Store
+from intake.watcher import UPDATE_WAIT
 
 WORK = ROOT / ".bench" / "scale"
 NOISE = 0.017  # per dimension: |noise| ~ 0.33, cosine to the real vector ~0.95
@@ -340,7 +341,9 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             path = settings.articles_dir / f"new-{n:05d}.jsonl"
             path.write_text(line, encoding="utf-8")
             begun, since = time.perf_counter(), time.time_ns()
-            summary = feeding.update([path], progress=False, fold_in_background=True)  # as `serve`'s watcher
+            # As `serve`'s watcher: a fold in a thread of its own, and the update lock waited for while a fold takes
+            # it to start or finish (milliseconds).
+            summary = feeding.update([path], progress=False, wait=UPDATE_WAIT, fold_in_background=True)
             updated.append(time.perf_counter() - begun)  # merging included; a fold runs beside the next updates
             written.append(written_since(settings.index_dir, since))
             if n % every == 0:

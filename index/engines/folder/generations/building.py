@@ -93,14 +93,10 @@ class GenerationFiles:
         """Write generation `generation + 1` with the same passages, its newest segments merged as `merging` says (the
         segments `taken` by a fold in progress left as they are); None when no merge is due, when a fold is and none
         is in progress (`folding` folds outside the update lock), or the generation has no readable base keywords."""
-        recent = self.store.read_recent(generation)
-        if recent is None:
+        found = self._recent(conn, generation)
+        if found is None:
             return None
-        try:
-            base_keywords = self.store.read_keywords(generation)
-        except ValueError:
-            return None
-        recent = replace(recent, removed=_removed_before(conn, base_keywords.ids, recent))
+        recent, base_keywords = found
         frozen = len(taken) if taken and recent.names[: len(taken)] == taken else 0
         if not frozen and _fold_due(recent, base_keywords):
             return None
@@ -112,6 +108,12 @@ class GenerationFiles:
     def due_fold(self, conn: sqlite3.Connection, generation: int) -> Recent | None:
         """`generation`'s recent passages (their removed ones listed) once they, or the base passages removed, pass
         `MAX_SHARE` of the base, when they are due to be folded into a full build; else None."""
+        found = self._recent(conn, generation)
+        return found[0] if found is not None and _fold_due(*found) else None
+
+    def _recent(self, conn: sqlite3.Connection, generation: int) -> tuple[Recent, KeywordIndex] | None:
+        """`generation`'s recent passages, their removed ones listed, and its base keywords; None after a full build
+        or when the base keywords are unreadable (then the next full build writes them again)."""
         recent = self.store.read_recent(generation)
         if recent is None:
             return None
@@ -119,8 +121,7 @@ class GenerationFiles:
             base_keywords = self.store.read_keywords(generation)
         except ValueError:
             return None
-        recent = replace(recent, removed=_removed_before(conn, base_keywords.ids, recent))
-        return recent if _fold_due(recent, base_keywords) else None
+        return replace(recent, removed=_removed_before(conn, base_keywords.ids, recent)), base_keywords
 
     def fold(self, conn: sqlite3.Connection, generation: int, recent: Recent) -> Written:
         """Write generation `generation + 1` as a full build of `generation`'s live passages, its base read from this
