@@ -5,14 +5,17 @@ Real model, FAISS, bm25s and SQLite; a second `Index` on the same folder stands 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 
+import filelock
 import numpy as np
 import pytest
 from conftest import SEEDS, make_index
 
 import index.engines.folder.generations.building as generation_files
+from index import FOLD_NICENESS
 from index.engines.folder import folding
 from index.engines.folder.store import Store
 
@@ -164,10 +167,12 @@ def test_a_serving_process_folds_in_a_thread_and_its_next_update_does_not_wait(t
         zebra(articles, n)
         index.update(progress=False, fold_in_background=True)
     index.wait_for_fold()
-    building, release = threading.Event(), threading.Event()
+    building, release, priority = threading.Event(), threading.Event(), {}
+    usual = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     build = generation_files.GenerationFiles.fold
 
     def held(self, conn, generation, recent):
+        priority["build"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         building.set()
         assert release.wait(120)
         return build(self, conn, generation, recent)
@@ -176,6 +181,8 @@ def test_a_serving_process_folds_in_a_thread_and_its_next_update_does_not_wait(t
     zebra(articles, LIMIT + 1)
     first = index.update(progress=False, fold_in_background=True)
     assert building.wait(120), "the fold started in its own thread"
+    assert priority["build"] == FOLD_NICENESS, "at the lowest priority: questions and updates come first"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == usual, "(the thread's own: not the process's)"
     okapi(articles, 1)
     second = index.update(progress=False, fold_in_background=True)  # the watcher's next update, while the fold builds
     assert second.generation > first.generation
@@ -188,3 +195,41 @@ def test_a_serving_process_folds_in_a_thread_and_its_next_update_does_not_wait(t
     assert folded > second.generation and store.read_recent(folded).base == folded
     assert index.generation() == folded, "the folded version was read ahead of questions"
     assert np.array_equal(store.read_recent(folded).ids, store.read_recent(second.generation).segments[-1].ids)
+
+
+def test_while_a_due_fold_cannot_start_updates_merge_by_size_class_only(tmp_path, embedder, articles, monkeypatch):
+    from index.engines.folder.generations import merging
+
+    index = make_index(tmp_path, embedder, articles=articles)
+    index.update(progress=False)
+    store = Store(index.directory)
+    for n in range(1, LIMIT + 1):
+        zebra(articles, n)
+        index.update(progress=False)
+    rule, asked = merging.newest_to_merge, []
+
+    def noted(sizes, absorb=True):
+        asked.append(absorb)
+        return rule(sizes, absorb)
+
+    monkeypatch.setattr(merging, "newest_to_merge", noted)
+    busy = filelock.FileLock(str(store.directory / folding.FOLD_LOCK))  # another process folding (its marker not
+    busy.acquire()  # written yet): this one's folds leave it alone
+    try:
+        segments = []
+        for n in range(LIMIT + 1, LIMIT + 13):
+            zebra(articles, n)
+            summary = index.update(progress=False)
+            segments.append(len(listed_names(store, summary.generation)))
+    finally:
+        busy.release()
+    assert asked and not any(asked), "no absorbing: the large segment is not written again for passages a fold takes"
+    assert max(segments) <= merging.TIER, f"the small ones merged by size class meanwhile: {segments}"
+    assert "number 17" in quoted(index, "when will zebra crossing festival number 17 close the high street?")
+    zebra(articles, LIMIT + 13)
+    folded = index.update(progress=False)  # the lock free again: folded
+    assert store.read_recent(folded.generation) is None
+
+
+def listed_names(store: Store, generation: int) -> list[str]:
+    return json.loads((store.delta_path(generation) / "newsbot.json").read_text())["segments"]

@@ -57,6 +57,9 @@ def test_the_segments_after_a_large_one_are_absorbed_into_it(monkeypatch):
     assert merging.newest_to_merge([150, 60, 1, 1, 1, 1]) == 4, "below the bound, size classes as before"
     # A large segment grows by a share of itself before it is written again (1/32 of 6,400: 200).
     assert merging.newest_to_merge([6400, 150, 49]) == 0 and merging.newest_to_merge([6400, 150, 50]) == 3
+    # While a fold is due and has not started: size classes only, the large segment never written again for it.
+    assert merging.newest_to_merge([150, 60, 40], absorb=False) == 0
+    assert merging.newest_to_merge([150, 60, 1, 1, 1, 1], absorb=False) == 4
 
 
 def test_each_update_writes_only_its_own_segment_and_old_ones_are_never_rewritten(tmp_path, embedder, articles, monkeypatch):

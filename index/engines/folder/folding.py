@@ -40,6 +40,8 @@ MARKER = "folding.json"
 FOLD_FOLDER = "fold-"
 START_WAIT = 30.0  # seconds a fold waits for the update lock to start; else the next update's fold starts it
 FINISH_WAIT = 600.0  # ... and to finish (an update holds it for seconds; a rebuild longer, and then the fold is stale)
+POLL = 0.002  # seconds between its asks: updates in a row leave the lock free for milliseconds between them (at the
+# default 0.05, 10,000 updates in a row at a million passages kept a due fold from starting for hundreds of updates)
 
 
 class FoldFolder(GenerationFolder):
@@ -128,7 +130,7 @@ class Folding:
         """Under the update lock: the newest version's recent passages when due to be folded, its base files linked into
         the fold's folder, the marker written and SQLite's read transaction opened."""
         try:
-            with self.store.lock(wait=START_WAIT), self.store.connection() as conn:
+            with self.store.lock(wait=START_WAIT, poll=POLL), self.store.connection() as conn:
                 generation = Store.generation(conn)
                 recent = GenerationFiles(self.store, False).due_fold(conn, generation) if generation else None
                 if recent is None or None in recent.names:  # (an older delta, not yet written as a segment)
@@ -146,7 +148,7 @@ class Folding:
 
     def finish(self, started: Started, written: Written) -> int | None:
         """Under the update lock: the fold's files with what updates committed since, as the next version."""
-        with self.store.lock(wait=FINISH_WAIT), self.store.connection() as conn:
+        with self.store.lock(wait=FINISH_WAIT, poll=POLL), self.store.connection() as conn:
             current = Store.generation(conn)
             now = self.store.read_recent(current)
             taken = len(started.recent.segments)

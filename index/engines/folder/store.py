@@ -89,12 +89,13 @@ class Store(GenerationFolder):
         return conn
 
     @contextmanager
-    def lock(self, wait: float = 0):
-        """Hold the update lock; `IndexBusy` if another updater holds it for longer than `wait` seconds."""
+    def lock(self, wait: float = 0, poll: float = 0.05):
+        """Hold the update lock; `IndexBusy` if another updater holds it for longer than `wait` seconds. Asked again
+        every `poll` seconds (a fold asks often: between two updates in a row the lock is free for milliseconds)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(self.directory / LOCK_NAME))
         try:
-            lock.acquire(timeout=wait)
+            lock.acquire(timeout=wait, poll_interval=poll)
         except filelock.Timeout:
             raise IndexBusy(
                 f"another newsbot process is updating the index in {self.directory}; "

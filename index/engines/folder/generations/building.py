@@ -91,16 +91,16 @@ class GenerationFiles:
 
     def compact(self, conn: sqlite3.Connection, generation: int, taken: tuple[str, ...] = ()) -> Written | None:
         """Write generation `generation + 1` with the same passages, its newest segments merged as `merging` says (the
-        segments `taken` by a fold in progress left as they are); None when no merge is due, when a fold is and none
-        is in progress (`folding` folds outside the update lock), or the generation has no readable base keywords."""
+        segments `taken` by a fold in progress left as they are; by size class only while a fold is due and has not
+        started: `folding` folds outside the update lock, and the large segment is not written again for it); None
+        when no merge is due or the generation has no readable base keywords."""
         found = self._recent(conn, generation)
         if found is None:
             return None
         recent, base_keywords = found
         frozen = len(taken) if taken and recent.names[: len(taken)] == taken else 0
-        if not frozen and _fold_due(recent, base_keywords):
-            return None
-        merged = recent.merged(self.store.sentence_steps(generation), frozen)
+        absorb = bool(frozen) or not _fold_due(recent, base_keywords)
+        merged = recent.merged(self.store.sentence_steps(generation), frozen, absorb)
         if merged is None:
             return None
         return self._write_delta(generation, merged, len(base_keywords.ids) + len(merged.ids) - len(merged.removed))

@@ -32,16 +32,17 @@ def size_class(passages: int) -> int:
     return level
 
 
-def newest_to_merge(sizes: list[int]) -> int:
+def newest_to_merge(sizes: list[int], absorb: bool = True) -> int:
     """How many of the newest segments (live passages of each, oldest first) to merge into one: all of them when
-    the ones after the oldest large segment reach the absorbing bound; else the run of newest segments of the newest
-    one's size class or smaller, once it holds `TIER`; else 0. (Articles differ in size: a run of one class exactly
-    would be broken by every larger article, and small segments would pile up.)"""
+    the ones after the oldest large segment reach the absorbing bound (unless not `absorb`: a fold will take them
+    all); else the run of newest segments of the newest one's size class or smaller, once it holds `TIER`; else 0.
+    (Articles differ in size: a run of one class exactly would be broken by every larger article, and small
+    segments would pile up.)"""
     if not sizes:
         return 0
     large = sizes[0] >= ABSORB
     after = sizes[1:] if large else sizes
-    if len(sizes) > 1 and sum(after) >= max(ABSORB, ABSORB_SHARE * sizes[0]):  # (the share only counts when large)
+    if absorb and len(sizes) > 1 and sum(after) >= max(ABSORB, ABSORB_SHARE * sizes[0]):  # (the share: when large)
         return len(sizes)
     newest = size_class(sizes[-1])
     run = 0

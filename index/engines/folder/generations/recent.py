@@ -70,13 +70,16 @@ class Recent:
             names.append(None)
         return Recent(tuple(segments), tuple(names), np.asarray(removed, dtype=np.int64), self.base, self.dimension)
 
-    def merged(self, steps: np.ndarray | None, frozen: int = 0) -> Recent | None:
+    def merged(self, steps: np.ndarray | None, frozen: int = 0, absorb: bool = True) -> Recent | None:
         """The newest segments merged as `merging` says, dropping their removed passages (which leave the list); None
-        when no run is due. The `frozen` oldest segments are left as they are (a fold in progress is taking them)."""
+        when no run is due. The `frozen` oldest segments are left as they are (a fold in progress is taking them);
+        without `absorb`, by size class only (a fold is due: it will take them all)."""
         segments, names = list(self.segments), list(self.names)
         removed = self.removed if self.removed is not None else np.zeros(0, dtype=np.int64)
         merges = 0
-        while count := merging.newest_to_merge([len(s) - int(np.isin(s.ids, removed).sum()) for s in segments[frozen:]]):
+        while count := merging.newest_to_merge(
+            [len(s) - int(np.isin(s.ids, removed).sum()) for s in segments[frozen:]], absorb
+        ):
             merges += 1
             parts = segments[-count:]
             gone = removed[np.isin(removed, np.concatenate([p.ids for p in parts]))]
