@@ -9,7 +9,6 @@ this module and the entry packages `index.settings`, `index.questions` and `inde
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from datetime import date
@@ -101,18 +100,6 @@ def choose_backend(settings: Settings, reader: Reader) -> str:
     return "auto" if reader.recorded_model() == settings.model else "onnx-int8"
 
 
-FOLD_NICENESS = 19  # a background fold's niceness: the cores are the questions' and updates' first
-
-
-def _lower_priority() -> None:
-    """Give the calling thread `FOLD_NICENESS` (Linux: a thread's own; the threads it starts, such as the HNSW build's
-    OpenMP workers, inherit it), so a fold runs on what questions and updates leave of the cores."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FOLD_NICENESS)
-    except (AttributeError, OSError):  # (not Linux, or not allowed: the fold runs at the usual priority)
-        pass
-
-
 class Index:
     """An index (a folder, or PostgreSQL with `NEWSBOT_DATABASE_URL`) plus the model that embeds into it; share one instance per process."""
 
@@ -191,18 +178,10 @@ class Index:
     def _fold_in_background(self, indexer: Indexer) -> None:
         """Fold in a thread of its own (one at a time; `Writer.fold` holds the update lock only to start and finish,
         so updates go on meanwhile), the folded version read ahead of questions."""
-        folded: list[int | None] = []
-
-        def build() -> None:  # at the lowest priority, in a thread of its own: it cannot be raised again after
-            _lower_priority()
-            folded.append(indexer.fold(False))
 
         def fold() -> None:
-            builder = threading.Thread(target=build, name="fold-build", daemon=True)
-            builder.start()
-            builder.join()
-            if folded and folded[0] and self._searcher.warmed:
-                self._read_ahead()  # (at the usual priority: questions wait for the folded version otherwise)
+            if indexer.fold(False) and self._searcher.warmed:
+                self._read_ahead()
 
         with self._folding_lock:
             if self._folding is None or not self._folding.is_alive():

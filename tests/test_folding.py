@@ -5,7 +5,6 @@ Real model, FAISS, bm25s and SQLite; a second `Index` on the same folder stands 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 
@@ -15,7 +14,6 @@ import pytest
 from conftest import SEEDS, make_index
 
 import index.engines.folder.generations.building as generation_files
-from index import FOLD_NICENESS
 from index.engines.folder import folding
 from index.engines.folder.store import Store
 
@@ -167,12 +165,10 @@ def test_a_serving_process_folds_in_a_thread_and_its_next_update_does_not_wait(t
         zebra(articles, n)
         index.update(progress=False, fold_in_background=True)
     index.wait_for_fold()
-    building, release, priority = threading.Event(), threading.Event(), {}
-    usual = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    building, release = threading.Event(), threading.Event()
     build = generation_files.GenerationFiles.fold
 
     def held(self, conn, generation, recent):
-        priority["build"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         building.set()
         assert release.wait(120)
         return build(self, conn, generation, recent)
@@ -181,8 +177,6 @@ def test_a_serving_process_folds_in_a_thread_and_its_next_update_does_not_wait(t
     zebra(articles, LIMIT + 1)
     first = index.update(progress=False, fold_in_background=True)
     assert building.wait(120), "the fold started in its own thread"
-    assert priority["build"] == FOLD_NICENESS, "at the lowest priority: questions and updates come first"
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == usual, "(the thread's own: not the process's)"
     okapi(articles, 1)
     second = index.update(progress=False, fold_in_background=True)  # the watcher's next update, while the fold builds
     assert second.generation > first.generation
