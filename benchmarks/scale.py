@@ -293,7 +293,7 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
     index and answered by another (as `serve`'s watcher and its questions). Every `every` updates: the block's mean
     and largest update time, the first answer once the update commits (its version read; before the writer merges
     segments, which the update time includes), MB of index files each wrote, the recent passages and segments,
-    question p50/p95 in rounds, and the folds committed (each runs in a thread of its own while the next updates
+    question p50/p95 in rounds, and the folds committed (each runs in a process of its own while the next updates
     and questions go on, as `serve`'s watcher's). The copy is removed at the end."""
     source = settings_for(copies, "folder", None)
     settings = replace(source, index_dir=WORK / f"stream-{copies}", articles_dir=WORK / "stream-articles")
@@ -328,10 +328,10 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
         feeding.writer.compact = answering_first
         fold, folds = feeding.writer.fold, []
 
-        def timed_fold(progress: bool):
-            """A fold's seconds, noted when it commits (it runs in a thread of its own, as `serve`'s watcher's)."""
+        def timed_fold(progress: bool, own_process: bool = False):
+            """A fold's seconds, noted when it commits (it runs in a process of its own, as `serve`'s watcher's)."""
             started = time.perf_counter()
-            folded = fold(progress)
+            folded = fold(progress, own_process)
             if folded:
                 folds.append(time.perf_counter() - started)
             return folded

@@ -176,11 +176,12 @@ class Index:
         return summary
 
     def _fold_in_background(self, indexer: Indexer) -> None:
-        """Fold in a thread of its own (one at a time; `Writer.fold` holds the update lock only to start and finish,
-        so updates go on meanwhile), the folded version read ahead of questions."""
+        """Fold in a process of its own, waited for by a thread (one at a time; `Writer.fold` holds the update lock
+        only to start and finish, so updates go on meanwhile, and the questions keep this process), the folded
+        version read ahead of questions."""
 
         def fold() -> None:
-            if indexer.fold(False) and self._searcher.warmed:
+            if indexer.fold(False, own_process=True) and self._searcher.warmed:
                 self._read_ahead()
 
         with self._folding_lock:

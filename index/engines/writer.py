@@ -89,10 +89,11 @@ class Writer(Protocol):
         """After a commit: rewrite what the updates piled up (merged or folded) as a version of its own with the same
         passages, so the update's articles answer before it; the new version's number, or None when nothing was due."""
 
-    def fold(self, progress: bool) -> int | None:
+    def fold(self, progress: bool, own_process: bool = False) -> int | None:
         """After an update's session, outside it: rewrite what the updates piled up past a share of the index as a
-        full build, holding the update lock only to start and finish (updates go on meanwhile); the new version's
-        number, or None when nothing was due or another process is folding."""
+        full build, holding the update lock only to start and finish (updates go on meanwhile), in a process of its
+        own if `own_process` (a serving process: its questions keep the interpreter); the new version's number, or
+        None when nothing was due or another process is folding."""
 
     def tidy(self, generation: int, model: str) -> None:
         """After a commit: drop what no version in use needs (old files, unused cached vectors)."""

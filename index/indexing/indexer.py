@@ -136,11 +136,11 @@ class Indexer:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def fold(self, progress: bool) -> int | None:
+    def fold(self, progress: bool, own_process: bool = False) -> int | None:
         """Fold what updates piled up when due, without holding the update lock (`Writer.fold`); the new version's
         number, or None. Never fails: the updates stand, and the next one folds."""
         try:
-            return self.writer.fold(progress)
+            return self.writer.fold(progress, own_process)
         except Exception as exc:  # (a full disk, say)
             self.log(f"The update is committed but folding the index failed ({exc}); the next update tries again.")
             return None

@@ -12,6 +12,9 @@ holds the update lock twice, for milliseconds:
    `folding.json` names), then segments of its own and the passages removed since G. Version G' + 1 is the fold's
    files linked under its names, those later segments, and the passages removed since G as its dead ones.
 
+A serving process folds in a process of its own (`fold_in_process`): the fold's memory (its graph being built) is not
+added to the serving process's, a fold that fails cannot take the bot down, and the questions keep its interpreter.
+
 One fold at a time (`fold.lock`). A crash leaves `folding.json` with nobody holding `fold.lock`: updates then merge as
 usual, and the next fold starts over and removes the fold folder left. A full rebuild since G makes the fold give up.
 """
@@ -22,6 +25,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from pathlib import Path
 import filelock
 import numpy as np
 
+from index.engines.folder.generations import building
 from index.engines.folder.generations.building import GenerationFiles, Written
 from index.engines.folder.generations.files import GenerationFolder, link_base_files
 from index.engines.folder.generations.recent import Recent
@@ -179,3 +185,21 @@ def _write_marker(directory: Path, generation: int, names: tuple[str, ...]) -> N
     tmp = directory / f".{MARKER}.tmp"
     tmp.write_text(json.dumps({"generation": generation, "segments": list(names)}))
     os.replace(tmp, directory / MARKER)
+
+
+def fold_in_process(directory: Path) -> int | None:
+    """`Folding.run` on the index folder `directory` in a Python process of its own (this module run as a script,
+    told this one's fold limits, so both agree on when a fold is due); the new version's number, or None.
+    `RuntimeError` with the process's last line when it fails."""
+    limits = [str(building.MIN_SIZE), str(building.MAX_SHARE)]
+    done = subprocess.run([sys.executable, "-m", __name__, str(directory), *limits], capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"the fold's process failed: {last}")
+    printed = done.stdout.strip()
+    return int(printed) if printed else None
+
+
+if __name__ == "__main__":  # `fold_in_process`: prints the new version's number, nothing when none
+    building.MIN_SIZE, building.MAX_SHARE = int(sys.argv[2]), float(sys.argv[3])
+    print(Folding(Store(Path(sys.argv[1])), False).run() or "")

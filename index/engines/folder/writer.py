@@ -134,9 +134,11 @@ class SqliteWriter:
         # The version before the update stays until the next commit's `tidy`: a reader may have just read its number.
         return generation + 1
 
-    def fold(self, progress: bool) -> int | None:
+    def fold(self, progress: bool, own_process: bool = False) -> int | None:
         """Fold the recent passages into a new base when due, holding the update lock only to start and finish
-        (`folding`); the new version's number, or None."""
+        (`folding`), in this process or one of its own; the new version's number, or None."""
+        if own_process:
+            return folding.fold_in_process(self.store.directory)
         return folding.Folding(self.store, progress).run()
 
     def tidy(self, generation: int, model: str) -> None:

@@ -302,7 +302,7 @@ class PgWriter:
     def compact(self, progress: bool) -> int | None:
         return None  # one database: PostgreSQL's own indexes take each update's rows in place
 
-    def fold(self, progress: bool) -> int | None:
+    def fold(self, progress: bool, own_process: bool = False) -> int | None:
         return None  # (as `compact`: nothing piles up beside the tables)
 
     def tidy(self, generation: int, model: str) -> None:
