@@ -341,7 +341,7 @@ def stream(copies: int, count: int, every: int, rounds: int) -> list[dict]:
             path = settings.articles_dir / f"new-{n:05d}.jsonl"
             path.write_text(line, encoding="utf-8")
             begun, since = time.perf_counter(), time.time_ns()
-            # As `serve`'s watcher: a fold in a thread of its own, and the update lock waited for while a fold takes
+            # As `serve`'s watcher: a fold in a process of its own, and the update lock waited for while a fold takes
             # it to start or finish (milliseconds).
             summary = feeding.update([path], progress=False, wait=UPDATE_WAIT, fold_in_background=True)
             updated.append(time.perf_counter() - begun)  # merging included; a fold runs beside the next updates

@@ -160,9 +160,10 @@ class Index:
         """Index files and folders (default: the articles folder) incrementally.
 
         `progress` draws a bar on stderr; `on_progress(done, total, seconds_left)` hears the same from the embedding loop.
-        `fold_in_background`: what updates piled up is folded (when due) in a thread of this process rather than before
-        returning, so the caller's next update (a watcher's, a feed's) need not wait minutes for a fold at a million
-        passages; by default when this process serves questions (warmed up), not in a command that exits after.
+        `fold_in_background`: what updates piled up is folded (when due) in a process of its own, waited for by a
+        thread, rather than before returning, so the caller's next update (a watcher's, a feed's) need not wait
+        minutes for a fold at a million passages; by default when this process serves questions (warmed up), not in
+        a command that exits after.
         """
         if fold_in_background is None:
             fold_in_background = self._searcher.warmed

@@ -158,14 +158,17 @@ def test_a_fold_out_of_date_after_a_rebuild_gives_up(tmp_path, embedder, article
 def test_a_serving_process_folds_in_a_process_of_its_own_while_its_next_update_goes_on(tmp_path, embedder, articles,
                                                                                       monkeypatch):
     index = make_index(tmp_path, embedder, articles=articles)
-    messages = []
+    messages, started = [], []
     index.log = messages.append
+    spawn = folding.fold_in_process
+    monkeypatch.setattr(folding, "fold_in_process", lambda directory: started.append(directory) or spawn(directory))
     index.update(progress=False)
     index.warm_up()  # serving: folds in the background
     for n in range(1, LIMIT + 1):
         zebra(articles, n)
         index.update(progress=False)
-    index.wait_for_fold()
+        index.wait_for_fold()
+    assert not started, "no process started while no fold was due (one takes a second or two)"
 
     def not_here(self, conn, generation, recent):
         raise AssertionError("folded inside the serving process")
@@ -180,6 +183,7 @@ def test_a_serving_process_folds_in_a_process_of_its_own_while_its_next_update_g
     assert "district 1" in quoted(index, "what did the okapi sanctuary in district 1 open?")
     index.wait_for_fold(300)
     assert not messages, messages
+    assert len(started) == 1
     store = Store(index.directory)
     with store.connection() as conn:
         folded = Store.generation(conn)

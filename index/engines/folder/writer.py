@@ -137,9 +137,12 @@ class SqliteWriter:
     def fold(self, progress: bool, own_process: bool = False) -> int | None:
         """Fold the recent passages into a new base when due, holding the update lock only to start and finish
         (`folding`), in this process or one of its own; the new version's number, or None."""
-        if own_process:
-            return folding.fold_in_process(self.store.directory)
-        return folding.Folding(self.store, progress).run()
+        run = folding.Folding(self.store, progress)
+        if not own_process:
+            return run.run()
+        if not run.due() or folding.taken_segments(self.store.directory):
+            return None  # (a process takes a second or two to start: only when a fold is due and none is running)
+        return folding.fold_in_process(self.store.directory)
 
     def tidy(self, generation: int, model: str) -> None:
         self.store.remove_old_generations(generation)
