@@ -27,7 +27,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,16 +49,6 @@ POLL = 0.002  # seconds between its asks: updates in a row leave the lock free f
 # default 0.05, the likely reason a due fold waited while 44 segments piled up in 10,000 updates at a million passages)
 
 
-class FoldFolder(GenerationFolder):
-    """The folder a fold builds in: the folded version's base files linked, then the fold's own files."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._segments = {}
-        self._segment_lock = threading.Lock()
-        self._keywords = None
-
-
 @dataclass
 class Started:
     """A fold under way: the version folded, its recent passages (removed ones listed), the fold's folder, and a read
@@ -67,7 +56,7 @@ class Started:
 
     generation: int
     recent: Recent
-    folder: FoldFolder
+    folder: GenerationFolder  # the folded version's base files linked, then the fold's own files
     snapshot: sqlite3.Connection
 
 
@@ -141,7 +130,7 @@ class Folding:
                 recent = GenerationFiles(self.store, False).due_fold(conn, generation) if generation else None
                 if recent is None or None in recent.names:  # (an older delta, not yet written as a segment)
                     return None
-                folder = FoldFolder(self.store.directory / f"{FOLD_FOLDER}{generation:08d}")
+                folder = GenerationFolder(self.store.directory / f"{FOLD_FOLDER}{generation:08d}")
                 folder.directory.mkdir()
                 link_base_files(self.store, generation, folder, generation)
                 _write_marker(self.store.directory, generation, recent.names)

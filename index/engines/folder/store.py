@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,12 +44,9 @@ class Store(GenerationFolder):
     """The index folder: opens SQLite connections, reads and writes FAISS generations, holds the lock."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
+        super().__init__(directory)
         self.db_path = self.directory / DB_NAME
         self._current = False  # the tables are known to be at this newsbot's version
-        self._segments = {}  # the recent segments of the newest versions read or written (`GenerationFolder.read_recent`)
-        self._segment_lock = threading.Lock()
-        self._keywords = None  # the newest keyword index read, by its files' identity (`GenerationFolder.read_keywords`)
 
     def exists(self) -> bool:
         """True when an index has been written here at least once."""

@@ -39,13 +39,16 @@ def _remove(path: Path) -> None:
 
 
 class GenerationFolder:
-    """Paths, writes and reads of the per-generation files under `self.directory` (mixed into `Store`)."""
+    """Paths, writes and reads of the per-generation files under `directory` (the index folder's `Store`, or the
+    folder a fold builds in)."""
 
-    directory: Path
-    # Segments of the newest versions read or written, by version then folder name (never changed once written).
-    _segments: dict[int, dict[str, Delta]]
-    _segment_lock: threading.Lock
-    _keywords: tuple[tuple[int, int, int, int], KeywordIndex] | None
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        # Segments of the newest versions read or written, by version then folder name (never changed once written).
+        self._segments: dict[int, dict[str, Delta]] = {}
+        self._segment_lock = threading.Lock()
+        # The newest keyword index read, by its files' identity (`read_keywords`).
+        self._keywords: tuple[tuple[int, int, int, int], KeywordIndex] | None = None
 
     # --- FAISS generations ------------------------------------------------------------------------
 
