@@ -34,7 +34,7 @@ from fakeslack import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack
 from websites import Site, numbered_story
 
 POST = "chat.postMessage"
-DM, SCOPED, VIEWED, LINKS = "D0PANE", "C0SCOPED", "C0VIEWED", "C0LINKS"
+DM, SCOPED, VIEWED, LINKS, SHARED = "D0PANE", "C0SCOPED", "C0VIEWED", "C0LINKS", "C0SHARED"
 FOLLOW_UP = "and what did Russia say?"
 TITLES = {f"{source} report" for source, *_ in SOURCED_ARTICLES.values()}
 BOB = "U0BOB"
@@ -375,15 +375,16 @@ def test_two_serve_processes_collect_a_link_once(slack, fake, site, bot, corpus,
 
 
 def test_a_link_shared_event_is_collected_like_the_message_and_one_still_in_the_composer_is_not(slack, fake, site):
-    collect_on(slack, fake)
+    # A channel of its own: the earlier tests spent C0LINKS's ten fetches a minute (`NEWSBOT_COLLECT_PER_MINUTE`).
+    collect_on(slack, fake, SHARED)
     url, draft = site.article("/harbour-61", numbered_story(61)), site.article("/harbour-62", numbered_story(62))
-    composer = {"type": "link_shared", "channel": LINKS, "is_bot_user_member": True, "user": ALICE,
-                "message_ts": "COMPOSER.1.2", "unfurl_id": "C0LINKS.1.2.abc", "source": "composer",
+    composer = {"type": "link_shared", "channel": SHARED, "is_bot_user_member": True, "user": ALICE,
+                "message_ts": "COMPOSER.1.2", "unfurl_id": f"{SHARED}.1.2.abc", "source": "composer",
                 "links": [{"domain": "127.0.0.1", "url": draft}], "event_ts": next_ts()}
     assert slack.event(composer).status == 200
-    message = channel_message_event("bulletin", LINKS, (url,))
-    shared = {"type": "link_shared", "channel": LINKS, "is_bot_user_member": True, "user": ALICE,
-              "message_ts": message["ts"], "unfurl_id": f"{LINKS}.{message['ts']}.x", "source": "conversations_history",
+    message = channel_message_event("bulletin", SHARED, (url,))
+    shared = {"type": "link_shared", "channel": SHARED, "is_bot_user_member": True, "user": ALICE,
+              "message_ts": message["ts"], "unfurl_id": f"{SHARED}.{message['ts']}.x", "source": "conversations_history",
               "links": [{"domain": "127.0.0.1", "url": url}], "event_ts": next_ts()}
     assert slack.event(shared).status == 200
     reacted(fake, message["ts"])  # from link_shared alone: the message event has not come
