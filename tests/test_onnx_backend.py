@@ -3,6 +3,10 @@ in the index's model key so vectors of two backends never mix, and a bad setting
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import NATO_QUESTION, SEEDS, cli_env, make_index, newsbot
@@ -37,6 +41,21 @@ def test_onnx_vectors_agree_with_torch(cache, embedder, int8):
     assert np.allclose(int8.encode_query(NATO_QUESTION), int8.encode([NATO_QUESTION])[0], atol=1e-5)
     assert list(cache.rglob("*.onnx")), "exported into NEWSBOT_CACHE_DIR"
     assert cache_root() == cache
+
+
+def test_a_process_with_its_onnx_file_made_never_imports_torch_or_transformers(cache, int8):
+    """Their import was ~1.8 s of every `newsbot ask` and `serve` start; the ONNX path needs neither."""
+    int8.encode(["made: the export is the one step that needs torch"])
+    code = """import sys
+from index import Embedder
+model = Embedder(backend="onnx-int8")
+model.encode(["The alliance expelled eight members of the mission."])
+model.encode_query("why did NATO expel the diplomats?")
+print(",".join(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules) or "none")"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NEWSBOT_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "none"
 
 
 def test_sentence_vectors_from_one_onnx_pass_match_the_torch_ones(embedder, int8):

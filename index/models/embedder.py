@@ -18,6 +18,7 @@ from index.models.onnx_backend import (
     BACKENDS,
     BackendError,
     OnnxEncoder,
+    batch_tokenizer,
     check_mean_pooling,
     has_vnni,
     max_tokens,
@@ -118,14 +119,10 @@ class Embedder:
         with self._lock:
             if self._onnx is None:
                 path = model_path(self.name)
-                from transformers import AutoTokenizer
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()
                 try:
                     check_mean_pooling(path)
-                    self._tokenizer = AutoTokenizer.from_pretrained(str(path))
                     self._max_tokens = max_tokens(path)
+                    self._tokenizer = batch_tokenizer(path, self._max_tokens)
                     self._onnx = OnnxEncoder(model_file(path, "onnx-int8" if self.backend == "onnx-int8" else "onnx"))
                 except BackendError as exc:
                     raise ModelError(f"embedding backend {self.backend}: {exc}") from None
@@ -256,9 +253,13 @@ class Embedder:
         if onnx:
             encoder = self._onnx_encoder()
             with self._tokenizing:  # a fast tokenizer is not safe to call from two threads at once
-                encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self._max_tokens,
-                                          return_tensors="np", return_offsets_mapping=True)
-            offsets = encoded.pop("offset_mapping")
+                encodings = self._tokenizer.encode_batch(texts)
+            encoded = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            offsets = np.array([e.offsets for e in encodings], dtype=np.int64).reshape(len(texts), -1, 2)
             tokens = encoder.token_embeddings(encoded)
             mask = encoded["attention_mask"].astype(bool)
             return mean_pool(tokens, mask), tokens, mask, offsets
