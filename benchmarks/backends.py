@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/backends.py           # speed, agreement, cold start, question-side quality
     .venv/bin/python benchmarks/backends.py --build   # first build .bench/rtqa-2022-onnx-int8 (~1 h here)
+    .venv/bin/python benchmarks/backends.py --cold    # only the cold start (4.)
 
 1. Indexing throughput through the project's own pipeline (`encode_with_sentences`, passage and sentence
    vectors) over 300 real news passages, and one question's embedding (`encode_query`), per backend.
@@ -202,7 +203,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", action="store_true", help=f"build {INT8_INDEX} (int8 passages) first")
     parser.add_argument("--quality", action="store_true", help="only the RealTimeQA table (quality and query latency)")
+    parser.add_argument("--cold", action="store_true", help="only the cold start of `newsbot ask`")
     args = parser.parse_args()
+    if args.cold:
+        cold_start()
+        return 0
     embedders = {name: Embedder(backend=name) for name in BACKENDS}
     if args.build:
         settings = Settings(index_dir=INT8_INDEX, articles_dir=BENCH / "articles.jsonl.gz", embedding_backend="onnx-int8")
