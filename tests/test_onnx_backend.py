@@ -4,6 +4,7 @@ in the index's model key so vectors of two backends never mix, and a bad setting
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,8 +14,9 @@ from conftest import NATO_QUESTION, SEEDS, cli_env, make_index, newsbot
 
 from index import Embedder, Index, ModelMismatch, Settings
 from index.indexing.passages import split_passages
-from index.models.embedder import ModelError
-from index.models.onnx_backend import cache_root
+from index.models.embedder import ModelError, model_path
+from index.models.onnx_backend import BackendError, batch_tokenizer, cache_root
+from index.settings import DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,23 @@ print(",".join(m for m in ("torch", "transformers", "sentence_transformers") if 
                           env={**os.environ, "NEWSBOT_CACHE_DIR": str(cache)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "none"
+
+
+def test_a_model_folder_with_only_a_slow_tokenizer_is_tokenized_alike_and_a_broken_one_is_one_line(tmp_path):
+    packaged = model_path(DEFAULT_MODEL)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+        shutil.copy(packaged / name, folder / name)
+    texts = [NATO_QUESTION, "", "Café — naïve “quotes”, 中文 and 😀", "word " * 400]
+    fast, slow = (batch_tokenizer(path, 256).encode_batch(texts) for path in (packaged, folder))
+    for field in ("ids", "attention_mask", "type_ids", "offsets"):
+        assert [getattr(e, field) for e in fast] == [getattr(e, field) for e in slow], field
+    assert len(fast[-1].ids) == 256 and len(fast[0].ids) == 256, "cut at the window, padded to the longest"
+    (folder / "tokenizer.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(BackendError) as refused:
+        batch_tokenizer(folder, 256)
+    assert str(folder) in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_sentence_vectors_from_one_onnx_pass_match_the_torch_ones(embedder, int8):

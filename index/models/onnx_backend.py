@@ -232,15 +232,32 @@ def max_tokens(model_dir: Path, default: int = 256) -> int:
 def batch_tokenizer(model_dir: Path, window: int):
     """The model's fast tokenizer (`tokenizer.json`) read by `tokenizers` alone, cut at `window` tokens and padded
     to a batch's longest text, as sentence-transformers calls it: the same ids, without importing transformers and
-    torch (~1.8 s of every process start)."""
-    from tokenizers import Tokenizer
-
+    torch (~1.8 s of every process start). A folder with only a slow tokenizer (a `vocab.txt`, a sentencepiece
+    model) is converted by transformers, imported then only."""
     try:
-        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    except Exception as exc:  # missing or not a tokenizer: one line, as for the model itself
-        raise BackendError(f"cannot read {model_dir / 'tokenizer.json'}: {exc}".splitlines()[0]) from None
-    padding = tokenizer.padding or {}
+        if (model_dir / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        else:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True).backend_tokenizer
+    except Exception as exc:  # unreadable or not a tokenizer: one line, as for the model itself
+        raise BackendError(f"cannot read the tokenizer in {model_dir}: {exc}".splitlines()[0]) from None
+    pad_token = (tokenizer.padding or {}).get("pad_token") or _configured_pad_token(model_dir)
+    pad_id = tokenizer.token_to_id(pad_token)
     tokenizer.enable_truncation(window)
-    tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"),
-                             pad_type_id=padding.get("pad_type_id", 0))
+    tokenizer.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token=pad_token)
     return tokenizer
+
+
+def _configured_pad_token(model_dir: Path) -> str:
+    """The padding token `tokenizer_config.json` names (a string, or a dict with its content), else BERT's."""
+    try:
+        token = json.loads((model_dir / "tokenizer_config.json").read_text()).get("pad_token")
+    except (OSError, ValueError, AttributeError):
+        token = None
+    if isinstance(token, dict):
+        token = token.get("content")
+    return token if isinstance(token, str) and token else "[PAD]"
