@@ -15,7 +15,7 @@ from conftest import NATO_QUESTION, SEEDS, cli_env, make_index, newsbot
 from index import Embedder, Index, ModelMismatch, Settings
 from index.indexing.passages import split_passages
 from index.models.embedder import ModelError, model_path
-from index.models.onnx_backend import BackendError, batch_tokenizer, cache_root
+from index.models.onnx_backend import BackendError, batch_tokenizer, cache_root, padded_batch
 from index.settings import DEFAULT_MODEL
 
 
@@ -70,7 +70,12 @@ def test_a_model_folder_with_only_a_slow_tokenizer_is_tokenized_alike_and_a_brok
     fast, slow = (batch_tokenizer(path, 256).encode_batch(texts) for path in (packaged, folder))
     for field in ("ids", "attention_mask", "type_ids", "offsets"):
         assert [getattr(e, field) for e in fast] == [getattr(e, field) for e in slow], field
-    assert len(fast[-1].ids) == 256 and len(fast[0].ids) == 256, "cut at the window, padded to the longest"
+    assert len(fast[-1].ids) == 256, "cut at the window"
+    feed, offsets = padded_batch(fast)
+    assert feed["input_ids"].shape == feed["attention_mask"].shape == offsets.shape[:2] == (len(texts), 256)
+    real = len(fast[0].ids)
+    assert feed["attention_mask"][0].tolist() == [1] * real + [0] * (256 - real), "padded to the longest, masked"
+    assert feed["input_ids"][0, :real].tolist() == fast[0].ids and not offsets[0, real:].any()
     (folder / "tokenizer.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(BackendError) as refused:
         batch_tokenizer(folder, 256)

@@ -14,7 +14,7 @@ import threading
 import numpy as np
 
 from index.models.embedder import Embedder, ModelError
-from index.models.onnx_backend import cpu_session
+from index.models.onnx_backend import cpu_session, padded_batch
 from index.models.wheel_files import WheelFileError, locate, verified
 
 NAME = "bge-small-en-v1.5"
@@ -72,18 +72,11 @@ class BgeSmallEmbedder(Embedder):
         self._load()
         with self._tokenizing:
             encodings = self._bge_tokenizer.encode_batch(texts)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        offsets = np.zeros((len(texts), width, 2), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            ids[row, :n], mask[row, :n], offsets[row, :n] = encoding.ids, 1, encoding.offsets
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feed, offsets = padded_batch(encodings)
         tokens = self._session.run(None, feed)[0]
         cls = tokens[:, 0, :]
         vectors = cls / np.maximum(np.linalg.norm(cls, axis=1, keepdims=True), 1e-12)
-        return vectors.astype(np.float32), tokens, mask.astype(bool), offsets
+        return vectors.astype(np.float32), tokens, feed["attention_mask"].astype(bool), offsets
 
     def encode_query(self, text: str) -> np.ndarray:
         """A question's vector, read after the model's retrieval instruction (cached like `Embedder`'s)."""

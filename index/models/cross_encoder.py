@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.models.onnx_backend import INPUTS, cpu_session
+from index.models.onnx_backend import cpu_session, padded_batch
 from index.models.wheel_files import WheelFileError, locate
 from index.models.wheel_files import verified as check_files
 
@@ -128,11 +128,4 @@ class CrossEncoder:
             return tokenizer.encode_batch([(question, text) for text in texts])
 
     def _run(self, encodings: list) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
-        feed = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in INPUTS}
-        for row, encoding in enumerate(encodings):
-            n = len(encoding.ids)
-            feed["input_ids"][row, :n] = encoding.ids
-            feed["attention_mask"][row, :n] = 1
-            feed["token_type_ids"][row, :n] = encoding.type_ids
-        return self._session.run(None, feed)[0][:, 0]
+        return self._session.run(None, padded_batch(encodings)[0])[0][:, 0]

@@ -24,6 +24,7 @@ from index.models.onnx_backend import (
     max_tokens,
     mean_pool,
     model_file,
+    padded_batch,
 )
 from index.settings import DEFAULT_MODEL
 
@@ -254,12 +255,7 @@ class Embedder:
             encoder = self._onnx_encoder()
             with self._tokenizing:  # a fast tokenizer is not safe to call from two threads at once
                 encodings = self._tokenizer.encode_batch(texts)
-            encoded = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            offsets = np.array([e.offsets for e in encodings], dtype=np.int64).reshape(len(texts), -1, 2)
+            encoded, offsets = padded_batch(encodings)
             tokens = encoder.token_embeddings(encoded)
             mask = encoded["attention_mask"].astype(bool)
             return mean_pool(tokens, mask), tokens, mask, offsets

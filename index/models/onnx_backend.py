@@ -230,10 +230,10 @@ def max_tokens(model_dir: Path, default: int = 256) -> int:
 
 
 def batch_tokenizer(model_dir: Path, window: int):
-    """The model's fast tokenizer (`tokenizer.json`) read by `tokenizers` alone, cut at `window` tokens and padded
-    to a batch's longest text, as sentence-transformers calls it: the same ids, without importing transformers and
-    torch (~1.8 s of every process start). A folder with only a slow tokenizer (a `vocab.txt`, a sentencepiece
-    model) is converted by transformers, imported then only."""
+    """The model's fast tokenizer (`tokenizer.json`) read by `tokenizers` alone and cut at `window` tokens, as
+    sentence-transformers calls it: the same ids, without importing transformers and torch (~1.8 s of every process
+    start). A folder with only a slow tokenizer (a `vocab.txt`, a sentencepiece model) is converted by transformers,
+    imported then only. Batches are padded by `padded_batch`."""
     try:
         if (model_dir / "tokenizer.json").is_file():
             from tokenizers import Tokenizer
@@ -245,19 +245,21 @@ def batch_tokenizer(model_dir: Path, window: int):
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True).backend_tokenizer
     except Exception as exc:  # unreadable or not a tokenizer: one line, as for the model itself
         raise BackendError(f"cannot read the tokenizer in {model_dir}: {exc}".splitlines()[0]) from None
-    pad_token = (tokenizer.padding or {}).get("pad_token") or _configured_pad_token(model_dir)
-    pad_id = tokenizer.token_to_id(pad_token)
     tokenizer.enable_truncation(window)
-    tokenizer.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token=pad_token)
+    tokenizer.no_padding()
     return tokenizer
 
 
-def _configured_pad_token(model_dir: Path) -> str:
-    """The padding token `tokenizer_config.json` names (a string, or a dict with its content), else BERT's."""
-    try:
-        token = json.loads((model_dir / "tokenizer_config.json").read_text()).get("pad_token")
-    except (OSError, ValueError, AttributeError):
-        token = None
-    if isinstance(token, dict):
-        token = token.get("content")
-    return token if isinstance(token, str) and token else "[PAD]"
+def padded_batch(encodings: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A batch of `tokenizers` encodings as a model's int64 inputs (`INPUTS`), padded with zeros to the longest
+    (padding is masked out, so its ids change nothing), and each token's character offsets, (0, 0) for padding."""
+    width = max(len(e.ids) for e in encodings)
+    feed = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in INPUTS}
+    offsets = np.zeros((len(encodings), width, 2), dtype=np.int64)
+    for row, encoding in enumerate(encodings):
+        n = len(encoding.ids)
+        feed["input_ids"][row, :n] = encoding.ids
+        feed["attention_mask"][row, :n] = 1
+        feed["token_type_ids"][row, :n] = encoding.type_ids
+        offsets[row, :n] = encoding.offsets
+    return feed, offsets
